@@ -1,0 +1,50 @@
+//! Berth identity: who is calling, and may they.
+//!
+//! Berth is an OAuth 2.1 resource server (MCP authorization spec): every request to
+//! an MCP endpoint carries `Authorization: Bearer <token>`, the token is validated for
+//! that endpoint, and the result is a [`Principal`] (tenant, subject, client, scopes,
+//! groups) that policy and audit work from. The token itself never goes further.
+//!
+//! # Layout
+//!
+//! - [`bearer_token`] (`bearer.rs`): the token from the `Authorization` header.
+//! - [`TokenValidator`] (`validator.rs`): the trait the runtime calls per request.
+//! - [`JwtValidator`] (`jwt.rs`): JWT validation against an issuer's JWKS; keys are
+//!   decoded once in `keys.rs`, claims read in one pass in `claims.rs` under a
+//!   [`ClaimMapping`].
+//! - [`require_scopes`] (`scopes.rs`): `insufficient_scope` with every missing scope.
+//! - [`DevIssuer`] (`dev_issuer.rs`): the local Ed25519 issuer for `berth demo` and
+//!   `berth token`, validated through the same [`JwtValidator`]; [`parse_ttl`]
+//!   (`ttl.rs`) reads its `--ttl`.
+//! - [`Error`] (`error.rs`): the one error type, with its mapping to HTTP status and
+//!   the `WWW-Authenticate` `error` code.
+//!
+//! # Not yet here
+//!
+//! OIDC discovery with JWKS fetching and rotation, RFC 7662 introspection for opaque
+//! tokens, and Vault-backed secrets arrive in later issues as further
+//! [`TokenValidator`]s and modules; the key set and claim parser are built to be
+//! reused by them.
+
+mod bearer;
+mod claims;
+mod dev_issuer;
+mod error;
+mod jwt;
+mod keys;
+mod principal;
+mod scopes;
+mod ttl;
+mod validator;
+
+pub use self::{
+    bearer::bearer_token,
+    claims::ClaimMapping,
+    dev_issuer::{DEV_ISSUER_KEY_FILE, DevIssuer, TokenRequest},
+    error::Error,
+    jwt::{DEFAULT_LEEWAY_SECS, JwtValidator, MAX_LEEWAY_SECS},
+    principal::Principal,
+    scopes::require_scopes,
+    ttl::parse_ttl,
+    validator::TokenValidator,
+};

@@ -1,0 +1,50 @@
+//! The authenticated caller.
+
+/// Who is calling: the identity a validated token vouches for.
+///
+/// Built only by a [`TokenValidator`](crate::TokenValidator), so holding one means the
+/// token was checked. It carries no token material.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The tenant the caller acts in (from the tenant claim, `berth_tenant` by default).
+    pub tenant: String,
+    /// The caller's stable identifier at the issuer (`sub` by default).
+    pub subject: String,
+    /// The OAuth client the token was issued to (`client_id`, else `azp`), if stated.
+    pub client_id: Option<String>,
+    /// Granted scopes, in token order.
+    pub scopes: Vec<String>,
+    /// Group memberships, for policy.
+    pub groups: Vec<String>,
+}
+
+// === impl Principal ===
+
+impl Principal {
+    /// Whether the token granted scope `s` (exact, case-sensitive match, as RFC 6749 §3.3
+    /// requires).
+    pub fn has_scope(&self, s: &str) -> bool {
+        self.scopes.iter().any(|granted| granted == s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Principal;
+
+    #[test]
+    fn has_scope_is_exact() {
+        let p = Principal {
+            tenant: "acme".into(),
+            subject: "alice".into(),
+            client_id: None,
+            scopes: vec!["mcp:tools".into(), "admin".into()],
+            groups: vec![],
+        };
+        assert!(p.has_scope("admin"));
+        assert!(p.has_scope("mcp:tools"));
+        assert!(!p.has_scope("Admin"));
+        assert!(!p.has_scope("mcp"));
+        assert!(!p.has_scope(""));
+    }
+}

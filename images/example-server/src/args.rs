@@ -1,0 +1,95 @@
+//! Command-line arguments (a handful of flags, parsed by hand).
+
+use std::net::SocketAddr;
+
+use crate::http::HostPolicy;
+
+pub(crate) const USAGE: &str = "\
+usage: berth-example-server [--http ADDR [--allowed-host HOST]... [--any-host]]
+
+  (no flags)           serve MCP over stdio (newline-delimited JSON-RPC; logs on stderr)
+  --http ADDR          serve MCP over Streamable HTTP at http://ADDR/mcp (e.g. 127.0.0.1:0)
+  --allowed-host HOST  also accept this Host header (default: loopback names only)
+  --any-host           accept any Host header (no DNS-rebinding protection)
+  -h, --help           print this help";
+
+/// What to serve.
+#[derive(Debug)]
+pub(crate) enum Mode {
+    Stdio,
+    Http { addr: SocketAddr, hosts: HostPolicy },
+}
+
+/// The result of parsing: run, or print help.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Run(Mode),
+    Help,
+}
+
+/// Parses the arguments after the program name.
+pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut args = args.into_iter();
+    let mut addr = None;
+    let mut hosts = HostPolicy::default();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--http" => {
+                let value = args.next().ok_or("--http needs an address")?;
+                let parsed = value
+                    .parse()
+                    .map_err(|_| format!("--http: `{value}` is not an address like 127.0.0.1:3001"))?;
+                addr = Some(parsed);
+            }
+            "--allowed-host" => {
+                hosts
+                    .extra_hosts
+                    .push(args.next().ok_or("--allowed-host needs a host")?);
+            }
+            "--any-host" => hosts.any_host = true,
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    match addr {
+        Some(addr) => Ok(Command::Run(Mode::Http { addr, hosts })),
+        None if hosts.any_host || !hosts.extra_hosts.is_empty() => {
+            Err("--allowed-host and --any-host only apply with --http".into())
+        }
+        None => Ok(Command::Run(Mode::Stdio)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(args: &[&str]) -> Result<Command, String> {
+        parse(args.iter().map(|arg| (*arg).to_owned()))
+    }
+
+    #[test]
+    fn no_arguments_is_stdio() {
+        assert!(matches!(parse_str(&[]), Ok(Command::Run(Mode::Stdio))));
+    }
+
+    #[test]
+    fn http_takes_an_address_and_hosts() {
+        let Ok(Command::Run(Mode::Http { addr, hosts })) =
+            parse_str(&["--http", "127.0.0.1:0", "--allowed-host", "mcp"])
+        else {
+            panic!("expected http mode");
+        };
+        assert_eq!(addr.port(), 0);
+        assert_eq!(hosts.extra_hosts, vec!["mcp".to_owned()]);
+        assert!(!hosts.any_host);
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        assert!(parse_str(&["--http"]).is_err());
+        assert!(parse_str(&["--http", "nope"]).is_err());
+        assert!(parse_str(&["--any-host"]).is_err());
+        assert!(parse_str(&["--bogus"]).is_err());
+    }
+}

@@ -1,0 +1,113 @@
+//! The tools Berth's own tests call. Their names and outputs are a contract with the rest of the
+//! workspace; change them only together with the tests that use them.
+//!
+//! | tool | arguments | result text |
+//! |---|---|---|
+//! | `counter_increment` | – | the counter after adding one |
+//! | `counter_get` | – | the counter |
+//! | `echo` | `text` | `text` |
+//! | `instance_info` | – | `{"pid": …, "instanceId": "…", "counter": …}` |
+//! | `sleep_ms` | `ms` | `slept` (after `ms` milliseconds; cancellable) |
+//! | `env_get` | `name` | the variable's value, or an empty string |
+//!
+//! The counter and instance id are per process (see [`crate::state::Instance`]).
+
+use std::time::Duration;
+
+use rmcp::ErrorData;
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, Tool};
+use serde_json::json;
+
+use super::{Call, no_arguments, text, tool, tool_error};
+
+/// Longest sleep `sleep_ms` accepts, so a typo cannot pin an instance for days.
+const MAX_SLEEP_MS: u64 = 600_000;
+
+pub(super) fn definitions() -> Vec<Tool> {
+    vec![
+        tool(
+            "counter_increment",
+            "Adds one to this instance's counter and returns the new value",
+            no_arguments(),
+        ),
+        tool("counter_get", "Returns this instance's counter", no_arguments()),
+        tool(
+            "echo",
+            "Returns its `text` argument",
+            json!({
+                "type": "object",
+                "properties": {"text": {"type": "string", "description": "Text to return"}},
+                "required": ["text"],
+            }),
+        ),
+        tool(
+            "instance_info",
+            "Returns this instance's pid, random instance id and counter as JSON",
+            no_arguments(),
+        ),
+        tool(
+            "sleep_ms",
+            "Sleeps `ms` milliseconds, then returns \"slept\"",
+            json!({
+                "type": "object",
+                "properties": {
+                    "ms": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "maximum": MAX_SLEEP_MS,
+                        "description": "How long to sleep",
+                    },
+                },
+                "required": ["ms"],
+            }),
+        ),
+        tool(
+            "env_get",
+            "Returns the value of environment variable `name`, or an empty string",
+            json!({
+                "type": "object",
+                "properties": {"name": {"type": "string", "description": "Variable name"}},
+                "required": ["name"],
+            }),
+        ),
+    ]
+}
+
+pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, ErrorData>> {
+    let instance = &call.server.instance;
+    let response = match call.name.as_str() {
+        "counter_increment" => text(instance.increment().to_string()),
+        "counter_get" => text(instance.counter().to_string()),
+        "echo" => match call.str_arg("text") {
+            Ok(value) => text(value),
+            Err(error) => error,
+        },
+        "instance_info" => {
+            let info = json!({
+                "pid": std::process::id(),
+                "instanceId": instance.id,
+                "counter": instance.counter(),
+            });
+            let mut result = CallToolResult::success(vec![ContentBlock::text(info.to_string())]);
+            result.structured_content = Some(info);
+            CallToolResponse::Complete(result)
+        }
+        "sleep_ms" => match call.args.get("ms").and_then(serde_json::Value::as_u64) {
+            Some(ms) if ms <= MAX_SLEEP_MS => {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(ms)) => text("slept"),
+                    () = call.ctx.ct.cancelled() => tool_error("cancelled"),
+                }
+            }
+            _ => tool_error(format!(
+                "argument `ms` must be an integer from 0 to {MAX_SLEEP_MS}"
+            )),
+        },
+        "env_get" => match call.str_arg("name") {
+            Ok(name) => text(std::env::var(name).unwrap_or_default()),
+            Err(error) => error,
+        },
+        _ => return None,
+    };
+    Some(Ok(response))
+}

@@ -1,0 +1,126 @@
+//! Assembling Berth from a [`Config`]: keys, session store, token
+//! validation, backend, sessions and the HTTP front.
+//!
+//! [`App::build`] does everything that can fail before a socket is bound;
+//! [`App::run`] takes a bound listener and a shutdown future, so tests and the
+//! load generator can run Berth in-process on `127.0.0.1:0`.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use berth_auth::{ClaimMapping, DevIssuer, JwtValidator, TokenValidator};
+use berth_session_store::{KeyRing, MemoryStore, SealedStore};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::{Backend, ProcessBackend};
+use crate::config::{AuthMode, Config};
+use crate::hosting::Sessions;
+use crate::http::{self, AppState};
+
+/// Why Berth could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Session keys could not be loaded or created.
+    #[error("session keys: {0}")]
+    Keys(#[from] berth_session_store::Error),
+    /// The token validator could not be set up.
+    #[error("auth: {0}")]
+    Auth(#[from] berth_auth::Error),
+    /// A file named in the config could not be read.
+    #[error("config key `{key}`: cannot read {path}: {message}")]
+    File {
+        /// Config key.
+        key: &'static str,
+        /// Path.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// A built Berth, ready to serve.
+pub struct App {
+    config: Config,
+    state: AppState,
+    sessions: Sessions,
+    shutdown: CancellationToken,
+}
+
+// === impl App ===
+
+impl App {
+    /// Builds every component; must be called inside a Tokio runtime.
+    pub async fn build(config: Config) -> Result<App, StartError> {
+        let keys = match (&config.keys.master, &config.keys.bind) {
+            (Some(m), Some(b)) => KeyRing::from_specs(m, b)?,
+            _ => KeyRing::load_or_create(&config.state_dir)?,
+        };
+        let (validator, jwks): (Arc<dyn TokenValidator>, _) = match config.auth.mode {
+            AuthMode::Dev => {
+                let issuer = DevIssuer::load_or_create(&config.state_dir)?;
+                let v = issuer
+                    .validator(ClaimMapping::default())?
+                    .with_extra_audiences(config.auth.extra_audiences.clone())
+                    .with_leeway(config.auth.leeway_secs);
+                let jwks = serde_json::to_value(issuer.jwks()).ok();
+                (Arc::new(v), jwks)
+            }
+            AuthMode::Jwt => {
+                let path = config.auth.jwks_file.clone().unwrap_or_default();
+                let text = std::fs::read_to_string(&path).map_err(|e| StartError::File {
+                    key: "auth.jwks_file",
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                let set = serde_json::from_str(&text).map_err(|e| StartError::File {
+                    key: "auth.jwks_file",
+                    path: path.display().to_string(),
+                    message: format!("not a JWKS document: {e}"),
+                })?;
+                let issuer = config.auth.issuer.clone().unwrap_or_default();
+                let v = JwtValidator::new(issuer, set, ClaimMapping::default())?
+                    .with_extra_audiences(config.auth.extra_audiences.clone())
+                    .with_leeway(config.auth.leeway_secs);
+                (Arc::new(v), None)
+            }
+        };
+        let shutdown = CancellationToken::new();
+        let store = SealedStore::new(Arc::new(MemoryStore::new()), keys.clone());
+        let backend: Arc<dyn Backend> = Arc::new(ProcessBackend);
+        let pod = config.pod_name.clone().unwrap_or_else(default_pod_name);
+        let sessions = Sessions::new(&config, backend, keys, store, pod, shutdown.clone());
+        let state = AppState::new(config.clone(), validator, sessions.clone(), jwks, shutdown.clone());
+        Ok(App {
+            config,
+            state,
+            sessions,
+            shutdown,
+        })
+    }
+
+    /// The HTTP state (for in-process tests).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains
+    /// connections and stops every server instance.
+    pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let token = self.shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            token.cancel();
+        });
+        let router = http::router(self.state.clone());
+        crate::server::serve(listener, router, &self.config.limits, self.shutdown.clone()).await;
+        self.sessions.shutdown_all().await;
+    }
+}
+
+fn default_pod_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "berth".into());
+    format!("{host}-{}", std::process::id())
+}

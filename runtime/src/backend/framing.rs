@@ -1,0 +1,146 @@
+//! Newline-delimited JSON-RPC framing (MCP stdio transport).
+//!
+//! [`LineReader`] yields one line at a time, without copying more than once,
+//! and never buffers more than the configured limit: an oversized line is
+//! skipped to its end and reported, so a server that floods megabyte lines
+//! cannot pin memory.
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+
+/// One framing step's outcome.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// A complete, non-empty line (trailing `\r` removed).
+    Line(Bytes),
+    /// A line longer than the limit was discarded; carries its length so far.
+    Oversized(usize),
+    /// End of stream.
+    Eof,
+}
+
+/// Reads newline-delimited frames with a size limit.
+pub struct LineReader<R> {
+    inner: R,
+    limit: usize,
+    buf: BytesMut,
+}
+
+// === impl LineReader ===
+
+impl<R: AsyncBufRead + Unpin> LineReader<R> {
+    /// Wraps a buffered reader; lines over `limit` bytes are rejected.
+    pub fn new(inner: R, limit: usize) -> Self {
+        LineReader {
+            inner,
+            limit,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Reads the next frame. Empty lines are skipped.
+    pub async fn next_frame(&mut self) -> std::io::Result<Frame> {
+        loop {
+            let mut discarding: Option<usize> = None;
+            loop {
+                let available = self.inner.fill_buf().await?;
+                if available.is_empty() {
+                    if let Some(n) = discarding {
+                        return Ok(Frame::Oversized(n));
+                    }
+                    if self.buf.is_empty() {
+                        return Ok(Frame::Eof);
+                    }
+                    // A final line without newline still counts.
+                    break;
+                }
+                match memchr::memchr(b'\n', available) {
+                    Some(pos) => {
+                        if let Some(n) = discarding {
+                            self.inner.consume(pos + 1);
+                            return Ok(Frame::Oversized(n + pos));
+                        }
+                        if self.buf.len() + pos > self.limit {
+                            let n = self.buf.len() + pos;
+                            self.buf.clear();
+                            self.inner.consume(pos + 1);
+                            return Ok(Frame::Oversized(n));
+                        }
+                        self.buf.extend_from_slice(&available[..pos]);
+                        self.inner.consume(pos + 1);
+                        break;
+                    }
+                    None => {
+                        let len = available.len();
+                        if let Some(n) = discarding.as_mut() {
+                            *n += len;
+                        } else if self.buf.len() + len > self.limit {
+                            discarding = Some(self.buf.len() + len);
+                            self.buf.clear();
+                        } else {
+                            self.buf.extend_from_slice(available);
+                        }
+                        self.inner.consume(len);
+                    }
+                }
+            }
+            let mut line = self.buf.split().freeze();
+            while line.last().is_some_and(|b| b.is_ascii_whitespace()) {
+                line.truncate(line.len() - 1);
+            }
+            let start = line.iter().take_while(|b| b.is_ascii_whitespace()).count();
+            let line = line.slice(start..);
+            if !line.is_empty() {
+                return Ok(Frame::Line(line));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn frames(input: &[u8], limit: usize) -> Vec<Frame> {
+        let reader = tokio::io::BufReader::with_capacity(8, input);
+        let mut r = LineReader::new(reader, limit);
+        let mut out = Vec::new();
+        loop {
+            let f = r.next_frame().await.unwrap();
+            let eof = f == Frame::Eof;
+            out.push(f);
+            if eof {
+                return out;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn splits_lines_and_skips_blank_ones() {
+        let out = frames(b"{\"a\":1}\r\n\n  \n{\"b\":2}\n{\"c\":3}", 1024).await;
+        assert_eq!(
+            out,
+            vec![
+                Frame::Line(Bytes::from_static(b"{\"a\":1}")),
+                Frame::Line(Bytes::from_static(b"{\"b\":2}")),
+                Frame::Line(Bytes::from_static(b"{\"c\":3}")),
+                Frame::Eof
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn oversized_lines_are_skipped_and_reading_continues() {
+        let mut input = vec![b'x'; 100];
+        input.extend_from_slice(b"\n{\"ok\":true}\n");
+        let out = frames(&input, 16).await;
+        assert_eq!(out[0], Frame::Oversized(100));
+        assert_eq!(out[1], Frame::Line(Bytes::from_static(b"{\"ok\":true}")));
+    }
+
+    #[tokio::test]
+    async fn oversized_final_line_without_newline() {
+        let out = frames(&[b'y'; 40], 16).await;
+        assert_eq!(out, vec![Frame::Oversized(40), Frame::Eof]);
+    }
+}

@@ -1,0 +1,117 @@
+//! Backends: where a hosting session's MCP server instance runs.
+//!
+//! A [`Backend`] starts an [`Instance`] for a [`ServerSpec`]. The instance is a
+//! message pipe: Berth writes whole JSON-RPC messages to
+//! [`Instance::outbound`] and the backend delivers whatever the server writes
+//! to the [`InboundSink`] it was started with. Both backends (`process` now,
+//! `docker` next) share this shape, so the session layer never knows which one
+//! it talks to.
+//!
+//! # Layout
+//! - [`framing`]: newline-delimited JSON-RPC reading with a size limit.
+//! - [`process`]: one child process per instance over stdio.
+
+pub mod framing;
+pub mod process;
+
+pub use self::process::ProcessBackend;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+/// What to run for one MCP server deployment.
+#[derive(Clone, Debug)]
+pub struct ServerSpec {
+    /// Tenant that owns the server.
+    pub tenant: String,
+    /// Server name within the tenant.
+    pub server: String,
+    /// Program and arguments (process backend).
+    pub command: Vec<String>,
+    /// Extra environment for the instance.
+    pub env: BTreeMap<String, String>,
+    /// Working directory for the process backend.
+    pub cwd: Option<std::path::PathBuf>,
+    /// Largest message accepted from the server, in bytes.
+    pub max_message_bytes: usize,
+    /// Grace period for each shutdown step (stdin close, SIGTERM).
+    pub shutdown_grace: Duration,
+}
+
+/// Labels identifying an instance's owner, for logs and (docker) labels.
+#[derive(Clone, Debug)]
+pub struct InstanceLabels {
+    /// Short, non-secret id of the hosting session (never the session id).
+    pub session: String,
+    /// The pod (Berth process) that started the instance.
+    pub pod: String,
+}
+
+/// Receives what an instance produces. Called from the backend's reader task;
+/// implementations must not block.
+pub trait InboundSink: Send + Sync + 'static {
+    /// One complete message (a line without its newline).
+    fn on_message(&self, line: Bytes);
+    /// The server wrote something that is not a usable message.
+    fn on_garbage(&self, reason: &str);
+    /// The instance is gone; no more calls follow.
+    fn on_exit(&self, reason: String);
+}
+
+/// A running server instance.
+pub struct Instance {
+    /// Human-readable instance id (pid or container id).
+    pub id: String,
+    /// Whole messages to the server, without trailing newline.
+    pub outbound: mpsc::Sender<Bytes>,
+    /// Stops the instance.
+    pub control: Box<dyn InstanceControl>,
+}
+
+/// Stops an instance.
+#[async_trait]
+pub trait InstanceControl: Send + Sync {
+    /// Stops the instance and waits until it is gone: close its input, then
+    /// escalate (SIGTERM, SIGKILL) after `grace` each.
+    async fn shutdown(&self);
+}
+
+/// Failure to start an instance.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The deployment has no command to run.
+    #[error("server {tenant}/{server} has no command configured; set `command` in its deployment")]
+    NoCommand {
+        /// Tenant.
+        tenant: String,
+        /// Server.
+        server: String,
+    },
+    /// The program could not be started.
+    #[error("could not start server command `{program}`: {source}; check the deployment's `command`")]
+    Spawn {
+        /// The program that failed.
+        program: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Starts instances.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// Backend name for logs and metrics (`process`, `docker`).
+    fn name(&self) -> &'static str;
+    /// Starts one instance that reports to `sink`.
+    async fn start(
+        &self,
+        spec: &ServerSpec,
+        labels: &InstanceLabels,
+        sink: Arc<dyn InboundSink>,
+    ) -> Result<Instance, BackendError>;
+}

@@ -1,0 +1,231 @@
+//! The process backend: one child process per instance, MCP over stdio.
+//!
+//! Three tasks per instance: a writer (messages → stdin, one `\n` each), a
+//! reader (stdout → [`InboundSink`], via [`LineReader`]) and a supervisor
+//! that owns the [`Child`], reaps it (no zombies) and runs the shutdown
+//! ladder: close stdin, wait, SIGTERM the process group, wait, SIGKILL.
+//! stderr lines go to the log under target `berth::backend::stderr`.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::framing::{Frame, LineReader};
+use super::{
+    Backend, BackendError, InboundSink, Instance, InstanceControl, InstanceLabels, ServerSpec,
+};
+
+/// Environment variables passed through to server processes. Everything else
+/// in Berth's environment (keys, tokens) stays out of the child.
+const INHERITED_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER"];
+
+/// Outbound messages buffered per instance before callers wait.
+const OUTBOUND_QUEUE: usize = 256;
+
+/// Longest stderr line logged; the rest is cut.
+const MAX_STDERR_LINE: usize = 4096;
+
+/// Starts MCP servers as child processes.
+#[derive(Clone, Debug, Default)]
+pub struct ProcessBackend;
+
+/// Stops one child process.
+struct ProcessControl {
+    stop: CancellationToken,
+    done: tokio::sync::watch::Receiver<bool>,
+}
+
+// === impl ProcessBackend ===
+
+#[async_trait]
+impl Backend for ProcessBackend {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    async fn start(
+        &self,
+        spec: &ServerSpec,
+        labels: &InstanceLabels,
+        sink: Arc<dyn InboundSink>,
+    ) -> Result<Instance, BackendError> {
+        let (program, args) = spec.command.split_first().ok_or_else(|| BackendError::NoCommand {
+            tenant: spec.tenant.clone(),
+            server: spec.server.clone(),
+        })?;
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .env_clear()
+            .envs(INHERITED_ENV.iter().filter_map(|k| std::env::var(k).ok().map(|v| (*k, v))))
+            .envs(&spec.env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(dir) = &spec.cwd {
+            cmd.current_dir(dir);
+        }
+        let mut child = cmd.spawn().map_err(|source| BackendError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+        let pid = child.id().unwrap_or_default();
+        let stdin = child.stdin.take().expect("stdin is piped");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+
+        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let stop = CancellationToken::new();
+        let (done_tx, done_rx) = tokio::sync::watch::channel(false);
+
+        tokio::spawn(write_loop(stdin, rx, stop.clone()));
+        let reader = tokio::spawn(read_loop(
+            BufReader::with_capacity(64 * 1024, stdout),
+            spec.max_message_bytes,
+            sink.clone(),
+        ));
+        let session = labels.session.clone();
+        tokio::spawn(stderr_loop(BufReader::new(stderr), session.clone()));
+        tokio::spawn(supervise(
+            child,
+            pid,
+            spec.shutdown_grace,
+            stop.clone(),
+            reader,
+            sink,
+            done_tx,
+            session,
+        ));
+        tracing::debug!(pid, server = %spec.server, "started server process");
+        Ok(Instance {
+            id: format!("pid:{pid}"),
+            outbound: tx,
+            control: Box::new(ProcessControl {
+                stop,
+                done: done_rx,
+            }),
+        })
+    }
+}
+
+// === impl ProcessControl ===
+
+#[async_trait]
+impl InstanceControl for ProcessControl {
+    async fn shutdown(&self) {
+        self.stop.cancel();
+        let mut done = self.done.clone();
+        let _ = done.wait_for(|d| *d).await;
+    }
+}
+
+async fn write_loop(mut stdin: ChildStdin, mut rx: mpsc::Receiver<Bytes>, stop: CancellationToken) {
+    loop {
+        let msg = tokio::select! {
+            m = rx.recv() => m,
+            _ = stop.cancelled() => None,
+        };
+        let Some(msg) = msg else { break };
+        if stdin.write_all(&msg).await.is_err() || stdin.write_all(b"\n").await.is_err() {
+            break;
+        }
+        // Flush once per burst rather than per message.
+        if rx.is_empty() && stdin.flush().await.is_err() {
+            break;
+        }
+    }
+    // Dropping stdin closes the pipe: the polite way to ask a stdio server to exit.
+    let _ = stdin.shutdown().await;
+}
+
+async fn read_loop<R>(reader: R, limit: usize, sink: Arc<dyn InboundSink>)
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+{
+    let mut lines = LineReader::new(reader, limit);
+    loop {
+        match lines.next_frame().await {
+            Ok(Frame::Line(line)) => sink.on_message(line),
+            Ok(Frame::Oversized(n)) => sink.on_garbage(&format!(
+                "server wrote a {n}-byte message, over the {limit}-byte limit"
+            )),
+            Ok(Frame::Eof) => return,
+            Err(e) => {
+                sink.on_garbage(&format!("reading server output failed: {e}"));
+                return;
+            }
+        }
+    }
+}
+
+async fn stderr_loop<R>(reader: R, session: String)
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+{
+    let mut lines = reader.split(b'\n');
+    while let Ok(Some(line)) = lines.next_segment().await {
+        let text = String::from_utf8_lossy(&line[..line.len().min(MAX_STDERR_LINE)]);
+        tracing::info!(target: "berth::backend::stderr", session = %session, "{}", text.trim_end());
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn supervise(
+    mut child: Child,
+    pid: u32,
+    grace: Duration,
+    stop: CancellationToken,
+    reader: tokio::task::JoinHandle<()>,
+    sink: Arc<dyn InboundSink>,
+    done: tokio::sync::watch::Sender<bool>,
+    session: String,
+) {
+    let status = tokio::select! {
+        s = child.wait() => s,
+        _ = stop.cancelled() => stop_child(&mut child, pid, grace).await,
+    };
+    // The process is reaped; its group may still hold orphans (grandchildren).
+    signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+    // Let the reader deliver what the server wrote before it exited.
+    let _ = tokio::time::timeout(grace, reader).await;
+    let reason = match status {
+        Ok(s) => match (s.code(), std::os::unix::process::ExitStatusExt::signal(&s)) {
+            (Some(code), _) => format!("server process exited with status {code}"),
+            (None, Some(sig)) => format!("server process was killed by signal {sig}"),
+            _ => "server process exited".to_owned(),
+        },
+        Err(e) => format!("waiting for the server process failed: {e}"),
+    };
+    tracing::debug!(pid, session = %session, %reason, "server process gone");
+    sink.on_exit(reason);
+    let _ = done.send(true);
+}
+
+async fn stop_child(child: &mut Child, pid: u32, grace: Duration) -> std::io::Result<std::process::ExitStatus> {
+    // Step 1: stdin was closed by the writer on cancel; wait politely.
+    if let Ok(s) = tokio::time::timeout(grace, child.wait()).await {
+        return s;
+    }
+    signal_group(pid, nix::sys::signal::Signal::SIGTERM);
+    if let Ok(s) = tokio::time::timeout(grace, child.wait()).await {
+        return s;
+    }
+    signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+    child.wait().await
+}
+
+fn signal_group(pid: u32, sig: nix::sys::signal::Signal) {
+    if let Ok(pid) = i32::try_from(pid) {
+        if pid > 0 {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), sig);
+        }
+    }
+}

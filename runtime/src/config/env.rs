@@ -1,0 +1,62 @@
+//! `BERTH_*` environment overrides onto the TOML document.
+
+use super::ConfigError;
+
+/// Prefix of every override variable.
+const PREFIX: &str = "BERTH_";
+
+/// Variables that look like overrides but are read elsewhere.
+const NOT_CONFIG: &[&str] = &["BERTH_LOG", "BERTH_LOG_FORMAT"];
+
+/// Applies `BERTH_A__B=v` as `a.b = v`.
+pub(super) fn apply_overrides<I>(doc: &mut toml::Table, env: I) -> Result<(), ConfigError>
+where
+    I: IntoIterator<Item = (String, String)>,
+{
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(PREFIX) && !NOT_CONFIG.contains(&k.as_str()))
+        .collect();
+    vars.sort();
+    for (var, value) in vars {
+        let path: Vec<String> = var[PREFIX.len()..]
+            .split("__")
+            .map(|s| s.to_ascii_lowercase())
+            .collect();
+        if path.iter().any(String::is_empty) {
+            return Err(ConfigError::Env {
+                var,
+                message: "empty key segment; use `__` only between keys".into(),
+            });
+        }
+        set(doc, &path, parse_value(&value)).map_err(|message| ConfigError::Env {
+            var: var.clone(),
+            message,
+        })?;
+    }
+    Ok(())
+}
+
+fn parse_value(raw: &str) -> toml::Value {
+    // `v = <raw>` parses numbers, booleans, arrays and inline tables.
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn set(doc: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = path.split_last().expect("path is never empty");
+    let mut table = doc;
+    for (i, key) in parents.iter().enumerate() {
+        let entry = table
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = entry.as_table_mut().ok_or_else(|| {
+            format!("`{}` is not a table, cannot set a key under it", path[..=i].join("."))
+        })?;
+    }
+    table.insert(last.clone(), value);
+    Ok(())
+}

@@ -1,0 +1,91 @@
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn write(text: &str) -> tempfile::NamedTempFile {
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), text).unwrap();
+    f
+}
+
+#[test]
+fn defaults_are_the_embedded_ones() {
+    let c = Config::load(None, env(&[])).unwrap();
+    assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.store.url, "memory");
+    assert_eq!(c.backend, BackendKind::Process);
+    assert_eq!(c.auth.mode, AuthMode::Dev);
+}
+
+#[test]
+fn file_values_and_env_overrides() {
+    let f = write(
+        r#"
+listen = "127.0.0.1:9000"
+[limits]
+max_body_bytes = 2048
+[servers.acme.files]
+command = ["/bin/cat"]
+idle_timeout = "5m"
+"#,
+    );
+    let c = Config::load(
+        Some(f.path()),
+        env(&[
+            ("BERTH_LIMITS__MAX_BODY_BYTES", "4096"),
+            ("BERTH_SERVERS__ACME__FILES__IDLE_TIMEOUT", "30s"),
+            ("BERTH_PUBLIC_URL", "https://mcp.example.com/"),
+            ("BERTH_LOG", "debug"),
+            ("OTHER", "x"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.listen.port(), 9000);
+    assert_eq!(c.limits.max_body_bytes, 4096);
+    let s = c.server("acme", "files").unwrap();
+    assert_eq!(s.idle_timeout, std::time::Duration::from_secs(30));
+    assert_eq!(c.public_base(), "https://mcp.example.com");
+}
+
+#[test]
+fn errors_name_the_key() {
+    let f = write("[limits]\nmax_body_bytes = \"lots\"\n");
+    let e = Config::load(Some(f.path()), env(&[])).unwrap_err().to_string();
+    assert!(e.contains("limits.max_body_bytes"), "{e}");
+
+    let f = write("[limits]\nmax_bdy_bytes = 1\n");
+    let e = Config::load(Some(f.path()), env(&[])).unwrap_err().to_string();
+    assert!(e.contains("max_bdy_bytes"), "{e}");
+
+    let e = Config::load(None, env(&[("BERTH_LIMITS__REQUEST_TIMEOUT", "soon")]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("limits.request_timeout"), "{e}");
+
+    let e = Config::load(None, env(&[("BERTH_SERVERS__ACME__X__COMMAND", "[]")]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("servers.acme.x.command"), "{e}");
+
+    let e = Config::load(None, env(&[("BERTH_SERVERS__ACME__Bad.Name__COMMAND", "[\"a\"]")]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("invalid name"), "{e}");
+
+    let e = Config::load(None, env(&[("BERTH_LIMITS", "3"), ("BERTH_LIMITS__X", "1")]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("BERTH_LIMITS__X"), "{e}");
+}
+
+#[test]
+fn names_reject_traversal_and_odd_characters() {
+    for bad in ["", "..", "a/b", "A", "-x", "a b", "a%2fb", &"x".repeat(64)] {
+        assert!(check_name(bad).is_err(), "{bad:?} should be rejected");
+    }
+    for good in ["demo", "acme-corp", "s3_files", "0day"] {
+        assert!(check_name(good).is_ok());
+    }
+}

@@ -1,0 +1,327 @@
+//! Typed configuration with the embedded defaults.
+//!
+//! Every default here is what `berth demo` runs with; the comments say why.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::ConfigError;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the data plane (MCP + well-known endpoints) listens on.
+    pub listen: SocketAddr,
+    /// Public base URL agents use (scheme://host[:port]); the canonical
+    /// resource URL of a server is `{public_url}/mcp/{tenant}/{server}`.
+    /// Defaults to `http://{listen}`.
+    pub public_url: Option<String>,
+    /// Directory for the dev issuer key and the embedded session keys.
+    pub state_dir: PathBuf,
+    /// Name of this runtime pod (labels, leases). Defaults to hostname-pid.
+    pub pod_name: Option<String>,
+    /// Request and resource limits.
+    pub limits: Limits,
+    /// Origin and Host checks.
+    pub security: Security,
+    /// Token validation.
+    pub auth: AuthConfig,
+    /// Session record storage.
+    pub store: StoreConfig,
+    /// Session sealing keys.
+    pub keys: KeysConfig,
+    /// Where server instances run.
+    pub backend: BackendKind,
+    /// Hosted servers: `servers.<tenant>.<server>`.
+    pub servers: BTreeMap<String, BTreeMap<String, ServerConfig>>,
+}
+
+/// Limits that protect Berth from clients and servers.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request body (HTTP 413 above). MCP messages are small; 4 MiB
+    /// leaves room for inline images while bounding memory per request.
+    pub max_body_bytes: usize,
+    /// Largest total size of request headers (HTTP 431 above).
+    pub max_header_bytes: usize,
+    /// Time a client has to send its request headers (slow-loris guard).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Default time a server has to answer a request.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Largest single message accepted from a server.
+    pub max_message_bytes: usize,
+    /// Events kept per SSE stream for `Last-Event-ID` replay.
+    pub stream_events: usize,
+    /// Hosting sessions this pod runs at once (HTTP 503 above).
+    pub max_sessions: usize,
+    /// Time allowed for draining connections on shutdown.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+/// Origin validation and DNS-rebinding protection.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Security {
+    /// Origins allowed in the `Origin` header besides the public URL's own
+    /// origin (and loopback origins when listening on loopback).
+    pub allowed_origins: Vec<String>,
+    /// Host header values allowed besides the public URL's host (and
+    /// loopback names when listening on loopback).
+    pub allowed_hosts: Vec<String>,
+}
+
+/// How bearer tokens are validated.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// `dev` (built-in issuer, key in the state dir) or `jwt` (external issuer).
+    pub mode: AuthMode,
+    /// Expected `iss` (mode `jwt`).
+    pub issuer: Option<String>,
+    /// JWKS file with the issuer's public keys (mode `jwt`).
+    pub jwks_file: Option<PathBuf>,
+    /// Audiences accepted besides each endpoint's canonical URL.
+    pub extra_audiences: Vec<String>,
+    /// Allowed clock skew when checking `exp`/`nbf`, in seconds.
+    pub leeway_secs: u64,
+    /// Scopes every MCP request needs (per-server scopes add to these).
+    pub required_scopes: Vec<String>,
+}
+
+/// Token validation mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// The built-in dev issuer (embedded default).
+    #[default]
+    Dev,
+    /// An external OAuth 2.1 authorization server issuing JWTs.
+    Jwt,
+}
+
+/// Where session records live.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `memory` (embedded default) or a `redis://` URL.
+    pub url: String,
+}
+
+/// Session sealing keys; when unset, kept in `state_dir/session-keys.json`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// Master key as `id:hex64`.
+    pub master: Option<String>,
+    /// Binding key as `id:hex64`.
+    pub bind: Option<String>,
+}
+
+/// Which backend runs server instances.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// Child processes over stdio (embedded default).
+    #[default]
+    Process,
+    /// One container per hosting session.
+    Docker,
+}
+
+/// One hosted MCP server.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Program and arguments of a stdio server.
+    pub command: Vec<String>,
+    /// Environment for each instance.
+    pub env: BTreeMap<String, String>,
+    /// Working directory of each instance (process backend).
+    pub cwd: Option<PathBuf>,
+    /// Close hosting sessions unused for this long.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Time the server has to answer a request (default: `limits.request_timeout`).
+    #[serde(with = "humantime_serde::option")]
+    pub request_timeout: Option<Duration>,
+    /// Scopes a principal needs to use this server.
+    pub required_scopes: Vec<String>,
+}
+
+// === impl Config ===
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            state_dir: PathBuf::from(".berth"),
+            pod_name: None,
+            limits: Limits::default(),
+            security: Security::default(),
+            auth: AuthConfig::default(),
+            store: StoreConfig::default(),
+            keys: KeysConfig::default(),
+            backend: BackendKind::default(),
+            servers: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// The public base URL without trailing slash.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// Checks cross-field rules; errors name the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let key = |k: &str, m: &str| ConfigError::Key {
+            key: k.to_owned(),
+            message: m.to_owned(),
+        };
+        if let Some(u) = &self.public_url {
+            let parsed = url::Url::parse(u)
+                .map_err(|e| key("public_url", &format!("not a URL ({e}); use e.g. https://mcp.example.com")))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                return Err(key("public_url", "must be an http(s) URL with a host"));
+            }
+        }
+        if self.limits.max_body_bytes < 1024 {
+            return Err(key("limits.max_body_bytes", "must be at least 1024"));
+        }
+        if self.limits.max_message_bytes < 1024 {
+            return Err(key("limits.max_message_bytes", "must be at least 1024"));
+        }
+        if self.limits.max_header_bytes < 8192 {
+            return Err(key("limits.max_header_bytes", "must be at least 8192 (hyper's minimum)"));
+        }
+        if self.limits.request_timeout.is_zero() {
+            return Err(key("limits.request_timeout", "must be greater than zero"));
+        }
+        if self.limits.max_sessions == 0 {
+            return Err(key("limits.max_sessions", "must be at least 1"));
+        }
+        if self.store.url != "memory" {
+            return Err(key(
+                "store.url",
+                "only `memory` is available in this build; the Redis store is not implemented yet",
+            ));
+        }
+        if self.backend != BackendKind::Process {
+            return Err(key(
+                "backend",
+                "only `process` is available in this build; the docker backend is not implemented yet",
+            ));
+        }
+        if self.auth.mode == AuthMode::Jwt {
+            if self.auth.issuer.is_none() {
+                return Err(key("auth.issuer", "required when auth.mode = \"jwt\""));
+            }
+            if self.auth.jwks_file.is_none() {
+                return Err(key("auth.jwks_file", "required when auth.mode = \"jwt\""));
+            }
+        }
+        for (tenant, servers) in &self.servers {
+            check_name(tenant).map_err(|m| key(&format!("servers.{tenant}"), &m))?;
+            for (name, s) in servers {
+                let k = format!("servers.{tenant}.{name}");
+                check_name(name).map_err(|m| key(&k, &m))?;
+                if s.command.is_empty() || s.command[0].is_empty() {
+                    return Err(key(&format!("{k}.command"), "must name a program, e.g. [\"npx\", \"-y\", \"@modelcontextprotocol/server-everything\"]"));
+                }
+                if s.idle_timeout.is_zero() {
+                    return Err(key(&format!("{k}.idle_timeout"), "must be greater than zero"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Looks up a hosted server.
+    pub fn server(&self, tenant: &str, server: &str) -> Option<&ServerConfig> {
+        self.servers.get(tenant)?.get(server)
+    }
+}
+
+/// Tenant and server names: 1–63 chars of `[a-z0-9-_]`, starting alphanumeric.
+/// Keeps names safe in URLs, Redis keys, container labels and paths.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid name `{name}`: use 1-63 lowercase letters, digits, `-` or `_`, starting with a letter or digit"
+        ))
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 4 * 1024 * 1024,
+            max_header_bytes: 64 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            // Long enough for tools that call out to slow APIs, short enough
+            // that a hung server frees its agent within a minute.
+            request_timeout: Duration::from_secs(60),
+            max_message_bytes: 16 * 1024 * 1024,
+            stream_events: 1024,
+            max_sessions: 10_000,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            mode: AuthMode::Dev,
+            issuer: None,
+            jwks_file: None,
+            extra_audiences: Vec::new(),
+            leeway_secs: 60,
+            required_scopes: Vec::new(),
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: "memory".into(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            command: Vec::new(),
+            env: BTreeMap::new(),
+            cwd: None,
+            // Ten minutes: agents pause between calls while the model thinks.
+            idle_timeout: Duration::from_secs(600),
+            request_timeout: None,
+            required_scopes: Vec::new(),
+        }
+    }
+}

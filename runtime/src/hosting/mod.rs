@@ -1,0 +1,303 @@
+//! Hosting sessions: who owns which backend instance, and their lifecycle.
+//!
+//! [`Sessions`] is the pod's hot map of open hosting sessions, keyed by the
+//! per-user hashed record key (so the map itself never holds a session id in
+//! the clear). A lookup re-derives the key from the caller's identity: a
+//! stolen session id presented by another subject derives another key and
+//! finds nothing (HTTP 404). A background sweeper answers overdue requests
+//! and reaps idle sessions.
+//!
+//! # Layout
+//! - [`session`]: one hosting session and its message routing.
+//! - [`stream`]: replayable SSE event streams.
+//! - [`record`]: the sealed session record kept in the `SessionStore`.
+
+pub mod record;
+pub mod session;
+pub mod stream;
+
+pub use self::session::{HostingSession, SessionIdentity};
+pub use self::stream::{EventId, EventStream, Next};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use berth_session_store::{KeyRing, RecordKey, SealedStore, SessionBinding};
+use dashmap::DashMap;
+use rand::RngCore;
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::{Backend, InstanceLabels, ServerSpec};
+use crate::config::{Config, ServerConfig};
+use crate::jsonrpc::{ErrorCode, RpcError};
+
+/// How often the sweeper checks deadlines and idleness.
+const SWEEP_EVERY: Duration = Duration::from_millis(250);
+
+/// Marker used as the "session id" of a stateless principal's hosting
+/// session: it never collides with a real id (those are base64url).
+const STATELESS_MARKER: &str = "~stateless";
+
+/// The pod's open hosting sessions.
+#[derive(Clone)]
+pub struct Sessions {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    map: DashMap<RecordKey, Entry>,
+    backend: Arc<dyn Backend>,
+    keys: KeyRing,
+    store: SealedStore,
+    pod: String,
+    stream_cap: usize,
+    max_sessions: usize,
+    max_message_bytes: usize,
+    shutdown_grace: Duration,
+    default_timeout: Duration,
+}
+
+#[derive(Clone)]
+struct Entry {
+    session: Arc<HostingSession>,
+    idle_timeout: Duration,
+    request_timeout: Duration,
+}
+
+/// A freshly created legacy session.
+pub struct NewSession {
+    /// The `Mcp-Session-Id` to hand to the agent.
+    pub session_id: String,
+    /// The hosting session.
+    pub session: Arc<HostingSession>,
+    /// Binding for the session's sealed record.
+    pub binding: SessionBinding,
+}
+
+// === impl Sessions ===
+
+impl Sessions {
+    /// Creates the session map and starts its sweeper (stopped by `shutdown`).
+    pub fn new(
+        config: &Config,
+        backend: Arc<dyn Backend>,
+        keys: KeyRing,
+        store: SealedStore,
+        pod: String,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let sessions = Sessions {
+            shared: Arc::new(Shared {
+                map: DashMap::new(),
+                backend,
+                keys,
+                store,
+                pod,
+                stream_cap: config.limits.stream_events,
+                max_sessions: config.limits.max_sessions,
+                max_message_bytes: config.limits.max_message_bytes,
+                shutdown_grace: config.limits.shutdown_grace.min(Duration::from_secs(5)),
+                default_timeout: config.limits.request_timeout,
+            }),
+        };
+        tokio::spawn(sessions.clone().sweep(shutdown));
+        sessions
+    }
+
+    /// The sealed record store.
+    pub fn store(&self) -> &SealedStore {
+        &self.shared.store
+    }
+
+    /// Number of open hosting sessions.
+    pub fn len(&self) -> usize {
+        self.shared.map.len()
+    }
+
+    /// True when no session is open.
+    pub fn is_empty(&self) -> bool {
+        self.shared.map.is_empty()
+    }
+
+    /// Derives the binding of a legacy session for this caller.
+    pub fn bind(&self, tenant: &str, server: &str, subject: &str, session_id: &str) -> SessionBinding {
+        self.shared.keys.bind(tenant, server, subject, session_id)
+    }
+
+    /// Finds an open session; `None` for unknown ids and other users' ids alike.
+    pub fn find(&self, binding: &SessionBinding) -> Option<Arc<HostingSession>> {
+        let entry = self.shared.map.get(binding.record_key())?;
+        let session = entry.session.clone();
+        drop(entry);
+        session.touch();
+        Some(session)
+    }
+
+    /// The request timeout of the session's server.
+    pub fn request_timeout(&self, binding: &SessionBinding) -> Duration {
+        self.shared
+            .map
+            .get(binding.record_key())
+            .map(|e| e.request_timeout)
+            .unwrap_or(self.shared.default_timeout)
+    }
+
+    /// Starts a new legacy (Mcp-Session-Id) hosting session and its instance.
+    pub async fn create_legacy(
+        &self,
+        tenant: &str,
+        server: &str,
+        subject: &str,
+        config: &ServerConfig,
+    ) -> Result<NewSession, RpcError> {
+        let session_id = new_session_id();
+        let binding = self.bind(tenant, server, subject, &session_id);
+        let session = self.start(tenant, server, subject, config, &binding).await?;
+        Ok(NewSession {
+            session_id,
+            session,
+            binding,
+        })
+    }
+
+    /// The hosting session shared by all stateless (2026-07-28) requests of
+    /// one principal to one server, started on first use.
+    pub async fn stateless(
+        &self,
+        tenant: &str,
+        server: &str,
+        subject: &str,
+        config: &ServerConfig,
+    ) -> Result<(Arc<HostingSession>, SessionBinding, bool), RpcError> {
+        let binding = self.bind(tenant, server, subject, STATELESS_MARKER);
+        if let Some(s) = self.find(&binding) {
+            if s.closed_reason().is_none() {
+                return Ok((s, binding, false));
+            }
+            self.remove(&binding).await;
+        }
+        let session = self.start(tenant, server, subject, config, &binding).await?;
+        Ok((session, binding, true))
+    }
+
+    async fn start(
+        &self,
+        tenant: &str,
+        server: &str,
+        subject: &str,
+        config: &ServerConfig,
+        binding: &SessionBinding,
+    ) -> Result<Arc<HostingSession>, RpcError> {
+        if self.shared.map.len() >= self.shared.max_sessions {
+            return Err(RpcError::new(
+                ErrorCode::BackendUnavailable,
+                "this Berth pod is at its session limit (limits.max_sessions); retry later or add pods",
+            ));
+        }
+        let label = binding.record_key().as_str().rsplit(':').next().unwrap_or_default()[..12].to_owned();
+        let identity = SessionIdentity {
+            tenant: tenant.to_owned(),
+            server: server.to_owned(),
+            subject: subject.to_owned(),
+            label: label.clone(),
+        };
+        let session = HostingSession::new(identity, self.shared.stream_cap);
+        let spec = ServerSpec {
+            tenant: tenant.to_owned(),
+            server: server.to_owned(),
+            command: config.command.clone(),
+            env: config.env.clone(),
+            cwd: config.cwd.clone(),
+            max_message_bytes: self.shared.max_message_bytes,
+            shutdown_grace: self.shared.shutdown_grace,
+        };
+        let labels = InstanceLabels {
+            session: label,
+            pod: self.shared.pod.clone(),
+        };
+        let instance = self
+            .shared
+            .backend
+            .start(&spec, &labels, session.clone())
+            .await
+            .map_err(|e| {
+                tracing::warn!(tenant, server, error = %e, "server instance failed to start");
+                RpcError::new(ErrorCode::BackendUnavailable, e.to_string())
+            })?;
+        session.attach(instance);
+        self.shared.map.insert(
+            binding.record_key().clone(),
+            Entry {
+                session: session.clone(),
+                idle_timeout: config.idle_timeout,
+                request_timeout: config.request_timeout.unwrap_or(self.shared.default_timeout),
+            },
+        );
+        Ok(session)
+    }
+
+    /// Ends a session: removes it, stops its instance, deletes its record.
+    pub async fn remove(&self, binding: &SessionBinding) -> bool {
+        let Some((_, entry)) = self.shared.map.remove(binding.record_key()) else {
+            return false;
+        };
+        entry.session.shutdown("the session was closed").await;
+        if let Err(e) = self.shared.store.remove(binding).await {
+            tracing::warn!(error = %e, "could not delete session record");
+        }
+        true
+    }
+
+    /// Stops every session (pod shutdown).
+    pub async fn shutdown_all(&self) {
+        let all: Vec<Arc<HostingSession>> = self.shared.map.iter().map(|e| e.session.clone()).collect();
+        self.shared.map.clear();
+        let stops = all.iter().map(|s| s.shutdown("Berth is shutting down"));
+        futures::future::join_all(stops).await;
+    }
+
+    async fn sweep(self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(SWEEP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.cancelled() => return,
+            }
+            let now = tokio::time::Instant::now();
+            let mut idle = Vec::new();
+            let mut cancels = Vec::new();
+            for e in self.shared.map.iter() {
+                let s = &e.session;
+                let c = s.expire_overdue(now);
+                if !c.is_empty() {
+                    cancels.push((s.clone(), c));
+                }
+                let dead = s.closed_reason().is_some();
+                if dead || (!s.has_pending() && s.idle_for() >= e.idle_timeout) {
+                    idle.push(e.key().clone());
+                }
+            }
+            for (s, msgs) in cancels {
+                for m in msgs {
+                    let _ = s.send(m).await;
+                }
+            }
+            for key in idle {
+                if let Some((_, e)) = self.shared.map.remove(&key) {
+                    tracing::info!(session = %e.session.identity().label, "reaping idle or ended session");
+                    let _ = self.shared.store.store().delete(&key).await;
+                    tokio::spawn(async move { e.session.shutdown("the session was idle").await });
+                }
+            }
+        }
+    }
+}
+
+/// A new `Mcp-Session-Id`: 256 bits from the OS CSPRNG, base64url (visible ASCII).
+pub fn new_session_id() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

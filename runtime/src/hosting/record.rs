@@ -1,0 +1,32 @@
+//! The session record: what Berth remembers about a legacy session, sealed
+//! in the `SessionStore` under the per-user hashed key.
+//!
+//! It holds what a pod needs to re-create the session's backend after a
+//! failover (the `initialize` parameters, the negotiated version). It is
+//! sealed with AES-256-GCM, so the store never sees it in the clear.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the record layout.
+pub const RECORD_VERSION: u32 = 1;
+
+/// A legacy session's durable state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Layout version.
+    pub v: u32,
+    /// Tenant.
+    pub tenant: String,
+    /// Server.
+    pub server: String,
+    /// The principal's subject.
+    pub subject: String,
+    /// Protocol version the backend negotiated.
+    pub protocol_version: String,
+    /// The agent's `initialize` params, verbatim JSON.
+    pub initialize_params: String,
+    /// Pod that owns the backend instance.
+    pub pod: String,
+    /// Creation time, ms since the Unix epoch.
+    pub created_ms: u64,
+}

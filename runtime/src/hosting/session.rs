@@ -1,0 +1,462 @@
+//! One hosting session: a backend instance and the traffic routed through it.
+//!
+//! A [`HostingSession`] is (tenant, server, principal [, legacy session id]).
+//! Agent requests get a fresh backend-side id (a per-session counter) so
+//! concurrent agents never collide; the backend's response is spliced back to
+//! the agent's original id and appended to the request's [`EventStream`].
+//! Messages the server sends on its own (notifications, sampling/elicitation
+//! requests) go to the stream of the request they relate to (progress by
+//! token, otherwise the newest pending request) or to the standalone stream.
+//!
+//! Locking: one std `Mutex<State>` per session, held only for map updates,
+//! never across `.await`. The backend's reader task calls [`InboundSink`]
+//! methods synchronously.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::value::RawValue;
+use tokio::time::Instant;
+
+use super::stream::EventStream;
+use crate::backend::{InboundSink, Instance};
+use crate::jsonrpc::{self, Envelope, ErrorCode, Kind, RpcError};
+
+/// Finished request streams kept for `Last-Event-ID` replay.
+const KEEP_FINISHED_STREAMS: usize = 32;
+
+/// Identity of a hosting session.
+#[derive(Clone, Debug)]
+pub struct SessionIdentity {
+    /// Tenant.
+    pub tenant: String,
+    /// Server name.
+    pub server: String,
+    /// Principal subject.
+    pub subject: String,
+    /// A short non-secret label for logs (a prefix of the record key hash).
+    pub label: String,
+}
+
+/// A pending agent request, keyed by its backend-side id.
+#[derive(Debug)]
+struct Pending {
+    client_id: Box<RawValue>,
+    stream: Arc<EventStream>,
+    deadline: Instant,
+    progress_token: Option<Box<str>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    pending: HashMap<u64, Pending>,
+    streams: BTreeMap<u64, Arc<EventStream>>,
+    next_stream: u64,
+    progress: HashMap<Box<str>, Arc<EventStream>>,
+    closed: Option<String>,
+}
+
+/// One backend instance and its routing state.
+pub struct HostingSession {
+    identity: SessionIdentity,
+    state: Mutex<State>,
+    standalone: Arc<EventStream>,
+    /// Position up to which the standalone stream was delivered to a GET.
+    standalone_delivered: AtomicU64,
+    instance: OnceLock<Instance>,
+    next_backend_id: AtomicU64,
+    last_used: Mutex<Instant>,
+    stream_cap: usize,
+    protocol_version: OnceLock<String>,
+    shutting_down: AtomicBool,
+}
+
+// === impl HostingSession ===
+
+impl HostingSession {
+    /// A session with no instance yet; call [`Self::attach`] once started.
+    pub fn new(identity: SessionIdentity, stream_cap: usize) -> Arc<Self> {
+        Arc::new(HostingSession {
+            identity,
+            state: Mutex::new(State {
+                next_stream: 1,
+                ..State::default()
+            }),
+            standalone: Arc::new(EventStream::new(0, stream_cap)),
+            standalone_delivered: AtomicU64::new(0),
+            instance: OnceLock::new(),
+            next_backend_id: AtomicU64::new(1),
+            last_used: Mutex::new(Instant::now()),
+            stream_cap,
+            protocol_version: OnceLock::new(),
+            shutting_down: AtomicBool::new(false),
+        })
+    }
+
+    /// Attaches the started backend instance.
+    pub fn attach(&self, instance: Instance) {
+        let _ = self.instance.set(instance);
+    }
+
+    /// Who owns this session.
+    pub fn identity(&self) -> &SessionIdentity {
+        &self.identity
+    }
+
+    /// The protocol version the backend negotiated, once known.
+    pub fn protocol_version(&self) -> Option<&str> {
+        self.protocol_version.get().map(String::as_str)
+    }
+
+    /// Records the negotiated protocol version.
+    pub fn set_protocol_version(&self, v: String) {
+        let _ = self.protocol_version.set(v);
+    }
+
+    /// Why the session ended, if it did.
+    pub fn closed_reason(&self) -> Option<String> {
+        self.lock().closed.clone()
+    }
+
+    /// Marks the session used now (for idle reaping).
+    pub fn touch(&self) {
+        *self.last_used.lock().expect("last_used lock poisoned") = Instant::now();
+    }
+
+    /// How long since the session was last used.
+    pub fn idle_for(&self) -> Duration {
+        self.last_used.lock().expect("last_used lock poisoned").elapsed()
+    }
+
+    /// True while requests are in flight.
+    pub fn has_pending(&self) -> bool {
+        !self.lock().pending.is_empty()
+    }
+
+    /// Opens a new request stream.
+    pub fn open_stream(&self) -> Arc<EventStream> {
+        let mut st = self.lock();
+        let id = st.next_stream;
+        st.next_stream += 1;
+        let stream = Arc::new(EventStream::new(id, self.stream_cap));
+        st.streams.insert(id, stream.clone());
+        if st.streams.len() > KEEP_FINISHED_STREAMS {
+            let finished: Vec<u64> = st
+                .streams
+                .iter()
+                .filter(|(_, s)| s.is_finished())
+                .map(|(id, _)| *id)
+                .collect();
+            let excess = st.streams.len() - KEEP_FINISHED_STREAMS;
+            for id in finished.into_iter().take(excess) {
+                st.streams.remove(&id);
+            }
+        }
+        stream
+    }
+
+    /// Finds a stream for `Last-Event-ID` replay (0 is the standalone stream).
+    pub fn stream(&self, id: u64) -> Option<Arc<EventStream>> {
+        if id == 0 {
+            return Some(self.standalone.clone());
+        }
+        self.lock().streams.get(&id).cloned()
+    }
+
+    /// The standalone (GET) stream and the position a new GET resumes from.
+    pub fn standalone(&self) -> (Arc<EventStream>, u64) {
+        (
+            self.standalone.clone(),
+            self.standalone_delivered.load(Ordering::Acquire),
+        )
+    }
+
+    /// Records that the standalone stream was delivered up to `seq`.
+    pub fn standalone_delivered(&self, seq: u64) {
+        self.standalone_delivered.fetch_max(seq, Ordering::AcqRel);
+    }
+
+    /// Forwards an agent request; its response will end `stream`.
+    pub async fn forward_request(
+        &self,
+        raw: &[u8],
+        env: &Envelope<'_>,
+        stream: Arc<EventStream>,
+        timeout: Duration,
+    ) -> Result<(), RpcError> {
+        let client_id = env.id.expect("requests have ids").to_owned();
+        let backend_id = self.next_backend_id.fetch_add(1, Ordering::Relaxed);
+        let progress_token = jsonrpc::meta_field(env.params, "progressToken")
+            .map(|t| t.get().to_owned().into_boxed_str());
+        {
+            let mut st = self.lock();
+            if let Some(reason) = &st.closed {
+                return Err(ended(reason));
+            }
+            if let Some(tok) = &progress_token {
+                st.progress.insert(tok.clone(), stream.clone());
+            }
+            st.pending.insert(
+                backend_id,
+                Pending {
+                    client_id,
+                    stream,
+                    deadline: Instant::now() + timeout,
+                    progress_token,
+                },
+            );
+        }
+        let mut buf = itoa_buf(backend_id);
+        let msg = jsonrpc::splice_id(raw, env.id.expect("requests have ids"), buf.format());
+        if let Err(e) = self.send(Bytes::from(msg)).await {
+            self.lock().pending.remove(&backend_id);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Forwards an agent notification or response (to a server request).
+    pub async fn forward_other(&self, raw: &[u8], env: &Envelope<'_>) -> Result<(), RpcError> {
+        if env.kind == Kind::Notification && env.method_str() == "notifications/cancelled" {
+            return self.forward_cancel(env).await;
+        }
+        self.send(Bytes::copy_from_slice(raw)).await
+    }
+
+    /// Sends a message Berth itself composed (e.g. `initialize` on behalf of a
+    /// stateless agent).
+    pub async fn send(&self, msg: Bytes) -> Result<(), RpcError> {
+        let instance = self
+            .instance
+            .get()
+            .ok_or_else(|| RpcError::new(ErrorCode::BackendUnavailable, "server instance is not running"))?;
+        instance
+            .outbound
+            .send(msg)
+            .await
+            .map_err(|_| ended(&self.closed_reason().unwrap_or_else(|| "server instance stopped".into())))
+    }
+
+    async fn forward_cancel(&self, env: &Envelope<'_>) -> Result<(), RpcError> {
+        #[derive(serde::Deserialize)]
+        struct Cancel<'a> {
+            #[serde(rename = "requestId", borrow)]
+            request_id: &'a RawValue,
+            #[serde(default)]
+            reason: Option<String>,
+        }
+        let Some(cancel) = env
+            .params
+            .and_then(|p| serde_json::from_str::<Cancel<'_>>(p.get()).ok())
+        else {
+            return Ok(()); // Malformed cancellations are ignored, per spec.
+        };
+        let backend_id = {
+            let st = self.lock();
+            st.pending
+                .iter()
+                .find(|(_, p)| p.client_id.get() == cancel.request_id.get())
+                .map(|(id, _)| *id)
+        };
+        let Some(backend_id) = backend_id else {
+            return Ok(()); // Already answered: nothing to cancel.
+        };
+        let msg = serde_json::json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/cancelled",
+            "params": {"requestId": backend_id, "reason": cancel.reason},
+        });
+        self.send(Bytes::from(msg.to_string())).await
+    }
+
+    /// Answers every request past its deadline with a timeout error and tells
+    /// the server to stop working on it.
+    pub fn expire_overdue(&self, now: Instant) -> Vec<Bytes> {
+        let mut cancels = Vec::new();
+        let mut st = self.lock();
+        let overdue: Vec<u64> = st
+            .pending
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in overdue {
+            if let Some(p) = take_pending(&mut st, id) {
+                let err = RpcError::new(
+                    ErrorCode::RequestTimeout,
+                    "the MCP server did not answer within the request timeout; the request was cancelled and may be retried",
+                )
+                .with_data(serde_json::json!({"retryable": true}));
+                p.stream.push(Bytes::from(err.to_response(Some(&p.client_id))), true);
+                let cancel = serde_json::json!({
+                    "jsonrpc": "2.0",
+                    "method": "notifications/cancelled",
+                    "params": {"requestId": id, "reason": "request timed out in Berth"},
+                });
+                cancels.push(Bytes::from(cancel.to_string()));
+            }
+        }
+        cancels
+    }
+
+    /// Stops the instance and fails whatever is still pending.
+    pub async fn shutdown(&self, reason: &str) {
+        if self.shutting_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.close(reason);
+        if let Some(instance) = self.instance.get() {
+            instance.control.shutdown().await;
+        }
+    }
+
+    fn close(&self, reason: &str) {
+        let pending = {
+            let mut st = self.lock();
+            if st.closed.is_none() {
+                st.closed = Some(reason.to_owned());
+            }
+            st.progress.clear();
+            std::mem::take(&mut st.pending)
+        };
+        for (_, p) in pending {
+            let err = RpcError::new(
+                ErrorCode::BackendUnavailable,
+                format!("{reason}; the request was not completed and may be retried"),
+            )
+            .with_data(serde_json::json!({"retryable": true}));
+            p.stream.push(Bytes::from(err.to_response(Some(&p.client_id))), true);
+        }
+        self.standalone.finish();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("session state lock poisoned")
+    }
+
+    fn route_response(&self, line: &Bytes, env: &Envelope<'_>) {
+        let Some(backend_id) = env.id.and_then(jsonrpc::id_as_u64) else {
+            tracing::warn!(session = %self.identity.label, "server answered an id Berth never sent; dropped");
+            return;
+        };
+        let pending = take_pending(&mut self.lock(), backend_id);
+        let Some(p) = pending else {
+            // Forged, duplicate or late (after a timeout): never delivered.
+            tracing::debug!(session = %self.identity.label, backend_id, "response to no pending request; dropped");
+            return;
+        };
+        let msg = jsonrpc::splice_id(line, env.id.expect("responses have ids"), p.client_id.get().as_bytes());
+        p.stream.push(Bytes::from(msg), true);
+    }
+
+    fn route_from_server(&self, line: Bytes, env: &Envelope<'_>) {
+        let target = {
+            let st = self.lock();
+            let by_progress = (env.method_str() == "notifications/progress")
+                .then(|| jsonrpc::param_raw(env.params, "progressToken"))
+                .flatten()
+                .and_then(|t| st.progress.get(t.get()).cloned());
+            by_progress.or_else(|| {
+                st.pending
+                    .iter()
+                    .max_by_key(|(id, _)| **id)
+                    .map(|(_, p)| p.stream.clone())
+            })
+        };
+        match target {
+            Some(stream) if !stream.is_finished() => {
+                stream.push(line, false);
+            }
+            _ => {
+                self.standalone.push(line, false);
+            }
+        }
+    }
+}
+
+fn take_pending(st: &mut State, id: u64) -> Option<Pending> {
+    let p = st.pending.remove(&id)?;
+    if let Some(tok) = &p.progress_token {
+        st.progress.remove(tok);
+    }
+    Some(p)
+}
+
+fn ended(reason: &str) -> RpcError {
+    RpcError::new(
+        ErrorCode::BackendUnavailable,
+        format!("{reason}; start a new session to continue"),
+    )
+}
+
+/// Formats a u64 without allocation.
+fn itoa_buf(n: u64) -> ItoaBuf {
+    ItoaBuf { n, buf: [0; 20] }
+}
+
+struct ItoaBuf {
+    n: u64,
+    buf: [u8; 20],
+}
+
+impl ItoaBuf {
+    fn format(&mut self) -> &[u8] {
+        let mut i = self.buf.len();
+        let mut n = self.n;
+        loop {
+            i -= 1;
+            self.buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        &self.buf[i..]
+    }
+}
+
+// === impl InboundSink for HostingSession ===
+
+impl InboundSink for HostingSession {
+    fn on_message(&self, line: Bytes) {
+        let env = match Envelope::parse(&line) {
+            Ok(env) => env,
+            Err(e) => {
+                self.on_garbage(&format!("server wrote an invalid JSON-RPC message: {e:?}"));
+                return;
+            }
+        };
+        match env.kind {
+            Kind::Response => self.route_response(&line, &env),
+            Kind::Request | Kind::Notification => {
+                let line = line.clone();
+                self.route_from_server(line, &env)
+            }
+        }
+    }
+
+    fn on_garbage(&self, reason: &str) {
+        let reason: String = reason.chars().take(200).collect();
+        tracing::warn!(session = %self.identity.label, reason = %reason, "ignored server output");
+    }
+
+    fn on_exit(&self, reason: String) {
+        tracing::info!(session = %self.identity.label, %reason, "server instance ended");
+        self.close(&format!("the MCP server instance ended ({reason})"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn itoa_formats() {
+        for n in [0u64, 7, 10, 12345, u64::MAX] {
+            assert_eq!(itoa_buf(n).format(), n.to_string().as_bytes());
+        }
+    }
+}

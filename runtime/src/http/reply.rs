@@ -1,0 +1,147 @@
+//! Building HTTP responses: JSON-RPC errors with the right status, JSON
+//! bodies, and SSE bodies fed from an [`EventStream`].
+//!
+//! This is the one place that decides how failures look on the wire.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::{BufMut, Bytes, BytesMut};
+use http::{HeaderValue, StatusCode, header};
+use serde_json::value::RawValue;
+use tokio_util::sync::CancellationToken;
+
+use crate::hosting::{EventStream, Next};
+use crate::jsonrpc::{ErrorCode, RpcError};
+
+/// The `Mcp-Session-Id` header.
+pub const MCP_SESSION_ID: &str = "mcp-session-id";
+
+/// A JSON-RPC error response with an HTTP status.
+pub fn rpc_error(status: StatusCode, id: Option<&RawValue>, err: RpcError) -> Response {
+    let mut resp = json(status, Bytes::from(err.to_response(id)));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
+}
+
+/// Shorthand for an error code and message.
+pub fn error(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
+    rpc_error(status, None, RpcError::new(code, message))
+}
+
+/// A JSON body.
+pub fn json(status: StatusCode, body: Bytes) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// 202 Accepted with no body (notifications and responses).
+pub fn accepted() -> Response {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::ACCEPTED;
+    resp
+}
+
+/// How an SSE body starts.
+#[derive(Clone, Copy, Debug)]
+pub struct SseStart {
+    /// Deliver events with sequence greater than this.
+    pub after: u64,
+    /// Send a priming event (`id` + empty data) with this `retry` first
+    /// (2025-11-25 clients only).
+    pub priming: Option<Duration>,
+}
+
+/// Called with each delivered sequence number (standalone stream bookkeeping).
+pub type Delivered = Box<dyn Fn(u64) + Send + Sync>;
+
+/// An SSE response streaming `stream` until it ends or Berth shuts down.
+pub fn sse(
+    stream: Arc<EventStream>,
+    start: SseStart,
+    shutdown: CancellationToken,
+    delivered: Option<Delivered>,
+) -> Response {
+    struct St {
+        stream: Arc<EventStream>,
+        after: u64,
+        priming: Option<Duration>,
+        shutdown: CancellationToken,
+        delivered: Option<Delivered>,
+        done: bool,
+    }
+    let st = St {
+        stream,
+        after: start.after,
+        priming: start.priming,
+        shutdown,
+        delivered,
+        done: false,
+    };
+    let body = futures::stream::unfold(st, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        if let Some(retry) = st.priming.take() {
+            let frame = format!(
+                "id: {}_0\nretry: {}\ndata: \n\n",
+                st.stream.id(),
+                retry.as_millis()
+            );
+            return Some((Ok::<_, Infallible>(Bytes::from(frame)), st));
+        }
+        let next = tokio::select! {
+            n = st.stream.next_after(st.after) => n,
+            _ = st.shutdown.cancelled() => return None,
+        };
+        match next {
+            Next::Event(e) => {
+                st.after = e.seq;
+                st.done = e.last;
+                if let Some(f) = &st.delivered {
+                    f(e.seq);
+                }
+                Some((Ok(event_frame(st.stream.id(), e.seq, &e.data)), st))
+            }
+            Next::Finished => None,
+            Next::Gap => {
+                // Events were dropped by the cap; say so and end the stream.
+                let err = RpcError::new(
+                    ErrorCode::InternalError,
+                    "events after Last-Event-ID are no longer available; retry the request",
+                );
+                st.done = true;
+                Some((Ok(event_frame(st.stream.id(), st.after, &err.to_response(None))), st))
+            }
+        }
+    });
+    let mut resp = Response::new(Body::from_stream(body));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
+
+fn event_frame(stream: u64, seq: u64, data: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(data.len() + 32);
+    b.put_slice(b"id: ");
+    b.put_slice(stream.to_string().as_bytes());
+    b.put_u8(b'_');
+    b.put_slice(seq.to_string().as_bytes());
+    b.put_slice(b"\nevent: message\ndata: ");
+    b.put_slice(data);
+    b.put_slice(b"\n\n");
+    b.freeze()
+}

@@ -1,0 +1,133 @@
+//! The `berth` binary: parse the command line, set up logging, run.
+//! Everything else lives in the library (`berth::App`).
+
+use std::process::ExitCode;
+
+use berth::cli::{Cli, Command, demo_banner};
+use berth::{App, Config};
+use clap::Parser;
+use tokio::net::TcpListener;
+
+/// sysexits `EX_USAGE`: bad configuration or arguments.
+const EX_USAGE: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Token(args) = &cli.command {
+        return match args.mint() {
+            Ok(token) => {
+                println!("{token}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("berth token: {e:#}");
+                ExitCode::from(EX_USAGE)
+            }
+        };
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("cannot start the Tokio runtime");
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::ExampleServer { http } => {
+            init_logging(true);
+            return match example_server(http.as_deref()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("example server: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Demo(args) => {
+            init_logging(false);
+            let config = match args.config() {
+                Ok(c) => c,
+                Err(e) => return usage(e),
+            };
+            let token = match (berth::cli::TokenArgs {
+                subject: "demo-user".into(),
+                tenant: "demo".into(),
+                scopes: Vec::new(),
+                audience: None,
+                ttl: "24h".into(),
+                state_dir: args.state_dir.clone(),
+            })
+            .mint()
+            {
+                Ok(t) => t,
+                Err(e) => return usage(e),
+            };
+            let url = format!("{}/mcp/demo/everything", config.public_base());
+            let banner = demo_banner(&url, &token, &args.state_dir);
+            serve(config, Some(banner)).await
+        }
+        Command::Serve(args) => {
+            init_logging(true);
+            match Config::load(args.config.as_deref(), std::env::vars()) {
+                Ok(c) => serve(c, None).await,
+                Err(e) => usage(e.into()),
+            }
+        }
+        Command::Token(_) => unreachable!("handled before the runtime starts"),
+    }
+}
+
+async fn serve(config: Config, banner: Option<String>) -> ExitCode {
+    let listen = config.listen;
+    let app = match App::build(config).await {
+        Ok(app) => app,
+        Err(e) => return usage(e.into()),
+    };
+    let listener = match TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("berth: cannot listen on {listen}: {e} (config key `listen`, or --listen)");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    tracing::info!(%listen, "berth listening");
+    if let Some(b) = banner {
+        println!("{b}");
+    }
+    app.run(listener, shutdown_signal()).await;
+    tracing::info!("berth stopped");
+    ExitCode::SUCCESS
+}
+
+fn usage(e: anyhow::Error) -> ExitCode {
+    eprintln!("berth: {e:#}");
+    ExitCode::from(EX_USAGE)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("cannot install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn init_logging(json_default: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = std::env::var("BERTH_LOG_FORMAT")
+        .map(|f| f == "json")
+        .unwrap_or(json_default);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.compact().init();
+    }
+}
+
+async fn example_server(_http: Option<&str>) -> anyhow::Result<()> {
+    anyhow::bail!("TEMP: not wired yet")
+}
