@@ -13,13 +13,11 @@ use crate::Error;
 /// empty one, is [`Error::MissingToken`]; anything else is [`Error::Malformed`], whose
 /// message never repeats the header's content.
 ///
-/// Takes `&str` so that this crate needs no `http` dependency; pass
-/// `headers.get(AUTHORIZATION).map(|v| v.to_str())` after mapping a non-ASCII value
-/// to `Error::Malformed`.
+/// Takes `&str` so that this crate needs no `http` dependency: convert the
+/// `HeaderValue` with `to_str()` first, treating a non-ASCII value as
+/// [`Error::Malformed`].
 pub fn bearer_token(header: Option<&str>) -> Result<&str, Error> {
-    let value = header
-        .ok_or(Error::MissingToken)?
-        .trim_matches([' ', '\t']);
+    let value = header.ok_or(Error::MissingToken)?.trim_matches([' ', '\t']);
     if value.is_empty() {
         return Err(Error::MissingToken);
     }
@@ -51,9 +49,9 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, Error> {
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 #[cfg(test)]
@@ -67,7 +65,10 @@ mod tests {
 
     #[test]
     fn accepts_bearer_in_any_case() {
-        assert_eq!(bearer_token(Some("Bearer abc.def-ghi")).unwrap(), "abc.def-ghi");
+        assert_eq!(
+            bearer_token(Some("Bearer abc.def-ghi")).unwrap(),
+            "abc.def-ghi"
+        );
         assert_eq!(bearer_token(Some("bearer abc")).unwrap(), "abc");
         assert_eq!(bearer_token(Some("BEARER abc")).unwrap(), "abc");
         assert_eq!(bearer_token(Some("bEaReR a~b+c/d==")).unwrap(), "a~b+c/d==");
@@ -84,7 +85,10 @@ mod tests {
     fn missing_or_empty_header_is_missing_token() {
         assert!(matches!(bearer_token(None), Err(Error::MissingToken)));
         assert!(matches!(bearer_token(Some("")), Err(Error::MissingToken)));
-        assert!(matches!(bearer_token(Some("   ")), Err(Error::MissingToken)));
+        assert!(matches!(
+            bearer_token(Some("   ")),
+            Err(Error::MissingToken)
+        ));
     }
 
     #[test]
@@ -112,10 +116,21 @@ mod tests {
 
     #[test]
     fn messages_never_echo_the_credentials() {
-        for header in ["Basic c2VjcmV0", "Bearer sec ret", "Bearer sec,ret", "xsecret"] {
+        for header in [
+            "Basic c2VjcmV0",
+            "Bearer sec ret",
+            "Bearer sec,ret",
+            "xsecret",
+        ] {
             let msg = bearer_token(Some(header)).unwrap_err().to_string();
-            assert!(!msg.contains("secret") && !msg.contains("c2VjcmV0"), "{msg}");
-            assert!(!msg.contains("sec ret") && !msg.contains("sec,ret"), "{msg}");
+            assert!(
+                !msg.contains("secret") && !msg.contains("c2VjcmV0"),
+                "{msg}"
+            );
+            assert!(
+                !msg.contains("sec ret") && !msg.contains("sec,ret"),
+                "{msg}"
+            );
         }
     }
 }

@@ -285,9 +285,9 @@ impl ParsedClaims {
             }
             (EXP, ClaimValue::Num(n)) => self.exp = Some(n),
             (NBF, ClaimValue::Num(n)) => self.nbf = Some(n),
-            (GROUPS | AUD, _) => {
-                self.fail(format!("claim `{name}` must be a string or an array of strings"))
-            }
+            (GROUPS | AUD, _) => self.fail(format!(
+                "claim `{name}` must be a string or an array of strings"
+            )),
             (EXP | NBF, _) => self.fail(format!("claim `{name}` must be a number")),
             _ => self.fail(format!("claim `{name}` must be a string")),
         }

@@ -326,13 +326,13 @@ fn warn_if_exposed(path: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = fs::metadata(path) {
-            if meta.permissions().mode() & 0o077 != 0 {
-                tracing::warn!(
-                    path = %path.display(),
-                    "the dev issuer key is readable by other users; run `chmod 600` on it"
-                );
-            }
+        if let Ok(meta) = fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                path = %path.display(),
+                "the dev issuer key is readable by other users; run `chmod 600` on it"
+            );
         }
     }
     #[cfg(not(unix))]

@@ -172,6 +172,8 @@ impl Error {
             ErrorKind::InvalidClaimFormat(claim) => {
                 Error::MalformedToken(format!("claim `{claim}` has the wrong type"))
             }
+            // The validator checks `alg` against the key before decoding, so this is a
+            // fallback that has no header at hand.
             ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => Error::WrongAlgorithm {
                 alg: "an algorithm".to_owned(),
             },

@@ -128,10 +128,10 @@ fn decode_key(jwk: &Jwk, issuer: &str, leeway: u64) -> Result<KeyEntry, String> 
     if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
         return Err("it is not a signature key (`use` is not `sig`)".to_owned());
     }
-    if let Some(ops) = &jwk.common.key_operations {
-        if !ops.contains(&KeyOperations::Verify) {
-            return Err("its `key_ops` does not include `verify`".to_owned());
-        }
+    if let Some(ops) = &jwk.common.key_operations
+        && !ops.contains(&KeyOperations::Verify)
+    {
+        return Err("its `key_ops` does not include `verify`".to_owned());
     }
     let algorithms = algorithms_for(jwk)?;
     let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("cannot decode it: {e}"))?;
@@ -199,9 +199,9 @@ fn algorithms_for(jwk: &Jwk) -> Result<Vec<Algorithm>, String> {
 /// A key whose `alg` contradicts its type is unusable.
 fn expect_named(named: Option<KeyAlgorithm>, alg: Algorithm) -> Result<(), String> {
     match named {
-        Some(n) if to_algorithm(n) != Some(alg) => {
-            Err(format!("its `alg` {n} does not match its key type ({alg:?})"))
-        }
+        Some(n) if to_algorithm(n) != Some(alg) => Err(format!(
+            "its `alg` {n} does not match its key type ({alg:?})"
+        )),
         _ => Ok(()),
     }
 }
@@ -217,9 +217,9 @@ fn check_rsa(params: &RSAKeyParameters) -> Result<(), String> {
         Some(first) => &n[first..],
         None => &[][..],
     };
-    let bits = n
-        .first()
-        .map_or(0, |&top| (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize));
+    let bits = n.first().map_or(0, |&top| {
+        (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize)
+    });
     if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
         return Err(format!(
             "its modulus has {bits} bits; {RSA_MIN_BITS} to {RSA_MAX_BITS} are supported"

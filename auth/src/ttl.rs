@@ -53,8 +53,21 @@ mod tests {
     #[test]
     fn rejects_everything_else() {
         for bad in [
-            "", "s", "90", "1.5h", "-1h", "+1h", "1H", "1M", "1w", "1 h", "h1", "1hh",
-            "99999999999999999999d", "213503982334602d", "é",
+            "",
+            "s",
+            "90",
+            "1.5h",
+            "-1h",
+            "+1h",
+            "1H",
+            "1M",
+            "1w",
+            "1 h",
+            "h1",
+            "1hh",
+            "99999999999999999999d",
+            "213503982334602d",
+            "é",
         ] {
             let err = parse_ttl(bad).unwrap_err();
             assert_eq!(err.www_authenticate_error(), "invalid_request", "{bad}");

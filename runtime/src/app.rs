@@ -91,6 +91,7 @@ impl App {
         let pod = config.pod_name.clone().unwrap_or_else(default_pod_name);
         let sessions = Sessions::new(&config, backend, keys, store, pod, shutdown.clone());
         let state = AppState::new(config.clone(), validator, sessions.clone(), jwks, shutdown.clone());
+        tokio::spawn(sweep_continuations(state.clone(), shutdown.clone()));
         Ok(App {
             config,
             state,
@@ -115,6 +116,17 @@ impl App {
         let router = http::router(self.state.clone());
         crate::server::serve(listener, router, &self.config.limits, self.shutdown.clone()).await;
         self.sessions.shutdown_all().await;
+    }
+}
+
+/// Cancels parked 2026-07-28 calls whose agent never came back.
+async fn sweep_continuations(state: AppState, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => state.mrtr.sweep().await,
+            _ = shutdown.cancelled() => return,
+        }
     }
 }
 

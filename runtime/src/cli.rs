@@ -27,12 +27,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Mint a token from the dev issuer of the demo using the same state dir.
     Token(TokenArgs),
-    /// Run the bundled example MCP server (stdio, or --http ADDR).
-    #[command(hide = true)]
+    /// Run the bundled example MCP server (stdio, or --http ADDR; --help for more).
+    #[command(hide = true, disable_help_flag = true)]
     ExampleServer {
-        /// Serve Streamable HTTP on this address instead of stdio.
-        #[arg(long)]
-        http: Option<String>,
+        /// Arguments for the example server.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
 }
 

@@ -34,15 +34,9 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::ExampleServer { http } => {
-            init_logging(true);
-            return match example_server(http.as_deref()).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("example server: {e:#}");
-                    ExitCode::FAILURE
-                }
-            };
+        Command::ExampleServer { args } => {
+            berth_example_server::init_logging();
+            return berth_example_server::run(args).await;
         }
         Command::Demo(args) => {
             init_logging(false);
@@ -50,27 +44,29 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return usage(e),
             };
-            let token = match (berth::cli::TokenArgs {
+            let token_args = berth::cli::TokenArgs {
                 subject: "demo-user".into(),
                 tenant: "demo".into(),
                 scopes: Vec::new(),
                 audience: None,
                 ttl: "24h".into(),
                 state_dir: args.state_dir.clone(),
-            })
-            .mint()
-            {
+            };
+            let token = match token_args.mint() {
                 Ok(t) => t,
                 Err(e) => return usage(e),
             };
-            let url = format!("{}/mcp/demo/everything", config.public_base());
-            let banner = demo_banner(&url, &token, &args.state_dir);
-            serve(config, Some(banner)).await
+            let state_dir = args.state_dir.clone();
+            serve(config, move |c: &Config| {
+                let url = format!("{}/mcp/demo/everything", c.public_base());
+                demo_banner(&url, &token, &state_dir)
+            })
+            .await
         }
         Command::Serve(args) => {
             init_logging(true);
             match Config::load(args.config.as_deref(), std::env::vars()) {
-                Ok(c) => serve(c, None).await,
+                Ok(c) => serve(c, |c: &Config| format!("berth listening on {}", c.public_base())).await,
                 Err(e) => usage(e.into()),
             }
         }
@@ -78,12 +74,10 @@ async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn serve(config: Config, banner: Option<String>) -> ExitCode {
+/// Binds first (so `--listen 127.0.0.1:0` works and the banner shows the
+/// real port), then builds and runs Berth.
+async fn serve(mut config: Config, banner: impl FnOnce(&Config) -> String) -> ExitCode {
     let listen = config.listen;
-    let app = match App::build(config).await {
-        Ok(app) => app,
-        Err(e) => return usage(e.into()),
-    };
     let listener = match TcpListener::bind(listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -91,10 +85,16 @@ async fn serve(config: Config, banner: Option<String>) -> ExitCode {
             return ExitCode::from(EX_USAGE);
         }
     };
-    tracing::info!(%listen, "berth listening");
-    if let Some(b) = banner {
-        println!("{b}");
+    if let Ok(addr) = listener.local_addr() {
+        config.listen = addr;
     }
+    let text = banner(&config);
+    let app = match App::build(config).await {
+        Ok(app) => app,
+        Err(e) => return usage(e.into()),
+    };
+    tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "berth listening");
+    println!("{text}");
     app.run(listener, shutdown_signal()).await;
     tracing::info!("berth stopped");
     ExitCode::SUCCESS
@@ -128,6 +128,3 @@ fn init_logging(json_default: bool) {
     }
 }
 
-async fn example_server(_http: Option<&str>) -> anyhow::Result<()> {
-    anyhow::bail!("TEMP: not wired yet")
-}

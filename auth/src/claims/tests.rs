@@ -61,7 +61,10 @@ fn tenant_and_subject_must_be_non_empty_strings() {
         other => panic!("unexpected {other:?}"),
     };
     assert_eq!(missing(json!({"sub": "s"})), "berth_tenant");
-    assert_eq!(missing(json!({"berth_tenant": "", "sub": "s"})), "berth_tenant");
+    assert_eq!(
+        missing(json!({"berth_tenant": "", "sub": "s"})),
+        "berth_tenant"
+    );
     assert_eq!(missing(json!({"berth_tenant": "t"})), "sub");
     assert!(malformed(json!({"berth_tenant": 7, "sub": "s"})));
     assert!(malformed(json!({"berth_tenant": ["t"], "sub": "s"})));
@@ -70,11 +73,21 @@ fn tenant_and_subject_must_be_non_empty_strings() {
 
 #[test]
 fn wrong_shapes_and_duplicates_are_malformed() {
-    assert!(malformed(json!({"berth_tenant": "t", "sub": "s", "scope": 3})));
-    assert!(malformed(json!({"berth_tenant": "t", "sub": "s", "scope": ["a", 1]})));
-    assert!(malformed(json!({"berth_tenant": "t", "sub": "s", "groups": {"a": 1}})));
-    assert!(malformed(json!({"berth_tenant": "t", "sub": "s", "exp": "soon"})));
-    assert!(malformed(json!({"berth_tenant": "t", "sub": "s", "aud": 5})));
+    assert!(malformed(
+        json!({"berth_tenant": "t", "sub": "s", "scope": 3})
+    ));
+    assert!(malformed(
+        json!({"berth_tenant": "t", "sub": "s", "scope": ["a", 1]})
+    ));
+    assert!(malformed(
+        json!({"berth_tenant": "t", "sub": "s", "groups": {"a": 1}})
+    ));
+    assert!(malformed(
+        json!({"berth_tenant": "t", "sub": "s", "exp": "soon"})
+    ));
+    assert!(malformed(
+        json!({"berth_tenant": "t", "sub": "s", "aud": 5})
+    ));
     let dup = r#"{"berth_tenant":"a","sub":"s","berth_tenant":"b"}"#;
     let mapping = ClaimMapping::default();
     let seed = ClaimsSeed {
@@ -134,10 +147,7 @@ fn one_claim_may_fill_several_roles() {
     };
     let parsed = parse_with(&mapping, &json!({"sub": "alice"})).unwrap();
     let p = parsed.into_principal(&mapping).unwrap();
-    assert_eq!(
-        (p.tenant.as_str(), p.subject.as_str()),
-        ("alice", "alice")
-    );
+    assert_eq!((p.tenant.as_str(), p.subject.as_str()), ("alice", "alice"));
     assert_eq!(p.client_id.as_deref(), Some("alice"));
 }
 

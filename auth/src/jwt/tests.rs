@@ -129,9 +129,14 @@ fn check(v: &JwtValidator, token: &str) -> Result<crate::Principal, Error> {
     if let Err(e) = &result {
         let msg = e.to_string();
         let signature = token.rsplit('.').next().unwrap_or(token);
-        assert!(!msg.contains(token), "message leaks the token: {msg}");
+        if token.len() > 8 {
+            assert!(!msg.contains(token), "message leaks the token: {msg}");
+        }
         if signature.len() > 8 {
-            assert!(!msg.contains(signature), "message leaks the signature: {msg}");
+            assert!(
+                !msg.contains(signature),
+                "message leaks the signature: {msg}"
+            );
         }
     }
     result
@@ -162,10 +167,19 @@ fn audience_must_name_the_resource_or_an_extra_audience() {
     };
     check(&v, &with_aud(json!([RESOURCE, "other"]))).unwrap();
     check(&v, &with_aud(json!(format!("{RESOURCE}/")))).unwrap();
-    for wrong in [json!("http://127.0.0.1:8080/mcp/demo/other"), json!(["a", "b"])] {
-        assert!(matches!(check(&v, &with_aud(wrong)), Err(Error::WrongAudience)));
+    for wrong in [
+        json!("http://127.0.0.1:8080/mcp/demo/other"),
+        json!(["a", "b"]),
+    ] {
+        assert!(matches!(
+            check(&v, &with_aud(wrong)),
+            Err(Error::WrongAudience)
+        ));
     }
-    assert!(matches!(check(&v, &with_aud(json!("urn:x"))), Err(Error::WrongAudience)));
+    assert!(matches!(
+        check(&v, &with_aud(json!("urn:x"))),
+        Err(Error::WrongAudience)
+    ));
     let v = v.with_extra_audiences(vec!["urn:x".into()]);
     check(&v, &with_aud(json!("urn:x"))).unwrap();
 
@@ -188,13 +202,25 @@ fn expiry_and_not_before_respect_the_leeway() {
         sign(&key, &c)
     };
     // RFC 7519: rejected on or after `exp`.
-    assert!(matches!(check(&strict, &at(now(), None)), Err(Error::Expired)));
-    assert!(matches!(check(&strict, &at(now() - 30, None)), Err(Error::Expired)));
+    assert!(matches!(
+        check(&strict, &at(now(), None)),
+        Err(Error::Expired)
+    ));
+    assert!(matches!(
+        check(&strict, &at(now() - 30, None)),
+        Err(Error::Expired)
+    ));
     check(&lenient, &at(now() - 30, None)).unwrap();
-    assert!(matches!(check(&lenient, &at(now() - 120, None)), Err(Error::Expired)));
+    assert!(matches!(
+        check(&lenient, &at(now() - 120, None)),
+        Err(Error::Expired)
+    ));
 
     let soon = now() + 30;
-    assert!(matches!(check(&strict, &at(now() + 600, Some(soon))), Err(Error::NotYetValid)));
+    assert!(matches!(
+        check(&strict, &at(now() + 600, Some(soon))),
+        Err(Error::NotYetValid)
+    ));
     check(&lenient, &at(now() + 600, Some(soon))).unwrap();
 
     let mut c = claims();
@@ -218,7 +244,10 @@ fn issuer_must_match_exactly() {
     for iss in ["https://idp.example.com", "https://evil.example.com/", ""] {
         let mut c = claims();
         c["iss"] = json!(iss);
-        assert!(matches!(check(&v, &sign(&key, &c)), Err(Error::WrongIssuer)), "{iss}");
+        assert!(
+            matches!(check(&v, &sign(&key, &c)), Err(Error::WrongIssuer)),
+            "{iss}"
+        );
     }
     let mut c = claims();
     c.as_object_mut().unwrap().remove("iss");
@@ -232,7 +261,10 @@ fn tenant_claim_is_required() {
     let mut c = claims();
     c.as_object_mut().unwrap().remove("berth_tenant");
     let err = check(&v, &sign(&key, &c)).unwrap_err();
-    assert!(matches!(&err, Error::MissingClaim(n) if n == "berth_tenant"), "{err:?}");
+    assert!(
+        matches!(&err, Error::MissingClaim(n) if n == "berth_tenant"),
+        "{err:?}"
+    );
     assert_eq!(err.www_authenticate_error(), "invalid_token");
     assert_eq!(err.http_status(), 401);
 }
@@ -289,7 +321,10 @@ fn tampering_breaks_the_signature() {
     // Signed by another key under our kid.
     let mut impostor = ed_key("k");
     impostor.jwk = key.jwk.clone();
-    assert!(matches!(check(&v, &sign(&impostor, &claims())), Err(Error::BadSignature)));
+    assert!(matches!(
+        check(&v, &sign(&impostor, &claims())),
+        Err(Error::BadSignature)
+    ));
 }
 
 #[test]
@@ -300,12 +335,14 @@ fn unknown_or_missing_kid() {
         Err(Error::UnknownKey { kid }) => assert_eq!(kid, "b"),
         other => panic!("unexpected {other:?}"),
     }
-    let no_kid = |key: &TestKey| {
-        jsonwebtoken::encode(&Header::new(key.alg), &claims(), &key.enc).unwrap()
-    };
+    let no_kid =
+        |key: &TestKey| jsonwebtoken::encode(&Header::new(key.alg), &claims(), &key.enc).unwrap();
     check(&only_a, &no_kid(&a)).unwrap();
     let both = validator(&[&a, &b]);
-    assert!(matches!(check(&both, &no_kid(&a)), Err(Error::MalformedToken(_))));
+    assert!(matches!(
+        check(&both, &no_kid(&a)),
+        Err(Error::MalformedToken(_))
+    ));
     check(&both, &sign(&b, &claims())).unwrap();
 }
 
@@ -316,7 +353,10 @@ fn alg_none_and_algorithm_confusion_are_rejected() {
 
     for alg in ["none", "None", "NONE"] {
         let token = raw_token(&json!({"alg": alg, "kid": "ed"}), &claims(), b"");
-        assert!(matches!(check(&v, &token), Err(Error::MalformedToken(_))), "{alg}");
+        assert!(
+            matches!(check(&v, &token), Err(Error::MalformedToken(_))),
+            "{alg}"
+        );
     }
 
     // HS256 "signed" with the public key as the HMAC secret.
@@ -347,11 +387,20 @@ fn malformed_tokens() {
     let good = sign(&key, &claims());
     let too_long = format!("{good}{}", "A".repeat(17 * 1024));
     for token in [
-        "", "abc", "a.b", "a.b.c.d", "!!.??.**", "e30.e30.", &too_long,
+        "",
+        "abc",
+        "a.b",
+        "a.b.c.d",
+        "!!.??.**",
+        "e30.e30.",
+        &too_long,
         &good.replacen('.', "", 1),
     ] {
         let err = check(&v, token).unwrap_err();
-        assert!(matches!(err, Error::MalformedToken(_)), "{token:.40}: {err:?}");
+        assert!(
+            matches!(err, Error::MalformedToken(_)),
+            "{token:.40}: {err:?}"
+        );
         assert_eq!(err.www_authenticate_error(), "invalid_token");
     }
     let crit = raw_token(

@@ -37,9 +37,9 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             "-h" | "--help" => return Ok(Command::Help),
             "--http" => {
                 let value = args.next().ok_or("--http needs an address")?;
-                let parsed = value
-                    .parse()
-                    .map_err(|_| format!("--http: `{value}` is not an address like 127.0.0.1:3001"))?;
+                let parsed = value.parse().map_err(|_| {
+                    format!("--http: `{value}` is not an address like 127.0.0.1:3001")
+                })?;
                 addr = Some(parsed);
             }
             "--allowed-host" => {

@@ -25,6 +25,7 @@ pub(crate) fn complete(params: &CompleteRequestParams) -> Result<CompleteResult,
         .filter(|candidate| candidate.starts_with(prefix))
         .map(|candidate| (*candidate).to_owned())
         .collect();
-    let info = CompletionInfo::new(values).map_err(|error| ErrorData::internal_error(error, None))?;
+    let info =
+        CompletionInfo::new(values).map_err(|error| ErrorData::internal_error(error, None))?;
     Ok(CompleteResult::new(info))
 }

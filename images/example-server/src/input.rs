@@ -243,7 +243,11 @@ impl Ask {
         };
         parsed.map_err(|error| {
             InputError::Protocol(ErrorData::invalid_params(
-                format!("inputResponses[{:?}] is not a {} result: {error}", self.key, self.method()),
+                format!(
+                    "inputResponses[{:?}] is not a {} result: {error}",
+                    self.key,
+                    self.method()
+                ),
                 None,
             ))
         })
@@ -296,4 +300,93 @@ pub(crate) fn root_uris(answers: &Answers, key: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retry(responses: Option<Value>, state: Option<String>) -> Retry {
+        Retry {
+            scope: "tools/call:test".into(),
+            input_responses: responses.map(|value| serde_json::from_value(value).unwrap()),
+            request_state: state,
+        }
+    }
+
+    /// Two rounds: `a` (elicitation), then `b` (roots); done with both answers.
+    fn two_rounds(answers: &Answers) -> Step<String> {
+        if !answers.contains_key("a") {
+            let schema = json!({"type": "object", "properties": {"x": {"type": "string"}}});
+            return Step::Ask(vec![Ask::elicit("a", "A?", schema)]);
+        }
+        if !answers.contains_key("b") {
+            return Step::Ask(vec![Ask::roots("b")]);
+        }
+        Step::Done(root_uris(answers, "b").join(","))
+    }
+
+    fn input_required(outcome: Result<Outcome<String>, InputError>) -> InputRequiredResult {
+        match outcome {
+            Ok(Outcome::InputRequired(result)) => result,
+            Ok(Outcome::Done(text)) => panic!("expected input_required, got done: {text}"),
+            Err(error) => panic!("expected input_required, got {error:?}"),
+        }
+    }
+
+    #[test]
+    fn rounds_carry_sealed_answers() {
+        let instance = Instance::new(None).unwrap();
+        let first = input_required(run_stateless(&instance, retry(None, None), two_rounds));
+        assert!(first.input_requests.as_ref().unwrap().contains_key("a"));
+
+        let answer_a = json!({"a": {"action": "accept", "content": {}}});
+        let second = input_required(run_stateless(
+            &instance,
+            retry(Some(answer_a), first.request_state.clone()),
+            two_rounds,
+        ));
+        assert!(second.input_requests.as_ref().unwrap().contains_key("b"));
+        assert_ne!(first.request_state, second.request_state);
+
+        let answer_b = json!({"b": {"roots": [{"uri": "file:///x"}]}, "extra": 1});
+        let done = run_stateless(
+            &instance,
+            retry(Some(answer_b), second.request_state),
+            two_rounds,
+        );
+        assert!(matches!(done, Ok(Outcome::Done(text)) if text == "file:///x"));
+    }
+
+    #[test]
+    fn tampered_state_is_invalid_params() {
+        let instance = Instance::new(None).unwrap();
+        let first = input_required(run_stateless(&instance, retry(None, None), two_rounds));
+        let tampered = format!("{}-TAMPERED", first.request_state.unwrap());
+        let outcome = run_stateless(&instance, retry(None, Some(tampered)), two_rounds);
+        assert!(matches!(outcome, Err(InputError::Protocol(e)) if e.code.0 == -32602));
+    }
+
+    #[test]
+    fn malformed_response_is_invalid_params() {
+        let instance = Instance::new(None).unwrap();
+        let outcome = run_stateless(
+            &instance,
+            retry(Some(json!({"a": 12345})), None),
+            two_rounds,
+        );
+        assert!(matches!(outcome, Err(InputError::Protocol(e)) if e.code.0 == -32602));
+    }
+
+    #[test]
+    fn wrong_keys_ask_again() {
+        let instance = Instance::new(None).unwrap();
+        let responses = json!({"wrong": {"action": "accept", "content": {}}});
+        let again = input_required(run_stateless(
+            &instance,
+            retry(Some(responses), None),
+            two_rounds,
+        ));
+        assert!(again.input_requests.unwrap().contains_key("a"));
+    }
 }

@@ -2,7 +2,7 @@
 //! requests are not only for tools), and the prompt `test_trigger_prompt_change` toggles.
 
 use rmcp::model::{
-    GetPromptRequestParams, GetPromptResponse, GetPromptResult, ImageContent, ContentBlock,
+    ContentBlock, GetPromptRequestParams, GetPromptResponse, GetPromptResult, ImageContent,
     ListPromptsResult, Prompt, PromptArgument, PromptMessage, Role,
 };
 use rmcp::service::RequestContext;
@@ -18,7 +18,11 @@ const DYNAMIC_PROMPT: &str = "test_dynamic_prompt";
 
 pub(crate) fn list(server: &ExampleServer) -> ListPromptsResult {
     let mut prompts = vec![
-        Prompt::new("test_simple_prompt", Some("A prompt without arguments"), None),
+        Prompt::new(
+            "test_simple_prompt",
+            Some("A prompt without arguments"),
+            None,
+        ),
         Prompt::new(
             "test_prompt_with_arguments",
             Some("A prompt that quotes its two arguments"),
@@ -30,7 +34,10 @@ pub(crate) fn list(server: &ExampleServer) -> ListPromptsResult {
         Prompt::new(
             "test_prompt_with_embedded_resource",
             Some("A prompt that embeds the resource named by resourceUri"),
-            Some(vec![argument("resourceUri", "URI of the resource to embed")]),
+            Some(vec![argument(
+                "resourceUri",
+                "URI of the resource to embed",
+            )]),
         ),
         Prompt::new(
             "test_prompt_with_image",
@@ -61,7 +68,10 @@ pub(crate) async fn get(
     let args = params.arguments.clone().unwrap_or_default();
     let messages = match params.name.as_str() {
         "test_simple_prompt" => {
-            vec![PromptMessage::new_text(Role::User, "This is a simple prompt for testing.")]
+            vec![PromptMessage::new_text(
+                Role::User,
+                "This is a simple prompt for testing.",
+            )]
         }
         "test_prompt_with_arguments" => {
             let arg1 = required(&args, "arg1")?;
@@ -95,7 +105,10 @@ pub(crate) async fn get(
         ],
         INPUT_PROMPT => return input_prompt(server, params, ctx).await,
         DYNAMIC_PROMPT if server.instance.dynamic_prompt() => {
-            vec![PromptMessage::new_text(Role::User, "This prompt comes and goes.")]
+            vec![PromptMessage::new_text(
+                Role::User,
+                "This prompt comes and goes.",
+            )]
         }
         name => {
             return Err(ErrorData::invalid_params(
@@ -129,7 +142,12 @@ async fn input_prompt(
             return Step::Ask(vec![Ask::elicit("user_context", message, schema)]);
         }
         let context = input::accepted(answers, "user_context")
-            .and_then(|content| content.get("context").and_then(Value::as_str).map(str::to_owned))
+            .and_then(|content| {
+                content
+                    .get("context")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .unwrap_or_default();
         Step::Done(GetPromptResult::new(vec![PromptMessage::new_text(
             Role::User,

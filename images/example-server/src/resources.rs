@@ -49,7 +49,8 @@ pub(crate) fn read(instance: &Instance, uri: &str) -> Result<ReadResourceResult,
         ),
         _ => match template_id(uri) {
             Some(id) => {
-                let body = json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")});
+                let body =
+                    json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")});
                 ResourceContents::text(body.to_string(), uri).with_mime_type("application/json")
             }
             None => {
@@ -70,6 +71,8 @@ pub(crate) fn exists(uri: &str) -> bool {
 
 /// The `{id}` of a `test://template/{id}/data` URI; one non-empty path segment.
 fn template_id(uri: &str) -> Option<&str> {
-    let id = uri.strip_prefix(TEMPLATE_PREFIX)?.strip_suffix(TEMPLATE_SUFFIX)?;
+    let id = uri
+        .strip_prefix(TEMPLATE_PREFIX)?
+        .strip_suffix(TEMPLATE_SUFFIX)?;
     (!id.is_empty() && !id.contains('/')).then_some(id)
 }

