@@ -22,10 +22,12 @@ pub enum ErrorCode {
     RequestTimeout,
     /// Berth-specific: the backend instance is gone or could not start (`-32002`).
     BackendUnavailable,
-    /// MCP 2026-07-28: `Mcp-Method`/`Mcp-Name` header missing (`-32020`).
-    HeaderMissing,
-    /// MCP 2026-07-28: header does not match the body (`-32021`).
+    /// MCP 2026-07-28: a routing header is missing or does not match the
+    /// body (`-32020`).
     HeaderMismatch,
+    /// MCP 2026-07-28: the request needs a client capability the client did
+    /// not declare (`-32021`).
+    MissingCapability,
     /// MCP 2026-07-28: unsupported protocol version (`-32022`).
     UnsupportedVersion,
     /// Any other code, e.g. one relayed from elsewhere.
@@ -56,8 +58,8 @@ impl ErrorCode {
             ErrorCode::InternalError => -32603,
             ErrorCode::RequestTimeout => -32001,
             ErrorCode::BackendUnavailable => -32002,
-            ErrorCode::HeaderMissing => -32020,
-            ErrorCode::HeaderMismatch => -32021,
+            ErrorCode::HeaderMismatch => -32020,
+            ErrorCode::MissingCapability => -32021,
             ErrorCode::UnsupportedVersion => -32022,
             ErrorCode::Other(c) => c,
         }

@@ -180,7 +180,7 @@ impl Driver {
             let mut caps = Map::new();
             caps.insert(cap.to_owned(), serde_json::json!({}));
             let err = RpcError::new(
-                ErrorCode::Other(-32021),
+                ErrorCode::MissingCapability,
                 format!("Missing required client capability: this request needs `{cap}`; declare it in _meta clientCapabilities"),
             )
             .with_data(serde_json::json!({"requiredCapabilities": caps}));
@@ -297,11 +297,25 @@ pub async fn answer(session: &HostingSession, id: &RawValue, outcome: Result<Val
 /// Starts the backend call for a fresh request and returns its continuation.
 pub async fn start(call: &Call, timeout: Duration) -> Result<Continuation, RpcError> {
     let mut params = call.req.params.clone();
-    params.remove("inputResponses");
-    params.remove("requestState");
+    let foreign_state = params
+        .get("requestState")
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.starts_with(mrtr::STATE_PREFIX));
+    if !foreign_state {
+        // Berth answers the server's questions itself; a state Berth did not
+        // issue belongs to a 2026-aware server and goes through untouched.
+        params.remove("inputResponses");
+        params.remove("requestState");
+    }
     let mut progress = None;
     let mut backend_token = None;
     if let Some(meta) = params.get_mut("_meta").and_then(Value::as_object_mut) {
+        // The backend session speaks the version it negotiated with Berth;
+        // a per-request 2026 version would switch a dual-era server's
+        // behaviour behind Berth's back.
+        if !call.session.protocol_version().is_some_and(|v| v >= "2026-07-28") {
+            meta.remove(super::ladder::META_VERSION);
+        }
         if let Some(tok) = meta.get("progressToken").cloned() {
             // Agents reuse tokens; the backend sees one unique per call.
             let unique = format!("berth-{}", call.session.peek_next_backend_id());

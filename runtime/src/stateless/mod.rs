@@ -221,7 +221,7 @@ async fn forward(app: &AppState, session: Arc<HostingSession>, owner: Owner, req
         digest,
     };
     let driver = match state {
-        Some(state) => {
+        Some(state) if state.starts_with(mrtr::STATE_PREFIX) => {
             let cont = match app.mrtr.take(app.sessions.keys(), &call.owner, &state, &call.digest) {
                 Ok(c) => c,
                 Err(e) => return reply::rpc_error(StatusCode::BAD_REQUEST, Some(&call.req.id), e),
@@ -232,7 +232,7 @@ async fn forward(app: &AppState, session: Arc<HostingSession>, owner: Owner, req
                 Ok((cont, false)) => return single(Driver::new(call, cont).ask_again()),
             }
         }
-        None => match call::start(&call, timeout).await {
+        _ => match call::start(&call, timeout).await {
             Ok(cont) => Driver::new(call, cont),
             Err(e) => return reply::rpc_error(StatusCode::OK, Some(&call.req.id), e),
         },

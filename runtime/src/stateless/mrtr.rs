@@ -34,6 +34,9 @@ pub const PARK_FOR: Duration = Duration::from_secs(300);
 /// `inputRequests` key the agent sees (stripped before forwarding).
 pub const INPUT_KEY_HINT: &str = "berth/inputKey";
 
+/// Prefix of every `requestState` Berth issues.
+pub const STATE_PREFIX: &str = "v1.";
+
 /// A backend request waiting for the agent's answer.
 #[derive(Clone, Debug)]
 pub struct PendingInput {
@@ -100,7 +103,7 @@ impl Continuations {
             .seal(&binding, payload.to_string().as_bytes())
             .map_err(|e| RpcError::new(ErrorCode::InternalError, format!("could not seal requestState: {e}")))?;
         let state = format!(
-            "v1.{id}.{}",
+            "{STATE_PREFIX}{id}.{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed)
         );
         let mut map = self.map.lock().expect("continuations lock poisoned");
@@ -122,7 +125,7 @@ impl Continuations {
     }
 
     fn take_inner(&self, keys: &KeyRing, owner: &Owner, state: &str, digest: &str) -> Result<Continuation, StateError> {
-        let rest = state.strip_prefix("v1.").ok_or(StateError::Malformed)?;
+        let rest = state.strip_prefix(STATE_PREFIX).ok_or(StateError::Malformed)?;
         let (id, sealed) = rest.split_once('.').ok_or(StateError::Malformed)?;
         let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(sealed)
