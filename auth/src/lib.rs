@@ -8,7 +8,8 @@
 //! # Layout
 //!
 //! - [`bearer_token`] (`bearer.rs`): the token from the `Authorization` header.
-//! - [`TokenValidator`] (`validator.rs`): the trait the runtime calls per request.
+//! - [`TokenValidator`] (`validator.rs`): the trait the runtime calls per request;
+//!   [`CachingValidator`] (`cache.rs`) skips re-verifying a token it saw, never past `exp`.
 //! - [`JwtValidator`] (`jwt.rs`): JWT validation against an issuer's JWKS; keys are
 //!   decoded once in `keys.rs`, claims read in one pass in `claims.rs` under a
 //!   [`ClaimMapping`].
@@ -27,6 +28,7 @@
 //! reused by them.
 
 mod bearer;
+mod cache;
 mod claims;
 mod dev_issuer;
 mod error;
@@ -39,6 +41,7 @@ mod validator;
 
 pub use self::{
     bearer::bearer_token,
+    cache::CachingValidator,
     claims::ClaimMapping,
     dev_issuer::{DEV_ISSUER_KEY_FILE, DevIssuer, TokenRequest},
     error::Error,

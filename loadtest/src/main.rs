@@ -1,1 +1,75 @@
-fn main() {}
+//! `berth-loadtest`: a benchmark of Berth's proxy overhead.
+//!
+//! `berth-loadtest bench` (the default) drives the same MCP load twice in one
+//! run: straight at the example server's own Streamable HTTP endpoint, then
+//! through Berth (`berth demo`, which hosts the same server over stdio). It
+//! prints a Markdown table with throughput, latency percentiles and the CPU
+//! time Berth spends per proxied call. It is a benchmark, not a test: it never
+//! fails on a slow result, only on a broken setup.
+//!
+//! # Layout
+//! - [`args`]: command-line options.
+//! - [`bench`]: the two runs, start to finish.
+//! - [`procs`]: starting and stopping `berth` and the example server.
+//! - [`load`]: rmcp client sessions and the timed call loop.
+//! - [`cpu`]: process CPU time from `/proc`.
+//! - [`report`]: percentiles, the Markdown table and the JSON form.
+
+mod args;
+mod bench;
+mod cpu;
+mod load;
+mod procs;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::args::BenchArgs;
+
+/// Load generator and benchmark report for Berth.
+#[derive(Debug, Parser)]
+#[command(name = "berth-loadtest", version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// What to run (default: `bench`).
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Options of `bench` when no subcommand is given.
+    #[command(flatten)]
+    bench: BenchArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Measure the example server directly and through Berth, and print the table.
+    Bench(BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let args = match cli.command {
+        Some(Command::Bench(args)) => args,
+        None => cli.bench,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("berth-loadtest: cannot start the Tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(bench::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("berth-loadtest: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use berth_auth::{ClaimMapping, DevIssuer, JwtValidator, TokenValidator};
+use berth_auth::{CachingValidator, ClaimMapping, DevIssuer, JwtValidator, TokenValidator};
 use berth_session_store::{KeyRing, MemoryStore, SealedStore};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -17,6 +17,13 @@ use crate::backend::{Backend, ProcessBackend};
 use crate::config::{AuthMode, Config};
 use crate::hosting::Sessions;
 use crate::http::{self, AppState};
+
+/// Validated tokens kept per pod (a full cache starts over).
+const TOKEN_CACHE_ENTRIES: usize = 50_000;
+
+/// Longest a validated token is trusted without re-checking its signature
+/// (never past its `exp`).
+const TOKEN_CACHE_AGE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Why Berth could not start.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +71,14 @@ impl App {
                     .with_extra_audiences(config.auth.extra_audiences.clone())
                     .with_leeway(config.auth.leeway_secs);
                 let jwks = serde_json::to_value(issuer.jwks()).ok();
-                (Arc::new(v), jwks)
+                (
+                    Arc::new(CachingValidator::new(
+                        v,
+                        TOKEN_CACHE_ENTRIES,
+                        TOKEN_CACHE_AGE,
+                    )),
+                    jwks,
+                )
             }
             AuthMode::Jwt => {
                 let path = config.auth.jwks_file.clone().unwrap_or_default();
@@ -82,7 +96,14 @@ impl App {
                 let v = JwtValidator::new(issuer, set, ClaimMapping::default())?
                     .with_extra_audiences(config.auth.extra_audiences.clone())
                     .with_leeway(config.auth.leeway_secs);
-                (Arc::new(v), None)
+                (
+                    Arc::new(CachingValidator::new(
+                        v,
+                        TOKEN_CACHE_ENTRIES,
+                        TOKEN_CACHE_AGE,
+                    )),
+                    None,
+                )
             }
         };
         let shutdown = CancellationToken::new();
@@ -90,7 +111,13 @@ impl App {
         let backend: Arc<dyn Backend> = Arc::new(ProcessBackend);
         let pod = config.pod_name.clone().unwrap_or_else(default_pod_name);
         let sessions = Sessions::new(&config, backend, keys, store, pod, shutdown.clone());
-        let state = AppState::new(config.clone(), validator, sessions.clone(), jwks, shutdown.clone());
+        let state = AppState::new(
+            config.clone(),
+            validator,
+            sessions.clone(),
+            jwks,
+            shutdown.clone(),
+        );
         tokio::spawn(sweep_continuations(state.clone(), shutdown.clone()));
         Ok(App {
             config,
@@ -107,7 +134,11 @@ impl App {
 
     /// Serves on `listener` until `shutdown` completes, then drains
     /// connections and stops every server instance.
-    pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) {
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) {
         let token = self.shutdown.clone();
         tokio::spawn(async move {
             shutdown.await;

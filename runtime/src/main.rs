@@ -66,7 +66,12 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => {
             init_logging(true);
             match Config::load(args.config.as_deref(), std::env::vars()) {
-                Ok(c) => serve(c, |c: &Config| format!("berth listening on {}", c.public_base())).await,
+                Ok(c) => {
+                    serve(c, |c: &Config| {
+                        format!("berth listening on {}", c.public_base())
+                    })
+                    .await
+                }
                 Err(e) => usage(e.into()),
             }
         }
@@ -120,11 +125,12 @@ fn init_logging(json_default: bool) {
     let json = std::env::var("BERTH_LOG_FORMAT")
         .map(|f| f == "json")
         .unwrap_or(json_default);
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
         builder.compact().init();
     }
 }
-

@@ -15,7 +15,12 @@ use crate::config::Limits;
 
 /// Serves `router` on `listener` until `shutdown` fires, then drains open
 /// connections for at most `limits.shutdown_grace`.
-pub async fn serve(listener: TcpListener, router: Router, limits: &Limits, shutdown: CancellationToken) {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: &Limits,
+    shutdown: CancellationToken,
+) {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -54,7 +59,10 @@ pub async fn serve(listener: TcpListener, router: Router, limits: &Limits, shutd
         });
     }
     drop(listener);
-    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("graceful drain timed out; closing remaining connections");
     }
 }

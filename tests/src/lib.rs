@@ -32,14 +32,19 @@ pub fn berth_bin() -> PathBuf {
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// An external tool path from the environment `scripts/test` prepares.
 pub fn tool(var: &str) -> PathBuf {
     match std::env::var(var) {
         Ok(p) => PathBuf::from(p),
-        Err(_) => panic!("{var} is not set: run the tests through scripts/test, which installs the tools"),
+        Err(_) => {
+            panic!("{var} is not set: run the tests through scripts/test, which installs the tools")
+        }
     }
 }
 
@@ -73,17 +78,42 @@ impl Berth {
         let text = config
             .replace("{state_dir}", state_dir.path().to_str().expect("utf-8"))
             .replace("{berth_bin}", berth_bin().to_str().expect("utf-8"))
-            .replace("{fixtures}", workspace_root().join("tests/fixtures").to_str().expect("utf-8"));
+            .replace(
+                "{fixtures}",
+                workspace_root()
+                    .join("tests/fixtures")
+                    .to_str()
+                    .expect("utf-8"),
+            );
         let file = state_dir.path().join("berth.toml");
         std::fs::write(&file, text).expect("write config");
         let f = file.to_str().expect("utf-8").to_owned();
-        Self::spawn(&["serve", "--config", &f], env, state_dir, "berth listening on ").await
+        Self::spawn(
+            &["serve", "--config", &f],
+            env,
+            state_dir,
+            "berth listening on ",
+        )
+        .await
     }
 
-    async fn spawn(args: &[&str], env: &[(&str, &str)], state_dir: tempfile::TempDir, marker: &str) -> Berth {
+    async fn spawn(
+        args: &[&str],
+        env: &[(&str, &str)],
+        state_dir: tempfile::TempDir,
+        marker: &str,
+    ) -> Berth {
         let log = state_dir.path().join("berth.log");
         let log_file = std::fs::File::create(&log).expect("create log");
-        let mut child = Command::new(berth_bin())
+        let mut cmd = Command::new(berth_bin());
+        // Test-runner variables (BERTH_BIN, BERTH_TEST_*) must not reach Berth,
+        // which reads every BERTH_* variable as a config override.
+        for (k, _) in std::env::vars() {
+            if k.starts_with("BERTH_") {
+                cmd.env_remove(k);
+            }
+        }
+        let mut child = cmd
             .args(args)
             .envs(env.iter().copied())
             .env("BERTH_LOG", "info,berth=debug")
@@ -91,7 +121,12 @@ impl Berth {
             .stderr(log_file)
             .kill_on_drop(true)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e} (build it first)", berth_bin().display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {}: {e} (build it first)",
+                    berth_bin().display()
+                )
+            });
         let stdout = child.stdout.take().expect("piped");
         let mut lines = BufReader::new(stdout).lines();
         let found = tokio::time::timeout(Duration::from_secs(30), async {
@@ -131,14 +166,28 @@ impl Berth {
     /// Mints a dev-issuer token with `berth token`.
     pub fn token(&self, subject: &str, tenant: &str, scopes: &[&str]) -> String {
         let mut cmd = std::process::Command::new(berth_bin());
-        cmd.args(["token", "--subject", subject, "--tenant", tenant, "--state-dir"])
-            .arg(self.state_dir.path());
+        cmd.args([
+            "token",
+            "--subject",
+            subject,
+            "--tenant",
+            tenant,
+            "--state-dir",
+        ])
+        .arg(self.state_dir.path());
         for s in scopes {
             cmd.args(["--scope", s]);
         }
         let out = cmd.output().expect("run berth token");
-        assert!(out.status.success(), "berth token failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+        assert!(
+            out.status.success(),
+            "berth token failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
     }
 
     /// Berth's log so far.
@@ -154,7 +203,9 @@ impl Berth {
     /// Sends SIGTERM and waits for a clean exit; returns the exit status code.
     pub async fn stop(mut self) -> Option<i32> {
         let pid = self.pid();
-        let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
         let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await;
         status.ok().and_then(|s| s.ok()).and_then(|s| s.code())
     }
@@ -162,7 +213,9 @@ impl Berth {
 
 /// Runs a command to completion with a time limit, returning (status, stdout, stderr).
 pub async fn run(cmd: &mut Command, limit: Duration) -> (Option<i32>, String, String) {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
     let child = cmd.spawn().expect("spawn");
     match tokio::time::timeout(limit, child.wait_with_output()).await {
         Ok(Ok(out)) => (
@@ -176,7 +229,12 @@ pub async fn run(cmd: &mut Command, limit: Duration) -> (Option<i32>, String, St
 }
 
 /// An MCP POST with the usual headers.
-pub fn mcp_post(client: &reqwest::Client, url: &str, token: &str, body: &str) -> reqwest::RequestBuilder {
+pub fn mcp_post(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &str,
+) -> reqwest::RequestBuilder {
     client
         .post(url)
         .bearer_auth(token)
@@ -194,9 +252,9 @@ pub fn messages(content_type: &str, body: &str) -> Vec<serde_json::Value> {
             .filter(|d| !d.is_empty())
             .map(|d| serde_json::from_str(d).expect("SSE data is JSON"))
             .collect()
-    } else if body.is_empty() {
-        Vec::new()
-    } else {
+    } else if content_type.starts_with("application/json") && !body.is_empty() {
         vec![serde_json::from_str(body).expect("body is JSON")]
+    } else {
+        Vec::new()
     }
 }

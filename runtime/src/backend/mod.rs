@@ -93,7 +93,9 @@ pub enum BackendError {
         server: String,
     },
     /// The program could not be started.
-    #[error("could not start server command `{program}`: {source}; check the deployment's `command`")]
+    #[error(
+        "could not start server command `{program}`: {source}; check the deployment's `command`"
+    )]
     Spawn {
         /// The program that failed.
         program: String,

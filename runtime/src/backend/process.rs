@@ -56,14 +56,21 @@ impl Backend for ProcessBackend {
         labels: &InstanceLabels,
         sink: Arc<dyn InboundSink>,
     ) -> Result<Instance, BackendError> {
-        let (program, args) = spec.command.split_first().ok_or_else(|| BackendError::NoCommand {
-            tenant: spec.tenant.clone(),
-            server: spec.server.clone(),
-        })?;
+        let (program, args) =
+            spec.command
+                .split_first()
+                .ok_or_else(|| BackendError::NoCommand {
+                    tenant: spec.tenant.clone(),
+                    server: spec.server.clone(),
+                })?;
         let mut cmd = Command::new(program);
         cmd.args(args)
             .env_clear()
-            .envs(INHERITED_ENV.iter().filter_map(|k| std::env::var(k).ok().map(|v| (*k, v))))
+            .envs(
+                INHERITED_ENV
+                    .iter()
+                    .filter_map(|k| std::env::var(k).ok().map(|v| (*k, v))),
+            )
             .envs(&spec.env)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -209,7 +216,11 @@ async fn supervise(
     let _ = done.send(true);
 }
 
-async fn stop_child(child: &mut Child, pid: u32, grace: Duration) -> std::io::Result<std::process::ExitStatus> {
+async fn stop_child(
+    child: &mut Child,
+    pid: u32,
+    grace: Duration,
+) -> std::io::Result<std::process::ExitStatus> {
     // Step 1: stdin was closed by the writer on cancel; wait politely.
     if let Ok(s) = tokio::time::timeout(grace, child.wait()).await {
         return s;

@@ -54,7 +54,10 @@ fn set(doc: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(),
             .entry(key.clone())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         table = entry.as_table_mut().ok_or_else(|| {
-            format!("`{}` is not a table, cannot set a key under it", path[..=i].join("."))
+            format!(
+                "`{}` is not a table, cannot set a key under it",
+                path[..=i].join(".")
+            )
         })?;
     }
     table.insert(last.clone(), value);

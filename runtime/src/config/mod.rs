@@ -13,9 +13,8 @@ mod env;
 mod types;
 
 pub use self::types::{
-    check_name,
     AuthConfig, AuthMode, BackendKind, Config, KeysConfig, Limits, Security, ServerConfig,
-    StoreConfig,
+    StoreConfig, check_name,
 };
 
 use std::path::Path;
@@ -71,10 +70,11 @@ impl Config {
                     path: p.display().to_string(),
                     source,
                 })?;
-                text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax {
-                    path: p.display().to_string(),
-                    message: e.to_string(),
-                })?
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Syntax {
+                        path: p.display().to_string(),
+                        message: e.to_string(),
+                    })?
             }
             None => toml::Table::new(),
         };
@@ -85,10 +85,11 @@ impl Config {
     /// Builds a config from a TOML table, then validates it.
     pub fn from_table(doc: toml::Table) -> Result<Config, ConfigError> {
         let de = toml::Value::Table(doc);
-        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Key {
-            key: e.path().to_string(),
-            message: e.into_inner().to_string(),
-        })?;
+        let config: Config =
+            serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Key {
+                key: e.path().to_string(),
+                message: e.into_inner().to_string(),
+            })?;
         config.validate()?;
         Ok(config)
     }

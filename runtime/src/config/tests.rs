@@ -1,7 +1,10 @@
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn write(text: &str) -> tempfile::NamedTempFile {
@@ -52,11 +55,15 @@ idle_timeout = "5m"
 #[test]
 fn errors_name_the_key() {
     let f = write("[limits]\nmax_body_bytes = \"lots\"\n");
-    let e = Config::load(Some(f.path()), env(&[])).unwrap_err().to_string();
+    let e = Config::load(Some(f.path()), env(&[]))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("limits.max_body_bytes"), "{e}");
 
     let f = write("[limits]\nmax_bdy_bytes = 1\n");
-    let e = Config::load(Some(f.path()), env(&[])).unwrap_err().to_string();
+    let e = Config::load(Some(f.path()), env(&[]))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("max_bdy_bytes"), "{e}");
 
     let e = Config::load(None, env(&[("BERTH_LIMITS__REQUEST_TIMEOUT", "soon")]))
@@ -69,14 +76,20 @@ fn errors_name_the_key() {
         .to_string();
     assert!(e.contains("servers.acme.x.command"), "{e}");
 
-    let e = Config::load(None, env(&[("BERTH_SERVERS__ACME__Bad.Name__COMMAND", "[\"a\"]")]))
-        .unwrap_err()
-        .to_string();
+    let e = Config::load(
+        None,
+        env(&[("BERTH_SERVERS__ACME__Bad.Name__COMMAND", "[\"a\"]")]),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("invalid name"), "{e}");
 
-    let e = Config::load(None, env(&[("BERTH_LIMITS", "3"), ("BERTH_LIMITS__X", "1")]))
-        .unwrap_err()
-        .to_string();
+    let e = Config::load(
+        None,
+        env(&[("BERTH_LIMITS", "3"), ("BERTH_LIMITS__X", "1")]),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("BERTH_LIMITS__X"), "{e}");
 }
 

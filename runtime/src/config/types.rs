@@ -193,8 +193,12 @@ impl Config {
             message: m.to_owned(),
         };
         if let Some(u) = &self.public_url {
-            let parsed = url::Url::parse(u)
-                .map_err(|e| key("public_url", &format!("not a URL ({e}); use e.g. https://mcp.example.com")))?;
+            let parsed = url::Url::parse(u).map_err(|e| {
+                key(
+                    "public_url",
+                    &format!("not a URL ({e}); use e.g. https://mcp.example.com"),
+                )
+            })?;
             if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
                 return Err(key("public_url", "must be an http(s) URL with a host"));
             }
@@ -206,7 +210,10 @@ impl Config {
             return Err(key("limits.max_message_bytes", "must be at least 1024"));
         }
         if self.limits.max_header_bytes < 8192 {
-            return Err(key("limits.max_header_bytes", "must be at least 8192 (hyper's minimum)"));
+            return Err(key(
+                "limits.max_header_bytes",
+                "must be at least 8192 (hyper's minimum)",
+            ));
         }
         if self.limits.request_timeout.is_zero() {
             return Err(key("limits.request_timeout", "must be greater than zero"));
@@ -240,10 +247,16 @@ impl Config {
                 let k = format!("servers.{tenant}.{name}");
                 check_name(name).map_err(|m| key(&k, &m))?;
                 if s.command.is_empty() || s.command[0].is_empty() {
-                    return Err(key(&format!("{k}.command"), "must name a program, e.g. [\"npx\", \"-y\", \"@modelcontextprotocol/server-everything\"]"));
+                    return Err(key(
+                        &format!("{k}.command"),
+                        "must name a program, e.g. [\"npx\", \"-y\", \"@modelcontextprotocol/server-everything\"]",
+                    ));
                 }
                 if s.idle_timeout.is_zero() {
-                    return Err(key(&format!("{k}.idle_timeout"), "must be greater than zero"));
+                    return Err(key(
+                        &format!("{k}.idle_timeout"),
+                        "must be greater than zero",
+                    ));
                 }
             }
         }

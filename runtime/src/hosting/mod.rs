@@ -130,7 +130,13 @@ impl Sessions {
     }
 
     /// Derives the binding of a legacy session for this caller.
-    pub fn bind(&self, tenant: &str, server: &str, subject: &str, session_id: &str) -> SessionBinding {
+    pub fn bind(
+        &self,
+        tenant: &str,
+        server: &str,
+        subject: &str,
+        session_id: &str,
+    ) -> SessionBinding {
         self.shared.keys.bind(tenant, server, subject, session_id)
     }
 
@@ -162,7 +168,9 @@ impl Sessions {
     ) -> Result<NewSession, RpcError> {
         let session_id = new_session_id();
         let binding = self.bind(tenant, server, subject, &session_id);
-        let session = self.start(tenant, server, subject, config, &binding).await?;
+        let session = self
+            .start(tenant, server, subject, config, &binding)
+            .await?;
         Ok(NewSession {
             session_id,
             session,
@@ -199,7 +207,9 @@ impl Sessions {
                 }
                 self.remove(&binding).await;
             }
-            self.start(tenant, server, subject, config, &binding).await.map(|s| (s, true))
+            self.start(tenant, server, subject, config, &binding)
+                .await
+                .map(|s| (s, true))
         }
         .await;
         self.shared.starting.remove(binding.record_key());
@@ -221,7 +231,13 @@ impl Sessions {
                 "this Berth pod is at its session limit (limits.max_sessions); retry later or add pods",
             ));
         }
-        let label = binding.record_key().as_str().rsplit(':').next().unwrap_or_default()[..12].to_owned();
+        let label = binding
+            .record_key()
+            .as_str()
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()[..12]
+            .to_owned();
         let identity = SessionIdentity {
             tenant: tenant.to_owned(),
             server: server.to_owned(),
@@ -257,7 +273,9 @@ impl Sessions {
             Entry {
                 session: session.clone(),
                 idle_timeout: config.idle_timeout,
-                request_timeout: config.request_timeout.unwrap_or(self.shared.default_timeout),
+                request_timeout: config
+                    .request_timeout
+                    .unwrap_or(self.shared.default_timeout),
             },
         );
         Ok(session)
@@ -277,7 +295,8 @@ impl Sessions {
 
     /// Stops every session (pod shutdown).
     pub async fn shutdown_all(&self) {
-        let all: Vec<Arc<HostingSession>> = self.shared.map.iter().map(|e| e.session.clone()).collect();
+        let all: Vec<Arc<HostingSession>> =
+            self.shared.map.iter().map(|e| e.session.clone()).collect();
         self.shared.map.clear();
         let stops = all.iter().map(|s| s.shutdown("Berth is shutting down"));
         futures::future::join_all(stops).await;

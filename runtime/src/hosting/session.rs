@@ -135,7 +135,10 @@ impl HostingSession {
 
     /// How long since the session was last used.
     pub fn idle_for(&self) -> Duration {
-        self.last_used.lock().expect("last_used lock poisoned").elapsed()
+        self.last_used
+            .lock()
+            .expect("last_used lock poisoned")
+            .elapsed()
     }
 
     /// True while requests are in flight.
@@ -228,9 +231,11 @@ impl HostingSession {
         self.send_registered(backend_id, Bytes::from(msg)).await
     }
 
-    /// The next backend-side id (for tokens Berth derives from it).
-    pub fn peek_next_backend_id(&self) -> u64 {
-        self.next_backend_id.load(Ordering::Relaxed)
+    /// Reserves a number no other call of this session gets (for tokens
+    /// Berth derives from it). Taken from the backend-id sequence, so it is
+    /// unique even when calls start concurrently.
+    pub fn reserve_unique(&self) -> u64 {
+        self.next_backend_id.fetch_add(1, Ordering::Relaxed)
     }
 
     fn register(
@@ -324,15 +329,19 @@ impl HostingSession {
     /// Sends a message Berth itself composed (e.g. `initialize` on behalf of a
     /// stateless agent).
     pub async fn send(&self, msg: Bytes) -> Result<(), RpcError> {
-        let instance = self
-            .instance
-            .get()
-            .ok_or_else(|| RpcError::new(ErrorCode::BackendUnavailable, "server instance is not running"))?;
-        instance
-            .outbound
-            .send(msg)
-            .await
-            .map_err(|_| ended(&self.closed_reason().unwrap_or_else(|| "server instance stopped".into())))
+        let instance = self.instance.get().ok_or_else(|| {
+            RpcError::new(
+                ErrorCode::BackendUnavailable,
+                "server instance is not running",
+            )
+        })?;
+        instance.outbound.send(msg).await.map_err(|_| {
+            ended(
+                &self
+                    .closed_reason()
+                    .unwrap_or_else(|| "server instance stopped".into()),
+            )
+        })
     }
 
     async fn forward_cancel(&self, env: &Envelope<'_>) -> Result<(), RpcError> {
@@ -385,7 +394,8 @@ impl HostingSession {
                     "the MCP server did not answer within the request timeout; the request was cancelled and may be retried",
                 )
                 .with_data(serde_json::json!({"retryable": true}));
-                p.stream.push(Bytes::from(err.to_response(Some(&p.client_id))), true);
+                p.stream
+                    .push(Bytes::from(err.to_response(Some(&p.client_id))), true);
                 let cancel = serde_json::json!({
                     "jsonrpc": "2.0",
                     "method": "notifications/cancelled",
@@ -423,7 +433,8 @@ impl HostingSession {
                 format!("{reason}; the request was not completed and may be retried"),
             )
             .with_data(serde_json::json!({"retryable": true}));
-            p.stream.push(Bytes::from(err.to_response(Some(&p.client_id))), true);
+            p.stream
+                .push(Bytes::from(err.to_response(Some(&p.client_id))), true);
         }
         self.standalone.finish();
     }
@@ -443,7 +454,11 @@ impl HostingSession {
             tracing::debug!(session = %self.identity.label, backend_id, "response to no pending request; dropped");
             return;
         };
-        let msg = jsonrpc::splice_id(line, env.id.expect("responses have ids"), p.client_id.get().as_bytes());
+        let msg = jsonrpc::splice_id(
+            line,
+            env.id.expect("responses have ids"),
+            p.client_id.get().as_bytes(),
+        );
         p.stream.push(Bytes::from(msg), true);
     }
 
@@ -451,7 +466,8 @@ impl HostingSession {
         let method = env.method_str();
         // Server-wide news belongs on the standalone stream (GET, or the
         // 2026-07-28 listen streams), never on one request's stream.
-        let server_wide = method.ends_with("/list_changed") || method == "notifications/resources/updated";
+        let server_wide =
+            method.ends_with("/list_changed") || method == "notifications/resources/updated";
         let target = if server_wide {
             None
         } else {

@@ -31,10 +31,18 @@ pub struct Accepts {
 impl HostPolicy {
     /// Builds the policy. Loopback names are allowed when Berth listens on
     /// loopback; otherwise only the public URL's host and configured hosts.
-    pub fn new(listen_loopback: bool, public_base: &str, hosts: &[String], origins: &[String]) -> Self {
+    pub fn new(
+        listen_loopback: bool,
+        public_base: &str,
+        hosts: &[String],
+        origins: &[String],
+    ) -> Self {
         let public = url::Url::parse(public_base).ok();
         let mut allowed_hosts: Vec<String> = hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
-        let mut allowed_origins: Vec<String> = origins.iter().map(|o| o.trim_end_matches('/').to_ascii_lowercase()).collect();
+        let mut allowed_origins: Vec<String> = origins
+            .iter()
+            .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
+            .collect();
         if let Some(u) = &public {
             if let Some(h) = u.host_str() {
                 allowed_hosts.push(h.to_ascii_lowercase());
@@ -64,7 +72,8 @@ impl HostPolicy {
                 .map(strip_port)
                 .unwrap_or("");
             let host = host.to_ascii_lowercase();
-            let ok = (self.allow_loopback && is_loopback_name(&host)) || self.hosts.iter().any(|h| *h == host);
+            let ok = (self.allow_loopback && is_loopback_name(&host))
+                || self.hosts.iter().any(|h| *h == host);
             if !ok {
                 return Err(reply::error(
                     StatusCode::FORBIDDEN,
@@ -74,8 +83,14 @@ impl HostPolicy {
             }
         }
         if let Some(origin) = headers.get(header::ORIGIN) {
-            let origin = origin.to_str().unwrap_or("").trim_end_matches('/').to_ascii_lowercase();
-            let origin_host = url::Url::parse(&origin).ok().and_then(|u| u.host_str().map(str::to_owned));
+            let origin = origin
+                .to_str()
+                .unwrap_or("")
+                .trim_end_matches('/')
+                .to_ascii_lowercase();
+            let origin_host = url::Url::parse(&origin)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned));
             let ok = self.origins.iter().any(|o| *o == origin)
                 || (self.allow_loopback && origin_host.as_deref().is_some_and(is_loopback_name));
             if !ok {
@@ -105,7 +120,9 @@ fn is_loopback_name(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host == "localhost"
         || host.ends_with(".localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 // === impl Accepts ===
@@ -116,7 +133,12 @@ impl Accepts {
         let mut a = Accepts::default();
         for value in headers.get_all(header::ACCEPT) {
             for part in value.to_str().unwrap_or("").split(',') {
-                let media = part.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                let media = part
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 match media.as_str() {
                     "application/json" | "application/*" => a.json = true,
                     "text/event-stream" | "text/*" => a.sse = true,
@@ -137,7 +159,13 @@ pub fn check_json_content_type(headers: &HeaderMap) -> Result<(), Response> {
     let ok = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        })
         .unwrap_or(false);
     if ok {
         Ok(())
@@ -159,7 +187,9 @@ pub async fn authenticate(
     metadata_url: &str,
     scopes: &[String],
 ) -> Result<Principal, Response> {
-    let raw = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let raw = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let token = berth_auth::bearer_token(raw);
     let result = match token {
         Ok(t) => validator.validate(t, resource).await,
@@ -179,7 +209,11 @@ pub async fn authenticate(
             "Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{metadata_url}\", error_description=\"{}\"",
             e.to_string().replace('"', "'")
         );
-        let mut resp = reply::error(StatusCode::FORBIDDEN, ErrorCode::InvalidRequest, e.to_string());
+        let mut resp = reply::error(
+            StatusCode::FORBIDDEN,
+            ErrorCode::InvalidRequest,
+            e.to_string(),
+        );
         if let Ok(v) = HeaderValue::from_str(&challenge) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
@@ -188,7 +222,11 @@ pub async fn authenticate(
     Ok(principal)
 }
 
-fn unauthorized(metadata_url: &str, scopes: &[String], err: Option<&berth_auth::Error>) -> Response {
+fn unauthorized(
+    metadata_url: &str,
+    scopes: &[String],
+    err: Option<&berth_auth::Error>,
+) -> Response {
     let mut challenge = format!("Bearer resource_metadata=\"{metadata_url}\"");
     if !scopes.is_empty() {
         challenge.push_str(&format!(", scope=\"{}\"", scopes.join(" ")));
@@ -229,7 +267,11 @@ mod tests {
         for ok in ["127.0.0.1:8080", "localhost", "[::1]:9", "localhost:3000"] {
             assert!(p.check(&headers(&[("host", ok)])).is_ok(), "{ok}");
         }
-        for bad in ["evil.example.com", "evil.example.com:8080", "127.0.0.1.nip.io"] {
+        for bad in [
+            "evil.example.com",
+            "evil.example.com:8080",
+            "127.0.0.1.nip.io",
+        ] {
             let r = p.check(&headers(&[("host", bad)])).unwrap_err();
             assert_eq!(r.status(), StatusCode::FORBIDDEN, "{bad}");
         }
@@ -237,8 +279,16 @@ mod tests {
 
     #[test]
     fn origins_are_checked() {
-        let p = HostPolicy::new(true, "http://127.0.0.1:8080", &[], &["https://app.example".into()]);
-        let ok = |o: &str| p.check(&headers(&[("host", "localhost"), ("origin", o)])).is_ok();
+        let p = HostPolicy::new(
+            true,
+            "http://127.0.0.1:8080",
+            &[],
+            &["https://app.example".into()],
+        );
+        let ok = |o: &str| {
+            p.check(&headers(&[("host", "localhost"), ("origin", o)]))
+                .is_ok()
+        };
         assert!(ok("http://localhost:5173"));
         assert!(ok("https://app.example"));
         assert!(!ok("https://evil.example"));
@@ -254,7 +304,10 @@ mod tests {
 
     #[test]
     fn accept_parsing() {
-        let a = Accepts::parse(&headers(&[("accept", "application/json, text/event-stream")]));
+        let a = Accepts::parse(&headers(&[(
+            "accept",
+            "application/json, text/event-stream",
+        )]));
         assert!(a.json && a.sse);
         let a = Accepts::parse(&headers(&[("accept", "text/event-stream;q=1")]));
         assert!(!a.json && a.sse);

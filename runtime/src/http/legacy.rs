@@ -20,7 +20,12 @@ use crate::hosting::{EventStream, HostingSession, Next};
 use crate::jsonrpc::{Envelope, ErrorCode, Kind, ParseError, RpcError};
 
 /// Handles a POST that belongs to the legacy era.
-pub async fn post(app: &AppState, admitted: Admitted, headers: &HeaderMap, body: &[u8]) -> Response {
+pub async fn post(
+    app: &AppState,
+    admitted: Admitted,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
     let accepts = Accepts::parse(headers);
     if !(accepts.json && accepts.sse) {
         return reply::error(
@@ -44,7 +49,10 @@ pub async fn post(app: &AppState, admitted: Admitted, headers: &HeaderMap, body:
                 env.id,
                 RpcError::new(
                     ErrorCode::InvalidRequest,
-                    format!("Bad Request: unsupported MCP-Protocol-Version `{v}`; supported: {}", LEGACY_VERSIONS.join(", ")),
+                    format!(
+                        "Bad Request: unsupported MCP-Protocol-Version `{v}`; supported: {}",
+                        LEGACY_VERSIONS.join(", ")
+                    ),
                 ),
             );
         }
@@ -81,16 +89,29 @@ pub fn parse_error(e: ParseError) -> Response {
         ParseError::Invalid { reason, id } => reply::rpc_error(
             StatusCode::BAD_REQUEST,
             id.as_deref(),
-            RpcError::new(ErrorCode::InvalidRequest, format!("Invalid Request: {reason}")),
+            RpcError::new(
+                ErrorCode::InvalidRequest,
+                format!("Invalid Request: {reason}"),
+            ),
         ),
     }
 }
 
-async fn initialize(app: &AppState, admitted: Admitted, body: &[u8], env: &Envelope<'_>) -> Response {
+async fn initialize(
+    app: &AppState,
+    admitted: Admitted,
+    body: &[u8],
+    env: &Envelope<'_>,
+) -> Response {
     let Admitted { principal, server } = admitted;
     let sessions = &app.sessions;
     let new = match sessions
-        .create_legacy(&server.tenant, &server.name, &principal.subject, &server.config)
+        .create_legacy(
+            &server.tenant,
+            &server.name,
+            &principal.subject,
+            &server.config,
+        )
         .await
     {
         Ok(n) => n,
@@ -98,7 +119,11 @@ async fn initialize(app: &AppState, admitted: Admitted, body: &[u8], env: &Envel
     };
     let stream = new.session.open_stream();
     let timeout = sessions.request_timeout(&new.binding);
-    if let Err(e) = new.session.forward_request(body, env, stream.clone(), timeout).await {
+    if let Err(e) = new
+        .session
+        .forward_request(body, env, stream.clone(), timeout)
+        .await
+    {
         sessions.remove(&new.binding).await;
         return reply::rpc_error(StatusCode::OK, env.id, e);
     }
@@ -108,7 +133,14 @@ async fn initialize(app: &AppState, admitted: Admitted, body: &[u8], env: &Envel
     };
     let Next::Event(event) = first else {
         sessions.remove(&new.binding).await;
-        return reply::rpc_error(StatusCode::SERVICE_UNAVAILABLE, env.id, RpcError::new(ErrorCode::BackendUnavailable, "Berth is shutting down; retry"));
+        return reply::rpc_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            env.id,
+            RpcError::new(
+                ErrorCode::BackendUnavailable,
+                "Berth is shutting down; retry",
+            ),
+        );
     };
     let version = match initialize_outcome(&event.data) {
         Ok(v) => v,
@@ -132,13 +164,20 @@ async fn initialize(app: &AppState, admitted: Admitted, body: &[u8], env: &Envel
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default(),
     };
-    if let Err(e) = sessions.store().save(&new.binding, &record, server.config.idle_timeout).await {
+    if let Err(e) = sessions
+        .store()
+        .save(&new.binding, &record, server.config.idle_timeout)
+        .await
+    {
         tracing::error!(error = %e, "could not store the session record");
         sessions.remove(&new.binding).await;
         return reply::rpc_error(
             StatusCode::SERVICE_UNAVAILABLE,
             env.id,
-            RpcError::new(ErrorCode::BackendUnavailable, "the session store is unavailable; retry shortly"),
+            RpcError::new(
+                ErrorCode::BackendUnavailable,
+                "the session store is unavailable; retry shortly",
+            ),
         );
     }
     tracing::info!(
@@ -179,7 +218,9 @@ async fn in_session(
         return session_not_found(env.id);
     };
     let Admitted { principal, server } = admitted;
-    let binding = app.sessions.bind(&server.tenant, &server.name, &principal.subject, session_id);
+    let binding = app
+        .sessions
+        .bind(&server.tenant, &server.name, &principal.subject, session_id);
     let Some(session) = app.sessions.find(&binding) else {
         tracing::info!(subject = %principal.subject, tenant = %server.tenant, server = %server.name, "request for an unknown or foreign session");
         return session_not_found(env.id);
@@ -192,12 +233,18 @@ async fn in_session(
         Kind::Request if env.method_str() == "initialize" => reply::rpc_error(
             StatusCode::BAD_REQUEST,
             env.id,
-            RpcError::new(ErrorCode::InvalidRequest, "Invalid Request: this session is already initialized"),
+            RpcError::new(
+                ErrorCode::InvalidRequest,
+                "Invalid Request: this session is already initialized",
+            ),
         ),
         Kind::Request => {
             let stream = session.open_stream();
             let timeout = app.sessions.request_timeout(&binding);
-            if let Err(e) = session.forward_request(body, env, stream.clone(), timeout).await {
+            if let Err(e) = session
+                .forward_request(body, env, stream.clone(), timeout)
+                .await
+            {
                 return reply::rpc_error(StatusCode::OK, env.id, e);
             }
             respond(app, &session, stream, accepts).await
@@ -211,7 +258,12 @@ async fn in_session(
 
 /// Answers a forwarded request: plain JSON when the response is the only
 /// message, SSE when the server sends anything before it.
-pub async fn respond(app: &AppState, session: &Arc<HostingSession>, stream: Arc<EventStream>, accepts: Accepts) -> Response {
+pub async fn respond(
+    app: &AppState,
+    session: &Arc<HostingSession>,
+    stream: Arc<EventStream>,
+    accepts: Accepts,
+) -> Response {
     let first = tokio::select! {
         n = stream.next_after(0) => n,
         _ = app.shutdown.cancelled() => Next::Finished,
@@ -223,12 +275,20 @@ pub async fn respond(app: &AppState, session: &Arc<HostingSession>, stream: Arc<
                 .protocol_version()
                 .is_some_and(|v| v >= "2025-11-25")
                 .then_some(app.sse_retry);
-            reply::sse(stream, SseStart { after: 0, priming }, app.shutdown.clone(), None)
+            reply::sse(
+                stream,
+                SseStart { after: 0, priming },
+                app.shutdown.clone(),
+                None,
+            )
         }
         Next::Finished | Next::Gap => reply::rpc_error(
             StatusCode::SERVICE_UNAVAILABLE,
             None,
-            RpcError::new(ErrorCode::BackendUnavailable, "Berth is shutting down; retry the request"),
+            RpcError::new(
+                ErrorCode::BackendUnavailable,
+                "Berth is shutting down; retry the request",
+            ),
         ),
     }
 }

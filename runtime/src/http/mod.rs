@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::response::Response;
 use axum::routing::post;
@@ -124,10 +125,15 @@ impl AppState {
                     name: name.clone(),
                     config: sc.clone(),
                     resource: format!("{public_base}/mcp/{tenant}/{name}"),
-                    metadata_url: format!("{public_base}/.well-known/oauth-protected-resource/mcp/{tenant}/{name}"),
+                    metadata_url: format!(
+                        "{public_base}/.well-known/oauth-protected-resource/mcp/{tenant}/{name}"
+                    ),
                     scopes,
                 };
-                servers.entry(tenant.clone()).or_default().insert(name.clone(), Arc::new(hosted));
+                servers
+                    .entry(tenant.clone())
+                    .or_default()
+                    .insert(name.clone(), Arc::new(hosted));
             }
         }
         AppState {
@@ -158,31 +164,46 @@ impl AppState {
 
     /// Runs the guards every MCP request passes: Host/Origin (403), bearer
     /// token (401), tenant (403), server exists (404).
-    pub async fn admit(&self, headers: &HeaderMap, tenant: &str, name: &str) -> Result<Admitted, Response> {
+    pub async fn admit(
+        &self,
+        headers: &HeaderMap,
+        tenant: &str,
+        name: &str,
+    ) -> Result<Admitted, Response> {
         self.hosts.check(headers)?;
         let server = self.server(tenant, name);
         let (resource, metadata_url, scopes) = match &server {
             Some(s) => (s.resource.clone(), s.metadata_url.clone(), s.scopes.clone()),
             None => (
                 format!("{}/mcp/{tenant}/{name}", self.public_base()),
-                format!("{}/.well-known/oauth-protected-resource/mcp/{tenant}/{name}", self.public_base()),
+                format!(
+                    "{}/.well-known/oauth-protected-resource/mcp/{tenant}/{name}",
+                    self.public_base()
+                ),
                 self.config.auth.required_scopes.clone(),
             ),
         };
-        let principal = guard::authenticate(&*self.validator, headers, &resource, &metadata_url, &scopes).await?;
+        let principal =
+            guard::authenticate(&*self.validator, headers, &resource, &metadata_url, &scopes)
+                .await?;
         if principal.tenant != tenant {
             tracing::info!(subject = %principal.subject, token_tenant = %principal.tenant, tenant, "cross-tenant request refused");
             return Err(reply::error(
                 StatusCode::FORBIDDEN,
                 ErrorCode::InvalidRequest,
-                format!("Forbidden: this token is for tenant `{}`; it cannot use servers of tenant `{tenant}`", principal.tenant),
+                format!(
+                    "Forbidden: this token is for tenant `{}`; it cannot use servers of tenant `{tenant}`",
+                    principal.tenant
+                ),
             ));
         }
         let Some(server) = server else {
             return Err(reply::error(
                 StatusCode::NOT_FOUND,
                 ErrorCode::InvalidRequest,
-                format!("Not Found: tenant `{tenant}` has no MCP server named `{name}`; check the URL (/mcp/{{tenant}}/{{server}})"),
+                format!(
+                    "Not Found: tenant `{tenant}` has no MCP server named `{name}`; check the URL (/mcp/{{tenant}}/{{server}})"
+                ),
             ));
         };
         Ok(Admitted { principal, server })
@@ -202,7 +223,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/mcp/{tenant}/{server}",
-            post(post_mcp).get(streams::get_mcp).delete(streams::delete_mcp),
+            post(post_mcp)
+                .get(streams::get_mcp)
+                .delete(streams::delete_mcp),
         )
         .merge(wellknown::routes())
         .fallback(not_found)
@@ -214,13 +237,30 @@ async fn post_mcp(
     State(app): State<AppState>,
     Path((tenant, server)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            let status = e.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!(
+                    "Payload Too Large: the body exceeds {} bytes (limits.max_body_bytes)",
+                    app.config.limits.max_body_bytes
+                )
+            } else {
+                format!("Bad Request: could not read the body ({e})")
+            };
+            return reply::error(status, ErrorCode::InvalidRequest, message);
+        }
+    };
     let admitted = match app.admit(&headers, &tenant, &server).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    if headers.contains_key(reply::MCP_SESSION_ID) || !crate::stateless::is_stateless(&headers, &body) {
+    if headers.contains_key(reply::MCP_SESSION_ID)
+        || !crate::stateless::is_stateless(&headers, &body)
+    {
         legacy::post(&app, admitted, &headers, &body).await
     } else {
         crate::stateless::post(&app, admitted, &headers, &body).await

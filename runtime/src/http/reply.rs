@@ -122,13 +122,23 @@ pub fn sse(
                     "events after Last-Event-ID are no longer available; retry the request",
                 );
                 st.done = true;
-                Some((Ok(event_frame(st.stream.id(), st.after, &err.to_response(None))), st))
+                Some((
+                    Ok(event_frame(
+                        st.stream.id(),
+                        st.after,
+                        &err.to_response(None),
+                    )),
+                    st,
+                ))
             }
         }
     });
     let mut resp = Response::new(Body::from_stream(body));
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     resp

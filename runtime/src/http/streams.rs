@@ -25,7 +25,9 @@ pub async fn get_mcp(
         Err(resp) => return resp,
     };
     let Some(sid) = headers.get(MCP_SESSION_ID).and_then(|v| v.to_str().ok()) else {
-        return method_not_allowed("GET needs an Mcp-Session-Id (legacy sessions only); 2026-07-28 clients use subscriptions/listen");
+        return method_not_allowed(
+            "GET needs an Mcp-Session-Id (legacy sessions only); 2026-07-28 clients use subscriptions/listen",
+        );
     };
     if !Accepts::parse(&headers).sse {
         return reply::error(
@@ -34,9 +36,16 @@ pub async fn get_mcp(
             "Not Acceptable: GET streams need Accept: text/event-stream",
         );
     }
-    if let Some(v) = headers.get("mcp-protocol-version").and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers
+        .get("mcp-protocol-version")
+        .and_then(|v| v.to_str().ok())
+    {
         if !LEGACY_VERSIONS.contains(&v) {
-            return reply::error(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, format!("Bad Request: unsupported MCP-Protocol-Version `{v}`"));
+            return reply::error(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidRequest,
+                format!("Bad Request: unsupported MCP-Protocol-Version `{v}`"),
+            );
         }
     }
     let p = &admitted.principal;
@@ -51,7 +60,11 @@ pub async fn get_mcp(
         .then_some(app.sse_retry);
     if let Some(last) = headers.get("last-event-id") {
         let Some(id) = last.to_str().ok().and_then(EventId::parse) else {
-            return reply::error(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, "Bad Request: malformed Last-Event-ID");
+            return reply::error(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidRequest,
+                "Bad Request: malformed Last-Event-ID",
+            );
         };
         let Some(stream) = session.stream(id.stream) else {
             return reply::error(
@@ -64,7 +77,15 @@ pub async fn get_mcp(
             let session = Arc::clone(&session);
             Box::new(move |seq| session.standalone_delivered(seq)) as reply::Delivered
         });
-        return reply::sse(stream, SseStart { after: id.seq, priming: None }, app.shutdown.clone(), delivered);
+        return reply::sse(
+            stream,
+            SseStart {
+                after: id.seq,
+                priming: None,
+            },
+            app.shutdown.clone(),
+            delivered,
+        );
     }
     let (stream, after) = session.standalone();
     let session2 = Arc::clone(&session);
@@ -103,7 +124,12 @@ pub async fn delete_mcp(
 }
 
 fn method_not_allowed(message: &str) -> Response {
-    let mut resp = reply::error(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::InvalidRequest, format!("Method Not Allowed: {message}"));
-    resp.headers_mut().insert(header::ALLOW, http::HeaderValue::from_static("POST"));
+    let mut resp = reply::error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::InvalidRequest,
+        format!("Method Not Allowed: {message}"),
+    );
+    resp.headers_mut()
+        .insert(header::ALLOW, http::HeaderValue::from_static("POST"));
     resp
 }

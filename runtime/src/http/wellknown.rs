@@ -25,9 +25,16 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(ready))
 }
 
-async fn server_metadata(State(app): State<AppState>, Path((tenant, server)): Path<(String, String)>) -> Response {
+async fn server_metadata(
+    State(app): State<AppState>,
+    Path((tenant, server)): Path<(String, String)>,
+) -> Response {
     let Some(s) = app.server(&tenant, &server) else {
-        return reply::error(StatusCode::NOT_FOUND, ErrorCode::InvalidRequest, format!("no MCP server `{tenant}/{server}`"));
+        return reply::error(
+            StatusCode::NOT_FOUND,
+            ErrorCode::InvalidRequest,
+            format!("no MCP server `{tenant}/{server}`"),
+        );
     };
     metadata(&app, &s.resource, &s.scopes)
 }
@@ -55,7 +62,11 @@ fn metadata(app: &AppState, resource: &str, scopes: &[String]) -> Response {
 async fn jwks(State(app): State<AppState>) -> Response {
     match &app.jwks {
         Some(j) => reply::json(StatusCode::OK, Bytes::from(j.to_string())),
-        None => (StatusCode::NOT_FOUND, "no built-in issuer in this deployment").into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "no built-in issuer in this deployment",
+        )
+            .into_response(),
     }
 }
 

@@ -108,7 +108,9 @@ impl<'a> Envelope<'a> {
         }
         let wire: Wire<'a> = match serde_json::from_slice(input) {
             Ok(w) => w,
-            Err(e) if e.is_syntax() || e.is_eof() => return Err(ParseError::NotJson(e.to_string())),
+            Err(e) if e.is_syntax() || e.is_eof() => {
+                return Err(ParseError::NotJson(e.to_string()));
+            }
             Err(e) => return Err(invalid(&format!("malformed JSON-RPC message: {e}"), None)),
         };
         Self::validate(wire)
@@ -118,14 +120,20 @@ impl<'a> Envelope<'a> {
         let id = match w.id {
             Some(raw) if is_valid_id(raw) => Some(raw),
             Some(raw) if raw.get() == "null" => {
-                return Err(invalid("the id must be a string or an integer, not null", None));
+                return Err(invalid(
+                    "the id must be a string or an integer, not null",
+                    None,
+                ));
             }
             Some(_) => return Err(invalid("the id must be a string or an integer", None)),
             None => None,
         };
         let echo = || id.map(|r| r.to_owned());
         if w.jsonrpc.as_deref() != Some("2.0") {
-            return Err(invalid(r#"the "jsonrpc" member must be exactly "2.0""#, echo()));
+            return Err(invalid(
+                r#"the "jsonrpc" member must be exactly "2.0""#,
+                echo(),
+            ));
         }
         let method = match w.method {
             Some(raw) => match serde_json::from_str::<Cow<'a, str>>(raw.get()) {
@@ -144,13 +152,19 @@ impl<'a> Envelope<'a> {
             (Some(_), None, None, None) => Kind::Notification,
             (None, Some(_), Some(_), None) | (None, Some(_), None, Some(_)) => Kind::Response,
             (None, Some(_), Some(_), Some(_)) => {
-                return Err(invalid("a response has either result or error, not both", echo()));
+                return Err(invalid(
+                    "a response has either result or error, not both",
+                    echo(),
+                ));
             }
             (Some(_), _, _, _) => {
                 return Err(invalid("a request cannot carry result or error", echo()));
             }
             (None, None, _, _) => {
-                return Err(invalid("a message needs a method (request) or an id (response)", None));
+                return Err(invalid(
+                    "a message needs a method (request) or an id (response)",
+                    None,
+                ));
             }
             (None, Some(_), None, None) => {
                 return Err(invalid("a response needs result or error", echo()));
@@ -222,7 +236,10 @@ pub fn meta_field<'a>(params: Option<&'a RawValue>, field: &str) -> Option<&'a R
         meta: Option<std::collections::HashMap<Cow<'a, str>, &'a RawValue>>,
     }
     let p: P<'a> = serde_json::from_str(params?.get()).ok()?;
-    p.meta?.into_iter().find(|(k, _)| k == field).map(|(_, v)| v)
+    p.meta?
+        .into_iter()
+        .find(|(k, _)| k == field)
+        .map(|(_, v)| v)
 }
 
 /// Reads a top-level member of params as raw JSON.

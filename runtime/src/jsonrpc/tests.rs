@@ -55,7 +55,8 @@ fn invalid_requests_echo_a_readable_id() {
 
 #[test]
 fn splice_replaces_only_the_id() {
-    let msg = r#"{"jsonrpc":"2.0","id":"client-1","method":"tools/call","params":{"id":"client-1"}}"#;
+    let msg =
+        r#"{"jsonrpc":"2.0","id":"client-1","method":"tools/call","params":{"id":"client-1"}}"#;
     let env = Envelope::parse(msg.as_bytes()).unwrap();
     let out = splice_id(msg.as_bytes(), env.id.unwrap(), b"99");
     assert_eq!(
@@ -74,14 +75,20 @@ fn escaped_method_names_are_decoded() {
 fn meta_and_param_lookup() {
     let msg = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":{"progressToken":"p1"}}}"#;
     let env = parse(msg).unwrap();
-    assert_eq!(meta_field(env.params, "progressToken").unwrap().get(), r#""p1""#);
+    assert_eq!(
+        meta_field(env.params, "progressToken").unwrap().get(),
+        r#""p1""#
+    );
     assert_eq!(param_str(env.params, "name").as_deref(), Some("echo"));
 }
 
 #[test]
 fn error_response_echoes_id_verbatim() {
     let raw = RawValue::from_string("\"abc\"".into()).unwrap();
-    let out = error_response(Some(&raw), &RpcError::new(ErrorCode::MethodNotFound, "nope"));
+    let out = error_response(
+        Some(&raw),
+        &RpcError::new(ErrorCode::MethodNotFound, "nope"),
+    );
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["id"], "abc");
     assert_eq!(v["error"]["code"], -32601);

@@ -29,7 +29,16 @@ const GATHER: Duration = Duration::from_millis(50);
 const MRTR_METHODS: &[&str] = &["tools/call", "prompts/get", "resources/read"];
 
 /// RFC 5424 severities, lowest first.
-const LEVELS: &[&str] = &["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+const LEVELS: &[&str] = &[
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
 
 /// One frame for the agent.
 #[derive(Debug)]
@@ -120,7 +129,10 @@ impl Driver {
                     }
                 }
                 Next::Finished | Next::Gap => {
-                    return Some(self.fail(RpcError::new(ErrorCode::InternalError, "the server's answer was lost; retry the request")));
+                    return Some(self.fail(RpcError::new(
+                        ErrorCode::InternalError,
+                        "the server's answer was lost; retry the request",
+                    )));
                 }
             }
         }
@@ -168,15 +180,39 @@ impl Driver {
             return None;
         }
         let Some(cap) = mrtr::required_capability(&method) else {
-            answer(&session, &backend_req_id, Err((-32601, format!("{method} is not available through Berth")))).await;
+            answer(
+                &session,
+                &backend_req_id,
+                Err((-32601, format!("{method} is not available through Berth"))),
+            )
+            .await;
             return None;
         };
         if !MRTR_METHODS.contains(&self.call.req.method.as_str()) {
-            answer(&session, &backend_req_id, Err((-32603, format!("{method} is not available while answering {}", self.call.req.method)))).await;
+            answer(
+                &session,
+                &backend_req_id,
+                Err((
+                    -32603,
+                    format!(
+                        "{method} is not available while answering {}",
+                        self.call.req.method
+                    ),
+                )),
+            )
+            .await;
             return None;
         }
         if self.call.req.caps.get(cap).is_none() {
-            answer(&session, &backend_req_id, Err((-32603, format!("the client did not declare the {cap} capability")))).await;
+            answer(
+                &session,
+                &backend_req_id,
+                Err((
+                    -32603,
+                    format!("the client did not declare the {cap} capability"),
+                )),
+            )
+            .await;
             let mut caps = Map::new();
             caps.insert(cap.to_owned(), serde_json::json!({}));
             let err = RpcError::new(
@@ -186,19 +222,35 @@ impl Driver {
             .with_data(serde_json::json!({"requiredCapabilities": caps}));
             return Some(self.fail(err));
         }
-        let mut params: Value = env.params.and_then(|p| serde_json::from_str(p.get()).ok()).unwrap_or_else(|| serde_json::json!({}));
+        let mut params: Value = env
+            .params
+            .and_then(|p| serde_json::from_str(p.get()).ok())
+            .unwrap_or_else(|| serde_json::json!({}));
         let hint = take_hint(&mut params);
         let cont = self.cont.as_mut()?;
         let key = hint.unwrap_or_else(|| {
             cont.key_seq += 1;
             format!("{}-{}", mrtr::key_prefix(&method), cont.key_seq)
         });
-        if let Some(answer_value) = self.call.input_responses.as_ref().and_then(|r| r.get(&key)).cloned() {
+        if let Some(answer_value) = self
+            .call
+            .input_responses
+            .as_ref()
+            .and_then(|r| r.get(&key))
+            .cloned()
+        {
             if !mrtr::valid_answer(&method, &answer_value) {
-                answer(&session, &backend_req_id, Err((-32602, "invalid input response".into()))).await;
+                answer(
+                    &session,
+                    &backend_req_id,
+                    Err((-32602, "invalid input response".into())),
+                )
+                .await;
                 return Some(self.fail(RpcError::new(
                     ErrorCode::InvalidParams,
-                    format!("Invalid params: inputResponses[\"{key}\"] is not a valid {method} result"),
+                    format!(
+                        "Invalid params: inputResponses[\"{key}\"] is not a valid {method} result"
+                    ),
                 )));
             }
             answer(&session, &backend_req_id, Ok(answer_value)).await;
@@ -235,7 +287,10 @@ impl Driver {
                     "inputRequests": requests,
                     "requestState": state,
                 });
-                Frame::Final(Bytes::from(shape::result_message(&id, &result)), StatusCode::OK)
+                Frame::Final(
+                    Bytes::from(shape::result_message(&id, &result)),
+                    StatusCode::OK,
+                )
             }
             Err(e) => Frame::Final(Bytes::from(e.to_response(Some(&id))), StatusCode::OK),
         }
@@ -257,10 +312,17 @@ impl Driver {
         self.done = true;
         if let Some(c) = self.cont.take() {
             let session = c.session.clone();
-            tokio::spawn(async move { session.cancel(c.backend_id, "the request failed in Berth").await });
+            tokio::spawn(async move {
+                session
+                    .cancel(c.backend_id, "the request failed in Berth")
+                    .await
+            });
         }
         let status = shape::status_for(err.code.code());
-        Frame::Final(Bytes::from(err.to_response(Some(&self.call.req.id))), status)
+        Frame::Final(
+            Bytes::from(err.to_response(Some(&self.call.req.id))),
+            status,
+        )
     }
 }
 
@@ -270,7 +332,11 @@ impl Drop for Driver {
         if let Some(c) = self.cont.take() {
             let session = c.session.clone();
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn(async move { session.cancel(c.backend_id, "the agent closed the request").await });
+                rt.spawn(async move {
+                    session
+                        .cancel(c.backend_id, "the agent closed the request")
+                        .await
+                });
             }
         }
     }
@@ -278,7 +344,10 @@ impl Drop for Driver {
 
 fn take_hint(params: &mut Value) -> Option<String> {
     let meta = params.get_mut("_meta")?.as_object_mut()?;
-    let hint = meta.remove(mrtr::INPUT_KEY_HINT)?.as_str().map(str::to_owned);
+    let hint = meta
+        .remove(mrtr::INPUT_KEY_HINT)?
+        .as_str()
+        .map(str::to_owned);
     if meta.is_empty() {
         params.as_object_mut()?.remove("_meta");
     }
@@ -286,10 +355,16 @@ fn take_hint(params: &mut Value) -> Option<String> {
 }
 
 /// Answers a backend's server→client request.
-pub async fn answer(session: &HostingSession, id: &RawValue, outcome: Result<Value, (i64, String)>) {
+pub async fn answer(
+    session: &HostingSession,
+    id: &RawValue,
+    outcome: Result<Value, (i64, String)>,
+) {
     let msg = match outcome {
         Ok(result) => shape::result_message(id, &result),
-        Err((code, message)) => RpcError::new(ErrorCode::Other(code), message).to_response(Some(id)),
+        Err((code, message)) => {
+            RpcError::new(ErrorCode::Other(code), message).to_response(Some(id))
+        }
     };
     let _ = session.send(Bytes::from(msg)).await;
 }
@@ -313,15 +388,20 @@ pub async fn start(call: &Call, timeout: Duration) -> Result<Continuation, RpcEr
         // The backend session speaks the version it negotiated with Berth;
         // a per-request 2026 version would switch a dual-era server's
         // behaviour behind Berth's back.
-        if !call.session.protocol_version().is_some_and(|v| v >= "2026-07-28") {
+        if !call
+            .session
+            .protocol_version()
+            .is_some_and(|v| v >= "2026-07-28")
+        {
             meta.remove(super::ladder::META_VERSION);
         }
         if let Some(tok) = meta.get("progressToken").cloned() {
             // Agents reuse tokens; the backend sees one unique per call.
-            let unique = format!("berth-{}", call.session.peek_next_backend_id());
+            let unique = format!("berth-{}", call.session.reserve_unique());
             let unique_raw = Value::String(unique.clone()).to_string();
             meta.insert("progressToken".into(), Value::String(unique));
-            let original = RawValue::from_string(tok.to_string()).map_err(|e| RpcError::new(ErrorCode::InvalidParams, e.to_string()))?;
+            let original = RawValue::from_string(tok.to_string())
+                .map_err(|e| RpcError::new(ErrorCode::InvalidParams, e.to_string()))?;
             progress = Some((unique_raw.clone().into_boxed_str(), original));
             backend_token = Some(unique_raw.into_boxed_str());
         }
@@ -330,16 +410,39 @@ pub async fn start(call: &Call, timeout: Duration) -> Result<Continuation, RpcEr
     let stream = call.session.open_stream();
     let backend_id = call
         .session
-        .forward_composed(call.req.id.clone(), &call.req.method, &params, stream.clone(), timeout, backend_token)
+        .forward_composed(
+            call.req.id.clone(),
+            &call.req.method,
+            &params,
+            stream.clone(),
+            timeout,
+            backend_token,
+        )
         .await?;
-    Ok(Continuation::new(call.session.clone(), backend_id, stream, call.digest.clone(), progress))
+    Ok(Continuation::new(
+        call.session.clone(),
+        backend_id,
+        stream,
+        call.digest.clone(),
+        progress,
+    ))
 }
 
 /// Resumes a parked call with this request's answers. `Err` frames are final.
-pub async fn resume(call: &Call, mut cont: Continuation, timeout: Duration) -> Result<(Continuation, bool), Frame> {
+pub async fn resume(
+    call: &Call,
+    mut cont: Continuation,
+    timeout: Duration,
+) -> Result<(Continuation, bool), Frame> {
     if call.session.closed_reason().is_some() || !Arc::ptr_eq(&cont.session, &call.session) {
-        let err = RpcError::new(ErrorCode::InvalidParams, "Invalid params: the call behind requestState has ended; start the request again");
-        return Err(Frame::Final(Bytes::from(err.to_response(Some(&call.req.id))), StatusCode::BAD_REQUEST));
+        let err = RpcError::new(
+            ErrorCode::InvalidParams,
+            "Invalid params: the call behind requestState has ended; start the request again",
+        );
+        return Err(Frame::Final(
+            Bytes::from(err.to_response(Some(&call.req.id))),
+            StatusCode::BAD_REQUEST,
+        ));
     }
     cont.session.unpark(cont.backend_id, timeout);
     let responses = call.input_responses.clone().unwrap_or_default();
@@ -350,11 +453,27 @@ pub async fn resume(call: &Call, mut cont: Continuation, timeout: Duration) -> R
                 answer(&cont.session, &p.backend_request_id, Ok(a.clone())).await;
             }
             Some(_) => {
-                answer(&cont.session, &p.backend_request_id, Err((-32602, "invalid input response".into()))).await;
+                answer(
+                    &cont.session,
+                    &p.backend_request_id,
+                    Err((-32602, "invalid input response".into())),
+                )
+                .await;
                 let session = cont.session.clone();
-                session.cancel(cont.backend_id, "invalid input response").await;
-                let err = RpcError::new(ErrorCode::InvalidParams, format!("Invalid params: inputResponses[\"{}\"] is not a valid {} result", p.key, p.method));
-                return Err(Frame::Final(Bytes::from(err.to_response(Some(&call.req.id))), StatusCode::BAD_REQUEST));
+                session
+                    .cancel(cont.backend_id, "invalid input response")
+                    .await;
+                let err = RpcError::new(
+                    ErrorCode::InvalidParams,
+                    format!(
+                        "Invalid params: inputResponses[\"{}\"] is not a valid {} result",
+                        p.key, p.method
+                    ),
+                );
+                return Err(Frame::Final(
+                    Bytes::from(err.to_response(Some(&call.req.id))),
+                    StatusCode::BAD_REQUEST,
+                ));
             }
             None => still.push(p),
         }

@@ -75,13 +75,25 @@ pub fn validate(headers: &HeaderMap, body: &[u8]) -> Result<Outcome, Rejection> 
     let env = match Envelope::parse(body) {
         Ok(e) => e,
         Err(ParseError::NotJson(m)) => {
-            return Err(reject(None, ErrorCode::ParseError, format!("Parse error: {m}")));
+            return Err(reject(
+                None,
+                ErrorCode::ParseError,
+                format!("Parse error: {m}"),
+            ));
         }
         Err(ParseError::Batch) => {
-            return Err(reject(None, ErrorCode::InvalidRequest, "Invalid Request: batches are not supported"));
+            return Err(reject(
+                None,
+                ErrorCode::InvalidRequest,
+                "Invalid Request: batches are not supported",
+            ));
         }
         Err(ParseError::Invalid { reason, id }) => {
-            return Err(reject(id, ErrorCode::InvalidRequest, format!("Invalid Request: {reason}")));
+            return Err(reject(
+                id,
+                ErrorCode::InvalidRequest,
+                format!("Invalid Request: {reason}"),
+            ));
         }
     };
     match env.kind {
@@ -101,7 +113,13 @@ pub fn validate(headers: &HeaderMap, body: &[u8]) -> Result<Outcome, Rejection> 
         None => Map::new(),
         Some(p) => match serde_json::from_str(p.get()) {
             Ok(m) => m,
-            Err(_) => return Err(reject(Some(id), ErrorCode::InvalidParams, "Invalid params: params must be an object")),
+            Err(_) => {
+                return Err(reject(
+                    Some(id),
+                    ErrorCode::InvalidParams,
+                    "Invalid params: params must be an object",
+                ));
+            }
         },
     };
     // Step 2: the _meta envelope.
@@ -111,17 +129,27 @@ pub fn validate(headers: &HeaderMap, body: &[u8]) -> Result<Outcome, Rejection> 
             return Err(reject(
                 Some(id),
                 ErrorCode::InvalidParams,
-                format!("Invalid params: params._meta with `{META_VERSION}` and `{META_CAPS}` is required"),
+                format!(
+                    "Invalid params: params._meta with `{META_VERSION}` and `{META_CAPS}` is required"
+                ),
             ));
         }
     };
     let Some(Value::String(version)) = meta.get(META_VERSION) else {
-        return Err(reject(Some(id), ErrorCode::InvalidParams, format!("Invalid params: params._meta[\"{META_VERSION}\"] is required")));
+        return Err(reject(
+            Some(id),
+            ErrorCode::InvalidParams,
+            format!("Invalid params: params._meta[\"{META_VERSION}\"] is required"),
+        ));
     };
     let caps = match meta.get(META_CAPS) {
         Some(c @ Value::Object(_)) => c.clone(),
         _ => {
-            return Err(reject(Some(id), ErrorCode::InvalidParams, format!("Invalid params: params._meta[\"{META_CAPS}\"] must be an object")));
+            return Err(reject(
+                Some(id),
+                ErrorCode::InvalidParams,
+                format!("Invalid params: params._meta[\"{META_CAPS}\"] must be an object"),
+            ));
         }
     };
     // Step 3: routing headers must match the body.
@@ -134,7 +162,11 @@ pub fn validate(headers: &HeaderMap, body: &[u8]) -> Result<Outcome, Rejection> 
     };
     if let Some(field) = name_field {
         let Some(Value::String(name)) = params.get(field) else {
-            return Err(reject(Some(id), ErrorCode::InvalidParams, format!("Invalid params: `{field}` is required for {method}")));
+            return Err(reject(
+                Some(id),
+                ErrorCode::InvalidParams,
+                format!("Invalid params: `{field}` is required for {method}"),
+            ));
         };
         check_header(headers, "mcp-name", name, &id)?;
     }
@@ -142,13 +174,23 @@ pub fn validate(headers: &HeaderMap, body: &[u8]) -> Result<Outcome, Rejection> 
     if version != STATELESS_VERSION {
         let mut err = RpcError::new(
             ErrorCode::UnsupportedVersion,
-            format!("Unsupported protocol version `{version}`; this endpoint speaks {}", SUPPORTED_VERSIONS.join(", ")),
+            format!(
+                "Unsupported protocol version `{version}`; this endpoint speaks {}",
+                SUPPORTED_VERSIONS.join(", ")
+            ),
         );
-        err = err.with_data(serde_json::json!({"supported": SUPPORTED_VERSIONS, "requested": version}));
-        return Err(Rejection { id: Some(id), error: err });
+        err = err
+            .with_data(serde_json::json!({"supported": SUPPORTED_VERSIONS, "requested": version}));
+        return Err(Rejection {
+            id: Some(id),
+            error: err,
+        });
     }
     // Step 5: the method.
-    if !(FORWARDED.contains(&method.as_str()) || method == "server/discover" || method == "subscriptions/listen") {
+    if !(FORWARDED.contains(&method.as_str())
+        || method == "server/discover"
+        || method == "subscriptions/listen")
+    {
         return Err(reject(
             Some(id),
             ErrorCode::MethodNotFound,
@@ -156,7 +198,10 @@ pub fn validate(headers: &HeaderMap, body: &[u8]) -> Result<Outcome, Rejection> 
         ));
     }
     let client_info = meta.get(META_INFO).cloned();
-    let log_level = meta.get(META_LOG_LEVEL).and_then(Value::as_str).map(str::to_owned);
+    let log_level = meta
+        .get(META_LOG_LEVEL)
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     Ok(Outcome::Request(Modern {
         id,
         method,
@@ -167,17 +212,28 @@ pub fn validate(headers: &HeaderMap, body: &[u8]) -> Result<Outcome, Rejection> 
     }))
 }
 
-fn check_header(headers: &HeaderMap, name: &str, expected: &str, id: &RawValue) -> Result<(), Rejection> {
+fn check_header(
+    headers: &HeaderMap,
+    name: &str,
+    expected: &str,
+    id: &RawValue,
+) -> Result<(), Rejection> {
     let mut values = headers.get_all(name).iter();
     let first = values.next();
     if values.next().is_some() {
-        return Err(reject(Some(id.to_owned()), ErrorCode::HeaderMismatch, format!("Header mismatch: `{name}` is repeated")));
+        return Err(reject(
+            Some(id.to_owned()),
+            ErrorCode::HeaderMismatch,
+            format!("Header mismatch: `{name}` is repeated"),
+        ));
     }
     let Some(value) = first.and_then(|v| v.to_str().ok()) else {
         return Err(reject(
             Some(id.to_owned()),
             ErrorCode::HeaderMismatch,
-            format!("Header mismatch: the `{name}` header is required and must equal the request body"),
+            format!(
+                "Header mismatch: the `{name}` header is required and must equal the request body"
+            ),
         ));
     };
     let decoded = decode_header_value(value.trim_matches(|c| c == ' ' || c == '\t'));
@@ -194,7 +250,10 @@ fn check_header(headers: &HeaderMap, name: &str, expected: &str, id: &RawValue) 
 /// Decodes the `=?base64?...?=` sentinel; other values are literal.
 pub fn decode_header_value(v: &str) -> Option<String> {
     use base64::Engine;
-    match v.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) {
+    match v
+        .strip_prefix("=?base64?")
+        .and_then(|r| r.strip_suffix("?="))
+    {
         Some(b64) => base64::engine::general_purpose::STANDARD
             .decode(b64)
             .ok()
@@ -217,7 +276,10 @@ mod tests {
 
     fn headers(method: &str, name: Option<&str>) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert("mcp-protocol-version", HeaderValue::from_static("2026-07-28"));
+        h.insert(
+            "mcp-protocol-version",
+            HeaderValue::from_static("2026-07-28"),
+        );
         h.insert("mcp-method", HeaderValue::from_str(method).unwrap());
         if let Some(n) = name {
             h.insert("mcp-name", HeaderValue::from_str(n).unwrap());
@@ -226,7 +288,10 @@ mod tests {
     }
 
     fn body(method: &str, params: Value) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({"jsonrpc":"2.0","id":7,"method":method,"params":params})).unwrap()
+        serde_json::to_vec(
+            &serde_json::json!({"jsonrpc":"2.0","id":7,"method":method,"params":params}),
+        )
+        .unwrap()
     }
 
     fn meta(version: &str) -> Value {
@@ -240,28 +305,88 @@ mod tests {
     #[test]
     fn ladder_order_is_meta_then_headers_then_version_then_method() {
         let h = headers("server/discover", None);
-        assert_eq!(code(validate(&h, &body("server/discover", serde_json::json!({})))), -32602);
+        assert_eq!(
+            code(validate(
+                &h,
+                &body("server/discover", serde_json::json!({}))
+            )),
+            -32602
+        );
         let no_caps = serde_json::json!({"_meta": {META_VERSION: "2026-07-28"}});
-        assert_eq!(code(validate(&h, &body("server/discover", no_caps))), -32602);
+        assert_eq!(
+            code(validate(&h, &body("server/discover", no_caps))),
+            -32602
+        );
         // Header says 2026-07-28, body says v999: mismatch beats unsupported.
-        assert_eq!(code(validate(&h, &body("server/discover", serde_json::json!({"_meta": meta("v999.0.0")})))), -32020);
+        assert_eq!(
+            code(validate(
+                &h,
+                &body(
+                    "server/discover",
+                    serde_json::json!({"_meta": meta("v999.0.0")})
+                )
+            )),
+            -32020
+        );
         let mut h999 = h.clone();
         h999.insert("mcp-protocol-version", HeaderValue::from_static("v999.0.0"));
-        let r = validate(&h999, &body("server/discover", serde_json::json!({"_meta": meta("v999.0.0")})));
+        let r = validate(
+            &h999,
+            &body(
+                "server/discover",
+                serde_json::json!({"_meta": meta("v999.0.0")}),
+            ),
+        );
         let rej = r.unwrap_err();
         assert_eq!(rej.error.code.code(), -32022);
         assert_eq!(rej.error.data.unwrap()["requested"], "v999.0.0");
         let hp = headers("ping", None);
-        assert_eq!(code(validate(&hp, &body("ping", serde_json::json!({"_meta": meta("2026-07-28")})))), -32601);
+        assert_eq!(
+            code(validate(
+                &hp,
+                &body("ping", serde_json::json!({"_meta": meta("2026-07-28")}))
+            )),
+            -32601
+        );
     }
 
     #[test]
     fn name_header_must_match_and_is_trimmed_and_decoded() {
         let p = serde_json::json!({"name": "echo", "_meta": meta("2026-07-28")});
-        assert!(validate(&headers("tools/call", Some("  echo ")), &body("tools/call", p.clone())).is_ok());
-        assert!(validate(&headers("tools/call", Some("=?base64?ZWNobw==?=")), &body("tools/call", p.clone())).is_ok());
-        assert_eq!(code(validate(&headers("tools/call", Some("other")), &body("tools/call", p.clone()))), -32020);
-        assert_eq!(code(validate(&headers("tools/call", None), &body("tools/call", p.clone()))), -32020);
-        assert_eq!(code(validate(&headers("TOOLS/CALL", Some("echo")), &body("tools/call", p))), -32020);
+        assert!(
+            validate(
+                &headers("tools/call", Some("  echo ")),
+                &body("tools/call", p.clone())
+            )
+            .is_ok()
+        );
+        assert!(
+            validate(
+                &headers("tools/call", Some("=?base64?ZWNobw==?=")),
+                &body("tools/call", p.clone())
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            code(validate(
+                &headers("tools/call", Some("other")),
+                &body("tools/call", p.clone())
+            )),
+            -32020
+        );
+        assert_eq!(
+            code(validate(
+                &headers("tools/call", None),
+                &body("tools/call", p.clone())
+            )),
+            -32020
+        );
+        assert_eq!(
+            code(validate(
+                &headers("TOOLS/CALL", Some("echo")),
+                &body("tools/call", p)
+            )),
+            -32020
+        );
     }
 }

@@ -38,7 +38,10 @@ pub async fn listen(app: &AppState, session: Arc<HostingSession>, req: Modern) -
         return reply::rpc_error(
             StatusCode::BAD_REQUEST,
             Some(&req.id),
-            RpcError::new(ErrorCode::InvalidParams, "Invalid params: `notifications` (an object) is required"),
+            RpcError::new(
+                ErrorCode::InvalidParams,
+                "Invalid params: `notifications` (an object) is required",
+            ),
         );
     };
     let caps = session
@@ -46,13 +49,22 @@ pub async fn listen(app: &AppState, session: Arc<HostingSession>, req: Modern) -
         .get()
         .and_then(|i| i.get("capabilities").cloned())
         .unwrap_or_default();
-    let flag = |cap: &str, field: &str| caps.get(cap).and_then(|c| c.get(field)).and_then(Value::as_bool).unwrap_or(false);
+    let flag = |cap: &str, field: &str| {
+        caps.get(cap)
+            .and_then(|c| c.get(field))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
     let wants = |k: &str| asked.get(k).and_then(Value::as_bool).unwrap_or(false);
     let uris: Vec<String> = if flag("resources", "subscribe") {
         asked
             .get("resourceSubscriptions")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|u| u.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|u| u.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     } else {
         Vec::new()
@@ -104,7 +116,10 @@ pub async fn listen(app: &AppState, session: Arc<HostingSession>, req: Modern) -
         sub_id,
         shutdown: app.shutdown.clone(),
     };
-    let head = futures::stream::once(async move { Ok::<_, Infallible>(sse_frame(ack.to_string().as_bytes())) });
+    let head =
+        futures::stream::once(
+            async move { Ok::<_, Infallible>(sse_frame(ack.to_string().as_bytes())) },
+        );
     let rest = futures::stream::unfold(st, |mut st| async move {
         loop {
             let next = tokio::select! {
@@ -124,7 +139,10 @@ pub async fn listen(app: &AppState, session: Arc<HostingSession>, req: Modern) -
     });
     let mut resp = Response::new(Body::from_stream(futures::StreamExt::chain(head, rest)));
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     resp
@@ -147,9 +165,16 @@ fn tag(data: &[u8], f: &Filter, sub_id: &Value) -> Option<Vec<u8>> {
     if !wanted {
         return None;
     }
-    let params = v.as_object_mut()?.entry("params").or_insert_with(|| Value::Object(Map::new()));
-    let meta = params.as_object_mut()?.entry("_meta").or_insert_with(|| Value::Object(Map::new()));
-    meta.as_object_mut()?.insert(SUBSCRIPTION_ID.into(), sub_id.clone());
+    let params = v
+        .as_object_mut()?
+        .entry("params")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let meta = params
+        .as_object_mut()?
+        .entry("_meta")
+        .or_insert_with(|| Value::Object(Map::new()));
+    meta.as_object_mut()?
+        .insert(SUBSCRIPTION_ID.into(), sub_id.clone());
     serde_json::to_vec(&v).ok()
 }
 

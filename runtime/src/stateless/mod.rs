@@ -43,14 +43,22 @@ use crate::jsonrpc::{ErrorCode, RpcError};
 /// header that is present and not a handshake-era version (unknown versions
 /// included: they get -32022 from the ladder).
 pub fn is_stateless(headers: &HeaderMap, _body: &[u8]) -> bool {
-    match headers.get("mcp-protocol-version").and_then(|v| v.to_str().ok()) {
+    match headers
+        .get("mcp-protocol-version")
+        .and_then(|v| v.to_str().ok())
+    {
         Some(v) => !LEGACY_VERSIONS.contains(&v) && v != "2024-11-05",
         None => false,
     }
 }
 
 /// Handles a stateless POST.
-pub async fn post(app: &AppState, admitted: Admitted, headers: &HeaderMap, body: &[u8]) -> Response {
+pub async fn post(
+    app: &AppState,
+    admitted: Admitted,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
     let accepts = Accepts::parse(headers);
     if !(accepts.json && accepts.sse) {
         return reply::error(
@@ -87,7 +95,11 @@ pub async fn post(app: &AppState, admitted: Admitted, headers: &HeaderMap, body:
 }
 
 /// Gets (or starts) the principal's hosting session, initialized.
-async fn ensure_backend(app: &AppState, admitted: &Admitted, req: &Modern) -> Result<Arc<HostingSession>, RpcError> {
+async fn ensure_backend(
+    app: &AppState,
+    admitted: &Admitted,
+    req: &Modern,
+) -> Result<Arc<HostingSession>, RpcError> {
     let s = &admitted.server;
     let (session, binding, _) = app
         .sessions
@@ -115,23 +127,38 @@ async fn initialize_backend(
     client_info: Option<Value>,
     timeout: std::time::Duration,
 ) -> Result<Arc<Value>, RpcError> {
-    let info = client_info.unwrap_or_else(|| serde_json::json!({"name": "berth", "version": env!("CARGO_PKG_VERSION")}));
+    let info = client_info.unwrap_or_else(
+        || serde_json::json!({"name": "berth", "version": env!("CARGO_PKG_VERSION")}),
+    );
     let params = serde_json::json!({
         "protocolVersion": "2025-11-25",
         "capabilities": {"sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {}},
         "clientInfo": info,
     });
     let stream = session.open_stream();
-    let id = serde_json::value::RawValue::from_string("\"berth-initialize\"".into()).expect("valid JSON");
+    let id = serde_json::value::RawValue::from_string("\"berth-initialize\"".into())
+        .expect("valid JSON");
     session
-        .forward_composed(id, "initialize", &params.to_string(), stream.clone(), timeout, None)
+        .forward_composed(
+            id,
+            "initialize",
+            &params.to_string(),
+            stream.clone(),
+            timeout,
+            None,
+        )
         .await?;
     let mut after = 0;
     let event = loop {
         match stream.next_after(after).await {
             Next::Event(e) if e.last => break e,
             Next::Event(e) => after = e.seq,
-            _ => return Err(RpcError::new(ErrorCode::BackendUnavailable, "the MCP server did not answer initialize")),
+            _ => {
+                return Err(RpcError::new(
+                    ErrorCode::BackendUnavailable,
+                    "the MCP server did not answer initialize",
+                ));
+            }
         }
     };
     #[derive(serde::Deserialize)]
@@ -139,23 +166,40 @@ async fn initialize_backend(
         result: Option<Value>,
         error: Option<Value>,
     }
-    let init: Init = serde_json::from_slice(&event.data)
-        .map_err(|e| RpcError::new(ErrorCode::BackendUnavailable, format!("the MCP server answered initialize with garbage: {e}")))?;
+    let init: Init = serde_json::from_slice(&event.data).map_err(|e| {
+        RpcError::new(
+            ErrorCode::BackendUnavailable,
+            format!("the MCP server answered initialize with garbage: {e}"),
+        )
+    })?;
     let Some(result) = init.result else {
         let detail = init.error.map(|e| e.to_string()).unwrap_or_default();
-        return Err(RpcError::new(ErrorCode::BackendUnavailable, format!("the MCP server refused to initialize: {detail}")));
+        return Err(RpcError::new(
+            ErrorCode::BackendUnavailable,
+            format!("the MCP server refused to initialize: {detail}"),
+        ));
     };
     if let Some(v) = result.get("protocolVersion").and_then(Value::as_str) {
         session.set_protocol_version(v.to_owned());
     }
     session
-        .send(Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#))
+        .send(Bytes::from_static(
+            br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        ))
         .await?;
     Ok(Arc::new(result))
 }
 
 /// Capabilities a 2026 agent may see (the `tasks` key moved to an extension).
-const CAPABILITY_KEYS: &[&str] = &["completions", "experimental", "extensions", "logging", "prompts", "resources", "tools"];
+const CAPABILITY_KEYS: &[&str] = &[
+    "completions",
+    "experimental",
+    "extensions",
+    "logging",
+    "prompts",
+    "resources",
+    "tools",
+];
 
 /// `server/discover`, answered from the backend's `InitializeResult`.
 fn discover(session: &HostingSession, req: &Modern) -> Response {
@@ -181,12 +225,25 @@ fn discover(session: &HostingSession, req: &Modern) -> Response {
     if let Some(info) = init.get("serverInfo") {
         result["_meta"] = serde_json::json!({"io.modelcontextprotocol/serverInfo": info});
     }
-    reply::json(StatusCode::OK, Bytes::from(shape::result_message(&req.id, &result)))
+    reply::json(
+        StatusCode::OK,
+        Bytes::from(shape::result_message(&req.id, &result)),
+    )
 }
 
 /// Forwards a request (or resumes a parked one) and answers it.
-async fn forward(app: &AppState, session: Arc<HostingSession>, owner: Owner, req: Modern, admitted: &Admitted) -> Response {
-    let timeout = admitted.server.config.request_timeout.unwrap_or(app.config.limits.request_timeout);
+async fn forward(
+    app: &AppState,
+    session: Arc<HostingSession>,
+    owner: Owner,
+    req: Modern,
+    admitted: &Admitted,
+) -> Response {
+    let timeout = admitted
+        .server
+        .config
+        .request_timeout
+        .unwrap_or(app.config.limits.request_timeout);
     let input_responses = match req.params.get("inputResponses") {
         None => None,
         Some(Value::Object(m)) => Some(m.clone()),
@@ -194,7 +251,10 @@ async fn forward(app: &AppState, session: Arc<HostingSession>, owner: Owner, req
             return reply::rpc_error(
                 StatusCode::BAD_REQUEST,
                 Some(&req.id),
-                RpcError::new(ErrorCode::InvalidParams, "Invalid params: inputResponses must be an object"),
+                RpcError::new(
+                    ErrorCode::InvalidParams,
+                    "Invalid params: inputResponses must be an object",
+                ),
             );
         }
     };
@@ -205,11 +265,18 @@ async fn forward(app: &AppState, session: Arc<HostingSession>, owner: Owner, req
             return reply::rpc_error(
                 StatusCode::BAD_REQUEST,
                 Some(&req.id),
-                RpcError::new(ErrorCode::InvalidParams, "Invalid params: requestState must be a string"),
+                RpcError::new(
+                    ErrorCode::InvalidParams,
+                    "Invalid params: requestState must be a string",
+                ),
             );
         }
     };
-    let uri = req.params.get("uri").and_then(Value::as_str).map(str::to_owned);
+    let uri = req
+        .params
+        .get("uri")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let digest = mrtr::digest(&owner, &req.method, &req.params);
     let call = Call {
         app: app.clone(),
@@ -222,7 +289,10 @@ async fn forward(app: &AppState, session: Arc<HostingSession>, owner: Owner, req
     };
     let driver = match state {
         Some(state) if state.starts_with(mrtr::STATE_PREFIX) => {
-            let cont = match app.mrtr.take(app.sessions.keys(), &call.owner, &state, &call.digest) {
+            let cont = match app
+                .mrtr
+                .take(app.sessions.keys(), &call.owner, &state, &call.digest)
+            {
                 Ok(c) => c,
                 Err(e) => return reply::rpc_error(StatusCode::BAD_REQUEST, Some(&call.req.id), e),
             };
@@ -264,7 +334,10 @@ async fn respond(mut driver: Driver) -> Response {
             });
             let mut resp = Response::new(Body::from_stream(futures::StreamExt::chain(head, rest)));
             let h = resp.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            );
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             h.insert("x-accel-buffering", HeaderValue::from_static("no"));
             resp

@@ -93,15 +93,30 @@ enum StateError {
 
 impl Continuations {
     /// Parks a continuation and returns the `requestState` for the agent.
-    pub fn park(&self, keys: &KeyRing, owner: &Owner, mut cont: Continuation) -> Result<String, RpcError> {
+    pub fn park(
+        &self,
+        keys: &KeyRing,
+        owner: &Owner,
+        mut cont: Continuation,
+    ) -> Result<String, RpcError> {
         let id = crate::hosting::new_session_id();
         cont.expires = Instant::now() + PARK_FOR;
         cont.session.park(cont.backend_id, cont.expires);
         let payload = serde_json::json!({"round": cont.round, "digest": cont.digest});
-        let binding = keys.bind(&owner.tenant, &owner.server, &owner.subject, &format!("~mrtr:{id}"));
+        let binding = keys.bind(
+            &owner.tenant,
+            &owner.server,
+            &owner.subject,
+            &format!("~mrtr:{id}"),
+        );
         let sealed = keys
             .seal(&binding, payload.to_string().as_bytes())
-            .map_err(|e| RpcError::new(ErrorCode::InternalError, format!("could not seal requestState: {e}")))?;
+            .map_err(|e| {
+                RpcError::new(
+                    ErrorCode::InternalError,
+                    format!("could not seal requestState: {e}"),
+                )
+            })?;
         let state = format!(
             "{STATE_PREFIX}{id}.{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed)
@@ -114,7 +129,13 @@ impl Continuations {
     }
 
     /// Verifies and takes the continuation named by `state` (single use).
-    pub fn take(&self, keys: &KeyRing, owner: &Owner, state: &str, digest: &str) -> Result<Continuation, RpcError> {
+    pub fn take(
+        &self,
+        keys: &KeyRing,
+        owner: &Owner,
+        state: &str,
+        digest: &str,
+    ) -> Result<Continuation, RpcError> {
         self.take_inner(keys, owner, state, digest).map_err(|e| {
             tracing::info!(subject = %owner.subject, reason = ?e, "refused requestState");
             RpcError::new(
@@ -124,15 +145,31 @@ impl Continuations {
         })
     }
 
-    fn take_inner(&self, keys: &KeyRing, owner: &Owner, state: &str, digest: &str) -> Result<Continuation, StateError> {
-        let rest = state.strip_prefix(STATE_PREFIX).ok_or(StateError::Malformed)?;
+    fn take_inner(
+        &self,
+        keys: &KeyRing,
+        owner: &Owner,
+        state: &str,
+        digest: &str,
+    ) -> Result<Continuation, StateError> {
+        let rest = state
+            .strip_prefix(STATE_PREFIX)
+            .ok_or(StateError::Malformed)?;
         let (id, sealed) = rest.split_once('.').ok_or(StateError::Malformed)?;
         let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(sealed)
             .map_err(|_| StateError::Malformed)?;
-        let binding = keys.bind(&owner.tenant, &owner.server, &owner.subject, &format!("~mrtr:{id}"));
-        let opened = keys.open(&binding, &sealed).map_err(|_| StateError::Sealed)?;
-        let payload: Value = serde_json::from_slice(&opened.plaintext).map_err(|_| StateError::Sealed)?;
+        let binding = keys.bind(
+            &owner.tenant,
+            &owner.server,
+            &owner.subject,
+            &format!("~mrtr:{id}"),
+        );
+        let opened = keys
+            .open(&binding, &sealed)
+            .map_err(|_| StateError::Sealed)?;
+        let payload: Value =
+            serde_json::from_slice(&opened.plaintext).map_err(|_| StateError::Sealed)?;
         if payload["digest"] != digest {
             return Err(StateError::Mismatch);
         }
@@ -142,7 +179,8 @@ impl Continuations {
             .expect("continuations lock poisoned")
             .remove(id)
             .ok_or(StateError::Unknown)?;
-        if cont.expires <= Instant::now() || payload["round"] != cont.round || cont.digest != digest {
+        if cont.expires <= Instant::now() || payload["round"] != cont.round || cont.digest != digest
+        {
             return Err(StateError::Mismatch);
         }
         Ok(cont)
@@ -153,11 +191,17 @@ impl Continuations {
         let now = Instant::now();
         let expired: Vec<Continuation> = {
             let mut map = self.map.lock().expect("continuations lock poisoned");
-            let ids: Vec<String> = map.iter().filter(|(_, c)| c.expires <= now).map(|(k, _)| k.clone()).collect();
+            let ids: Vec<String> = map
+                .iter()
+                .filter(|(_, c)| c.expires <= now)
+                .map(|(k, _)| k.clone())
+                .collect();
             ids.into_iter().filter_map(|k| map.remove(&k)).collect()
         };
         for c in expired {
-            c.session.cancel(c.backend_id, "the agent did not answer the input request").await;
+            c.session
+                .cancel(c.backend_id, "the agent did not answer the input request")
+                .await;
         }
     }
 }
@@ -203,7 +247,12 @@ impl Continuation {
 /// arguments, so a state cannot be replayed on another call.
 pub fn digest(owner: &Owner, method: &str, params: &Map<String, Value>) -> String {
     let mut h = Sha256::new();
-    for part in [owner.tenant.as_str(), owner.server.as_str(), owner.subject.as_str(), method] {
+    for part in [
+        owner.tenant.as_str(),
+        owner.server.as_str(),
+        owner.subject.as_str(),
+        method,
+    ] {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part.as_bytes());
     }
@@ -235,7 +284,9 @@ pub fn valid_answer(method: &str, answer: &Value) -> bool {
             obj.get("action").and_then(Value::as_str),
             Some("accept" | "decline" | "cancel")
         ),
-        "sampling/createMessage" => obj.contains_key("role") && obj.contains_key("content") && obj.contains_key("model"),
+        "sampling/createMessage" => {
+            obj.contains_key("role") && obj.contains_key("content") && obj.contains_key("model")
+        }
         "roots/list" => obj.get("roots").is_some_and(Value::is_array),
         _ => true,
     }
@@ -257,17 +308,36 @@ mod tests {
 
     #[test]
     fn answers_are_shape_checked() {
-        assert!(valid_answer("elicitation/create", &serde_json::json!({"action":"accept","content":{}})));
-        assert!(!valid_answer("elicitation/create", &serde_json::json!(12345)));
-        assert!(!valid_answer("elicitation/create", &serde_json::json!({"action":"maybe"})));
-        assert!(!valid_answer("sampling/createMessage", &serde_json::json!({"role":"assistant"})));
+        assert!(valid_answer(
+            "elicitation/create",
+            &serde_json::json!({"action":"accept","content":{}})
+        ));
+        assert!(!valid_answer(
+            "elicitation/create",
+            &serde_json::json!(12345)
+        ));
+        assert!(!valid_answer(
+            "elicitation/create",
+            &serde_json::json!({"action":"maybe"})
+        ));
+        assert!(!valid_answer(
+            "sampling/createMessage",
+            &serde_json::json!({"role":"assistant"})
+        ));
         assert!(valid_answer("roots/list", &serde_json::json!({"roots":[]})));
     }
 
     #[test]
     fn digests_bind_principal_and_target() {
-        let a = Owner { tenant: "t".into(), server: "s".into(), subject: "alice".into() };
-        let b = Owner { subject: "bob".into(), ..a.clone() };
+        let a = Owner {
+            tenant: "t".into(),
+            server: "s".into(),
+            subject: "alice".into(),
+        };
+        let b = Owner {
+            subject: "bob".into(),
+            ..a.clone()
+        };
         let mut p = Map::new();
         p.insert("name".into(), "x".into());
         assert_ne!(digest(&a, "tools/call", &p), digest(&b, "tools/call", &p));

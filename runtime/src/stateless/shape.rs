@@ -37,7 +37,10 @@ pub fn modernize(msg: &[u8], method: &str, uri: Option<&str>) -> (Vec<u8>, Statu
         return (msg.to_vec(), StatusCode::OK);
     };
     if let Some(result) = env.result {
-        return (add_result_fields(msg, result, CACHEABLE.contains(&method)), StatusCode::OK);
+        return (
+            add_result_fields(msg, result, CACHEABLE.contains(&method)),
+            StatusCode::OK,
+        );
     }
     let Some(error) = env.error else {
         return (msg.to_vec(), StatusCode::OK);
@@ -121,12 +124,16 @@ pub fn result_message(id: &RawValue, result: &serde_json::Value) -> Vec<u8> {
 
 /// True when `raw` is a JSON-RPC response carrying an error.
 pub fn is_error(msg: &[u8]) -> bool {
-    Envelope::parse(msg).map(|e| e.error.is_some()).unwrap_or(false)
+    Envelope::parse(msg)
+        .map(|e| e.error.is_some())
+        .unwrap_or(false)
 }
 
 /// The method of a message, if it has one (borrowed when possible).
 pub fn method_of(msg: &[u8]) -> Option<String> {
-    Envelope::parse(msg).ok().and_then(|e| e.method.map(Cow::into_owned))
+    Envelope::parse(msg)
+        .ok()
+        .and_then(|e| e.method.map(Cow::into_owned))
 }
 
 /// Reads a top-level params member.
@@ -144,22 +151,38 @@ mod tests {
 
     #[test]
     fn results_gain_result_type_and_cache_hints() {
-        let (out, st) = modernize(br#"{"jsonrpc":"2.0","id":3,"result":{"tools":[]}}"#, "tools/list", None);
+        let (out, st) = modernize(
+            br#"{"jsonrpc":"2.0","id":3,"result":{"tools":[]}}"#,
+            "tools/list",
+            None,
+        );
         assert_eq!(st, StatusCode::OK);
         let j = v(&out);
         assert_eq!(j["result"]["resultType"], "complete");
         assert_eq!(j["result"]["ttlMs"], 0);
         assert_eq!(j["result"]["cacheScope"], "private");
         assert_eq!(j["result"]["tools"], serde_json::json!([]));
-        let (out, _) = modernize(br#"{"jsonrpc":"2.0","id":3,"result":{}}"#, "tools/call", None);
-        assert_eq!(v(&out)["result"], serde_json::json!({"resultType":"complete"}));
-        let (out, _) = modernize(br#"{"jsonrpc":"2.0","id":3,"result":{"resultType":"input_required"}}"#, "tools/call", None);
+        let (out, _) = modernize(
+            br#"{"jsonrpc":"2.0","id":3,"result":{}}"#,
+            "tools/call",
+            None,
+        );
+        assert_eq!(
+            v(&out)["result"],
+            serde_json::json!({"resultType":"complete"})
+        );
+        let (out, _) = modernize(
+            br#"{"jsonrpc":"2.0","id":3,"result":{"resultType":"input_required"}}"#,
+            "tools/call",
+            None,
+        );
         assert_eq!(v(&out)["result"]["resultType"], "input_required");
     }
 
     #[test]
     fn resource_not_found_becomes_invalid_params_with_uri() {
-        let msg = br#"{"jsonrpc":"2.0","id":4,"error":{"code":-32002,"message":"Resource not found"}}"#;
+        let msg =
+            br#"{"jsonrpc":"2.0","id":4,"error":{"code":-32002,"message":"Resource not found"}}"#;
         let (out, st) = modernize(msg, "resources/read", Some("test://x"));
         assert_eq!(st, StatusCode::BAD_REQUEST);
         let j = v(&out);

@@ -1,0 +1,55 @@
+//! `stateless::shape::modernize`: a backend (2025-era) message shaped for a
+//! 2026-07-28 agent. Input layout: byte 0 picks the method the agent called
+//! (and whether a resource uri is known), the rest is the backend message.
+//!
+//! Invariants: nothing panics; when the message is a valid JSON-RPC response
+//! the output is valid JSON and still a response with the same id; other
+//! messages pass through unchanged.
+
+#![no_main]
+
+use berth::jsonrpc::{Envelope, Kind};
+use berth::stateless::shape;
+use libfuzzer_sys::fuzz_target;
+
+const METHODS: &[&str] = &[
+    "tools/list",
+    "tools/call",
+    "prompts/list",
+    "prompts/get",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "completion/complete",
+    "server/discover",
+    "ping",
+];
+
+fuzz_target!(|data: &[u8]| {
+    let [pick, msg @ ..] = data else {
+        return;
+    };
+    let method = METHODS[usize::from(pick & 0x7f) % METHODS.len()];
+    let uri = (pick & 0x80 != 0).then_some("test://fuzz/resource");
+    let (out, status) = shape::modernize(msg, method, uri);
+
+    let response = match Envelope::parse(msg) {
+        Ok(env) if env.kind == Kind::Response => env,
+        _ => {
+            assert_eq!(out, msg, "a non-response must pass through");
+            return;
+        }
+    };
+    if let Err(e) = serde_json::from_slice::<serde_json::Value>(&out) {
+        panic!("output is not JSON ({e}): {}", String::from_utf8_lossy(&out));
+    }
+    let shaped = match Envelope::parse(&out) {
+        Ok(env) => env,
+        Err(e) => panic!("output is not a JSON-RPC message ({e:?}): {}", String::from_utf8_lossy(&out)),
+    };
+    assert_eq!(shaped.kind, Kind::Response);
+    assert_eq!(shaped.id.map(|r| r.get()), response.id.map(|r| r.get()));
+    if response.result.is_some() {
+        assert!(shaped.result.is_some() && status.is_success());
+    }
+});

@@ -1,0 +1,139 @@
+//! Starting and stopping the processes under test.
+//!
+//! Both targets print their URL on stdout once they listen; everything else
+//! they print goes to a log file in the run's temporary directory (quoted in
+//! the error if start-up fails). Children are stopped with SIGTERM, so Berth
+//! stops its backends, then killed if they linger; `kill_on_drop` covers
+//! early exits.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdout, Command};
+
+/// How long a target may take to print its URL.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long a target may take to exit after SIGTERM.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A started target: its process and the MCP URL it serves.
+pub(crate) struct Target {
+    child: Child,
+    pid: u32,
+    /// The MCP endpoint.
+    pub(crate) url: String,
+    log: PathBuf,
+}
+
+// === impl Target ===
+
+impl Target {
+    /// The process id (for CPU sampling).
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// SIGTERM, wait, then SIGKILL.
+    pub(crate) async fn stop(mut self) {
+        if let Ok(pid) = i32::try_from(self.pid) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+        if tokio::time::timeout(STOP_TIMEOUT, self.child.wait()).await.is_err() {
+            eprintln!("berth-loadtest: pid {} ignored SIGTERM; killing it (log: {})", self.pid, self.log.display());
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// Starts `berth example-server --http 127.0.0.1:0`.
+pub(crate) async fn example_server(berth: &Path, dir: &Path) -> anyhow::Result<Target> {
+    let mut cmd = Command::new(berth);
+    cmd.args(["example-server", "--http", "127.0.0.1:0"]);
+    start(cmd, dir.join("example-server.log"), |line| {
+        line.strip_prefix("listening on ").map(str::to_owned)
+    })
+    .await
+    .context("starting the example server")
+}
+
+/// Starts `berth demo` on a free loopback port with `dir` as its state dir.
+pub(crate) async fn berth(berth: &Path, dir: &Path, wrap: Option<&str>) -> anyhow::Result<Target> {
+    let state = dir.to_str().context("the temporary directory is not UTF-8")?;
+    let mut argv: Vec<String> = wrap.unwrap_or("").split_whitespace().map(str::to_owned).collect();
+    argv.push(berth.display().to_string());
+    argv.extend(["demo", "--listen", "127.0.0.1:0", "--state-dir", state].map(str::to_owned));
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    start(cmd, dir.join("berth.log"), |line| {
+        let (_, url) = line.split_once("MCP endpoint :")?;
+        Some(url.trim().to_owned())
+    })
+    .await
+    .context("starting berth demo")
+}
+
+/// Mints a bearer token for `subject` from the demo's dev issuer.
+pub(crate) async fn token(berth: &Path, dir: &Path, subject: &str) -> anyhow::Result<String> {
+    let mut cmd = Command::new(berth);
+    cmd.args(["token", "--subject", subject, "--state-dir"]).arg(dir);
+    cmd.kill_on_drop(true).stdin(Stdio::null());
+    let out = tokio::time::timeout(START_TIMEOUT, cmd.output())
+        .await
+        .context("berth token timed out")?
+        .context("running berth token")?;
+    if !out.status.success() {
+        anyhow::bail!("berth token failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}
+
+async fn start(mut cmd: Command, log: PathBuf, find_url: impl Fn(&str) -> Option<String>) -> anyhow::Result<Target> {
+    let log_file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .kill_on_drop(true);
+    let program = cmd.as_std().get_program().to_string_lossy().into_owned();
+    let mut child = cmd.spawn().with_context(|| format!("cannot run {program}"))?;
+    let pid = child.id().context("the process exited at once")?;
+    let stdout = child.stdout.take().context("stdout is piped")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let wait = async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(url) = find_url(&line) {
+                return Ok(Some(url));
+            }
+        }
+        Ok::<_, std::io::Error>(None)
+    };
+    let url = match tokio::time::timeout(START_TIMEOUT, wait).await {
+        Ok(Ok(Some(url))) => url,
+        outcome => {
+            let why = match outcome {
+                Err(_) => format!("no URL within {START_TIMEOUT:?}"),
+                Ok(Err(e)) => format!("reading its stdout: {e}"),
+                Ok(Ok(_)) => "it exited before printing its URL".to_owned(),
+            };
+            anyhow::bail!("{program}: {why}; its log ({}):\n{}", log.display(), tail(&log));
+        }
+    };
+    tokio::spawn(drain(lines.into_inner()));
+    Ok(Target { child, pid, url, log })
+}
+
+/// Keeps reading stdout so the child never blocks on a full pipe.
+async fn drain(mut stdout: BufReader<ChildStdout>) {
+    let _ = tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await;
+}
+
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
