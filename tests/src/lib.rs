@@ -19,6 +19,8 @@ pub struct Berth {
     pub base: String,
     /// The state dir (dev issuer key, session keys).
     pub state_dir: tempfile::TempDir,
+    /// What Berth printed on stdout when it started (the demo banner).
+    pub banner: String,
     log: PathBuf,
 }
 
@@ -28,6 +30,33 @@ pub fn berth_bin() -> PathBuf {
         return PathBuf::from(p);
     }
     workspace_root().join("target/release/berth")
+}
+
+/// A `berth` command with the test runner's own `BERTH_*` variables
+/// removed (Berth reads every `BERTH_*` variable as a config override).
+pub fn berth_command() -> Command {
+    let mut cmd = Command::new(berth_bin());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("BERTH_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// Process ids of the direct children of `pid` (all its threads).
+pub fn child_pids(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            let text = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    out
 }
 
 /// The workspace root.
@@ -105,15 +134,7 @@ impl Berth {
     ) -> Berth {
         let log = state_dir.path().join("berth.log");
         let log_file = std::fs::File::create(&log).expect("create log");
-        let mut cmd = Command::new(berth_bin());
-        // Test-runner variables (BERTH_BIN, BERTH_TEST_*) must not reach Berth,
-        // which reads every BERTH_* variable as a config override.
-        for (k, _) in std::env::vars() {
-            if k.starts_with("BERTH_") {
-                cmd.env_remove(k);
-            }
-        }
-        let mut child = cmd
+        let mut child = berth_command()
             .args(args)
             .envs(env.iter().copied())
             .env("BERTH_LOG", "info,berth=debug")
@@ -129,13 +150,23 @@ impl Berth {
             });
         let stdout = child.stdout.take().expect("piped");
         let mut lines = BufReader::new(stdout).lines();
+        let mut banner = String::new();
         let found = tokio::time::timeout(Duration::from_secs(30), async {
+            let mut url = None;
             while let Ok(Some(line)) = lines.next_line().await {
+                banner.push_str(&line);
+                banner.push('\n');
                 if let Some(pos) = line.find(marker) {
-                    return Some(line[pos + marker.len()..].trim().to_owned());
+                    url = Some(line[pos + marker.len()..].trim().to_owned());
+                }
+                // The demo banner ends with this line; `serve` prints one line.
+                if url.is_some()
+                    && (line.contains("Stop with Ctrl-C") || marker.starts_with("berth listening"))
+                {
+                    break;
                 }
             }
-            None
+            url
         })
         .await
         .ok()
@@ -154,6 +185,7 @@ impl Berth {
             child,
             base,
             state_dir,
+            banner,
             log,
         }
     }

@@ -1,0 +1,119 @@
+//! The README's first command: `berth demo` prints a URL, a token and a
+//! command that calls a tool, and that command works as printed. Also the
+//! demo's options and the config errors a newcomer would hit.
+
+use std::time::Duration;
+
+use tokio::process::Command;
+
+use berth_tests::{Berth, berth_command, child_pids, mcp_post, run, workspace_root};
+
+#[tokio::test]
+async fn the_printed_command_calls_a_tool() {
+    let berth = Berth::demo(&[]).await;
+    let banner = &berth.banner;
+    let start = banner.find("TOKEN=").expect("banner shows TOKEN=");
+    let end = banner.find("More tokens").expect("banner continues");
+    let script = banner[start..end]
+        .lines()
+        .map(str::trim_start)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (status, stdout, stderr) = run(
+        Command::new("bash").arg("-c").arg(&script),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(status, Some(0), "{stderr}");
+    let reply: serde_json::Value =
+        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(
+        reply["result"]["content"][0]["text"], "hello from Berth",
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn hosts_any_stdio_command_after_double_dash() {
+    let fixture = workspace_root().join("tests/fixtures/misbehaving_server.py");
+    let berth = Berth::demo(&["--", "python3", fixture.to_str().unwrap()]).await;
+    let c = reqwest::Client::new();
+    let token = berth.token("alice", "demo", &[]);
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let r = mcp_post(&c, &berth.url("demo", "everything"), &token, init)
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["result"]["serverInfo"]["name"], "misbehaving");
+}
+
+#[tokio::test]
+async fn tokens_from_another_state_dir_are_refused() {
+    let a = Berth::demo(&[]).await;
+    let b = Berth::demo(&[]).await;
+    let c = reqwest::Client::new();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let ok = mcp_post(
+        &c,
+        &a.url("demo", "everything"),
+        &a.token("alice", "demo", &[]),
+        body,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(ok.status(), 200);
+    let foreign = mcp_post(
+        &c,
+        &a.url("demo", "everything"),
+        &b.token("alice", "demo", &[]),
+        body,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(foreign.status(), 401);
+}
+
+#[tokio::test]
+async fn bad_config_names_the_key_and_exits_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("berth.toml");
+    std::fs::write(&file, "[limits]\nrequest_timeout = \"soon\"\n").unwrap();
+    let mut cmd = berth_command();
+    cmd.args(["serve", "--config"]).arg(&file);
+    let (status, _, stderr) = run(&mut cmd, Duration::from_secs(20)).await;
+    assert_eq!(status, Some(64));
+    assert!(stderr.contains("limits.request_timeout"), "{stderr}");
+
+    let mut cmd = berth_command();
+    cmd.args(["serve"])
+        .env("BERTH_LIMITS__MAX_BODY_BYTES", "tiny");
+    let (status, _, stderr) = run(&mut cmd, Duration::from_secs(20)).await;
+    assert_eq!(status, Some(64));
+    assert!(stderr.contains("limits.max_body_bytes"), "{stderr}");
+}
+
+#[tokio::test]
+async fn sigterm_stops_berth_and_its_servers() {
+    let berth = Berth::demo(&[]).await;
+    let c = reqwest::Client::new();
+    let token = berth.token("alice", "demo", &[]);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let r = mcp_post(&c, &berth.url("demo", "everything"), &token, body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let pid = berth.pid();
+    let child = child_pids(pid);
+    assert!(!child.is_empty(), "the session has a server process");
+    assert_eq!(berth.stop().await, Some(0));
+    for p in child {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{p}")).exists(),
+            "server process {p} outlived Berth"
+        );
+    }
+}
