@@ -2,8 +2,11 @@
 
 Usage: python scenarios.py URL TOKEN MODE SCENARIO
   MODE      legacy | 2026-07-28
-  SCENARIO  basics | counter | instance | progress | sampling | elicitation |
-            concurrent | listen | logging
+  SCENARIO  basics | counter | instance | progress | concurrent_progress |
+            sampling | elicitation | concurrent | listen | logging | shared_input
+
+`listen` also reads BERTH_OTHER_TOKEN (optional): another principal's token,
+whose tool-list changes must not reach this principal's listen stream.
 
 Prints ONE JSON line of observations on stdout and exits 0, or prints the
 error on stderr and exits 1. The Rust tests in tests/tests/python_sdk.rs
@@ -15,16 +18,20 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import os
 import traceback
+import warnings
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import httpx2
 import mcp_types as types
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+
+# set_logging_level is deprecated at 2026-07-28 but is the legacy era's switch.
+warnings.simplefilter("ignore")
 
 SAMPLED_TEXT = "sampled-by-python-callback"
 ELICITED = {"username": "py-user", "email": "py@example.com"}
@@ -39,9 +46,9 @@ class Ctx:
         self.token = token
         self.mode = mode
 
-    def client(self, **kwargs: Any) -> Client:
-        """A Client over Streamable HTTP with the bearer token, in this run's mode."""
-        http = create_mcp_http_client(headers={"Authorization": f"Bearer {self.token}"})
+    def client(self, token: str | None = None, **kwargs: Any) -> Client:
+        """A Client over Streamable HTTP with a bearer token (default: this run's), in this run's mode."""
+        http = create_mcp_http_client(headers={"Authorization": f"Bearer {token or self.token}"})
         transport: AbstractAsyncContextManager[Any] = streamable_http_client(self.url, http_client=http)
         return Client(transport, mode=self.mode, **kwargs)
 
@@ -103,6 +110,22 @@ async def progress(ctx: Ctx) -> dict[str, Any]:
         }
 
 
+async def concurrent_progress(ctx: Ctx) -> dict[str, Any]:
+    """Five concurrent progress calls on one client: each sees only its own notifications."""
+
+    async def one(c: Client) -> list[float]:
+        values: list[float] = []
+
+        async def on_progress(value: float, total: float | None, message: str | None) -> None:
+            values.append(value)
+
+        text_of(await c.call_tool("test_tool_with_progress", {}, progress_callback=on_progress))
+        return values
+
+    async with ctx.client() as c:
+        return {"per_call": list(await asyncio.gather(*(one(c) for _ in range(5))))}
+
+
 async def sampling(ctx: Ctx) -> dict[str, Any]:
     asked: list[str] = []
 
@@ -155,26 +178,69 @@ async def concurrent(ctx: Ctx) -> dict[str, Any]:
 async def listen(ctx: Ctx) -> dict[str, Any]:
     if ctx.mode == "legacy":
         raise RuntimeError("listen needs MODE 2026-07-28")
+    other_token = os.environ.get("BERTH_OTHER_TOKEN")
     async with ctx.client() as listener, ctx.client() as trigger:
         async with listener.listen(tools_list_changed=True) as sub:
             honored = sub.honored.model_dump(by_alias=True, exclude_none=True) if sub.honored else None
             events: list[str] = []
 
-            async def first_event() -> None:
+            async def collect() -> None:
                 async for event in sub:
                     events.append(type(event).__name__)
-                    return
 
-            waiter = asyncio.create_task(first_event())
+            collector = asyncio.create_task(collect())
+            others = []
+            if other_token:
+                # Another principal's instance changes its tools twice: not our news.
+                async with ctx.client(token=other_token) as other:
+                    others = [text_of(await other.call_tool("test_trigger_tool_change", {})) for _ in range(2)]
+                await asyncio.sleep(0.5)
+            events_before_own_trigger = list(events)
             toggled = text_of(await trigger.call_tool("test_trigger_tool_change", {}))
-            try:
-                await asyncio.wait_for(waiter, timeout=5)
-            except TimeoutError:
-                pass
+            for _ in range(50):
+                if len(events) > len(events_before_own_trigger):
+                    break
+                await asyncio.sleep(0.1)
+            collector.cancel()
             tools_after = sorted(t.name for t in (await listener.list_tools(cache_mode="refresh")).tools)
         # Toggle back so the hosting session's tool list is as it was.
         restored = text_of(await trigger.call_tool("test_trigger_tool_change", {}))
-        return {"honored": honored, "events": events, "toggled": toggled, "restored": restored, "tools_after": tools_after}
+        return {
+            "honored": honored,
+            "events_before_own_trigger": events_before_own_trigger,
+            "events": events[len(events_before_own_trigger) :],
+            "other_triggers": others,
+            "toggled": toggled,
+            "restored": restored,
+            "tools_after": tools_after,
+        }
+
+
+async def shared_input(ctx: Ctx) -> dict[str, Any]:
+    """Two clients of one principal: X answers a two-step elicitation while Y, which
+    declared no callbacks, has a slow call running. X's second question belongs to X."""
+    async with ctx.client() as y:
+        y_call: asyncio.Task[types.CallToolResult] | None = None
+
+        async def on_elicit(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+            nonlocal y_call
+            if y_call is None:
+                y_call = asyncio.create_task(y.call_tool("sleep_ms", {"ms": 1500}))
+                await asyncio.sleep(0.3)  # Y's call is now running at the server
+                return types.ElicitResult(action="accept", content={"name": "Ann"})
+            return types.ElicitResult(action="accept", content={"color": "blue"})
+
+        async with ctx.client(elicitation_callback=on_elicit) as x:
+            out: dict[str, Any] = {}
+            for who, run in (
+                ("x", lambda: x.call_tool("test_input_required_result_multi_round", {})),
+                ("y", lambda: y_call),
+            ):
+                try:
+                    out[who] = text_of(await run())
+                except Exception as e:  # noqa: BLE001 - the failure is the observation
+                    out[who] = f"error: {e!r}"
+            return out
 
 
 async def logging(ctx: Ctx) -> dict[str, Any]:
@@ -201,11 +267,13 @@ SCENARIOS: dict[str, Callable[[Ctx], Awaitable[dict[str, Any]]]] = {
     "counter": counter,
     "instance": instance,
     "progress": progress,
+    "concurrent_progress": concurrent_progress,
     "sampling": sampling,
     "elicitation": elicitation,
     "concurrent": concurrent,
     "listen": listen,
     "logging": logging,
+    "shared_input": shared_input,
 }
 
 

@@ -233,3 +233,49 @@ async fn concurrent_stateless_requests_with_the_same_id_get_their_own_answers() 
     // All of them ran in one hosting session (one process for this principal).
     assert_eq!(child_pids(berth.pid()).len(), 1);
 }
+
+#[tokio::test]
+async fn a_cancelled_request_ends_at_once_and_the_session_goes_on() {
+    let berth = Berth::serve(CONFIG, &[]).await;
+    let c = reqwest::Client::new();
+    let url = berth.url("demo", "everything");
+    let token = berth.token("alice", "demo", &[]);
+    let sid = init(&c, &url, &token).await;
+    let slow = json!({"jsonrpc":"2.0","id":"slow-1","method":"tools/call","params":{"name":"sleep_ms","arguments":{"ms":60000}}}).to_string();
+    let pending = tokio::spawn(
+        mcp_post(&c, &url, &token, &slow)
+            .header("mcp-session-id", &sid)
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cancel = json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"slow-1","reason":"user gave up"}}).to_string();
+    let r = mcp_post(&c, &url, &token, &cancel)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let slow_reply = tokio::time::timeout(Duration::from_secs(10), pending)
+        .await
+        .expect("the cancelled request ends without waiting for the server")
+        .unwrap()
+        .unwrap();
+    assert_eq!(slow_reply.status(), 200);
+    let body = slow_reply.text().await.unwrap();
+    assert!(
+        !body.contains("slept"),
+        "no answer after cancellation: {body}"
+    );
+    let echo = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"still here"}}}).to_string();
+    let r = mcp_post(&c, &url, &token, &echo)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+    let msgs = messages(&ct, &r.text().await.unwrap());
+    assert_eq!(
+        msgs.last().unwrap()["result"]["content"][0]["text"],
+        "still here"
+    );
+}

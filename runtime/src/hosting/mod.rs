@@ -35,6 +35,10 @@ use crate::jsonrpc::{ErrorCode, RpcError};
 /// How often the sweeper checks deadlines and idleness.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
 
+/// After a server fails to start, new sessions of it fail fast for this
+/// long instead of spawning again (no retry storms from eager agents).
+const START_FAILURE_HOLD: Duration = Duration::from_secs(5);
+
 /// Marker used as the "session id" of a stateless principal's hosting
 /// session: it never collides with a real id (those are base64url).
 const STATELESS_MARKER: &str = "~stateless";
@@ -50,6 +54,8 @@ struct Shared {
     /// Serializes the start of each stateless hosting session, so
     /// concurrent first requests share one instance.
     starting: DashMap<RecordKey, Arc<tokio::sync::Mutex<()>>>,
+    /// Recent start failures per (tenant, server).
+    failures: DashMap<(String, String), (tokio::time::Instant, String)>,
     backend: Arc<dyn Backend>,
     keys: KeyRing,
     store: SealedStore,
@@ -94,6 +100,7 @@ impl Sessions {
             shared: Arc::new(Shared {
                 map: DashMap::new(),
                 starting: DashMap::new(),
+                failures: DashMap::new(),
                 backend,
                 keys,
                 store,
@@ -231,6 +238,20 @@ impl Sessions {
                 "this Berth pod is at its session limit (limits.max_sessions); retry later or add pods",
             ));
         }
+        if let Some(f) = self
+            .shared
+            .failures
+            .get(&(tenant.to_owned(), server.to_owned()))
+        {
+            let (at, reason) = f.value();
+            if at.elapsed() < START_FAILURE_HOLD {
+                let wait = (START_FAILURE_HOLD - at.elapsed()).as_secs() + 1;
+                return Err(RpcError::new(
+                    ErrorCode::BackendUnavailable,
+                    format!("{reason} (not retried for another {wait}s)"),
+                ));
+            }
+        }
         let label = binding
             .record_key()
             .as_str()
@@ -265,6 +286,7 @@ impl Sessions {
             .await
             .map_err(|e| {
                 tracing::warn!(tenant, server, error = %e, "server instance failed to start");
+                self.record_start_failure(tenant, server, &e.to_string());
                 RpcError::new(ErrorCode::BackendUnavailable, e.to_string())
             })?;
         session.attach(instance);
@@ -279,6 +301,22 @@ impl Sessions {
             },
         );
         Ok(session)
+    }
+
+    /// Remembers that `tenant/server` failed to start (spawn error, exit or
+    /// refusal before `initialize` completed), so new sessions fail fast.
+    pub fn record_start_failure(&self, tenant: &str, server: &str, reason: &str) {
+        self.shared.failures.insert(
+            (tenant.to_owned(), server.to_owned()),
+            (tokio::time::Instant::now(), reason.to_owned()),
+        );
+    }
+
+    /// Forgets start failures of `tenant/server` (it initialized fine).
+    pub fn clear_start_failure(&self, tenant: &str, server: &str) {
+        self.shared
+            .failures
+            .remove(&(tenant.to_owned(), server.to_owned()));
     }
 
     /// Ends a session: removes it, stops its instance, deletes its record.

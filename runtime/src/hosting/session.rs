@@ -358,16 +358,21 @@ impl HostingSession {
         else {
             return Ok(()); // Malformed cancellations are ignored, per spec.
         };
-        let backend_id = {
-            let st = self.lock();
-            st.pending
+        // The agent no longer wants an answer: end its stream now rather
+        // than at the timeout, and tell the server.
+        let pending = {
+            let mut st = self.lock();
+            let id = st
+                .pending
                 .iter()
                 .find(|(_, p)| p.client_id.get() == cancel.request_id.get())
-                .map(|(id, _)| *id)
+                .map(|(id, _)| *id);
+            id.and_then(|id| take_pending(&mut st, id).map(|p| (id, p)))
         };
-        let Some(backend_id) = backend_id else {
+        let Some((backend_id, p)) = pending else {
             return Ok(()); // Already answered: nothing to cancel.
         };
+        p.stream.finish();
         let msg = serde_json::json!({
             "jsonrpc": "2.0",
             "method": "notifications/cancelled",

@@ -146,10 +146,14 @@ async fn initialize(
         Ok(v) => v,
         Err(()) => {
             // The server refused to initialize or crashed: no session.
+            let reason = crate::stateless::shape::error_message(&event.data)
+                .unwrap_or_else(|| "the MCP server failed to initialize".into());
+            sessions.record_start_failure(&server.tenant, &server.name, &reason);
             sessions.remove(&new.binding).await;
             return reply::json(StatusCode::OK, event.data);
         }
     };
+    sessions.clear_start_failure(&server.tenant, &server.name);
     new.session.set_protocol_version(version.clone());
     let record = SessionRecord {
         v: RECORD_VERSION,
@@ -281,6 +285,15 @@ pub async fn respond(
                 app.shutdown.clone(),
                 None,
             )
+        }
+        Next::Finished if !app.shutdown.is_cancelled() => {
+            // The agent cancelled the request: an empty stream, no answer.
+            let mut resp = Response::new(axum::body::Body::empty());
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            );
+            resp
         }
         Next::Finished | Next::Gap => reply::rpc_error(
             StatusCode::SERVICE_UNAVAILABLE,

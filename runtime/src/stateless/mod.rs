@@ -113,6 +113,8 @@ async fn ensure_backend(
     match init {
         Ok(_) => Ok(session),
         Err(e) => {
+            app.sessions
+                .record_start_failure(&s.tenant, &s.name, &e.message);
             app.sessions.remove(&binding).await;
             Err(e)
         }

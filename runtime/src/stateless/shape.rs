@@ -122,6 +122,12 @@ pub fn result_message(id: &RawValue, result: &serde_json::Value) -> Vec<u8> {
     out
 }
 
+/// The `error.message` of an error response.
+pub fn error_message(msg: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(msg).ok()?;
+    v.pointer("/error/message")?.as_str().map(str::to_owned)
+}
+
 /// True when `raw` is a JSON-RPC response carrying an error.
 pub fn is_error(msg: &[u8]) -> bool {
     Envelope::parse(msg)
