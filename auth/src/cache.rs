@@ -62,10 +62,11 @@ impl<V: TokenValidator> TokenValidator for CachingValidator<V> {
         key.push('\n');
         key.push_str(token);
         let now = unix_now();
-        if let Some(e) = self.entries.get(key.as_str()) {
-            if now < e.exp_unix && e.inserted.elapsed() < self.max_age {
-                return Ok(e.principal.clone());
-            }
+        if let Some(e) = self.entries.get(key.as_str())
+            && now < e.exp_unix
+            && e.inserted.elapsed() < self.max_age
+        {
+            return Ok(e.principal.clone());
         }
         let principal = self.inner.validate(token, resource).await?;
         if let Some(exp_unix) = exp_of(token) {

@@ -36,7 +36,7 @@ async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::ExampleServer { args } => {
             berth_example_server::init_logging();
-            return berth_example_server::run(args).await;
+            berth_example_server::run(args).await
         }
         Command::Demo(args) => {
             init_logging(false);

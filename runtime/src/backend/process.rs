@@ -234,9 +234,9 @@ async fn stop_child(
 }
 
 fn signal_group(pid: u32, sig: nix::sys::signal::Signal) {
-    if let Ok(pid) = i32::try_from(pid) {
-        if pid > 0 {
-            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), sig);
-        }
+    if let Ok(pid) = i32::try_from(pid)
+        && pid > 0
+    {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), sig);
     }
 }

@@ -195,10 +195,10 @@ impl Sessions {
         config: &ServerConfig,
     ) -> Result<(Arc<HostingSession>, SessionBinding, bool), RpcError> {
         let binding = self.bind(tenant, server, subject, STATELESS_MARKER);
-        if let Some(s) = self.find(&binding) {
-            if s.closed_reason().is_none() {
-                return Ok((s, binding, false));
-            }
+        if let Some(s) = self.find(&binding)
+            && s.closed_reason().is_none()
+        {
+            return Ok((s, binding, false));
         }
         let gate = self
             .shared

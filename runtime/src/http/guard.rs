@@ -72,8 +72,7 @@ impl HostPolicy {
                 .map(strip_port)
                 .unwrap_or("");
             let host = host.to_ascii_lowercase();
-            let ok = (self.allow_loopback && is_loopback_name(&host))
-                || self.hosts.iter().any(|h| *h == host);
+            let ok = (self.allow_loopback && is_loopback_name(&host)) || self.hosts.contains(&host);
             if !ok {
                 return Err(reply::error(
                     StatusCode::FORBIDDEN,
@@ -91,7 +90,7 @@ impl HostPolicy {
             let origin_host = url::Url::parse(&origin)
                 .ok()
                 .and_then(|u| u.host_str().map(str::to_owned));
-            let ok = self.origins.iter().any(|o| *o == origin)
+            let ok = self.origins.contains(&origin)
                 || (self.allow_loopback && origin_host.as_deref().is_some_and(is_loopback_name));
             if !ok {
                 return Err(reply::error(

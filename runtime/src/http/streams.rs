@@ -39,14 +39,13 @@ pub async fn get_mcp(
     if let Some(v) = headers
         .get("mcp-protocol-version")
         .and_then(|v| v.to_str().ok())
+        && !LEGACY_VERSIONS.contains(&v)
     {
-        if !LEGACY_VERSIONS.contains(&v) {
-            return reply::error(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::InvalidRequest,
-                format!("Bad Request: unsupported MCP-Protocol-Version `{v}`"),
-            );
-        }
+        return reply::error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            format!("Bad Request: unsupported MCP-Protocol-Version `{v}`"),
+        );
     }
     let p = &admitted.principal;
     let s = &admitted.server;

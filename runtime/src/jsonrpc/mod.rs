@@ -142,10 +142,10 @@ impl<'a> Envelope<'a> {
             },
             None => None,
         };
-        if let Some(p) = w.params {
-            if !matches!(p.get().as_bytes().first(), Some(b'{') | Some(b'[')) {
-                return Err(invalid("params must be an object", echo()));
-            }
+        if let Some(p) = w.params
+            && !matches!(p.get().as_bytes().first(), Some(b'{') | Some(b'['))
+        {
+            return Err(invalid("params must be an object", echo()));
         }
         let kind = match (&method, id, w.result, w.error) {
             (Some(_), Some(_), None, None) => Kind::Request,

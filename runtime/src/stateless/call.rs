@@ -153,7 +153,7 @@ impl Driver {
                 let (backend_tok, original) = self.cont.as_ref()?.progress.as_ref()?;
                 let mut v: Value = serde_json::from_slice(data).ok()?;
                 let tok = v.pointer("/params/progressToken")?;
-                if tok.to_string() != **backend_tok {
+                if serde_json::to_string(tok).ok()?.as_str() != &**backend_tok {
                     return None;
                 }
                 v["params"]["progressToken"] = serde_json::from_str(original.get()).ok()?;
@@ -388,10 +388,10 @@ pub async fn start(call: &Call, timeout: Duration) -> Result<Continuation, RpcEr
         // The backend session speaks the version it negotiated with Berth;
         // a per-request 2026 version would switch a dual-era server's
         // behaviour behind Berth's back.
-        if !call
+        if call
             .session
             .protocol_version()
-            .is_some_and(|v| v >= "2026-07-28")
+            .is_none_or(|v| v < "2026-07-28")
         {
             meta.remove(super::ladder::META_VERSION);
         }
