@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import os
+import sys
 import traceback
 import warnings
 from collections.abc import Awaitable, Callable

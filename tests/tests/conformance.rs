@@ -160,6 +160,52 @@ async fn conformance_2026_07_28_all_scored_scenarios_pass() {
     );
 }
 
+/// Berth with SEP-1699 polling on: slow answers are primed at once and
+/// their POST stream is closed, so the agent resumes with `Last-Event-ID`.
+const POLLING: &str = r#"
+listen = "127.0.0.1:0"
+state_dir = "{state_dir}"
+[limits]
+sse_prime_after = "20ms"
+sse_poll_close = "0s"
+[servers.demo.everything]
+command = ["{berth_bin}", "example-server"]
+"#;
+
+#[tokio::test]
+async fn conformance_2025_11_25_pending_scenarios_pass_with_sse_polling() {
+    let berth = Berth::serve(POLLING, &[]).await;
+    let output = run_suite(
+        &berth,
+        "BERTH_TEST_CONFORMANCE",
+        &["--spec-version", "2025-11-25", "--suite", "all"],
+    )
+    .await;
+    let (scenarios, _) = parse(&output);
+    let passed = scenarios.iter().filter(|s| s.passed).count();
+    let failed: Vec<&str> = scenarios
+        .iter()
+        .filter(|s| !s.passed)
+        .map(|s| s.name.as_str())
+        .collect();
+    record(
+        "conformance-2025-11-25-all",
+        &format!(
+            "conformance 0.1.16 --spec-version 2025-11-25 --suite all (with limits.sse_poll_close): {passed}/{} scenarios passed",
+            scenarios.len()
+        ),
+        &output,
+    );
+    assert_eq!(scenarios.len(), 32, "active + pending scenarios:\n{output}");
+    assert!(failed.is_empty(), "failing scenarios: {failed:?}\n{output}");
+    // Priming event, retry field and the Last-Event-ID resume all succeed
+    // (a missing one is a warning, not a failure, in this suite).
+    assert!(
+        output.contains("server-sse-polling: 3 passed, 0 failed"),
+        "server-sse-polling did not pass all three checks:\n{output}"
+    );
+}
+
 #[test]
 fn summary_parser_reads_scored_and_unscored() {
     let out = "x\n=== SUMMARY ===\n✓ a: 1 passed, 0 failed\n✗ b: 0 passed, 1 failed\nTotal: 1 passed\nNot scored for 2026-07-28: 1\n  ✗ b (extension)\n";

@@ -62,6 +62,16 @@ pub struct Limits {
     pub stream_events: usize,
     /// Hosting sessions this pod runs at once (HTTP 503 above).
     pub max_sessions: usize,
+    /// A legacy (2025-11-25) request not answered within this long is
+    /// switched to SSE with a priming event, so the agent can resume it
+    /// with `Last-Event-ID` if its connection drops.
+    #[serde(with = "humantime_serde")]
+    pub sse_prime_after: Duration,
+    /// When set, a primed request stream with no event for this long is
+    /// closed and the agent polls with `Last-Event-ID` (SEP-1699); frees
+    /// connections held by long calls. Off by default.
+    #[serde(with = "humantime_serde::option")]
+    pub sse_poll_close: Option<Duration>,
     /// Time allowed for draining connections on shutdown.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -300,6 +310,9 @@ impl Default for Limits {
             stream_events: 1024,
             max_sessions: 10_000,
             shutdown_grace: Duration::from_secs(10),
+            // Long enough that quick answers stay plain JSON.
+            sse_prime_after: Duration::from_millis(250),
+            sse_poll_close: None,
         }
     }
 }

@@ -268,25 +268,27 @@ pub async fn respond(
     stream: Arc<EventStream>,
     accepts: Accepts,
 ) -> Response {
+    let primes = session
+        .protocol_version()
+        .is_some_and(|v| v >= "2025-11-25");
+    let limits = &app.config.limits;
     let first = tokio::select! {
-        n = stream.next_after(0) => n,
-        _ = app.shutdown.cancelled() => Next::Finished,
+        n = stream.next_after(0) => Some(n),
+        // A slow answer: switch to SSE and prime it, so a lost connection
+        // can be resumed with Last-Event-ID.
+        _ = tokio::time::sleep(limits.sse_prime_after), if primes => None,
+        _ = app.shutdown.cancelled() => Some(Next::Finished),
+    };
+    let start = SseStart {
+        after: 0,
+        priming: primes.then_some(app.sse_retry),
+        close_idle: if primes { limits.sse_poll_close } else { None },
     };
     match first {
-        Next::Event(e) if e.last && accepts.json => reply::json(StatusCode::OK, e.data),
-        Next::Event(_) => {
-            let priming = session
-                .protocol_version()
-                .is_some_and(|v| v >= "2025-11-25")
-                .then_some(app.sse_retry);
-            reply::sse(
-                stream,
-                SseStart { after: 0, priming },
-                app.shutdown.clone(),
-                None,
-            )
-        }
-        Next::Finished if !app.shutdown.is_cancelled() => {
+        None => reply::sse(stream, start, app.shutdown.clone(), None),
+        Some(Next::Event(e)) if e.last && accepts.json => reply::json(StatusCode::OK, e.data),
+        Some(Next::Event(_)) => reply::sse(stream, start, app.shutdown.clone(), None),
+        Some(Next::Finished) if !app.shutdown.is_cancelled() => {
             // The agent cancelled the request: an empty stream, no answer.
             let mut resp = Response::new(axum::body::Body::empty());
             resp.headers_mut().insert(
@@ -295,7 +297,7 @@ pub async fn respond(
             );
             resp
         }
-        Next::Finished | Next::Gap => reply::rpc_error(
+        Some(Next::Finished | Next::Gap) => reply::rpc_error(
             StatusCode::SERVICE_UNAVAILABLE,
             None,
             RpcError::new(

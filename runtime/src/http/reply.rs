@@ -61,6 +61,9 @@ pub struct SseStart {
     /// Send a priming event (`id` + empty data) with this `retry` first
     /// (2025-11-25 clients only).
     pub priming: Option<Duration>,
+    /// End the HTTP response (not the stream) when no event arrives for
+    /// this long; the agent resumes with `Last-Event-ID` (SEP-1699 polling).
+    pub close_idle: Option<Duration>,
 }
 
 /// Called with each delivered sequence number (standalone stream bookkeeping).
@@ -77,6 +80,7 @@ pub fn sse(
         stream: Arc<EventStream>,
         after: u64,
         priming: Option<Duration>,
+        close_idle: Option<Duration>,
         shutdown: CancellationToken,
         delivered: Option<Delivered>,
         done: bool,
@@ -85,6 +89,7 @@ pub fn sse(
         stream,
         after: start.after,
         priming: start.priming,
+        close_idle: start.close_idle,
         shutdown,
         delivered,
         done: false,
@@ -101,8 +106,15 @@ pub fn sse(
             );
             return Some((Ok::<_, Infallible>(Bytes::from(frame)), st));
         }
+        let idle = async {
+            match st.close_idle {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
         let next = tokio::select! {
             n = st.stream.next_after(st.after) => n,
+            _ = idle => return None,
             _ = st.shutdown.cancelled() => return None,
         };
         match next {

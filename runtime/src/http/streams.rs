@@ -81,6 +81,7 @@ pub async fn get_mcp(
             SseStart {
                 after: id.seq,
                 priming: None,
+                close_idle: None,
             },
             app.shutdown.clone(),
             delivered,
@@ -90,7 +91,11 @@ pub async fn get_mcp(
     let session2 = Arc::clone(&session);
     reply::sse(
         stream,
-        SseStart { after, priming },
+        SseStart {
+            after,
+            priming,
+            close_idle: None,
+        },
         app.shutdown.clone(),
         Some(Box::new(move |seq| session2.standalone_delivered(seq))),
     )
