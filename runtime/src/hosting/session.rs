@@ -51,11 +51,16 @@ struct Pending {
     /// Waiting for the agent (2026-07-28 input-required round trip): not a
     /// target for server-initiated messages until resumed.
     parked: bool,
+    /// When the request last became active (registered or resumed); the
+    /// most recently active request is the likeliest cause of a server
+    /// message, since stdio carries no correlation.
+    active_seq: u64,
 }
 
 #[derive(Debug, Default)]
 struct State {
     pending: HashMap<u64, Pending>,
+    activations: u64,
     streams: BTreeMap<u64, Arc<EventStream>>,
     next_stream: u64,
     progress: HashMap<Box<str>, Arc<EventStream>>,
@@ -261,8 +266,14 @@ impl HostingSession {
                 deadline: Instant::now() + timeout,
                 progress_token,
                 parked: false,
+                active_seq: 0,
             },
         );
+        st.activations += 1;
+        let seq = st.activations;
+        if let Some(p) = st.pending.get_mut(&backend_id) {
+            p.active_seq = seq;
+        }
         Ok(backend_id)
     }
 
@@ -289,10 +300,14 @@ impl HostingSession {
 
     /// Resumes a parked request with a fresh deadline.
     pub fn unpark(&self, backend_id: u64, timeout: Duration) -> bool {
-        match self.lock().pending.get_mut(&backend_id) {
+        let mut st = self.lock();
+        st.activations += 1;
+        let seq = st.activations;
+        match st.pending.get_mut(&backend_id) {
             Some(p) => {
                 p.parked = false;
                 p.deadline = Instant::now() + timeout;
+                p.active_seq = seq;
                 true
             }
             None => false,
@@ -485,7 +500,7 @@ impl HostingSession {
                 st.pending
                     .iter()
                     .filter(|(_, p)| !p.parked)
-                    .max_by_key(|(id, _)| **id)
+                    .max_by_key(|(_, p)| p.active_seq)
                     .map(|(_, p)| p.stream.clone())
             })
         };

@@ -154,7 +154,10 @@ impl EventStream {
     /// Non-blocking variant of [`Self::next_after`]; `None` means "wait".
     pub fn try_next_after(&self, after: u64) -> Option<Next> {
         let inner = self.inner.lock().expect("stream lock poisoned");
-        let want = after + 1;
+        // `after` comes from a client's Last-Event-ID: nothing follows u64::MAX.
+        let Some(want) = after.checked_add(1) else {
+            return inner.finished.then_some(Next::Finished);
+        };
         if let Some(first) = inner.events.front().map(|e| e.seq) {
             if want < first {
                 return Some(Next::Gap);
@@ -205,8 +208,11 @@ mod tests {
         assert!(matches!(s.try_next_after(1), Some(Next::Event(e)) if e.seq == 2));
         assert!(matches!(s.try_next_after(2), Some(Next::Event(e)) if e.seq == 3));
         assert!(s.try_next_after(3).is_none());
+        // A client-chosen Last-Event-ID at the top of the range (found by fuzz/event_id).
+        assert!(s.try_next_after(u64::MAX).is_none());
         s.finish();
         assert!(matches!(s.try_next_after(3), Some(Next::Finished)));
+        assert!(matches!(s.try_next_after(u64::MAX), Some(Next::Finished)));
     }
 
     #[test]
