@@ -13,8 +13,8 @@ use berth_session_store::{KeyRing, MemoryStore, SealedStore};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{Backend, ProcessBackend};
-use crate::config::{AuthMode, Config};
+use crate::backend::{Backend, BackendError, DockerBackend, ProcessBackend};
+use crate::config::{AuthMode, BackendKind, Config};
 use crate::hosting::Sessions;
 use crate::http::{self, AppState};
 
@@ -34,6 +34,9 @@ pub enum StartError {
     /// The token validator could not be set up.
     #[error("auth: {0}")]
     Auth(#[from] berth_auth::Error),
+    /// The backend could not be set up.
+    #[error("backend: {0}")]
+    Backend(#[from] BackendError),
     /// A file named in the config could not be read.
     #[error("config key `{key}`: cannot read {path}: {message}")]
     File {
@@ -108,9 +111,23 @@ impl App {
         };
         let shutdown = CancellationToken::new();
         let store = SealedStore::new(Arc::new(MemoryStore::new()), keys.clone());
-        let backend: Arc<dyn Backend> = Arc::new(ProcessBackend);
         let pod = config.pod_name.clone().unwrap_or_else(default_pod_name);
-        let sessions = Sessions::new(&config, backend, keys, store, pod, shutdown.clone());
+        let backend: Arc<dyn Backend> = match config.backend {
+            BackendKind::Process => Arc::new(ProcessBackend),
+            BackendKind::Docker => Arc::new(DockerBackend::connect(
+                config.docker.clone(),
+                pod.clone(),
+                shutdown.clone(),
+            )?),
+        };
+        let sessions = Sessions::new(&config, backend.clone(), keys, store, pod, shutdown.clone());
+        let specs: Vec<_> = config
+            .servers
+            .iter()
+            .flat_map(|(t, list)| list.iter().map(move |(n, c)| (t, n, c)))
+            .map(|(t, n, c)| sessions.spec(t, n, c))
+            .collect();
+        backend.prepare(&specs).await;
         let state = AppState::new(
             config.clone(),
             validator,
@@ -147,6 +164,7 @@ impl App {
         let router = http::router(self.state.clone());
         crate::server::serve(listener, router, &self.config.limits, self.shutdown.clone()).await;
         self.sessions.shutdown_all().await;
+        self.sessions.backend().drain().await;
     }
 }
 

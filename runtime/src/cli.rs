@@ -106,15 +106,23 @@ impl DemoArgs {
             other => anyhow::bail!("--backend {other}: use `process` or `docker`"),
         };
         config.store.url = self.store.clone();
-        let command = if self.command.is_empty() {
-            let exe = std::env::current_exe()?;
-            vec![exe.display().to_string(), "example-server".into()]
-        } else {
-            self.command.clone()
-        };
-        let server = ServerConfig {
-            command,
-            ..ServerConfig::default()
+        let server = match config.backend {
+            BackendKind::Docker => ServerConfig {
+                image: Some(self.image.clone().unwrap_or_else(|| "berth/example-server".into())),
+                command: self.command.clone(),
+                ..ServerConfig::default()
+            },
+            BackendKind::Process if self.command.is_empty() => {
+                let exe = std::env::current_exe()?;
+                ServerConfig {
+                    command: vec![exe.display().to_string(), "example-server".into()],
+                    ..ServerConfig::default()
+                }
+            }
+            BackendKind::Process => ServerConfig {
+                command: self.command.clone(),
+                ..ServerConfig::default()
+            },
         };
         config
             .servers

@@ -36,7 +36,9 @@ async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::ExampleServer { args } => {
             berth_example_server::init_logging();
-            berth_example_server::run(args).await
+            let code = berth_example_server::run(args).await;
+            // See images/example-server/src/main.rs: don't wait for stdin.
+            std::process::exit(if code == ExitCode::SUCCESS { 0 } else { 1 })
         }
         Command::Demo(args) => {
             init_logging(false);

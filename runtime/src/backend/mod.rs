@@ -10,10 +10,13 @@
 //! # Layout
 //! - [`framing`]: newline-delimited JSON-RPC reading with a size limit.
 //! - [`process`]: one child process per instance over stdio.
+//! - [`docker`]: one hardened container per instance (bollard).
 
+pub mod docker;
 pub mod framing;
 pub mod process;
 
+pub use self::docker::DockerBackend;
 pub use self::process::ProcessBackend;
 
 use std::collections::BTreeMap;
@@ -41,6 +44,20 @@ pub struct ServerSpec {
     pub max_message_bytes: usize,
     /// Grace period for each shutdown step (stdin close, SIGTERM).
     pub shutdown_grace: Duration,
+    /// Image (docker backend).
+    pub image: Option<String>,
+    /// Memory limit in bytes (docker backend).
+    pub memory_bytes: i64,
+    /// CPU limit in billionths of a core (docker backend).
+    pub nano_cpus: i64,
+    /// Process limit (docker backend).
+    pub pids: i64,
+    /// Network granting egress; `None` means no network at all.
+    pub network: Option<String>,
+    /// Warm instances to keep ready (docker backend).
+    pub warm_pool: usize,
+    /// The server's idle timeout (pools are trimmed after it).
+    pub idle_timeout: Duration,
 }
 
 /// Labels identifying an instance's owner, for logs and (docker) labels.
@@ -84,6 +101,15 @@ pub trait InstanceControl: Send + Sync {
 /// Failure to start an instance.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
+    /// A container cap is reached; existing sessions are unaffected.
+    #[error("{0}; retry shortly")]
+    Capacity(String),
+    /// The container engine failed or is unreachable.
+    #[error("the Docker engine {0}")]
+    Engine(String),
+    /// The deployment's image is not on the Docker host.
+    #[error("image `{0}` is not on the Docker host; build or load it there first")]
+    MissingImage(String),
     /// The deployment has no command to run.
     #[error("server {tenant}/{server} has no command configured; set `command` in its deployment")]
     NoCommand {
@@ -109,6 +135,11 @@ pub enum BackendError {
 pub trait Backend: Send + Sync + 'static {
     /// Backend name for logs and metrics (`process`, `docker`).
     fn name(&self) -> &'static str;
+    /// Prepares for serving `specs` (e.g. fills warm pools). Default: nothing.
+    async fn prepare(&self, _specs: &[ServerSpec]) {}
+    /// Releases what the backend holds besides sessions (e.g. warm pools)
+    /// at shutdown. Default: nothing.
+    async fn drain(&self) {}
     /// Starts one instance that reports to `sink`.
     async fn start(
         &self,

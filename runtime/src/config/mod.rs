@@ -13,7 +13,8 @@ mod env;
 mod types;
 
 pub use self::types::{
-    AuthConfig, AuthMode, BackendKind, Config, KeysConfig, Limits, Security, ServerConfig,
+    AuthConfig, AuthMode, BackendKind, Config, DockerConfig, KeysConfig, Limits, Security,
+    ServerConfig, parse_size,
     StoreConfig, check_name,
 };
 

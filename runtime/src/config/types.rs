@@ -37,6 +37,8 @@ pub struct Config {
     pub keys: KeysConfig,
     /// Where server instances run.
     pub backend: BackendKind,
+    /// The Docker backend's engine connection and limits.
+    pub docker: DockerConfig,
     /// Hosted servers: `servers.<tenant>.<server>`.
     pub servers: BTreeMap<String, BTreeMap<String, ServerConfig>>,
 }
@@ -147,6 +149,26 @@ pub enum BackendKind {
     Docker,
 }
 
+/// The Docker engine and the limits of the docker backend.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DockerConfig {
+    /// Engine socket (`unix:///path`); default `$DOCKER_HOST` or
+    /// `unix:///var/run/docker.sock`.
+    pub host: Option<String>,
+    /// Containers this pod runs at once, warm pools included (HTTP 503 above).
+    pub max_containers: usize,
+    /// Containers one tenant may run on this pod at once.
+    pub max_containers_per_tenant: usize,
+    /// User the server process runs as inside the container.
+    pub user: String,
+    /// Size of the writable `/tmp` tmpfs.
+    pub tmpfs_size: String,
+    /// How often orphaned containers are looked for.
+    #[serde(with = "humantime_serde")]
+    pub sweep_every: Duration,
+}
+
 /// One hosted MCP server.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -165,6 +187,19 @@ pub struct ServerConfig {
     pub request_timeout: Option<Duration>,
     /// Scopes a principal needs to use this server.
     pub required_scopes: Vec<String>,
+    /// Image to run (docker backend), e.g. `berth/example-server`; pinned
+    /// to its digest when an instance starts.
+    pub image: Option<String>,
+    /// Memory limit per instance (docker), e.g. `256m`, `1g`.
+    pub memory: String,
+    /// CPU limit per instance (docker), in cores.
+    pub cpus: f64,
+    /// Process/thread limit per instance (docker).
+    pub pids: i64,
+    /// Docker network granting egress (docker); none when unset.
+    pub network: Option<String>,
+    /// Started, unclaimed instances kept ready (docker).
+    pub warm_pool: usize,
 }
 
 // === impl Config ===
@@ -182,6 +217,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             keys: KeysConfig::default(),
             backend: BackendKind::default(),
+            docker: DockerConfig::default(),
             servers: BTreeMap::new(),
         }
     }
@@ -237,12 +273,13 @@ impl Config {
                 "only `memory` is available in this build; the Redis store is not implemented yet",
             ));
         }
-        if self.backend != BackendKind::Process {
-            return Err(key(
-                "backend",
-                "only `process` is available in this build; the docker backend is not implemented yet",
-            ));
+        if self.docker.max_containers == 0 {
+            return Err(key("docker.max_containers", "must be at least 1"));
         }
+        if self.docker.max_containers_per_tenant == 0 {
+            return Err(key("docker.max_containers_per_tenant", "must be at least 1"));
+        }
+        parse_size(&self.docker.tmpfs_size).map_err(|m| key("docker.tmpfs_size", &m))?;
         if self.auth.mode == AuthMode::Jwt {
             if self.auth.issuer.is_none() {
                 return Err(key("auth.issuer", "required when auth.mode = \"jwt\""));
@@ -256,11 +293,25 @@ impl Config {
             for (name, s) in servers {
                 let k = format!("servers.{tenant}.{name}");
                 check_name(name).map_err(|m| key(&k, &m))?;
-                if s.command.is_empty() || s.command[0].is_empty() {
+                let docker = self.backend == BackendKind::Docker;
+                if docker && s.image.as_deref().is_none_or(str::is_empty) {
+                    return Err(key(
+                        &format!("{k}.image"),
+                        "required with backend = \"docker\", e.g. \"berth/example-server\"",
+                    ));
+                }
+                if !docker && (s.command.is_empty() || s.command[0].is_empty()) {
                     return Err(key(
                         &format!("{k}.command"),
                         "must name a program, e.g. [\"npx\", \"-y\", \"@modelcontextprotocol/server-everything\"]",
                     ));
+                }
+                parse_size(&s.memory).map_err(|m| key(&format!("{k}.memory"), &m))?;
+                if !(s.cpus > 0.0 && s.cpus <= 64.0) {
+                    return Err(key(&format!("{k}.cpus"), "must be between 0 and 64"));
+                }
+                if s.pids < 8 {
+                    return Err(key(&format!("{k}.pids"), "must be at least 8"));
                 }
                 if s.idle_timeout.is_zero() {
                     return Err(key(
@@ -317,6 +368,42 @@ impl Default for Limits {
     }
 }
 
+impl Default for DockerConfig {
+    fn default() -> Self {
+        DockerConfig {
+            host: None,
+            max_containers: 500,
+            max_containers_per_tenant: 100,
+            // `nobody`: exists in every image, owns nothing.
+            user: "65534:65534".into(),
+            tmpfs_size: "64m".into(),
+            sweep_every: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Parses a size like `256m`, `1g`, `512k` or plain bytes.
+pub fn parse_size(s: &str) -> Result<i64, String> {
+    let s = s.trim().to_ascii_lowercase();
+    let (num, mult) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => {
+            let mult = match &s[i..] {
+                "k" | "kb" | "kib" => 1 << 10,
+                "m" | "mb" | "mib" => 1 << 20,
+                "g" | "gb" | "gib" => 1 << 30,
+                "b" => 1,
+                other => return Err(format!("unknown size unit `{other}`; use k, m or g")),
+            };
+            (&s[..i], mult)
+        }
+        None => (s.as_str(), 1),
+    };
+    let n: i64 = num.trim().parse().map_err(|_| format!("`{s}` is not a size like 256m"))?;
+    n.checked_mul(mult)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("`{s}` is out of range"))
+}
+
 impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
@@ -348,6 +435,13 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(600),
             request_timeout: None,
             required_scopes: Vec::new(),
+            image: None,
+            // Enough for typical Node/Python MCP servers.
+            memory: "256m".into(),
+            cpus: 1.0,
+            pids: 128,
+            network: None,
+            warm_pool: 0,
         }
     }
 }

@@ -28,7 +28,7 @@ use dashmap::DashMap;
 use rand::RngCore;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{Backend, InstanceLabels, ServerSpec};
+use crate::backend::{Backend, BackendError, InstanceLabels, ServerSpec};
 use crate::config::{Config, ServerConfig};
 use crate::jsonrpc::{ErrorCode, RpcError};
 
@@ -266,15 +266,7 @@ impl Sessions {
             label: label.clone(),
         };
         let session = HostingSession::new(identity, self.shared.stream_cap);
-        let spec = ServerSpec {
-            tenant: tenant.to_owned(),
-            server: server.to_owned(),
-            command: config.command.clone(),
-            env: config.env.clone(),
-            cwd: config.cwd.clone(),
-            max_message_bytes: self.shared.max_message_bytes,
-            shutdown_grace: self.shared.shutdown_grace,
-        };
+        let spec = self.spec(tenant, server, config);
         let labels = InstanceLabels {
             session: label,
             pod: self.shared.pod.clone(),
@@ -286,8 +278,16 @@ impl Sessions {
             .await
             .map_err(|e| {
                 tracing::warn!(tenant, server, error = %e, "server instance failed to start");
-                self.record_start_failure(tenant, server, &e.to_string());
-                RpcError::new(ErrorCode::BackendUnavailable, e.to_string())
+                match e {
+                    BackendError::Capacity(_) | BackendError::Engine(_) => {
+                        RpcError::new(ErrorCode::Overloaded, e.to_string())
+                            .with_data(serde_json::json!({"retryable": true}))
+                    }
+                    other => {
+                        self.record_start_failure(tenant, server, &other.to_string());
+                        RpcError::new(ErrorCode::BackendUnavailable, other.to_string())
+                    }
+                }
             })?;
         session.attach(instance);
         self.shared.map.insert(
@@ -319,12 +319,39 @@ impl Sessions {
             .remove(&(tenant.to_owned(), server.to_owned()));
     }
 
+    /// What the backend runs for `tenant/server`.
+    pub fn spec(&self, tenant: &str, server: &str, config: &ServerConfig) -> ServerSpec {
+        ServerSpec {
+            tenant: tenant.to_owned(),
+            server: server.to_owned(),
+            command: config.command.clone(),
+            env: config.env.clone(),
+            cwd: config.cwd.clone(),
+            max_message_bytes: self.shared.max_message_bytes,
+            shutdown_grace: self.shared.shutdown_grace,
+            image: config.image.clone(),
+            // Validated at start-up.
+            memory_bytes: crate::config::parse_size(&config.memory).unwrap_or(256 << 20),
+            nano_cpus: (config.cpus * 1e9) as i64,
+            pids: config.pids,
+            network: config.network.clone(),
+            warm_pool: config.warm_pool,
+            idle_timeout: config.idle_timeout,
+        }
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.shared.backend
+    }
+
     /// Ends a session: removes it, stops its instance, deletes its record.
     pub async fn remove(&self, binding: &SessionBinding) -> bool {
         let Some((_, entry)) = self.shared.map.remove(binding.record_key()) else {
             return false;
         };
-        entry.session.shutdown("the session was closed").await;
+        // The agent need not wait for the instance to stop.
+        tokio::spawn(async move { entry.session.shutdown("the session was closed").await });
         if let Err(e) = self.shared.store.remove(binding).await {
             tracing::warn!(error = %e, "could not delete session record");
         }

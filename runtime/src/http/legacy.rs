@@ -115,7 +115,7 @@ async fn initialize(
         .await
     {
         Ok(n) => n,
-        Err(e) => return reply::rpc_error(StatusCode::OK, env.id, e),
+        Err(e) => return reply::rpc_error(reply::status_for_start(&e), env.id, e),
     };
     let stream = new.session.open_stream();
     let timeout = sessions.request_timeout(&new.binding);

@@ -30,6 +30,17 @@ pub fn rpc_error(status: StatusCode, id: Option<&RawValue>, err: RpcError) -> Re
     resp
 }
 
+/// The HTTP status for a failure to start a hosting session: 503 (with
+/// `Retry-After`) when capacity or the engine is the problem, else 200 with
+/// the JSON-RPC error.
+pub fn status_for_start(e: &RpcError) -> StatusCode {
+    if e.code == ErrorCode::Overloaded {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    }
+}
+
 /// Shorthand for an error code and message.
 pub fn error(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
     rpc_error(status, None, RpcError::new(code, message))

@@ -22,6 +22,9 @@ pub enum ErrorCode {
     RequestTimeout,
     /// Berth-specific: the backend instance is gone or could not start (`-32002`).
     BackendUnavailable,
+    /// Berth-specific: capacity reached or the container engine is down;
+    /// retry later (`-32003`, HTTP 503 with `Retry-After`).
+    Overloaded,
     /// MCP 2026-07-28: a routing header is missing or does not match the
     /// body (`-32020`).
     HeaderMismatch,
@@ -58,6 +61,7 @@ impl ErrorCode {
             ErrorCode::InternalError => -32603,
             ErrorCode::RequestTimeout => -32001,
             ErrorCode::BackendUnavailable => -32002,
+            ErrorCode::Overloaded => -32003,
             ErrorCode::HeaderMismatch => -32020,
             ErrorCode::MissingCapability => -32021,
             ErrorCode::UnsupportedVersion => -32022,

@@ -85,7 +85,7 @@ pub async fn post(
     };
     let session = match ensure_backend(app, &admitted, &req).await {
         Ok(s) => s,
-        Err(e) => return reply::rpc_error(StatusCode::OK, Some(&req.id), e),
+        Err(e) => return reply::rpc_error(reply::status_for_start(&e), Some(&req.id), e),
     };
     match req.method.as_str() {
         "server/discover" => discover(&session, &req),

@@ -1,0 +1,178 @@
+//! The docker backend: one hardened container per hosting session, created
+//! on demand through the Docker Engine API (bollard).
+//!
+//! Containers run the deployment's image pinned to its digest, as a
+//! non-root user, read-only root with a small `/tmp` tmpfs, all
+//! capabilities dropped, `no-new-privileges`, an init process, memory/CPU/
+//! pids limits and no network unless the deployment grants one
+//! ([`spec`]). Berth attaches to the container's stdio and speaks
+//! newline-delimited JSON-RPC ([`stdio`]). Caps per tenant and per pod turn
+//! excess starts into clear 503s; warm pools keep started containers ready
+//! ([`pool`]); a sweeper removes containers whose owner is gone ([`sweep`]);
+//! the engine's event stream reports exits and OOM kills ([`events`]).
+
+mod events;
+mod pool;
+mod spec;
+mod stdio;
+mod sweep;
+
+pub use self::spec::{
+    LABEL_CONFIG, LABEL_MANAGED, LABEL_POD, LABEL_SERVER, LABEL_SESSION, LABEL_TENANT,
+};
+pub use self::sweep::sweep_once;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bollard::Docker;
+use dashmap::DashMap;
+use tokio_util::sync::CancellationToken;
+
+use super::{Backend, BackendError, InboundSink, Instance, InstanceLabels, ServerSpec};
+use crate::config::DockerConfig;
+
+/// Runs instances as containers.
+#[derive(Clone)]
+pub struct DockerBackend {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    docker: Docker,
+    pod: String,
+    config: DockerConfig,
+    /// Containers this pod owns (sessions and pools), by id.
+    live: DashMap<String, Arc<stdio::ExitNotice>>,
+    /// Running containers per tenant (pools included).
+    per_tenant: DashMap<String, usize>,
+    pools: pool::Pools,
+    shutdown: CancellationToken,
+}
+
+/// A reserved container slot; released when dropped.
+struct Slot {
+    shared: Arc<Shared>,
+    tenant: String,
+}
+
+// === impl DockerBackend ===
+
+impl DockerBackend {
+    /// Connects to the engine (lazily: an unreachable engine is reported
+    /// per start, and Berth recovers when it returns) and starts the
+    /// sweeper and the event watcher.
+    pub fn connect(config: DockerConfig, pod: String, shutdown: CancellationToken) -> Result<Self, BackendError> {
+        let docker = match &config.host {
+            Some(h) => {
+                let path = h.strip_prefix("unix://").unwrap_or(h);
+                Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION)
+            }
+            None => Docker::connect_with_local_defaults(),
+        }
+        .map_err(|e| BackendError::Engine(format!("cannot be configured: {e}; check docker.host")))?;
+        let backend = DockerBackend {
+            shared: Arc::new(Shared {
+                docker,
+                pod,
+                config,
+                live: DashMap::new(),
+                per_tenant: DashMap::new(),
+                pools: pool::Pools::default(),
+                shutdown,
+            }),
+        };
+        tokio::spawn(sweep::run(backend.clone()));
+        tokio::spawn(events::watch(backend.clone()));
+        Ok(backend)
+    }
+
+    /// Containers this pod owns right now (sessions and pools).
+    pub fn live_containers(&self) -> usize {
+        self.shared.live.len()
+    }
+
+    fn reserve(&self, tenant: &str) -> Result<Slot, BackendError> {
+        let cfg = &self.shared.config;
+        let total: usize = self.shared.per_tenant.iter().map(|e| *e.value()).sum();
+        if total >= cfg.max_containers {
+            return Err(BackendError::Capacity(format!(
+                "this Berth pod runs its maximum of {} containers (docker.max_containers)",
+                cfg.max_containers
+            )));
+        }
+        let mut n = self.shared.per_tenant.entry(tenant.to_owned()).or_insert(0);
+        if *n >= cfg.max_containers_per_tenant {
+            return Err(BackendError::Capacity(format!(
+                "tenant `{tenant}` runs its maximum of {} containers on this pod (docker.max_containers_per_tenant)",
+                cfg.max_containers_per_tenant
+            )));
+        }
+        *n += 1;
+        Ok(Slot {
+            shared: self.shared.clone(),
+            tenant: tenant.to_owned(),
+        })
+    }
+}
+
+#[async_trait]
+impl Backend for DockerBackend {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    async fn drain(&self) {
+        pool::drain(self).await;
+    }
+
+    async fn prepare(&self, specs: &[ServerSpec]) {
+        for spec in specs.iter().filter(|s| s.warm_pool > 0) {
+            pool::keep_filled(self.clone(), spec.clone());
+        }
+    }
+
+    async fn start(
+        &self,
+        spec: &ServerSpec,
+        labels: &InstanceLabels,
+        sink: Arc<dyn InboundSink>,
+    ) -> Result<Instance, BackendError> {
+        if let Some(warm) = self.shared.pools.claim(spec) {
+            pool::note_claim(self, spec);
+            match stdio::attach(self, &warm.id, spec, labels, sink.clone(), warm.slot).await {
+                Ok(instance) => return Ok(instance),
+                Err(e) => tracing::warn!(container = %warm.id, error = %e, "warm container unusable; starting a fresh one"),
+            }
+        }
+        pool::note_claim(self, spec);
+        let slot = self.reserve(&spec.tenant)?;
+        let id = spec::create(self, spec, &labels.session).await?;
+        stdio::attach_and_start(self, &id, spec, labels, sink, slot).await
+    }
+}
+
+// === impl Slot ===
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(mut n) = self.shared.per_tenant.get_mut(&self.tenant) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+/// Maps an engine error to a [`BackendError`].
+fn engine(context: &str, e: bollard::errors::Error) -> BackendError {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { status_code: 404, message } => {
+            BackendError::Engine(format!("{context}: not found ({message})"))
+        }
+        bollard::errors::Error::DockerResponseServerError { message, .. } => {
+            BackendError::Engine(format!("refused to {context}: {message}"))
+        }
+        other => BackendError::Engine(format!(
+            "is unreachable ({context}: {other}); check that dockerd runs and docker.host points at it"
+        )),
+    }
+}

@@ -1,0 +1,112 @@
+//! The container a hosting session runs in: image pinned by digest, the
+//! hardening every container gets, limits and labels.
+
+use std::collections::HashMap;
+
+use bollard::container::{Config, CreateContainerOptions};
+use bollard::models::HostConfig;
+use sha2::{Digest, Sha256};
+
+use super::{DockerBackend, engine};
+use crate::backend::{BackendError, ServerSpec};
+
+/// Marks containers Berth manages (the sweeper only ever touches these).
+pub const LABEL_MANAGED: &str = "berth.managed";
+/// Tenant that owns the container.
+pub const LABEL_TENANT: &str = "berth.tenant";
+/// Server the container runs.
+pub const LABEL_SERVER: &str = "berth.server";
+/// Hosting session (non-secret label) or `pool` for warm containers.
+pub const LABEL_SESSION: &str = "berth.session";
+/// Berth pod that owns the container.
+pub const LABEL_POD: &str = "berth.pod";
+/// Hash of the container configuration (pools only reuse matching ones).
+pub const LABEL_CONFIG: &str = "berth.config-hash";
+
+/// Creates (does not start) a container for `spec`; `session` labels it.
+pub(super) async fn create(backend: &DockerBackend, spec: &ServerSpec, session: &str) -> Result<String, BackendError> {
+    let shared = &backend.shared;
+    let image = spec.image.clone().ok_or_else(|| BackendError::NoCommand {
+        tenant: spec.tenant.clone(),
+        server: spec.server.clone(),
+    })?;
+    // Pin the image to what it is *now*: a tag moved later cannot change
+    // what this session runs.
+    let inspected = shared.docker.inspect_image(&image).await.map_err(|e| match e {
+        bollard::errors::Error::DockerResponseServerError { status_code: 404, .. } => BackendError::MissingImage(image.clone()),
+        other => engine("inspect the image", other),
+    })?;
+    let digest = inspected.id.ok_or_else(|| BackendError::MissingImage(image.clone()))?;
+    let labels = labels(&shared.pod, spec, session);
+    let tmpfs = HashMap::from([(
+        "/tmp".to_owned(),
+        format!("rw,noexec,nosuid,nodev,size={}", shared.config.tmpfs_size),
+    )]);
+    let host = HostConfig {
+        readonly_rootfs: Some(true),
+        tmpfs: Some(tmpfs),
+        cap_drop: Some(vec!["ALL".into()]),
+        security_opt: Some(vec!["no-new-privileges:true".into()]),
+        init: Some(true),
+        memory: Some(spec.memory_bytes),
+        memory_swap: Some(spec.memory_bytes),
+        nano_cpus: Some(spec.nano_cpus),
+        pids_limit: Some(spec.pids),
+        network_mode: Some(spec.network.clone().unwrap_or_else(|| "none".into())),
+        ..HostConfig::default()
+    };
+    let env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let config = Config {
+        image: Some(digest),
+        cmd: (!spec.command.is_empty()).then(|| spec.command.clone()),
+        env: Some(env),
+        user: Some(shared.config.user.clone()),
+        labels: Some(labels),
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        open_stdin: Some(true),
+        stdin_once: Some(false),
+        tty: Some(false),
+        network_disabled: Some(spec.network.is_none()),
+        host_config: Some(host),
+        ..Config::default()
+    };
+    let name = format!("berth-{}-{}-{}", spec.tenant, spec.server, crate::hosting::new_session_id()[..10].to_ascii_lowercase().replace(['-', '_'], "x"));
+    let created = shared
+        .docker
+        .create_container(Some(CreateContainerOptions { name, platform: None }), config)
+        .await
+        .map_err(|e| engine("create a container", e))?;
+    Ok(created.id)
+}
+
+fn labels(pod: &str, spec: &ServerSpec, session: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (LABEL_MANAGED.to_owned(), "true".to_owned()),
+        (LABEL_TENANT.to_owned(), spec.tenant.clone()),
+        (LABEL_SERVER.to_owned(), spec.server.clone()),
+        (LABEL_SESSION.to_owned(), session.to_owned()),
+        (LABEL_POD.to_owned(), pod.to_owned()),
+        (LABEL_CONFIG.to_owned(), config_hash(spec)),
+    ])
+}
+
+/// Identifies a container configuration: pools reuse only exact matches.
+pub(super) fn config_hash(spec: &ServerSpec) -> String {
+    let mut h = Sha256::new();
+    let parts = [
+        spec.image.clone().unwrap_or_default(),
+        spec.command.join("\u{0}"),
+        format!("{:?}", spec.env),
+        spec.memory_bytes.to_string(),
+        spec.nano_cpus.to_string(),
+        spec.pids.to_string(),
+        spec.network.clone().unwrap_or_default(),
+    ];
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    hex::encode(&h.finalize()[..8])
+}

@@ -1,0 +1,301 @@
+//! Speaking MCP over a container's stdio: attach, pump stdout lines to the
+//! session, log stderr, write messages to stdin, and stop/remove the
+//! container when the session ends or the container dies.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bollard::container::{AttachContainerOptions, LogOutput, RemoveContainerOptions, StopContainerOptions};
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::{DockerBackend, Slot, engine};
+use crate::backend::framing::{Frame, LineReader};
+use crate::backend::{BackendError, InboundSink, Instance, InstanceControl, InstanceLabels, ServerSpec};
+
+/// Outbound messages buffered per container before callers wait.
+const OUTBOUND_QUEUE: usize = 256;
+
+/// Longest stderr line logged.
+const MAX_STDERR_LINE: usize = 4096;
+
+/// Reports a container's end to its session exactly once, whoever notices
+/// first (the attach stream ending, or the engine's `die`/`oom` event).
+pub(super) struct ExitNotice {
+    sink: std::sync::Mutex<Option<Arc<dyn InboundSink>>>,
+    fired: AtomicBool,
+    oom: AtomicBool,
+}
+
+struct DockerControl {
+    stop: CancellationToken,
+    done: watch::Receiver<bool>,
+}
+
+// === impl ExitNotice ===
+
+impl ExitNotice {
+    fn new(sink: Option<Arc<dyn InboundSink>>) -> Arc<Self> {
+        Arc::new(ExitNotice {
+            sink: std::sync::Mutex::new(sink),
+            fired: AtomicBool::new(false),
+            oom: AtomicBool::new(false),
+        })
+    }
+
+    /// A notice for a container no session uses yet (warm pool).
+    pub(super) fn new_detached() -> Arc<Self> {
+        Self::new(None)
+    }
+
+    /// Records an OOM kill (from the event stream) for the exit reason.
+    pub(super) fn mark_oom(&self) {
+        self.oom.store(true, Ordering::Release);
+    }
+
+    /// Tells the session the container is gone (once).
+    pub(super) fn fire(&self, reason: String) {
+        if self.fired.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let reason = if self.oom.load(Ordering::Acquire) {
+            format!("{reason}; it was killed for exceeding its memory limit")
+        } else {
+            reason
+        };
+        let sink = self.sink.lock().expect("exit notice lock poisoned").take();
+        if let Some(sink) = sink {
+            sink.on_exit(reason);
+        }
+    }
+
+    fn set_sink(&self, sink: Arc<dyn InboundSink>) {
+        *self.sink.lock().expect("exit notice lock poisoned") = Some(sink);
+    }
+}
+
+/// Attaches to a created container, then starts it (no output is missed).
+pub(super) async fn attach_and_start(
+    backend: &DockerBackend,
+    id: &str,
+    spec: &ServerSpec,
+    labels: &InstanceLabels,
+    sink: Arc<dyn InboundSink>,
+    slot: Slot,
+) -> Result<Instance, BackendError> {
+    let instance = attach(backend, id, spec, labels, sink, slot).await?;
+    if let Err(e) = backend.shared.docker.start_container::<String>(id, None).await {
+        instance.control.shutdown().await;
+        return Err(engine("start the container", e));
+    }
+    Ok(instance)
+}
+
+/// Attaches to a container's stdio and pumps it.
+pub(super) async fn attach(
+    backend: &DockerBackend,
+    id: &str,
+    spec: &ServerSpec,
+    labels: &InstanceLabels,
+    sink: Arc<dyn InboundSink>,
+    slot: Slot,
+) -> Result<Instance, BackendError> {
+    let docker = backend.shared.docker.clone();
+    let attached = match docker
+        .attach_container(
+            id,
+            Some(AttachContainerOptions::<String> {
+                stdin: Some(true),
+                stdout: Some(true),
+                stderr: Some(true),
+                stream: Some(true),
+                logs: Some(false),
+                detach_keys: None,
+            }),
+        )
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => {
+            remove(backend, id).await;
+            return Err(engine("attach to the container", e));
+        }
+    };
+    let notice = backend
+        .shared
+        .live
+        .entry(id.to_owned())
+        .or_insert_with(|| ExitNotice::new(None))
+        .clone();
+    notice.set_sink(sink.clone());
+    let (tx, rx) = mpsc::channel::<Bytes>(OUTBOUND_QUEUE);
+    let (stdout_tx, stdout_rx) = mpsc::channel::<std::io::Result<Bytes>>(64);
+    let stop = CancellationToken::new();
+    let (done_tx, done_rx) = watch::channel(false);
+    tokio::spawn(write_loop(attached.input, rx, stop.clone()));
+    tokio::spawn(demux(attached.output, stdout_tx, labels.session.clone()));
+    let reader = tokio::spawn(read_loop(stdout_rx, spec.max_message_bytes, sink));
+    tokio::spawn(supervise(
+        backend.clone(),
+        id.to_owned(),
+        spec.shutdown_grace,
+        stop.clone(),
+        reader,
+        notice,
+        done_tx,
+        slot,
+    ));
+    Ok(Instance {
+        id: format!("container:{}", &id[..id.len().min(12)]),
+        outbound: tx,
+        control: Box::new(DockerControl { stop, done: done_rx }),
+    })
+}
+
+#[async_trait]
+impl InstanceControl for DockerControl {
+    async fn shutdown(&self) {
+        self.stop.cancel();
+        let mut done = self.done.clone();
+        let _ = done.wait_for(|d| *d).await;
+    }
+}
+
+async fn write_loop(
+    mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+    mut rx: mpsc::Receiver<Bytes>,
+    stop: CancellationToken,
+) {
+    loop {
+        let msg = tokio::select! {
+            m = rx.recv() => m,
+            _ = stop.cancelled() => None,
+        };
+        let Some(msg) = msg else { break };
+        if input.write_all(&msg).await.is_err() || input.write_all(b"\n").await.is_err() {
+            break;
+        }
+        if rx.is_empty() && input.flush().await.is_err() {
+            break;
+        }
+    }
+    let _ = input.shutdown().await;
+}
+
+/// Splits the engine's multiplexed output: stdout to the line reader,
+/// stderr to the log.
+async fn demux(
+    mut output: std::pin::Pin<Box<dyn futures::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
+    stdout: mpsc::Sender<std::io::Result<Bytes>>,
+    session: String,
+) {
+    let mut partial = Vec::new();
+    while let Some(item) = output.next().await {
+        match item {
+            Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
+                if stdout.send(Ok(message)).await.is_err() {
+                    break;
+                }
+            }
+            Ok(LogOutput::StdErr { message }) => {
+                partial.extend_from_slice(&message);
+                while let Some(pos) = memchr::memchr(b'\n', &partial) {
+                    let line: Vec<u8> = partial.drain(..=pos).collect();
+                    let text = String::from_utf8_lossy(&line[..line.len().min(MAX_STDERR_LINE)]);
+                    tracing::info!(target: "berth::backend::stderr", session = %session, "{}", text.trim_end());
+                }
+                if partial.len() > MAX_STDERR_LINE {
+                    partial.clear();
+                }
+            }
+            Ok(LogOutput::StdIn { .. }) => {}
+            Err(e) => {
+                let _ = stdout.send(Err(std::io::Error::other(e.to_string()))).await;
+                break;
+            }
+        }
+    }
+}
+
+async fn read_loop(rx: mpsc::Receiver<std::io::Result<Bytes>>, limit: usize, sink: Arc<dyn InboundSink>) {
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let reader = BufReader::with_capacity(64 * 1024, tokio_util::io::StreamReader::new(stream));
+    let mut lines = LineReader::new(reader, limit);
+    loop {
+        match lines.next_frame().await {
+            Ok(Frame::Line(line)) => sink.on_message(line),
+            Ok(Frame::Oversized(n)) => sink.on_garbage(&format!(
+                "server wrote a {n}-byte message, over the {limit}-byte limit"
+            )),
+            Ok(Frame::Eof) => return,
+            Err(e) => {
+                sink.on_garbage(&format!("reading server output failed: {e}"));
+                return;
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn supervise(
+    backend: DockerBackend,
+    id: String,
+    grace: Duration,
+    stop: CancellationToken,
+    reader: tokio::task::JoinHandle<()>,
+    notice: Arc<ExitNotice>,
+    done: watch::Sender<bool>,
+    slot: Slot,
+) {
+    let mut reader = reader;
+    let stopped_by_us = tokio::select! {
+        _ = &mut reader => false,
+        _ = stop.cancelled() => true,
+    };
+    let docker = &backend.shared.docker;
+    if stopped_by_us {
+        // Polite first: stdin closes (writer), then SIGTERM with a grace
+        // period, then SIGKILL (the engine's stop does both).
+        let t = i64::try_from(grace.as_secs().max(1)).unwrap_or(5);
+        let _ = docker.stop_container(&id, Some(StopContainerOptions { t })).await;
+        let _ = tokio::time::timeout(grace, reader).await;
+    }
+    let reason = match docker.inspect_container(&id, None).await {
+        Ok(info) => {
+            let state = info.state.unwrap_or_default();
+            if state.oom_killed == Some(true) {
+                notice.mark_oom();
+            }
+            match state.exit_code {
+                Some(code) => format!("server container exited with status {code}"),
+                None => "server container exited".to_owned(),
+            }
+        }
+        Err(e) => format!("server container is gone ({e})"),
+    };
+    notice.fire(reason);
+    remove(&backend, &id).await;
+    drop(slot);
+    let _ = done.send(true);
+}
+
+/// Force-removes a container and forgets it.
+pub(super) async fn remove(backend: &DockerBackend, id: &str) {
+    let opts = RemoveContainerOptions {
+        force: true,
+        v: true,
+        ..RemoveContainerOptions::default()
+    };
+    if let Err(e) = backend.shared.docker.remove_container(id, Some(opts)).await {
+        let gone = matches!(&e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. });
+        if !gone {
+            tracing::warn!(container = %id, error = %e, "could not remove container; the sweeper will retry");
+        }
+    }
+    backend.shared.live.remove(id);
+}

@@ -1,0 +1,83 @@
+//! The orphan sweeper: removes Berth-labelled containers whose session or
+//! owning pod is gone, at start-up and periodically, so a `kill -9` of a
+//! pod leaves nothing behind once a pod runs again on that host.
+
+use std::collections::HashMap;
+
+use bollard::container::ListContainersOptions;
+
+use super::DockerBackend;
+use super::spec::{LABEL_MANAGED, LABEL_POD};
+use super::stdio::remove;
+
+/// Containers younger than this are never swept (they may be between
+/// creation and registration).
+const GRACE_SECS: i64 = 60;
+
+/// Sweeps now and then every `docker.sweep_every` until shutdown.
+pub(super) async fn run(backend: DockerBackend) {
+    loop {
+        if let Err(e) = sweep_once(&backend).await {
+            tracing::warn!(error = %e, "container sweep failed; retrying later");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backend.shared.config.sweep_every) => {}
+            _ = backend.shared.shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// One sweep; returns how many containers were removed.
+pub async fn sweep_once(backend: &DockerBackend) -> Result<usize, bollard::errors::Error> {
+    let filters = HashMap::from([("label".to_owned(), vec![format!("{LABEL_MANAGED}=true")])]);
+    let list = backend
+        .shared
+        .docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters,
+            ..ListContainersOptions::default()
+        }))
+        .await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let mut removed = 0;
+    for c in list {
+        let Some(id) = c.id else { continue };
+        let pod = c.labels.as_ref().and_then(|l| l.get(LABEL_POD)).cloned().unwrap_or_default();
+        let young = c.created.is_some_and(|t| now - t < GRACE_SECS);
+        let orphan = if pod == backend.shared.pod {
+            !young && !backend.shared.live.contains_key(&id)
+        } else {
+            pod_is_gone(&pod)
+        };
+        if orphan {
+            tracing::info!(container = %id, %pod, "removing orphaned container");
+            remove(backend, &id).await;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// A pod named `{hostname}-{pid}` on this host is gone when its process
+/// is. Pods on other hosts are judged by their own host's sweeper (and by
+/// session leases, once sessions live in Redis).
+fn pod_is_gone(pod: &str) -> bool {
+    let Some((host, pid)) = pod.rsplit_once('-') else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    let ours = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    if host != ours.trim() {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/cmdline")) {
+        Ok(cmd) => !cmd.contains("berth"),
+        Err(_) => true,
+    }
+}
