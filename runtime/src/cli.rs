@@ -108,7 +108,11 @@ impl DemoArgs {
         config.store.url = self.store.clone();
         let server = match config.backend {
             BackendKind::Docker => ServerConfig {
-                image: Some(self.image.clone().unwrap_or_else(|| "berth/example-server".into())),
+                image: Some(
+                    self.image
+                        .clone()
+                        .unwrap_or_else(|| "berth/example-server".into()),
+                ),
                 command: self.command.clone(),
                 ..ServerConfig::default()
             },

@@ -14,8 +14,7 @@ mod types;
 
 pub use self::types::{
     AuthConfig, AuthMode, BackendKind, Config, DockerConfig, KeysConfig, Limits, Security,
-    ServerConfig, parse_size,
-    StoreConfig, check_name,
+    ServerConfig, StoreConfig, check_name, parse_size,
 };
 
 use std::path::Path;

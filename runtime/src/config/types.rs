@@ -277,7 +277,10 @@ impl Config {
             return Err(key("docker.max_containers", "must be at least 1"));
         }
         if self.docker.max_containers_per_tenant == 0 {
-            return Err(key("docker.max_containers_per_tenant", "must be at least 1"));
+            return Err(key(
+                "docker.max_containers_per_tenant",
+                "must be at least 1",
+            ));
         }
         parse_size(&self.docker.tmpfs_size).map_err(|m| key("docker.tmpfs_size", &m))?;
         if self.auth.mode == AuthMode::Jwt {
@@ -398,7 +401,10 @@ pub fn parse_size(s: &str) -> Result<i64, String> {
         }
         None => (s.as_str(), 1),
     };
-    let n: i64 = num.trim().parse().map_err(|_| format!("`{s}` is not a size like 256m"))?;
+    let n: i64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size like 256m"))?;
     n.checked_mul(mult)
         .filter(|v| *v > 0)
         .ok_or_else(|| format!("`{s}` is out of range"))

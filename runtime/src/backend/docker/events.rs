@@ -17,7 +17,10 @@ pub(super) async fn watch(backend: DockerBackend) {
     loop {
         let filters = HashMap::from([
             ("type".to_owned(), vec!["container".to_owned()]),
-            ("label".to_owned(), vec![format!("{LABEL_POD}={}", shared.pod)]),
+            (
+                "label".to_owned(),
+                vec![format!("{LABEL_POD}={}", shared.pod)],
+            ),
             ("event".to_owned(), vec!["die".to_owned(), "oom".to_owned()]),
         ]);
         let mut events = shared.docker.events(Some(EventsOptions::<String> {

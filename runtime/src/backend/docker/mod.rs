@@ -62,7 +62,11 @@ impl DockerBackend {
     /// Connects to the engine (lazily: an unreachable engine is reported
     /// per start, and Berth recovers when it returns) and starts the
     /// sweeper and the event watcher.
-    pub fn connect(config: DockerConfig, pod: String, shutdown: CancellationToken) -> Result<Self, BackendError> {
+    pub fn connect(
+        config: DockerConfig,
+        pod: String,
+        shutdown: CancellationToken,
+    ) -> Result<Self, BackendError> {
         let docker = match &config.host {
             Some(h) => {
                 let path = h.strip_prefix("unix://").unwrap_or(h);
@@ -70,7 +74,9 @@ impl DockerBackend {
             }
             None => Docker::connect_with_local_defaults(),
         }
-        .map_err(|e| BackendError::Engine(format!("cannot be configured: {e}; check docker.host")))?;
+        .map_err(|e| {
+            BackendError::Engine(format!("cannot be configured: {e}; check docker.host"))
+        })?;
         let backend = DockerBackend {
             shared: Arc::new(Shared {
                 docker,
@@ -142,7 +148,9 @@ impl Backend for DockerBackend {
             pool::note_claim(self, spec);
             match stdio::attach(self, &warm.id, spec, labels, sink.clone(), warm.slot).await {
                 Ok(instance) => return Ok(instance),
-                Err(e) => tracing::warn!(container = %warm.id, error = %e, "warm container unusable; starting a fresh one"),
+                Err(e) => {
+                    tracing::warn!(container = %warm.id, error = %e, "warm container unusable; starting a fresh one")
+                }
             }
         }
         pool::note_claim(self, spec);
@@ -165,9 +173,10 @@ impl Drop for Slot {
 /// Maps an engine error to a [`BackendError`].
 fn engine(context: &str, e: bollard::errors::Error) -> BackendError {
     match e {
-        bollard::errors::Error::DockerResponseServerError { status_code: 404, message } => {
-            BackendError::Engine(format!("{context}: not found ({message})"))
-        }
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } => BackendError::Engine(format!("{context}: not found ({message})")),
         bollard::errors::Error::DockerResponseServerError { message, .. } => {
             BackendError::Engine(format!("refused to {context}: {message}"))
         }

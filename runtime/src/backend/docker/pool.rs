@@ -92,9 +92,19 @@ pub(super) fn keep_filled(backend: DockerBackend, spec: ServerSpec) {
                 _ = pool.wake.notified() => {}
                 _ = backend.shared.shutdown.cancelled() => return,
             }
-            let idle = pool.last_claim.lock().expect("pool lock poisoned").elapsed() >= spec.idle_timeout;
+            let idle = pool
+                .last_claim
+                .lock()
+                .expect("pool lock poisoned")
+                .elapsed()
+                >= spec.idle_timeout;
             if idle {
-                let trimmed: Vec<Warm> = pool.ready.lock().expect("pool lock poisoned").drain(..).collect();
+                let trimmed: Vec<Warm> = pool
+                    .ready
+                    .lock()
+                    .expect("pool lock poisoned")
+                    .drain(..)
+                    .collect();
                 for w in trimmed {
                     tracing::info!(server = %spec.server, container = %w.id, "trimming idle warm pool");
                     remove(&backend, &w.id).await;
@@ -114,11 +124,22 @@ pub(super) fn keep_filled(backend: DockerBackend, spec: ServerSpec) {
     });
 }
 
-async fn start_warm(backend: &DockerBackend, spec: &ServerSpec) -> Result<Warm, crate::backend::BackendError> {
+async fn start_warm(
+    backend: &DockerBackend,
+    spec: &ServerSpec,
+) -> Result<Warm, crate::backend::BackendError> {
     let slot = backend.reserve(&spec.tenant)?;
     let id = spec::create(backend, spec, "pool").await?;
-    backend.shared.live.insert(id.clone(), ExitNotice::new_detached());
-    if let Err(e) = backend.shared.docker.start_container::<String>(&id, None).await {
+    backend
+        .shared
+        .live
+        .insert(id.clone(), ExitNotice::new_detached());
+    if let Err(e) = backend
+        .shared
+        .docker
+        .start_container::<String>(&id, None)
+        .await
+    {
         remove(backend, &id).await;
         return Err(engine("start a warm container", e));
     }

@@ -24,7 +24,11 @@ pub const LABEL_POD: &str = "berth.pod";
 pub const LABEL_CONFIG: &str = "berth.config-hash";
 
 /// Creates (does not start) a container for `spec`; `session` labels it.
-pub(super) async fn create(backend: &DockerBackend, spec: &ServerSpec, session: &str) -> Result<String, BackendError> {
+pub(super) async fn create(
+    backend: &DockerBackend,
+    spec: &ServerSpec,
+    session: &str,
+) -> Result<String, BackendError> {
     let shared = &backend.shared;
     let image = spec.image.clone().ok_or_else(|| BackendError::NoCommand {
         tenant: spec.tenant.clone(),
@@ -32,11 +36,19 @@ pub(super) async fn create(backend: &DockerBackend, spec: &ServerSpec, session: 
     })?;
     // Pin the image to what it is *now*: a tag moved later cannot change
     // what this session runs.
-    let inspected = shared.docker.inspect_image(&image).await.map_err(|e| match e {
-        bollard::errors::Error::DockerResponseServerError { status_code: 404, .. } => BackendError::MissingImage(image.clone()),
-        other => engine("inspect the image", other),
-    })?;
-    let digest = inspected.id.ok_or_else(|| BackendError::MissingImage(image.clone()))?;
+    let inspected = shared
+        .docker
+        .inspect_image(&image)
+        .await
+        .map_err(|e| match e {
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            } => BackendError::MissingImage(image.clone()),
+            other => engine("inspect the image", other),
+        })?;
+    let digest = inspected
+        .id
+        .ok_or_else(|| BackendError::MissingImage(image.clone()))?;
     let labels = labels(&shared.pod, spec, session);
     let tmpfs = HashMap::from([(
         "/tmp".to_owned(),
@@ -72,10 +84,23 @@ pub(super) async fn create(backend: &DockerBackend, spec: &ServerSpec, session: 
         host_config: Some(host),
         ..Config::default()
     };
-    let name = format!("berth-{}-{}-{}", spec.tenant, spec.server, crate::hosting::new_session_id()[..10].to_ascii_lowercase().replace(['-', '_'], "x"));
+    let name = format!(
+        "berth-{}-{}-{}",
+        spec.tenant,
+        spec.server,
+        crate::hosting::new_session_id()[..10]
+            .to_ascii_lowercase()
+            .replace(['-', '_'], "x")
+    );
     let created = shared
         .docker
-        .create_container(Some(CreateContainerOptions { name, platform: None }), config)
+        .create_container(
+            Some(CreateContainerOptions {
+                name,
+                platform: None,
+            }),
+            config,
+        )
         .await
         .map_err(|e| engine("create a container", e))?;
     Ok(created.id)

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bollard::container::{AttachContainerOptions, LogOutput, RemoveContainerOptions, StopContainerOptions};
+use bollard::container::{
+    AttachContainerOptions, LogOutput, RemoveContainerOptions, StopContainerOptions,
+};
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::io::{AsyncWriteExt, BufReader};
@@ -16,7 +18,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{DockerBackend, Slot, engine};
 use crate::backend::framing::{Frame, LineReader};
-use crate::backend::{BackendError, InboundSink, Instance, InstanceControl, InstanceLabels, ServerSpec};
+use crate::backend::{
+    BackendError, InboundSink, Instance, InstanceControl, InstanceLabels, ServerSpec,
+};
 
 /// Outbound messages buffered per container before callers wait.
 const OUTBOUND_QUEUE: usize = 256;
@@ -89,7 +93,12 @@ pub(super) async fn attach_and_start(
     slot: Slot,
 ) -> Result<Instance, BackendError> {
     let instance = attach(backend, id, spec, labels, sink, slot).await?;
-    if let Err(e) = backend.shared.docker.start_container::<String>(id, None).await {
+    if let Err(e) = backend
+        .shared
+        .docker
+        .start_container::<String>(id, None)
+        .await
+    {
         instance.control.shutdown().await;
         return Err(engine("start the container", e));
     }
@@ -153,7 +162,10 @@ pub(super) async fn attach(
     Ok(Instance {
         id: format!("container:{}", &id[..id.len().min(12)]),
         outbound: tx,
-        control: Box::new(DockerControl { stop, done: done_rx }),
+        control: Box::new(DockerControl {
+            stop,
+            done: done_rx,
+        }),
     })
 }
 
@@ -190,7 +202,9 @@ async fn write_loop(
 /// Splits the engine's multiplexed output: stdout to the line reader,
 /// stderr to the log.
 async fn demux(
-    mut output: std::pin::Pin<Box<dyn futures::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
+    mut output: std::pin::Pin<
+        Box<dyn futures::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
+    >,
     stdout: mpsc::Sender<std::io::Result<Bytes>>,
     session: String,
 ) {
@@ -222,7 +236,11 @@ async fn demux(
     }
 }
 
-async fn read_loop(rx: mpsc::Receiver<std::io::Result<Bytes>>, limit: usize, sink: Arc<dyn InboundSink>) {
+async fn read_loop(
+    rx: mpsc::Receiver<std::io::Result<Bytes>>,
+    limit: usize,
+    sink: Arc<dyn InboundSink>,
+) {
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
     let reader = BufReader::with_capacity(64 * 1024, tokio_util::io::StreamReader::new(stream));
     let mut lines = LineReader::new(reader, limit);
@@ -262,7 +280,9 @@ async fn supervise(
         // Polite first: stdin closes (writer), then SIGTERM with a grace
         // period, then SIGKILL (the engine's stop does both).
         let t = i64::try_from(grace.as_secs().max(1)).unwrap_or(5);
-        let _ = docker.stop_container(&id, Some(StopContainerOptions { t })).await;
+        let _ = docker
+            .stop_container(&id, Some(StopContainerOptions { t }))
+            .await;
         let _ = tokio::time::timeout(grace, reader).await;
     }
     let reason = match docker.inspect_container(&id, None).await {
@@ -292,7 +312,13 @@ pub(super) async fn remove(backend: &DockerBackend, id: &str) {
         ..RemoveContainerOptions::default()
     };
     if let Err(e) = backend.shared.docker.remove_container(id, Some(opts)).await {
-        let gone = matches!(&e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. });
+        let gone = matches!(
+            &e,
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                ..
+            }
+        );
         if !gone {
             tracing::warn!(container = %id, error = %e, "could not remove container; the sweeper will retry");
         }

@@ -46,7 +46,12 @@ pub async fn sweep_once(backend: &DockerBackend) -> Result<usize, bollard::error
     let mut removed = 0;
     for c in list {
         let Some(id) = c.id else { continue };
-        let pod = c.labels.as_ref().and_then(|l| l.get(LABEL_POD)).cloned().unwrap_or_default();
+        let pod = c
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(LABEL_POD))
+            .cloned()
+            .unwrap_or_default();
         let young = c.created.is_some_and(|t| now - t < GRACE_SECS);
         let orphan = if pod == backend.shared.pod {
             !young && !backend.shared.live.contains_key(&id)
