@@ -29,9 +29,9 @@ pub(crate) struct BenchArgs {
     /// Which targets to measure.
     #[arg(long, value_enum, default_value_t = Only::Both)]
     pub(crate) only: Only,
-    /// Open a new TCP connection per request (rmcp's default client) instead of keep-alive.
-    #[arg(long)]
-    pub(crate) no_keepalive: bool,
+    /// How clients use TCP connections.
+    #[arg(long, value_enum, default_value_t = Connections::Fresh)]
+    pub(crate) connections: Connections,
     /// Print the report as JSON instead of Markdown.
     #[arg(long)]
     pub(crate) json: bool,
@@ -58,6 +58,18 @@ pub(crate) enum Era {
     Legacy,
     /// 2026-07-28: no protocol sessions, per-request `_meta`.
     Stateless,
+}
+
+/// How the clients' HTTP connections are used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Connections {
+    /// A new TCP connection per POST: rmcp's default client. The default,
+    /// because the example server's HTTP mode leaves Nagle's algorithm on and
+    /// a reused connection then waits ~40 ms for a delayed ACK on every call.
+    Fresh,
+    /// Pooled keep-alive connections, as long-lived agents use them.
+    KeepAlive,
 }
 
 /// Which targets a run measures.

@@ -56,7 +56,9 @@ impl Probe {
             pid,
             ticks_per_sec: tck as f64,
         };
-        probe.sample().context("cannot read process CPU time from /proc")?;
+        probe
+            .sample()
+            .context("cannot read process CPU time from /proc")?;
         Ok(probe)
     }
 
@@ -123,7 +125,8 @@ fn parse_stat(text: &str) -> anyhow::Result<Stat> {
         let raw = fields
             .get(n - 3)
             .ok_or_else(|| anyhow::anyhow!("field {n} is missing"))?;
-        raw.parse().with_context(|| format!("field {n} `{raw}` is not a number"))
+        raw.parse()
+            .with_context(|| format!("field {n} `{raw}` is not a number"))
     };
     Ok(Stat {
         ppid: u32::try_from(field(4)?)?,
@@ -137,7 +140,8 @@ mod tests {
 
     #[test]
     fn parses_a_stat_line_with_a_strange_name() {
-        let line = "4242 (ber th) (x)) S 17 4242 4242 0 -1 4194560 900 0 0 0 123 45 0 0 20 0 9 0 100 0";
+        let line =
+            "4242 (ber th) (x)) S 17 4242 4242 0 -1 4194560 900 0 0 0 123 45 0 0 20 0 9 0 100 0";
         let stat = parse_stat(line).unwrap();
         assert_eq!(stat.ppid, 17);
         assert_eq!(stat.ticks, 168);

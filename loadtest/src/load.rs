@@ -11,13 +11,15 @@ use std::time::Duration;
 use anyhow::Context;
 use futures::future::join_all;
 use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, ClientInfo, Implementation, JsonObject, ProtocolVersion};
+use rmcp::model::{
+    CallToolRequestParams, ClientConfig, Implementation, JsonObject, ProtocolVersion,
+};
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use tokio::time::{Instant, sleep_until, timeout};
 
-use crate::args::{Era, Scenario};
+use crate::args::{Connections, Era, Scenario};
 use crate::cpu::{Probe, Usage};
 
 /// How long one call may take before it counts as an error.
@@ -29,7 +31,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Text the `echo` scenario sends (and gets back).
 const ECHO_TEXT: &str = "berth-loadtest: the quick brown fox jumps over the lazy dog";
 
-type Client = RunningService<RoleClient, ClientInfo>;
+type Client = RunningService<RoleClient, ClientConfig>;
 
 /// What one load run does.
 #[derive(Clone, Debug)]
@@ -42,8 +44,8 @@ pub(crate) struct Plan {
     pub(crate) warmup: Duration,
     /// The measured window.
     pub(crate) window: Duration,
-    /// Reuse TCP connections between requests.
-    pub(crate) keepalive: bool,
+    /// How connections are used.
+    pub(crate) connections: Connections,
 }
 
 /// What one load run measured.
@@ -69,7 +71,12 @@ struct Tally {
 
 /// Connects one session per token (`None`: no Authorization header), runs
 /// the plan, and closes the sessions.
-pub(crate) async fn run(url: &str, tokens: &[Option<String>], plan: &Plan, probe: &Probe) -> anyhow::Result<Outcome> {
+pub(crate) async fn run(
+    url: &str,
+    tokens: &[Option<String>],
+    plan: &Plan,
+    probe: &Probe,
+) -> anyhow::Result<Outcome> {
     let mut clients = Vec::with_capacity(tokens.len());
     for (i, token) in tokens.iter().enumerate() {
         let client = timeout(CONNECT_TIMEOUT, connect(url, token.as_deref(), plan))
@@ -112,7 +119,7 @@ pub(crate) async fn run(url: &str, tokens: &[Option<String>], plan: &Plan, probe
 
 async fn connect(url: &str, token: Option<&str>, plan: &Plan) -> anyhow::Result<Client> {
     let mut http = reqwest::Client::builder();
-    if !plan.keepalive {
+    if plan.connections == Connections::Fresh {
         // rmcp's own default: no idle connections, so one TCP connect per POST.
         http = http.pool_max_idle_per_host(0);
     }
@@ -125,7 +132,7 @@ async fn connect(url: &str, token: Option<&str>, plan: &Plan) -> anyhow::Result<
         Era::Legacy => ProtocolVersion::V_2025_11_25,
         Era::Stateless => ProtocolVersion::V_2026_07_28,
     };
-    let mut info = ClientInfo::default().with_protocol_version(version);
+    let mut info = ClientConfig::default().with_protocol_version(version);
     info.client_info = Implementation::new("berth-loadtest", env!("CARGO_PKG_VERSION"));
     Ok(info.serve(transport).await?)
 }
@@ -142,7 +149,12 @@ fn params(scenario: Scenario) -> CallToolRequestParams {
 }
 
 /// One session's closed loop: call, wait for the answer, call again.
-async fn drive(client: Client, params: CallToolRequestParams, start: Instant, end: Instant) -> (Client, Tally) {
+async fn drive(
+    client: Client,
+    params: CallToolRequestParams,
+    start: Instant,
+    end: Instant,
+) -> (Client, Tally) {
     let mut tally = Tally::default();
     loop {
         let sent = Instant::now();
@@ -158,13 +170,11 @@ async fn drive(client: Client, params: CallToolRequestParams, start: Instant, en
             Err(_) => false,
         };
         let done = Instant::now();
-        if sent < start || done > end {
-            continue;
-        }
-        if ok {
+        let in_window = sent >= start && done <= end;
+        if ok && in_window {
             tally.latencies.push(done - sent);
-        } else {
-            tally.errors += 1;
+        } else if !ok {
+            tally.errors += u64::from(in_window);
             // A broken session must not spin the CPU we are measuring.
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

@@ -30,7 +30,12 @@ use crate::args::BenchArgs;
 
 /// Load generator and benchmark report for Berth.
 #[derive(Debug, Parser)]
-#[command(name = "berth-loadtest", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "berth-loadtest",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     /// What to run (default: `bench`).
     #[command(subcommand)]
@@ -58,7 +63,10 @@ fn main() -> ExitCode {
         Some(Command::Bench(args)) => args,
         None => cli.bench,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("berth-loadtest: cannot start the Tokio runtime: {e}");

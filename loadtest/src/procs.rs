@@ -44,8 +44,15 @@ impl Target {
         if let Ok(pid) = i32::try_from(self.pid) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
         }
-        if tokio::time::timeout(STOP_TIMEOUT, self.child.wait()).await.is_err() {
-            eprintln!("berth-loadtest: pid {} ignored SIGTERM; killing it (log: {})", self.pid, self.log.display());
+        if tokio::time::timeout(STOP_TIMEOUT, self.child.wait())
+            .await
+            .is_err()
+        {
+            eprintln!(
+                "berth-loadtest: pid {} ignored SIGTERM; killing it (log: {})",
+                self.pid,
+                self.log.display()
+            );
             let _ = self.child.kill().await;
         }
     }
@@ -64,8 +71,14 @@ pub(crate) async fn example_server(berth: &Path, dir: &Path) -> anyhow::Result<T
 
 /// Starts `berth demo` on a free loopback port with `dir` as its state dir.
 pub(crate) async fn berth(berth: &Path, dir: &Path, wrap: Option<&str>) -> anyhow::Result<Target> {
-    let state = dir.to_str().context("the temporary directory is not UTF-8")?;
-    let mut argv: Vec<String> = wrap.unwrap_or("").split_whitespace().map(str::to_owned).collect();
+    let state = dir
+        .to_str()
+        .context("the temporary directory is not UTF-8")?;
+    let mut argv: Vec<String> = wrap
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
     argv.push(berth.display().to_string());
     argv.extend(["demo", "--listen", "127.0.0.1:0", "--state-dir", state].map(str::to_owned));
     let mut cmd = Command::new(&argv[0]);
@@ -81,26 +94,37 @@ pub(crate) async fn berth(berth: &Path, dir: &Path, wrap: Option<&str>) -> anyho
 /// Mints a bearer token for `subject` from the demo's dev issuer.
 pub(crate) async fn token(berth: &Path, dir: &Path, subject: &str) -> anyhow::Result<String> {
     let mut cmd = Command::new(berth);
-    cmd.args(["token", "--subject", subject, "--state-dir"]).arg(dir);
+    cmd.args(["token", "--subject", subject, "--state-dir"])
+        .arg(dir);
     cmd.kill_on_drop(true).stdin(Stdio::null());
     let out = tokio::time::timeout(START_TIMEOUT, cmd.output())
         .await
         .context("berth token timed out")?
         .context("running berth token")?;
     if !out.status.success() {
-        anyhow::bail!("berth token failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        anyhow::bail!(
+            "berth token failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8(out.stdout)?.trim().to_owned())
 }
 
-async fn start(mut cmd: Command, log: PathBuf, find_url: impl Fn(&str) -> Option<String>) -> anyhow::Result<Target> {
-    let log_file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+async fn start(
+    mut cmd: Command,
+    log: PathBuf,
+    find_url: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<Target> {
+    let log_file =
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log_file)
         .kill_on_drop(true);
     let program = cmd.as_std().get_program().to_string_lossy().into_owned();
-    let mut child = cmd.spawn().with_context(|| format!("cannot run {program}"))?;
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run {program}"))?;
     let pid = child.id().context("the process exited at once")?;
     let stdout = child.stdout.take().context("stdout is piped")?;
     let mut lines = BufReader::new(stdout).lines();
@@ -120,11 +144,20 @@ async fn start(mut cmd: Command, log: PathBuf, find_url: impl Fn(&str) -> Option
                 Ok(Err(e)) => format!("reading its stdout: {e}"),
                 Ok(Ok(_)) => "it exited before printing its URL".to_owned(),
             };
-            anyhow::bail!("{program}: {why}; its log ({}):\n{}", log.display(), tail(&log));
+            anyhow::bail!(
+                "{program}: {why}; its log ({}):\n{}",
+                log.display(),
+                tail(&log)
+            );
         }
     };
     tokio::spawn(drain(lines.into_inner()));
-    Ok(Target { child, pid, url, log })
+    Ok(Target {
+        child,
+        pid,
+        url,
+        log,
+    })
 }
 
 /// Keeps reading stdout so the child never blocks on a full pipe.

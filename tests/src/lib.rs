@@ -243,6 +243,25 @@ impl Berth {
     }
 }
 
+impl Drop for Berth {
+    /// Stops Berth gracefully (SIGTERM) so it removes its instances, and
+    /// kills it if it does not exit within 15 s.
+    fn drop(&mut self) {
+        let Some(pid) = self.child.id() else { return };
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::time::Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.start_kill();
+    }
+}
+
 /// Runs a command to completion with a time limit, returning (status, stdout, stderr).
 pub async fn run(cmd: &mut Command, limit: Duration) -> (Option<i32>, String, String) {
     cmd.stdout(Stdio::piped())

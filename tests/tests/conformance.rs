@@ -206,6 +206,78 @@ async fn conformance_2025_11_25_pending_scenarios_pass_with_sse_polling() {
     );
 }
 
+/// The same suites with every session in its own container.
+const DOCKER: &str = r#"
+listen = "127.0.0.1:0"
+state_dir = "{state_dir}"
+backend = "docker"
+[servers.demo.everything]
+image = "berth/example-server"
+warm_pool = 2
+"#;
+
+#[tokio::test]
+async fn conformance_passes_through_containers() {
+    let _ = tool("DOCKER_HOST");
+    let berth = Berth::serve(DOCKER, &[]).await;
+    let output = run_suite(
+        &berth,
+        "BERTH_TEST_CONFORMANCE",
+        &["--spec-version", "2025-11-25"],
+    )
+    .await;
+    let (scenarios, _) = parse(&output);
+    let failed: Vec<&str> = scenarios
+        .iter()
+        .filter(|s| !s.passed)
+        .map(|s| s.name.as_str())
+        .collect();
+    let passed = scenarios.len() - failed.len();
+    record(
+        "conformance-docker-2025-11-25",
+        &format!(
+            "conformance 0.1.16 --spec-version 2025-11-25, docker backend: {passed}/{} scenarios passed",
+            scenarios.len()
+        ),
+        &output,
+    );
+    assert_eq!(scenarios.len(), 30, "{output}");
+    assert!(
+        failed.is_empty(),
+        "failing scenarios through containers: {failed:?}\n{output}"
+    );
+    let output = run_suite(
+        &berth,
+        "BERTH_TEST_CONFORMANCE_NEXT",
+        &["--requirements", "2026-07-28"],
+    )
+    .await;
+    let (scenarios, unscored) = parse(&output);
+    let scored: Vec<&Scenario> = scenarios
+        .iter()
+        .filter(|s| !unscored.contains(&s.name))
+        .collect();
+    let failed: Vec<&str> = scored
+        .iter()
+        .filter(|s| !s.passed)
+        .map(|s| s.name.as_str())
+        .collect();
+    record(
+        "conformance-docker-2026-07-28",
+        &format!(
+            "conformance 0.2.0-alpha.12 --requirements 2026-07-28, docker backend: {}/{} scored scenarios passed",
+            scored.len() - failed.len(),
+            scored.len()
+        ),
+        &output,
+    );
+    assert_eq!(scored.len(), 37, "{output}");
+    assert!(
+        failed.is_empty(),
+        "failing scored scenarios through containers: {failed:?}\n{output}"
+    );
+}
+
 #[test]
 fn summary_parser_reads_scored_and_unscored() {
     let out = "x\n=== SUMMARY ===\n✓ a: 1 passed, 0 failed\n✗ b: 0 passed, 1 failed\nTotal: 1 passed\nNot scored for 2026-07-28: 1\n  ✗ b (extension)\n";
