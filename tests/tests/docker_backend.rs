@@ -411,10 +411,8 @@ async fn kill_9_leaves_nothing_behind_after_restart() {
         .args(["-9", &pid.to_string()])
         .status();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        !containers(&[&format!("berth.pod={pod}")]).is_empty(),
-        "kill -9 left containers"
-    );
+    // Whichever pod sweeps next (this test's second pod, or another on this
+    // host) removes the dead pod's containers.
     let _second = Berth::serve(CONFIG, &[]).await;
     assert!(
         eventually(Duration::from_secs(30), || containers(&[&format!(
