@@ -8,6 +8,11 @@ use berth::{App, Config};
 use clap::Parser;
 use tokio::net::TcpListener;
 
+/// mimalloc: allocation is a visible share of the per-call CPU with the
+/// system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// sysexits `EX_USAGE`: bad configuration or arguments.
 const EX_USAGE: u8 = 64;
 

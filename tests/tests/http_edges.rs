@@ -296,6 +296,11 @@ async fn malformed_requests_get_the_spec_errors() {
     )
     .await;
     assert_eq!(r.status, 406);
+    // A pretty-printed (multi-line) body still reaches a stdio server as one line.
+    let pretty = serde_json::to_string_pretty(&json!({"jsonrpc":"2.0","id":77,"method":"tools/call","params":{"name":"echo","arguments":{"text":"multi\nline"}}})).unwrap();
+    assert!(pretty.contains('\n'));
+    let r = send(mcp_post(&c, &url, &token, &pretty).header("mcp-session-id", &sid)).await;
+    assert_eq!(text_of(&r), "multi\nline");
     // The server still works after all of that.
     let r = send(
         mcp_post(

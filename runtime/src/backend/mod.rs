@@ -84,7 +84,7 @@ pub trait InboundSink: Send + Sync + 'static {
 pub struct Instance {
     /// Human-readable instance id (pid or container id).
     pub id: String,
-    /// Whole messages to the server, without trailing newline.
+    /// Whole messages to the server, each one line ending in `\n`.
     pub outbound: mpsc::Sender<Bytes>,
     /// Stops the instance.
     pub control: Box<dyn InstanceControl>,

@@ -141,7 +141,8 @@ async fn write_loop(mut stdin: ChildStdin, mut rx: mpsc::Receiver<Bytes>, stop: 
             _ = stop.cancelled() => None,
         };
         let Some(msg) = msg else { break };
-        if stdin.write_all(&msg).await.is_err() || stdin.write_all(b"\n").await.is_err() {
+        // Messages arrive as complete lines (see `Instance::outbound`).
+        if stdin.write_all(&msg).await.is_err() {
             break;
         }
         // Flush once per burst rather than per message.

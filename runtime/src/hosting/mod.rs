@@ -39,6 +39,9 @@ const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// long instead of spawning again (no retry storms from eager agents).
 const START_FAILURE_HOLD: Duration = Duration::from_secs(5);
 
+/// Cached derived keys before the cache starts over.
+const FAST_KEYS_MAX: usize = 100_000;
+
 /// Marker used as the "session id" of a stateless principal's hosting
 /// session: it never collides with a real id (those are base64url).
 const STATELESS_MARKER: &str = "~stateless";
@@ -54,6 +57,8 @@ struct Shared {
     /// Serializes the start of each stateless hosting session, so
     /// concurrent first requests share one instance.
     starting: DashMap<RecordKey, Arc<tokio::sync::Mutex<()>>>,
+    /// Derived record keys by (tenant, server, subject, session id).
+    fast_keys: DashMap<Box<str>, RecordKey>,
     /// Recent start failures per (tenant, server).
     failures: DashMap<(String, String), (tokio::time::Instant, String)>,
     backend: Arc<dyn Backend>,
@@ -101,6 +106,7 @@ impl Sessions {
                 map: DashMap::new(),
                 starting: DashMap::new(),
                 failures: DashMap::new(),
+                fast_keys: DashMap::new(),
                 backend,
                 keys,
                 store,
@@ -154,6 +160,52 @@ impl Sessions {
         drop(entry);
         session.touch();
         Some(session)
+    }
+
+    /// The hot-path lookup of a legacy session: the session and its
+    /// server's request timeout. The derived record key is cached per
+    /// (tenant, server, subject, session id), so another subject presenting
+    /// the same id still derives its own key and finds nothing.
+    pub fn find_legacy(
+        &self,
+        tenant: &str,
+        server: &str,
+        subject: &str,
+        session_id: &str,
+    ) -> Option<(Arc<HostingSession>, Duration)> {
+        let mut fast = String::with_capacity(
+            tenant.len() + server.len() + subject.len() + session_id.len() + 3,
+        );
+        for (i, part) in [tenant, server, subject, session_id]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                fast.push('\0');
+            }
+            fast.push_str(part);
+        }
+        let key = match self.shared.fast_keys.get(fast.as_str()) {
+            Some(k) => k.clone(),
+            None => {
+                let k = self
+                    .bind(tenant, server, subject, session_id)
+                    .record_key()
+                    .clone();
+                if self.shared.fast_keys.len() >= FAST_KEYS_MAX {
+                    self.shared.fast_keys.clear();
+                }
+                self.shared
+                    .fast_keys
+                    .insert(fast.into_boxed_str(), k.clone());
+                k
+            }
+        };
+        let entry = self.shared.map.get(&key)?;
+        let found = (entry.session.clone(), entry.request_timeout);
+        drop(entry);
+        found.0.touch();
+        Some(found)
     }
 
     /// The request timeout of the session's server.

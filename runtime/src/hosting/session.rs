@@ -158,15 +158,17 @@ impl HostingSession {
         st.next_stream += 1;
         let stream = Arc::new(EventStream::new(id, self.stream_cap));
         st.streams.insert(id, stream.clone());
-        if st.streams.len() > KEEP_FINISHED_STREAMS {
+        // Prune in batches (not on every request) once well over the limit.
+        if st.streams.len() > 2 * KEEP_FINISHED_STREAMS {
+            let excess = st.streams.len() - KEEP_FINISHED_STREAMS;
             let finished: Vec<u64> = st
                 .streams
                 .iter()
                 .filter(|(_, s)| s.is_finished())
                 .map(|(id, _)| *id)
+                .take(excess)
                 .collect();
-            let excess = st.streams.len() - KEEP_FINISHED_STREAMS;
-            for id in finished.into_iter().take(excess) {
+            for id in finished {
                 st.streams.remove(&id);
             }
         }
@@ -209,7 +211,8 @@ impl HostingSession {
         let backend_id = self.register(id.to_owned(), stream, timeout, progress_token)?;
         let mut buf = itoa_buf(backend_id);
         let msg = jsonrpc::splice_id(raw, id, buf.format());
-        self.send_registered(backend_id, Bytes::from(msg)).await
+        self.send_registered(backend_id, Bytes::from(to_line(msg)))
+            .await
     }
 
     /// Forwards a request Berth composed (`params` is raw JSON). The agent
@@ -233,7 +236,8 @@ impl HostingSession {
         msg.extend_from_slice(br#","params":"#);
         msg.extend_from_slice(params.as_bytes());
         msg.push(b'}');
-        self.send_registered(backend_id, Bytes::from(msg)).await
+        self.send_registered(backend_id, Bytes::from(to_line(msg)))
+            .await
     }
 
     /// Reserves a number no other call of this session gets (for tokens
@@ -338,12 +342,17 @@ impl HostingSession {
         if env.kind == Kind::Notification && env.method_str() == "notifications/cancelled" {
             return self.forward_cancel(env).await;
         }
-        self.send(Bytes::copy_from_slice(raw)).await
+        self.send(Bytes::from(to_line(raw.to_vec()))).await
     }
 
     /// Sends a message Berth itself composed (e.g. `initialize` on behalf of a
     /// stateless agent).
     pub async fn send(&self, msg: Bytes) -> Result<(), RpcError> {
+        let msg = if msg.last() == Some(&b'\n') {
+            msg
+        } else {
+            Bytes::from(to_line(msg.to_vec()))
+        };
         let instance = self.instance.get().ok_or_else(|| {
             RpcError::new(
                 ErrorCode::BackendUnavailable,
@@ -513,6 +522,21 @@ impl HostingSession {
             }
         }
     }
+}
+
+/// Makes a message one stdio line: JSON cannot hold raw CR/LF inside
+/// strings, so any outside them are whitespace and become spaces; then a
+/// single `\n` ends it (one `write` per message).
+fn to_line(mut msg: Vec<u8>) -> Vec<u8> {
+    if memchr::memchr2(b'\n', b'\r', &msg).is_some() {
+        for b in msg.iter_mut() {
+            if *b == b'\n' || *b == b'\r' {
+                *b = b' ';
+            }
+        }
+    }
+    msg.push(b'\n');
+    msg
 }
 
 fn take_pending(st: &mut State, id: u64) -> Option<Pending> {

@@ -222,14 +222,17 @@ async fn in_session(
         return session_not_found(env.id);
     };
     let Admitted { principal, server } = admitted;
-    let binding = app
-        .sessions
-        .bind(&server.tenant, &server.name, &principal.subject, session_id);
-    let Some(session) = app.sessions.find(&binding) else {
+    let Some((session, timeout)) =
+        app.sessions
+            .find_legacy(&server.tenant, &server.name, &principal.subject, session_id)
+    else {
         tracing::info!(subject = %principal.subject, tenant = %server.tenant, server = %server.name, "request for an unknown or foreign session");
         return session_not_found(env.id);
     };
     if session.closed_reason().is_some() {
+        let binding =
+            app.sessions
+                .bind(&server.tenant, &server.name, &principal.subject, session_id);
         app.sessions.remove(&binding).await;
         return session_not_found(env.id);
     }
@@ -244,7 +247,6 @@ async fn in_session(
         ),
         Kind::Request => {
             let stream = session.open_stream();
-            let timeout = app.sessions.request_timeout(&binding);
             if let Err(e) = session
                 .forward_request(body, env, stream.clone(), timeout)
                 .await

@@ -220,7 +220,8 @@ pub fn splice_id(input: &[u8], part: &RawValue, replacement: &[u8]) -> Vec<u8> {
         .expect("id must borrow from the message");
     let end = start + part.get().len();
     assert!(end <= input.len(), "id must borrow from the message");
-    let mut out = Vec::with_capacity(input.len() - (end - start) + replacement.len());
+    // +1: room for the newline a stdio line needs, without reallocating.
+    let mut out = Vec::with_capacity(input.len() - (end - start) + replacement.len() + 1);
     out.extend_from_slice(&input[..start]);
     out.extend_from_slice(replacement);
     out.extend_from_slice(&input[end..]);
@@ -235,7 +236,12 @@ pub fn meta_field<'a>(params: Option<&'a RawValue>, field: &str) -> Option<&'a R
         #[serde(borrow, rename = "_meta", default)]
         meta: Option<std::collections::HashMap<Cow<'a, str>, &'a RawValue>>,
     }
-    let p: P<'a> = serde_json::from_str(params?.get()).ok()?;
+    let params = params?;
+    // Most requests carry no _meta: skip the parse.
+    if memchr::memmem::find(params.get().as_bytes(), field.as_bytes()).is_none() {
+        return None;
+    }
+    let p: P<'a> = serde_json::from_str(params.get()).ok()?;
     p.meta?
         .into_iter()
         .find(|(k, _)| k == field)

@@ -56,6 +56,12 @@ pub(crate) async fn serve(
         config,
     );
     let router = axum::Router::new().nest_service(MCP_PATH, service);
+    // TCP_NODELAY: responses go out in several small writes (headers,
+    // priming event, result); Nagle would hold the later ones for the
+    // client's delayed ACK (~40 ms per call on keep-alive connections).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -189,7 +189,8 @@ async fn write_loop(
             _ = stop.cancelled() => None,
         };
         let Some(msg) = msg else { break };
-        if input.write_all(&msg).await.is_err() || input.write_all(b"\n").await.is_err() {
+        // Messages arrive as complete lines (see `Instance::outbound`).
+        if input.write_all(&msg).await.is_err() {
             break;
         }
         if rx.is_empty() && input.flush().await.is_err() {
