@@ -17,12 +17,13 @@ log() { printf '\033[1;34m[scripts/test]\033[0m %s\n' "$*" >&2; }
 
 npm_install_into() { # dir package@version
     local dir=$1 pkg=$2
+    local marker="$dir/.installed-${pkg//\//_}"
     mkdir -p "$dir"
-    if [ ! -f "$dir/.installed-$pkg" ]; then
+    if [ ! -f "$marker" ]; then
         log "installing $pkg into $dir"
         (cd "$dir" && { [ -f package.json ] || npm init -y >/dev/null; } \
             && npm install --no-audit --no-fund --loglevel=error "$pkg" >/dev/null)
-        touch "$dir/.installed-$pkg"
+        touch "$marker"
     fi
 }
 
