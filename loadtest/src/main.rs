@@ -14,13 +14,17 @@
 //! - [`load`]: rmcp client sessions and the timed call loop.
 //! - [`cpu`]: process CPU time from `/proc`.
 //! - [`report`]: percentiles, the Markdown table and the JSON form.
+//! - [`startup`]: `startup`, session start latency per backend (and pool).
+//! - [`churn`]: `churn`, open/call/close loops; leaked containers, memory.
 
 mod args;
 mod bench;
+mod churn;
 mod cpu;
 mod load;
 mod procs;
 mod report;
+mod startup;
 
 use std::process::ExitCode;
 
@@ -49,6 +53,10 @@ struct Cli {
 enum Command {
     /// Measure the example server directly and through Berth, and print the table.
     Bench(BenchArgs),
+    /// Session start latency: process backend, docker cold, docker warm pool, bare `docker run`.
+    Startup(startup::StartupArgs),
+    /// Sessions opened, used and closed in a loop through the docker backend; leaks and memory.
+    Churn(churn::ChurnArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,10 +67,7 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let args = match cli.command {
-        Some(Command::Bench(args)) => args,
-        None => cli.bench,
-    };
+    let command = cli.command.unwrap_or(Command::Bench(cli.bench));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -73,7 +78,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(bench::run(args)) {
+    let outcome = match command {
+        Command::Bench(args) => runtime.block_on(bench::run(args)),
+        Command::Startup(args) => runtime.block_on(startup::run(args)),
+        Command::Churn(args) => runtime.block_on(churn::run(args)),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("berth-loadtest: {e:#}");

@@ -91,6 +91,21 @@ pub(crate) async fn berth(berth: &Path, dir: &Path, wrap: Option<&str>) -> anyho
     .context("starting berth demo")
 }
 
+/// Starts `berth serve` with `config` (TOML) written into `dir`, which is
+/// also its state dir; returns the target with the URL of `demo/everything`.
+pub(crate) async fn berth_serve(berth: &Path, dir: &Path, config: &str) -> anyhow::Result<Target> {
+    let file = dir.join("berth.toml");
+    std::fs::write(&file, config).with_context(|| format!("writing {}", file.display()))?;
+    let mut cmd = Command::new(berth);
+    cmd.args(["serve", "--config"]).arg(&file);
+    start(cmd, dir.join("berth.log"), |line| {
+        let base = line.strip_prefix("berth listening on ")?;
+        Some(format!("{}/mcp/demo/everything", base.trim()))
+    })
+    .await
+    .context("starting berth serve")
+}
+
 /// Mints a bearer token for `subject` from the demo's dev issuer.
 pub(crate) async fn token(berth: &Path, dir: &Path, subject: &str) -> anyhow::Result<String> {
     let mut cmd = Command::new(berth);

@@ -11,13 +11,20 @@ usage: berth-example-server [--http ADDR [--allowed-host HOST]... [--any-host]]
   --http ADDR          serve MCP over Streamable HTTP at http://ADDR/mcp (e.g. 127.0.0.1:0)
   --allowed-host HOST  also accept this Host header (default: loopback names only)
   --any-host           accept any Host header (no DNS-rebinding protection)
+  --misbehave MODE     a broken stdio server for fault tests: exit-now, flood,
+                       big-lines, silent, fork-bomb
   -h, --help           print this help";
 
 /// What to serve.
 #[derive(Debug)]
 pub(crate) enum Mode {
     Stdio,
-    Http { addr: SocketAddr, hosts: HostPolicy },
+    Http {
+        addr: SocketAddr,
+        hosts: HostPolicy,
+    },
+    /// A deliberately broken server, for Berth's fault tests.
+    Misbehave(crate::misbehave::Misbehavior),
 }
 
 /// The result of parsing: run, or print help.
@@ -48,6 +55,11 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
                     .push(args.next().ok_or("--allowed-host needs a host")?);
             }
             "--any-host" => hosts.any_host = true,
+            "--misbehave" => {
+                let value = args.next().ok_or("--misbehave needs a mode")?;
+                let mode = crate::misbehave::Misbehavior::parse(&value)?;
+                return Ok(Command::Run(Mode::Misbehave(mode)));
+            }
             other => return Err(format!("unknown argument `{other}`")),
         }
     }

@@ -42,6 +42,7 @@ mod era;
 mod fixtures;
 mod http;
 mod input;
+mod misbehave;
 mod notify;
 mod prompts;
 mod resources;
@@ -83,6 +84,7 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
     };
     let result = match mode {
         Mode::Stdio => serve_stdio().await,
+        Mode::Misbehave(m) => misbehave::run(m).await,
         Mode::Http { addr, hosts } => serve_http(addr, hosts).await,
     };
     match result {
@@ -95,7 +97,7 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
 }
 
 /// Serves one connection on stdin/stdout until the client closes it or a signal arrives.
-async fn serve_stdio() -> anyhow::Result<()> {
+pub(crate) async fn serve_stdio() -> anyhow::Result<()> {
     let instance = Arc::new(Instance::new(None)?);
     let running = ExampleServer::new(instance)
         .serve(rmcp::transport::stdio())

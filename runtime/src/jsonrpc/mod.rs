@@ -238,9 +238,7 @@ pub fn meta_field<'a>(params: Option<&'a RawValue>, field: &str) -> Option<&'a R
     }
     let params = params?;
     // Most requests carry no _meta: skip the parse.
-    if memchr::memmem::find(params.get().as_bytes(), field.as_bytes()).is_none() {
-        return None;
-    }
+    memchr::memmem::find(params.get().as_bytes(), field.as_bytes())?;
     let p: P<'a> = serde_json::from_str(params.get()).ok()?;
     p.meta?
         .into_iter()

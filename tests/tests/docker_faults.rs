@@ -1,0 +1,159 @@
+//! Hostile and broken servers in containers: each fault reaches only its
+//! own session's agent, as a clear JSON-RPC error, and Berth stays healthy.
+//! The broken behaviours are the example server's `--misbehave` modes.
+
+use std::time::Duration;
+
+use berth_tests::{Berth, mcp_post, messages, tool};
+use serde_json::{Value, json};
+
+const CONFIG: &str = r#"
+listen = "127.0.0.1:0"
+state_dir = "{state_dir}"
+backend = "docker"
+[limits]
+request_timeout = "3s"
+max_message_bytes = 1048576
+[servers.demo.everything]
+image = "berth/example-server"
+[servers.demo.exits]
+image = "berth/example-server"
+command = ["--misbehave", "exit-now"]
+[servers.demo.flood]
+image = "berth/example-server"
+command = ["--misbehave", "flood"]
+[servers.demo.biglines]
+image = "berth/example-server"
+command = ["--misbehave", "big-lines"]
+[servers.demo.silent]
+image = "berth/example-server"
+command = ["--misbehave", "silent"]
+[servers.demo.forkbomb]
+image = "berth/example-server"
+command = ["--misbehave", "fork-bomb"]
+pids = 32
+"#;
+
+const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"fault-test","version":"1"}}}"#;
+
+async fn init(c: &reqwest::Client, url: &str, token: &str) -> (Option<String>, Value) {
+    let r = mcp_post(c, url, token, INIT).send().await.unwrap();
+    let sid = r
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+    let msgs = messages(&ct, &r.text().await.unwrap());
+    (sid, msgs.last().cloned().unwrap_or(Value::Null))
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A healthy session keeps answering while `fault` misbehaves.
+async fn healthy_echo(berth: &Berth, c: &reqwest::Client, token: &str) {
+    let url = berth.url("demo", "everything");
+    let (sid, _) = init(c, &url, token).await;
+    let sid = sid.expect("healthy session");
+    let body = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"fine"}}}).to_string();
+    let r = mcp_post(c, &url, token, &body)
+        .header("mcp-session-id", sid)
+        .send()
+        .await
+        .unwrap();
+    let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+    let m = messages(&ct, &r.text().await.unwrap());
+    assert_eq!(m.last().unwrap()["result"]["content"][0]["text"], "fine");
+}
+
+#[tokio::test]
+async fn servers_that_exit_flood_or_never_answer_fail_only_their_session() {
+    let _ = tool("DOCKER_HOST");
+    let berth = Berth::serve(CONFIG, &[]).await;
+    let c = reqwest::Client::new();
+    let token = berth.token("alice", "demo", &[]);
+    let (sid, v) = init(&c, &berth.url("demo", "exits"), &token).await;
+    assert!(sid.is_none());
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exited with status 3"),
+        "{v}"
+    );
+    for server in ["flood", "silent", "biglines"] {
+        let url = berth.url("demo", server);
+        let pending = {
+            let c = c.clone();
+            let token = token.clone();
+            tokio::spawn(async move { init(&c, &url, &token).await })
+        };
+        // While the broken server floods or sulks, others are served and
+        // Berth's memory stays bounded.
+        healthy_echo(&berth, &c, &token).await;
+        let (sid, v) = tokio::time::timeout(Duration::from_secs(30), pending)
+            .await
+            .expect("no hang")
+            .unwrap();
+        assert!(sid.is_none(), "{server}");
+        assert_eq!(v["error"]["code"], -32001, "{server}: {v}");
+        let rss = rss_kib(berth.pid());
+        assert!(rss < 300 * 1024, "{server}: Berth RSS {rss} KiB");
+    }
+}
+
+#[tokio::test]
+async fn a_fork_bomb_is_held_by_the_pids_limit() {
+    let _ = tool("DOCKER_HOST");
+    let berth = Berth::serve(CONFIG, &[]).await;
+    let c = reqwest::Client::new();
+    let token = berth.token("alice", "demo", &[]);
+    let url = berth.url("demo", "forkbomb");
+    let (sid, v) = init(&c, &url, &token).await;
+    let sid = sid.unwrap_or_else(|| panic!("the server still serves after its bomb fizzles: {v}"));
+    let body = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"contained"}}}).to_string();
+    let r = mcp_post(&c, &url, &token, &body)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+    let m = messages(&ct, &r.text().await.unwrap());
+    assert_eq!(
+        m.last().unwrap()["result"]["content"][0]["text"],
+        "contained"
+    );
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=berth.pod={}-{}", host.trim(), berth.pid()),
+        ])
+        .args(["--filter", "label=berth.server=forkbomb"])
+        .output()
+        .unwrap();
+    let id = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let top = std::process::Command::new("docker")
+        .args(["top", &id])
+        .output()
+        .unwrap();
+    let procs = String::from_utf8_lossy(&top.stdout)
+        .lines()
+        .count()
+        .saturating_sub(1);
+    assert!(procs <= 32, "{procs} processes despite pids = 32");
+    assert!(procs > 8, "the bomb did fork ({procs})");
+    healthy_echo(&berth, &c, &token).await;
+}
