@@ -39,9 +39,6 @@ impl Misbehavior {
 }
 
 /// Runs the broken behaviour.
-// The fork bomb's children are never waited for on purpose: the container's
-// init process reaps them.
-#[allow(clippy::zombie_processes)]
 pub(crate) async fn run(mode: Misbehavior) -> anyhow::Result<()> {
     match mode {
         Misbehavior::ExitNow => std::process::exit(3),
@@ -69,20 +66,25 @@ pub(crate) async fn run(mode: Misbehavior) -> anyhow::Result<()> {
             Ok(())
         }
         Misbehavior::ForkBomb => {
-            let mut started = 0u32;
             let exe = std::env::current_exe()?;
+            let mut children = Vec::new();
             // Bounded so the test machine is safe even without a pids limit.
-            while started < 4096 {
+            while children.len() < 4096 {
                 match std::process::Command::new(&exe)
                     .args(["--misbehave", "sleep"])
                     .spawn()
                 {
-                    Ok(_) => started += 1,
+                    Ok(child) => children.push(child),
                     Err(e) => {
-                        tracing::warn!(started, error = %e, "fork bomb stopped");
+                        tracing::warn!("fork bomb stopped after {} processes: {e}", children.len());
                         break;
                     }
                 }
+            }
+            // Free the pids again so the server can run its own threads.
+            for mut child in children {
+                let _ = child.kill();
+                let _ = child.wait();
             }
             crate::serve_stdio().await
         }
