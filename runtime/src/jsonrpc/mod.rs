@@ -93,6 +93,11 @@ impl<'a> Envelope<'a> {
             .copied()
             .find(|b| !b.is_ascii_whitespace())
             .ok_or_else(|| ParseError::NotJson("empty body".into()))?;
+        // serde_json skips the strings of unknown members without checking
+        // UTF-8, and the message is forwarded as is: check it here.
+        if std::str::from_utf8(input).is_err() {
+            return Err(ParseError::NotJson("invalid UTF-8".into()));
+        }
         if first == b'[' {
             // Still must be JSON to be a batch rather than a parse error.
             return match serde_json::from_slice::<&RawValue>(input) {

@@ -25,6 +25,12 @@ fn rejects_bad_shapes_with_the_right_class() {
     assert!(matches!(parse("[1,2]"), Err(ParseError::Batch)));
     assert!(matches!(parse("[1,"), Err(ParseError::NotJson(_))));
     assert!(matches!(parse("42"), Err(ParseError::Invalid { .. })));
+    // Invalid UTF-8 in a member Berth does not read (found by fuzz/jsonrpc_envelope).
+    let bad_utf8 = b"{\"jsonrpc\":\"2.0\",\"x\":\"\xff\",\"id\":1,\"result\":{}}";
+    assert!(matches!(
+        Envelope::parse(bad_utf8),
+        Err(ParseError::NotJson(_))
+    ));
     for bad in [
         r#"{"id":1,"method":"x"}"#,
         r#"{"jsonrpc":"1.0","id":1,"method":"x"}"#,

@@ -111,8 +111,12 @@ pub(super) fn keep_filled(backend: DockerBackend, spec: ServerSpec) {
                 }
                 continue;
             }
-            while pool.ready.lock().expect("pool lock poisoned").len() < spec.warm_pool {
+            while pool.ready.lock().expect("pool lock poisoned").len() < spec.warm_pool
+                && !backend.shared.shutdown.is_cancelled()
+            {
                 match start_warm(&backend, &spec).await {
+                    // Shutting down while it started: it must not outlive the pod.
+                    Ok(w) if backend.shared.shutdown.is_cancelled() => remove(&backend, &w.id).await,
                     Ok(w) => pool.ready.lock().expect("pool lock poisoned").push_back(w),
                     Err(e) => {
                         tracing::warn!(server = %spec.server, error = %e, "could not refill warm pool");
@@ -148,7 +152,12 @@ async fn start_warm(
 
 /// Removes every pooled container (pod shutdown).
 pub(super) async fn drain(backend: &DockerBackend) {
-    for w in backend.shared.pools.drain_all() {
-        remove(backend, &w.id).await;
+    // Twice: a refill that was already past its shutdown check lands
+    // within moments.
+    for _ in 0..2 {
+        for w in backend.shared.pools.drain_all() {
+            remove(backend, &w.id).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
 }
