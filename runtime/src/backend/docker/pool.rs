@@ -116,7 +116,9 @@ pub(super) fn keep_filled(backend: DockerBackend, spec: ServerSpec) {
             {
                 match start_warm(&backend, &spec).await {
                     // Shutting down while it started: it must not outlive the pod.
-                    Ok(w) if backend.shared.shutdown.is_cancelled() => remove(&backend, &w.id).await,
+                    Ok(w) if backend.shared.shutdown.is_cancelled() => {
+                        remove(&backend, &w.id).await
+                    }
                     Ok(w) => pool.ready.lock().expect("pool lock poisoned").push_back(w),
                     Err(e) => {
                         tracing::warn!(server = %spec.server, error = %e, "could not refill warm pool");
