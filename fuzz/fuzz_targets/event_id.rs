@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
     let (a, b) = s.split_once('_').expect("a parsed id has an underscore");
     for part in [a, b] {
         let digits = part.strip_prefix('+').unwrap_or(part);
-        assert!(!digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()), "{s:?}");
+        assert!(
+            !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()),
+            "{s:?}"
+        );
     }
 
     // A stream holding events 3..=5 (1 and 2 dropped by the cap), then ended.

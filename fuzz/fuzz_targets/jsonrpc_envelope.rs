@@ -2,19 +2,24 @@
 //! helpers the proxy runs on them: `splice_id` (agent id → backend id and
 //! back), `meta_field` and `param_raw`.
 //!
-//! Invariants: nothing panics; an envelope's kind matches its members; a
-//! spliced numeric id parses back as the same kind with the new id and the
-//! rest of the message untouched.
+//! Invariants: nothing panics; only JSON text is accepted; an envelope's
+//! kind matches its members; a spliced numeric id parses back as the same
+//! kind with the new id and the rest of the message untouched.
 
 #![no_main]
 
 use berth::jsonrpc::{self, Envelope, Kind};
 use libfuzzer_sys::fuzz_target;
+use serde_json::value::RawValue;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(env) = Envelope::parse(data) else {
         return;
     };
+    // Only JSON text is accepted (RFC 8259: UTF-8, complete grammar).
+    if let Err(e) = serde_json::from_slice::<&RawValue>(data) {
+        panic!("accepted a message that is not JSON: {e}");
+    }
     match env.kind {
         Kind::Request => assert!(env.id.is_some() && env.method.is_some()),
         Kind::Notification => assert!(env.id.is_none() && env.method.is_some()),
@@ -32,7 +37,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = jsonrpc::id_as_u64(id);
     // The replacement depends on the input so both short and long ids occur.
-    let new_id = (data.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15).to_string();
+    let new_id = (data.len() as u64)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .to_string();
     let spliced = jsonrpc::splice_id(data, id, new_id.as_bytes());
     let again = match Envelope::parse(&spliced) {
         Ok(e) => e,

@@ -53,11 +53,17 @@ fuzz_target!(|data: &[u8]| {
         let mut frames = Vec::new();
         // Every frame but the last consumes at least one byte.
         for _ in 0..=stream.len() + 1 {
-            let frame = lines.next_frame().await.expect("reading a slice cannot fail");
+            let frame = lines
+                .next_frame()
+                .await
+                .expect("reading a slice cannot fail");
             let eof = frame == Frame::Eof;
             frames.push(frame);
             if eof {
-                let after = lines.next_frame().await.expect("reading a slice cannot fail");
+                let after = lines
+                    .next_frame()
+                    .await
+                    .expect("reading a slice cannot fail");
                 assert_eq!(after, Frame::Eof, "a frame after Eof");
                 return frames;
             }
@@ -67,7 +73,11 @@ fuzz_target!(|data: &[u8]| {
 
     for frame in &frames {
         if let Frame::Line(line) = frame {
-            assert!(line.len() <= limit, "a {}-byte line passed limit {limit}", line.len());
+            assert!(
+                line.len() <= limit,
+                "a {}-byte line passed limit {limit}",
+                line.len()
+            );
         }
     }
     assert_eq!(frames, expected, "limit {limit}, capacity {capacity}");

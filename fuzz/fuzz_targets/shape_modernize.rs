@@ -3,14 +3,17 @@
 //! (and whether a resource uri is known), the rest is the backend message.
 //!
 //! Invariants: nothing panics; when the message is a valid JSON-RPC response
-//! the output is valid JSON and still a response with the same id; other
-//! messages pass through unchanged.
+//! the output is valid JSON (and decodes to a `Value` whenever the input
+//! does) and still a response with the same id; other messages pass through
+//! unchanged.
 
 #![no_main]
 
 use berth::jsonrpc::{Envelope, Kind};
 use berth::stateless::shape;
 use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 const METHODS: &[&str] = &[
     "tools/list",
@@ -40,12 +43,29 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    if let Err(e) = serde_json::from_slice::<serde_json::Value>(&out) {
-        panic!("output is not JSON ({e}): {}", String::from_utf8_lossy(&out));
+    // JSON grammar, as the envelope parser checks it (no number ranges).
+    if let Err(e) = serde_json::from_slice::<&RawValue>(&out) {
+        panic!(
+            "output is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+    // An input a full decoder accepts (numbers in range, e.g. no `2e602`)
+    // stays that way.
+    if serde_json::from_slice::<Value>(msg).is_ok()
+        && let Err(e) = serde_json::from_slice::<Value>(&out)
+    {
+        panic!(
+            "output no longer decodes ({e}): {}",
+            String::from_utf8_lossy(&out)
+        );
     }
     let shaped = match Envelope::parse(&out) {
         Ok(env) => env,
-        Err(e) => panic!("output is not a JSON-RPC message ({e:?}): {}", String::from_utf8_lossy(&out)),
+        Err(e) => panic!(
+            "output is not a JSON-RPC message ({e:?}): {}",
+            String::from_utf8_lossy(&out)
+        ),
     };
     assert_eq!(shaped.kind, Kind::Response);
     assert_eq!(shaped.id.map(|r| r.get()), response.id.map(|r| r.get()));

@@ -11,12 +11,16 @@
 
 #![no_main]
 
+use std::collections::HashMap;
+
 use berth::http::STATELESS_VERSION;
 use berth::jsonrpc::{Envelope, Kind};
 use berth::stateless::ladder::{self, FORWARDED, Outcome};
 use berth::stateless::shape;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Codes the ladder may answer with.
 const LADDER_CODES: &[i64] = &[-32700, -32600, -32602, -32020, -32022, -32601];
@@ -56,11 +60,16 @@ fuzz_target!(|data: &[u8]| {
         Ok(Outcome::Request(req)) => {
             let method = req.method.as_str();
             assert!(
-                FORWARDED.contains(&method) || method == "server/discover" || method == "subscriptions/listen",
+                FORWARDED.contains(&method)
+                    || method == "server/discover"
+                    || method == "subscriptions/listen",
                 "accepted method {method}"
             );
             assert_eq!(header(&headers, "mcp-method").as_deref(), Some(method));
-            assert_eq!(header(&headers, "mcp-protocol-version").as_deref(), Some(STATELESS_VERSION));
+            assert_eq!(
+                header(&headers, "mcp-protocol-version").as_deref(),
+                Some(STATELESS_VERSION)
+            );
             assert!(req.caps.is_object());
             let env = Envelope::parse(body).expect("an accepted request parses");
             assert_eq!(env.id.map(|r| r.get()), Some(req.id.get()));
@@ -70,9 +79,15 @@ fuzz_target!(|data: &[u8]| {
             assert!(LADDER_CODES.contains(&code), "unexpected code {code}");
             assert!(shape::status_for(code).is_client_error(), "code {code}");
             let response = rej.error.to_response(rej.id.as_deref());
-            let value: serde_json::Value =
-                serde_json::from_slice(&response).expect("an error response is JSON");
-            assert_eq!(value["error"]["code"], code);
+            // Raw members: an echoed id may be a number no decoder can hold
+            // (e.g. 400 digits), which is still JSON.
+            let members: HashMap<&str, &RawValue> =
+                serde_json::from_slice(&response).expect("an error response is a JSON object");
+            let error: Value =
+                serde_json::from_str(members["error"].get()).expect("the error member decodes");
+            assert_eq!(error["code"], code);
+            let echoed = rej.id.as_deref().map_or("null", RawValue::get);
+            assert_eq!(members["id"].get(), echoed);
             if let Some(id) = &rej.id {
                 let env = Envelope::parse(&response).expect("an error response with an id parses");
                 assert_eq!(env.kind, Kind::Response);
