@@ -29,13 +29,13 @@ const TOKEN_CACHE_AGE: std::time::Duration = std::time::Duration::from_secs(300)
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// Session keys could not be loaded or created.
-    #[error("session keys: {0}")]
+    #[error("session keys")]
     Keys(#[from] berth_session_store::Error),
     /// The token validator could not be set up.
-    #[error("auth: {0}")]
+    #[error("auth")]
     Auth(#[from] berth_auth::Error),
     /// The backend could not be set up.
-    #[error("backend: {0}")]
+    #[error("backend")]
     Backend(#[from] BackendError),
     /// A file named in the config could not be read.
     #[error("config key `{key}`: cannot read {path}: {message}")]

@@ -424,3 +424,34 @@ async fn kill_9_leaves_nothing_behind_after_restart() {
     );
     drop(first);
 }
+
+#[tokio::test]
+async fn an_unreachable_engine_gives_503_and_berth_recovers_when_it_returns() {
+    let real = tool("DOCKER_HOST")
+        .to_string_lossy()
+        .trim_start_matches("unix://")
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("docker.sock");
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\nstate_dir = \"{{state_dir}}\"\nbackend = \"docker\"\n[docker]\nhost = \"unix://{}\"\n[servers.demo.everything]\nimage = \"berth/example-server\"\n",
+        socket.display()
+    );
+    let berth = Berth::serve(&config, &[]).await;
+    let c = reqwest::Client::new();
+    let url = berth.url("demo", "everything");
+    let token = berth.token("alice", "demo", &[]);
+    let r = init(&c, &url, &token).await;
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let v: Value = r.json().await.unwrap();
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("Docker engine") && msg.contains("unreachable"),
+        "{msg}"
+    );
+    // The engine "comes back" at the configured address.
+    std::os::unix::fs::symlink(&real, &socket).unwrap();
+    let r = init(&c, &url, &token).await;
+    assert_eq!(r.status(), 200, "Berth recovers without a restart");
+}

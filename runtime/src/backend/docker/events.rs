@@ -23,7 +23,16 @@ pub(super) async fn watch(backend: DockerBackend) {
             ),
             ("event".to_owned(), vec!["die".to_owned(), "oom".to_owned()]),
         ]);
-        let mut events = shared.docker.events(Some(EventsOptions::<String> {
+        let docker = match backend.client() {
+            Ok(d) => d,
+            Err(_) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                    _ = shared.shutdown.cancelled() => return,
+                }
+            }
+        };
+        let mut events = docker.events(Some(EventsOptions::<String> {
             filters,
             ..EventsOptions::default()
         }));

@@ -39,7 +39,9 @@ pub struct DockerBackend {
 }
 
 struct Shared {
-    docker: Docker,
+    /// The engine client, created on first use (and again after a failed
+    /// attempt), so Berth starts and recovers while the engine is down.
+    docker: std::sync::RwLock<Option<Docker>>,
     pod: String,
     config: DockerConfig,
     /// Containers this pod owns (sessions and pools), by id.
@@ -67,19 +69,9 @@ impl DockerBackend {
         pod: String,
         shutdown: CancellationToken,
     ) -> Result<Self, BackendError> {
-        let docker = match &config.host {
-            Some(h) => {
-                let path = h.strip_prefix("unix://").unwrap_or(h);
-                Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION)
-            }
-            None => Docker::connect_with_local_defaults(),
-        }
-        .map_err(|e| {
-            BackendError::Engine(format!("cannot be configured: {e}; check docker.host"))
-        })?;
         let backend = DockerBackend {
             shared: Arc::new(Shared {
-                docker,
+                docker: std::sync::RwLock::new(None),
                 pod,
                 config,
                 live: DashMap::new(),
@@ -91,6 +83,33 @@ impl DockerBackend {
         tokio::spawn(sweep::run(backend.clone()));
         tokio::spawn(events::watch(backend.clone()));
         Ok(backend)
+    }
+
+    /// The engine client; connects on first use.
+    fn client(&self) -> Result<Docker, BackendError> {
+        if let Some(d) = self
+            .shared
+            .docker
+            .read()
+            .expect("engine lock poisoned")
+            .as_ref()
+        {
+            return Ok(d.clone());
+        }
+        let connected = match &self.shared.config.host {
+            Some(h) => {
+                let path = h.strip_prefix("unix://").unwrap_or(h);
+                Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION)
+            }
+            None => Docker::connect_with_local_defaults(),
+        }
+        .map_err(|e| {
+            BackendError::Engine(format!(
+                "is unreachable ({e}); check that dockerd runs and docker.host points at it"
+            ))
+        })?;
+        *self.shared.docker.write().expect("engine lock poisoned") = Some(connected.clone());
+        Ok(connected)
     }
 
     /// Containers this pod owns right now (sessions and pools).

@@ -140,12 +140,7 @@ async fn start_warm(
         .shared
         .live
         .insert(id.clone(), ExitNotice::new_detached());
-    if let Err(e) = backend
-        .shared
-        .docker
-        .start_container::<String>(&id, None)
-        .await
-    {
+    if let Err(e) = backend.client()?.start_container::<String>(&id, None).await {
         remove(backend, &id).await;
         return Err(engine("start a warm container", e));
     }

@@ -36,16 +36,13 @@ pub(super) async fn create(
     })?;
     // Pin the image to what it is *now*: a tag moved later cannot change
     // what this session runs.
-    let inspected = shared
-        .docker
-        .inspect_image(&image)
-        .await
-        .map_err(|e| match e {
-            bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            } => BackendError::MissingImage(image.clone()),
-            other => engine("inspect the image", other),
-        })?;
+    let docker = backend.client()?;
+    let inspected = docker.inspect_image(&image).await.map_err(|e| match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        } => BackendError::MissingImage(image.clone()),
+        other => engine("inspect the image", other),
+    })?;
     let digest = inspected
         .id
         .ok_or_else(|| BackendError::MissingImage(image.clone()))?;
@@ -92,8 +89,7 @@ pub(super) async fn create(
             .to_ascii_lowercase()
             .replace(['-', '_'], "x")
     );
-    let created = shared
-        .docker
+    let created = docker
         .create_container(
             Some(CreateContainerOptions {
                 name,

@@ -93,12 +93,7 @@ pub(super) async fn attach_and_start(
     slot: Slot,
 ) -> Result<Instance, BackendError> {
     let instance = attach(backend, id, spec, labels, sink, slot).await?;
-    if let Err(e) = backend
-        .shared
-        .docker
-        .start_container::<String>(id, None)
-        .await
-    {
+    if let Err(e) = backend.client()?.start_container::<String>(id, None).await {
         instance.control.shutdown().await;
         return Err(engine("start the container", e));
     }
@@ -114,7 +109,7 @@ pub(super) async fn attach(
     sink: Arc<dyn InboundSink>,
     slot: Slot,
 ) -> Result<Instance, BackendError> {
-    let docker = backend.shared.docker.clone();
+    let docker = backend.client()?;
     let attached = match docker
         .attach_container(
             id,
@@ -276,28 +271,32 @@ async fn supervise(
         _ = &mut reader => false,
         _ = stop.cancelled() => true,
     };
-    let docker = &backend.shared.docker;
-    if stopped_by_us {
-        // Polite first: stdin closes (writer), then SIGTERM with a grace
-        // period, then SIGKILL (the engine's stop does both).
-        let t = i64::try_from(grace.as_secs().max(1)).unwrap_or(5);
-        let _ = docker
-            .stop_container(&id, Some(StopContainerOptions { t }))
-            .await;
-        let _ = tokio::time::timeout(grace, reader).await;
-    }
-    let reason = match docker.inspect_container(&id, None).await {
-        Ok(info) => {
-            let state = info.state.unwrap_or_default();
-            if state.oom_killed == Some(true) {
-                notice.mark_oom();
+    let reason = match backend.client() {
+        Ok(docker) => {
+            if stopped_by_us {
+                // Polite first: stdin closes (writer), then SIGTERM with a
+                // grace period, then SIGKILL (the engine's stop does both).
+                let t = i64::try_from(grace.as_secs().max(1)).unwrap_or(5);
+                let _ = docker
+                    .stop_container(&id, Some(StopContainerOptions { t }))
+                    .await;
+                let _ = tokio::time::timeout(grace, reader).await;
             }
-            match state.exit_code {
-                Some(code) => format!("server container exited with status {code}"),
-                None => "server container exited".to_owned(),
+            match docker.inspect_container(&id, None).await {
+                Ok(info) => {
+                    let state = info.state.unwrap_or_default();
+                    if state.oom_killed == Some(true) {
+                        notice.mark_oom();
+                    }
+                    match state.exit_code {
+                        Some(code) => format!("server container exited with status {code}"),
+                        None => "server container exited".to_owned(),
+                    }
+                }
+                Err(e) => format!("server container is gone ({e})"),
             }
         }
-        Err(e) => format!("server container is gone ({e})"),
+        Err(e) => format!("server container is unreachable: {e}"),
     };
     notice.fire(reason);
     remove(&backend, &id).await;
@@ -312,7 +311,15 @@ pub(super) async fn remove(backend: &DockerBackend, id: &str) {
         v: true,
         ..RemoveContainerOptions::default()
     };
-    if let Err(e) = backend.shared.docker.remove_container(id, Some(opts)).await {
+    let outcome = match backend.client() {
+        Ok(docker) => docker.remove_container(id, Some(opts)).await,
+        Err(e) => {
+            tracing::warn!(container = %id, error = %e, "could not remove container; the sweeper will retry");
+            backend.shared.live.remove(id);
+            return;
+        }
+    };
+    if let Err(e) = outcome {
         let gone = matches!(
             &e,
             bollard::errors::Error::DockerResponseServerError {

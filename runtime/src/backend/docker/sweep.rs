@@ -6,9 +6,10 @@ use std::collections::HashMap;
 
 use bollard::container::ListContainersOptions;
 
-use super::DockerBackend;
 use super::spec::{LABEL_MANAGED, LABEL_POD};
 use super::stdio::remove;
+use super::{DockerBackend, engine};
+use crate::backend::BackendError;
 
 /// Containers younger than this are never swept (they may be between
 /// creation and registration).
@@ -28,17 +29,17 @@ pub(super) async fn run(backend: DockerBackend) {
 }
 
 /// One sweep; returns how many containers were removed.
-pub async fn sweep_once(backend: &DockerBackend) -> Result<usize, bollard::errors::Error> {
+pub async fn sweep_once(backend: &DockerBackend) -> Result<usize, BackendError> {
     let filters = HashMap::from([("label".to_owned(), vec![format!("{LABEL_MANAGED}=true")])]);
     let list = backend
-        .shared
-        .docker
+        .client()?
         .list_containers(Some(ListContainersOptions {
             all: true,
             filters,
             ..ListContainersOptions::default()
         }))
-        .await?;
+        .await
+        .map_err(|e| engine("list containers", e))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
