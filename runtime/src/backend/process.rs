@@ -11,13 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::framing::{Frame, LineReader};
+use super::framing::{Frame, LineReader, write_lines};
 use super::{
     Backend, BackendError, InboundSink, Instance, InstanceControl, InstanceLabels, ServerSpec,
 };
@@ -93,7 +92,7 @@ impl Backend for ProcessBackend {
         let stop = CancellationToken::new();
         let (done_tx, done_rx) = tokio::sync::watch::channel(false);
 
-        tokio::spawn(write_loop(stdin, rx, stop.clone()));
+        tokio::spawn(write_lines(stdin, rx, stop.clone()));
         let reader = tokio::spawn(read_loop(
             BufReader::with_capacity(64 * 1024, stdout),
             spec.max_message_bytes,
@@ -132,26 +131,6 @@ impl InstanceControl for ProcessControl {
         let mut done = self.done.clone();
         let _ = done.wait_for(|d| *d).await;
     }
-}
-
-async fn write_loop(mut stdin: ChildStdin, mut rx: mpsc::Receiver<Bytes>, stop: CancellationToken) {
-    loop {
-        let msg = tokio::select! {
-            m = rx.recv() => m,
-            _ = stop.cancelled() => None,
-        };
-        let Some(msg) = msg else { break };
-        // Messages arrive as complete lines (see `Instance::outbound`).
-        if stdin.write_all(&msg).await.is_err() {
-            break;
-        }
-        // Flush once per burst rather than per message.
-        if rx.is_empty() && stdin.flush().await.is_err() {
-            break;
-        }
-    }
-    // Dropping stdin closes the pipe: the polite way to ask a stdio server to exit.
-    let _ = stdin.shutdown().await;
 }
 
 async fn read_loop<R>(reader: R, limit: usize, sink: Arc<dyn InboundSink>)

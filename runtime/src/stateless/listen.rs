@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode, header};
+use http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::ladder::Modern;
@@ -137,15 +137,7 @@ pub async fn listen(app: &AppState, session: Arc<HostingSession>, req: Modern) -
             }
         }
     });
-    let mut resp = Response::new(Body::from_stream(futures::StreamExt::chain(head, rest)));
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    resp
+    reply::sse_response(Body::from_stream(futures::StreamExt::chain(head, rest)))
 }
 
 /// The notification tagged with the subscription id, if the filter wants it.

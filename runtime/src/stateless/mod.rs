@@ -28,7 +28,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value};
 
 use self::call::{Call, Driver, Frame};
@@ -334,15 +334,7 @@ async fn respond(mut driver: Driver) -> Response {
                 };
                 Some((Ok::<_, Infallible>(bytes), d))
             });
-            let mut resp = Response::new(Body::from_stream(futures::StreamExt::chain(head, rest)));
-            let h = resp.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream"),
-            );
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-            resp
+            reply::sse_response(Body::from_stream(futures::StreamExt::chain(head, rest)))
         }
         None => reply::error(StatusCode::OK, ErrorCode::InternalError, "no answer"),
     }

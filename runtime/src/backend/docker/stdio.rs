@@ -12,12 +12,12 @@ use bollard::container::{
 };
 use bytes::Bytes;
 use futures::StreamExt;
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::BufReader;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{DockerBackend, Slot, engine};
-use crate::backend::framing::{Frame, LineReader};
+use crate::backend::framing::{Frame, LineReader, write_lines};
 use crate::backend::{
     BackendError, InboundSink, Instance, InstanceControl, InstanceLabels, ServerSpec,
 };
@@ -141,7 +141,7 @@ pub(super) async fn attach(
     let (stdout_tx, stdout_rx) = mpsc::channel::<std::io::Result<Bytes>>(64);
     let stop = CancellationToken::new();
     let (done_tx, done_rx) = watch::channel(false);
-    tokio::spawn(write_loop(attached.input, rx, stop.clone()));
+    tokio::spawn(write_lines(attached.input, rx, stop.clone()));
     tokio::spawn(demux(attached.output, stdout_tx, labels.session.clone()));
     let reader = tokio::spawn(read_loop(stdout_rx, spec.max_message_bytes, sink));
     tokio::spawn(supervise(
@@ -171,28 +171,6 @@ impl InstanceControl for DockerControl {
         let mut done = self.done.clone();
         let _ = done.wait_for(|d| *d).await;
     }
-}
-
-async fn write_loop(
-    mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
-    mut rx: mpsc::Receiver<Bytes>,
-    stop: CancellationToken,
-) {
-    loop {
-        let msg = tokio::select! {
-            m = rx.recv() => m,
-            _ = stop.cancelled() => None,
-        };
-        let Some(msg) = msg else { break };
-        // Messages arrive as complete lines (see `Instance::outbound`).
-        if input.write_all(&msg).await.is_err() {
-            break;
-        }
-        if rx.is_empty() && input.flush().await.is_err() {
-            break;
-        }
-    }
-    let _ = input.shutdown().await;
 }
 
 /// Splits the engine's multiplexed output: stdout to the line reader,
