@@ -262,6 +262,19 @@ impl Drop for Berth {
     }
 }
 
+/// Polls `cond` until it holds or `limit` passes (for asynchronous effects
+/// such as reaping); returns its last value.
+pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cond()
+}
+
 /// Runs a command to completion with a time limit, returning (status, stdout, stderr).
 pub async fn run(cmd: &mut Command, limit: Duration) -> (Option<i32>, String, String) {
     cmd.stdout(Stdio::piped())

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use berth_tests::{Berth, mcp_post, messages, tool};
+use berth_tests::{Berth, eventually, mcp_post, messages, tool};
 use serde_json::{Value, json};
 
 const CONFIG: &str = r#"
@@ -61,17 +61,6 @@ fn inspect(id: &str) -> Value {
 fn pod_of(berth: &Berth) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     format!("{}-{}", host.trim(), berth.pid())
-}
-
-async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    cond()
 }
 
 async fn init(c: &reqwest::Client, url: &str, token: &str) -> reqwest::Response {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use berth_tests::{Berth, child_pids, mcp_post, messages};
+use berth_tests::{Berth, child_pids, eventually, mcp_post, messages};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -42,18 +42,6 @@ async fn init(c: &reqwest::Client, url: &str, token: &str) -> String {
 fn state_of(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat.rsplit(')').next()?.trim().chars().next()
-}
-
-/// Polls `cond` for up to `limit` (the reaper is asynchronous).
-async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    cond()
 }
 
 #[tokio::test]

@@ -99,6 +99,31 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
     }
 }
 
+/// Reads a server's output as lines until EOF, handing each message (or
+/// the reason it was dropped) to `sink`.
+pub async fn read_lines<R>(
+    reader: R,
+    limit: usize,
+    sink: std::sync::Arc<dyn crate::backend::InboundSink>,
+) where
+    R: AsyncBufRead + Unpin,
+{
+    let mut lines = LineReader::new(reader, limit);
+    loop {
+        match lines.next_frame().await {
+            Ok(Frame::Line(line)) => sink.on_message(line),
+            Ok(Frame::Oversized(n)) => sink.on_garbage(&format!(
+                "server wrote a {n}-byte message, over the {limit}-byte limit"
+            )),
+            Ok(Frame::Eof) => return,
+            Err(e) => {
+                sink.on_garbage(&format!("reading server output failed: {e}"));
+                return;
+            }
+        }
+    }
+}
+
 /// Writes whole lines from `rx` to a server's input until the channel
 /// closes or `stop` fires, flushing once per burst; then closes the input
 /// (the polite way to ask a stdio server to exit).

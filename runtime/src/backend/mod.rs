@@ -98,6 +98,24 @@ pub trait InstanceControl: Send + Sync {
     async fn shutdown(&self);
 }
 
+/// Stops an instance run by a supervisor task: cancels `stop` and waits
+/// until the supervisor reports the instance gone through `done`.
+pub struct StopControl {
+    /// Tells the supervisor to stop the instance.
+    pub stop: tokio_util::sync::CancellationToken,
+    /// Becomes `true` once the instance is gone.
+    pub done: tokio::sync::watch::Receiver<bool>,
+}
+
+#[async_trait]
+impl InstanceControl for StopControl {
+    async fn shutdown(&self) {
+        self.stop.cancel();
+        let mut done = self.done.clone();
+        let _ = done.wait_for(|d| *d).await;
+    }
+}
+
 /// Failure to start an instance.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {

@@ -16,9 +16,9 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::framing::{Frame, LineReader, write_lines};
+use super::framing::{read_lines, write_lines};
 use super::{
-    Backend, BackendError, InboundSink, Instance, InstanceControl, InstanceLabels, ServerSpec,
+    Backend, BackendError, InboundSink, Instance, InstanceLabels, ServerSpec, StopControl,
 };
 
 /// Environment variables passed through to server processes. Everything else
@@ -34,12 +34,6 @@ const MAX_STDERR_LINE: usize = 4096;
 /// Starts MCP servers as child processes.
 #[derive(Clone, Debug, Default)]
 pub struct ProcessBackend;
-
-/// Stops one child process.
-struct ProcessControl {
-    stop: CancellationToken,
-    done: tokio::sync::watch::Receiver<bool>,
-}
 
 // === impl ProcessBackend ===
 
@@ -93,7 +87,7 @@ impl Backend for ProcessBackend {
         let (done_tx, done_rx) = tokio::sync::watch::channel(false);
 
         tokio::spawn(write_lines(stdin, rx, stop.clone()));
-        let reader = tokio::spawn(read_loop(
+        let reader = tokio::spawn(read_lines(
             BufReader::with_capacity(64 * 1024, stdout),
             spec.max_message_bytes,
             sink.clone(),
@@ -114,42 +108,11 @@ impl Backend for ProcessBackend {
         Ok(Instance {
             id: format!("pid:{pid}"),
             outbound: tx,
-            control: Box::new(ProcessControl {
+            control: Box::new(StopControl {
                 stop,
                 done: done_rx,
             }),
         })
-    }
-}
-
-// === impl ProcessControl ===
-
-#[async_trait]
-impl InstanceControl for ProcessControl {
-    async fn shutdown(&self) {
-        self.stop.cancel();
-        let mut done = self.done.clone();
-        let _ = done.wait_for(|d| *d).await;
-    }
-}
-
-async fn read_loop<R>(reader: R, limit: usize, sink: Arc<dyn InboundSink>)
-where
-    R: tokio::io::AsyncBufRead + Unpin,
-{
-    let mut lines = LineReader::new(reader, limit);
-    loop {
-        match lines.next_frame().await {
-            Ok(Frame::Line(line)) => sink.on_message(line),
-            Ok(Frame::Oversized(n)) => sink.on_garbage(&format!(
-                "server wrote a {n}-byte message, over the {limit}-byte limit"
-            )),
-            Ok(Frame::Eof) => return,
-            Err(e) => {
-                sink.on_garbage(&format!("reading server output failed: {e}"));
-                return;
-            }
-        }
     }
 }
 

@@ -153,6 +153,21 @@ impl Accepts {
     }
 }
 
+/// The media checks every MCP POST passes, in either era: 406 unless the
+/// `Accept` header allows both JSON and SSE, 415 unless the body is JSON.
+pub fn check_post_media(headers: &HeaderMap) -> Result<Accepts, Response> {
+    let accepts = Accepts::parse(headers);
+    if !(accepts.json && accepts.sse) {
+        return Err(reply::error(
+            StatusCode::NOT_ACCEPTABLE,
+            ErrorCode::InvalidRequest,
+            "Not Acceptable: the Accept header must allow both application/json and text/event-stream",
+        ));
+    }
+    check_json_content_type(headers)?;
+    Ok(accepts)
+}
+
 /// 415 unless the body is declared as JSON.
 pub fn check_json_content_type(headers: &HeaderMap) -> Result<(), Response> {
     let ok = headers

@@ -26,17 +26,10 @@ pub async fn post(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    let accepts = Accepts::parse(headers);
-    if !(accepts.json && accepts.sse) {
-        return reply::error(
-            StatusCode::NOT_ACCEPTABLE,
-            ErrorCode::InvalidRequest,
-            "Not Acceptable: the Accept header must allow both application/json and text/event-stream",
-        );
-    }
-    if let Err(resp) = guard::check_json_content_type(headers) {
-        return resp;
-    }
+    let accepts = match guard::check_post_media(headers) {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
     let env = match Envelope::parse(body) {
         Ok(env) => env,
         Err(e) => return parse_error(e),

@@ -35,7 +35,7 @@ use self::call::{Call, Driver, Frame};
 use self::ladder::{Modern, Outcome, SUPPORTED_VERSIONS};
 use self::mrtr::Owner;
 use crate::hosting::{HostingSession, Next};
-use crate::http::guard::Accepts;
+use crate::http::guard;
 use crate::http::{Admitted, AppState, LEGACY_VERSIONS, reply};
 use crate::jsonrpc::{ErrorCode, RpcError};
 
@@ -59,15 +59,7 @@ pub async fn post(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    let accepts = Accepts::parse(headers);
-    if !(accepts.json && accepts.sse) {
-        return reply::error(
-            StatusCode::NOT_ACCEPTABLE,
-            ErrorCode::InvalidRequest,
-            "Not Acceptable: the Accept header must allow both application/json and text/event-stream",
-        );
-    }
-    if let Err(resp) = crate::http::guard::check_json_content_type(headers) {
+    if let Err(resp) = guard::check_post_media(headers) {
         return resp;
     }
     let req = match ladder::validate(headers, body) {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use http::StatusCode;
 use serde_json::value::RawValue;
 
-use crate::jsonrpc::{self, Envelope, ErrorCode, RpcError};
+use crate::jsonrpc::{Envelope, ErrorCode, RpcError};
 
 /// Methods whose results carry `ttlMs`/`cacheScope`.
 const CACHEABLE: &[&str] = &[
@@ -106,11 +106,6 @@ fn push_field(buf: &mut String, field: &str) {
     buf.push_str(field);
 }
 
-/// Reads `result` of a final message, when it is a success.
-pub fn result_of(msg: &[u8]) -> Option<&RawValue> {
-    Envelope::parse(msg).ok()?.result
-}
-
 /// Serializes a result object for `id`.
 pub fn result_message(id: &RawValue, result: &serde_json::Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
@@ -126,25 +121,6 @@ pub fn result_message(id: &RawValue, result: &serde_json::Value) -> Vec<u8> {
 pub fn error_message(msg: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(msg).ok()?;
     v.pointer("/error/message")?.as_str().map(str::to_owned)
-}
-
-/// True when `raw` is a JSON-RPC response carrying an error.
-pub fn is_error(msg: &[u8]) -> bool {
-    Envelope::parse(msg)
-        .map(|e| e.error.is_some())
-        .unwrap_or(false)
-}
-
-/// The method of a message, if it has one (borrowed when possible).
-pub fn method_of(msg: &[u8]) -> Option<String> {
-    Envelope::parse(msg)
-        .ok()
-        .and_then(|e| e.method.map(Cow::into_owned))
-}
-
-/// Reads a top-level params member.
-pub fn param<'a>(env: &Envelope<'a>, field: &str) -> Option<&'a RawValue> {
-    jsonrpc::param_raw(env.params, field)
 }
 
 #[cfg(test)]

@@ -112,11 +112,6 @@ impl DockerBackend {
         Ok(connected)
     }
 
-    /// Containers this pod owns right now (sessions and pools).
-    pub fn live_containers(&self) -> usize {
-        self.shared.live.len()
-    }
-
     fn reserve(&self, tenant: &str) -> Result<Slot, BackendError> {
         let cfg = &self.shared.config;
         let total: usize = self.shared.per_tenant.iter().map(|e| *e.value()).sum();

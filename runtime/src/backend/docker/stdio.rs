@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use bollard::container::{
     AttachContainerOptions, LogOutput, RemoveContainerOptions, StopContainerOptions,
 };
@@ -17,9 +16,9 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{DockerBackend, Slot, engine};
-use crate::backend::framing::{Frame, LineReader, write_lines};
+use crate::backend::framing::{read_lines, write_lines};
 use crate::backend::{
-    BackendError, InboundSink, Instance, InstanceControl, InstanceLabels, ServerSpec,
+    BackendError, InboundSink, Instance, InstanceLabels, ServerSpec, StopControl,
 };
 
 /// Outbound messages buffered per container before callers wait.
@@ -34,11 +33,6 @@ pub(super) struct ExitNotice {
     sink: std::sync::Mutex<Option<Arc<dyn InboundSink>>>,
     fired: AtomicBool,
     oom: AtomicBool,
-}
-
-struct DockerControl {
-    stop: CancellationToken,
-    done: watch::Receiver<bool>,
 }
 
 // === impl ExitNotice ===
@@ -157,20 +151,11 @@ pub(super) async fn attach(
     Ok(Instance {
         id: format!("container:{}", &id[..id.len().min(12)]),
         outbound: tx,
-        control: Box::new(DockerControl {
+        control: Box::new(StopControl {
             stop,
             done: done_rx,
         }),
     })
-}
-
-#[async_trait]
-impl InstanceControl for DockerControl {
-    async fn shutdown(&self) {
-        self.stop.cancel();
-        let mut done = self.done.clone();
-        let _ = done.wait_for(|d| *d).await;
-    }
 }
 
 /// Splits the engine's multiplexed output: stdout to the line reader,
@@ -217,20 +202,7 @@ async fn read_loop(
 ) {
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
     let reader = BufReader::with_capacity(64 * 1024, tokio_util::io::StreamReader::new(stream));
-    let mut lines = LineReader::new(reader, limit);
-    loop {
-        match lines.next_frame().await {
-            Ok(Frame::Line(line)) => sink.on_message(line),
-            Ok(Frame::Oversized(n)) => sink.on_garbage(&format!(
-                "server wrote a {n}-byte message, over the {limit}-byte limit"
-            )),
-            Ok(Frame::Eof) => return,
-            Err(e) => {
-                sink.on_garbage(&format!("reading server output failed: {e}"));
-                return;
-            }
-        }
-    }
+    read_lines(reader, limit, sink).await;
 }
 
 #[allow(clippy::too_many_arguments)]
