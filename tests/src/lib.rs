@@ -5,6 +5,9 @@
 //! Tests never link Berth's library: they drive the binary over HTTP, as an
 //! agent would.
 
+pub mod docker;
+pub mod legacy;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;

@@ -216,10 +216,40 @@ image = "berth/example-server"
 warm_pool = 2
 "#;
 
+/// The same with HTTP-transport servers: Berth is the Streamable HTTP
+/// client of a server in a container on its internal network.
+const DOCKER_HTTP: &str = r#"
+listen = "127.0.0.1:0"
+state_dir = "{state_dir}"
+backend = "docker"
+[docker]
+internal_network = "berth-test-conformance"
+[servers.demo.everything]
+image = "berth/example-server-http"
+transport = "http"
+warm_pool = 2
+"#;
+
 #[tokio::test]
 async fn conformance_passes_through_containers() {
+    both_suites_pass(DOCKER, "docker backend", "conformance-docker").await;
+}
+
+#[tokio::test]
+async fn conformance_passes_through_http_transport_containers() {
+    both_suites_pass(
+        DOCKER_HTTP,
+        "docker backend, HTTP transport",
+        "conformance-docker-http",
+    )
+    .await;
+}
+
+/// Runs the 2025-11-25 and 2026-07-28 suites against a Berth serving
+/// `config`; records results under `record_prefix`.
+async fn both_suites_pass(config: &str, label: &str, record_prefix: &str) {
     let _ = tool("DOCKER_HOST");
-    let berth = Berth::serve(DOCKER, &[]).await;
+    let berth = Berth::serve(config, &[]).await;
     let output = run_suite(
         &berth,
         "BERTH_TEST_CONFORMANCE",
@@ -234,9 +264,9 @@ async fn conformance_passes_through_containers() {
         .collect();
     let passed = scenarios.len() - failed.len();
     record(
-        "conformance-docker-2025-11-25",
+        &format!("{record_prefix}-2025-11-25"),
         &format!(
-            "conformance 0.1.16 --spec-version 2025-11-25, docker backend: {passed}/{} scenarios passed",
+            "conformance 0.1.16 --spec-version 2025-11-25, {label}: {passed}/{} scenarios passed",
             scenarios.len()
         ),
         &output,
@@ -244,7 +274,7 @@ async fn conformance_passes_through_containers() {
     assert_eq!(scenarios.len(), 30, "{output}");
     assert!(
         failed.is_empty(),
-        "failing scenarios through containers: {failed:?}\n{output}"
+        "failing scenarios ({label}): {failed:?}\n{output}"
     );
     let output = run_suite(
         &berth,
@@ -263,9 +293,9 @@ async fn conformance_passes_through_containers() {
         .map(|s| s.name.as_str())
         .collect();
     record(
-        "conformance-docker-2026-07-28",
+        &format!("{record_prefix}-2026-07-28"),
         &format!(
-            "conformance 0.2.0-alpha.12 --requirements 2026-07-28, docker backend: {}/{} scored scenarios passed",
+            "conformance 0.2.0-alpha.12 --requirements 2026-07-28, {label}: {}/{} scored scenarios passed",
             scored.len() - failed.len(),
             scored.len()
         ),
@@ -274,7 +304,7 @@ async fn conformance_passes_through_containers() {
     assert_eq!(scored.len(), 37, "{output}");
     assert!(
         failed.is_empty(),
-        "failing scored scenarios through containers: {failed:?}\n{output}"
+        "failing scored scenarios ({label}): {failed:?}\n{output}"
     );
 }
 

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use berth_tests::docker::{containers, docker, inspect, pod_of};
+use berth_tests::legacy::{call, init, session};
 use berth_tests::{Berth, eventually, mcp_post, messages, tool};
 use serde_json::{Value, json};
 
@@ -25,83 +27,6 @@ warm_pool = 2
 [servers.demo.missing]
 image = "berth/no-such-image"
 "#;
-
-const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"docker-test","version":"1"}}}"#;
-
-fn docker(args: &[&str]) -> String {
-    let _ = tool("DOCKER_HOST");
-    let out = std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker CLI");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Container ids with all `labels` (`key=value`).
-fn containers(labels: &[&str]) -> Vec<String> {
-    let mut args = vec!["ps", "-aq", "--no-trunc"];
-    let filters: Vec<String> = labels.iter().map(|l| format!("label={l}")).collect();
-    for f in &filters {
-        args.push("--filter");
-        args.push(f);
-    }
-    docker(&args).lines().map(str::to_owned).collect()
-}
-
-fn inspect(id: &str) -> Value {
-    let v: Value = serde_json::from_str(&docker(&["inspect", id])).unwrap();
-    v[0].clone()
-}
-
-fn pod_of(berth: &Berth) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-    format!("{}-{}", host.trim(), berth.pid())
-}
-
-async fn init(c: &reqwest::Client, url: &str, token: &str) -> reqwest::Response {
-    mcp_post(c, url, token, INIT).send().await.unwrap()
-}
-
-async fn session(c: &reqwest::Client, url: &str, token: &str) -> String {
-    let r = init(c, url, token).await;
-    assert_eq!(r.status(), 200);
-    let sid = r.headers()["mcp-session-id"].to_str().unwrap().to_owned();
-    let n = mcp_post(
-        c,
-        url,
-        token,
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-    )
-    .header("mcp-session-id", &sid)
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(n.status(), 202);
-    sid
-}
-
-async fn call(
-    c: &reqwest::Client,
-    url: &str,
-    token: &str,
-    sid: &str,
-    tool: &str,
-    args: Value,
-) -> Value {
-    let body = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":tool,"arguments":args}}).to_string();
-    let r = mcp_post(c, url, token, &body)
-        .header("mcp-session-id", sid)
-        .send()
-        .await
-        .unwrap();
-    let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
-    messages(&ct, &r.text().await.unwrap()).pop().unwrap()
-}
 
 #[tokio::test]
 async fn containers_are_hardened_pinned_and_labelled() {

@@ -26,6 +26,9 @@ pub struct LineReader<R> {
     inner: R,
     limit: usize,
     buf: BytesMut,
+    /// Return empty lines and keep surrounding whitespace (SSE framing,
+    /// where a blank line ends an event); only a trailing `\r` is removed.
+    raw: bool,
 }
 
 // === impl LineReader ===
@@ -37,10 +40,21 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             inner,
             limit,
             buf: BytesMut::new(),
+            raw: false,
         }
     }
 
-    /// Reads the next frame. Empty lines are skipped.
+    /// Like [`LineReader::new`], but empty lines are returned (as empty
+    /// [`Frame::Line`]s), only a trailing `\r` is removed, and an
+    /// unterminated final line is dropped (SSE framing).
+    pub fn raw(inner: R, limit: usize) -> Self {
+        LineReader {
+            raw: true,
+            ..LineReader::new(inner, limit)
+        }
+    }
+
+    /// Reads the next frame. Empty lines are skipped (unless [`raw`](Self::raw)).
     pub async fn next_frame(&mut self) -> std::io::Result<Frame> {
         loop {
             let mut discarding: Option<usize> = None;
@@ -50,7 +64,9 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
                     if let Some(n) = discarding {
                         return Ok(Frame::Oversized(n));
                     }
-                    if self.buf.is_empty() {
+                    if self.buf.is_empty() || self.raw {
+                        // Raw mode (SSE) drops an unterminated final line.
+                        self.buf.clear();
                         return Ok(Frame::Eof);
                     }
                     // A final line without newline still counts.
@@ -87,6 +103,12 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
                 }
             }
             let mut line = self.buf.split().freeze();
+            if self.raw {
+                if line.last() == Some(&b'\r') {
+                    line.truncate(line.len() - 1);
+                }
+                return Ok(Frame::Line(line));
+            }
             while line.last().is_some_and(|b| b.is_ascii_whitespace()) {
                 line.truncate(line.len() - 1);
             }

@@ -3,17 +3,20 @@
 //! A [`Backend`] starts an [`Instance`] for a [`ServerSpec`]. The instance is a
 //! message pipe: Berth writes whole JSON-RPC messages to
 //! [`Instance::outbound`] and the backend delivers whatever the server writes
-//! to the [`InboundSink`] it was started with. Both backends (`process` now,
-//! `docker` next) share this shape, so the session layer never knows which one
+//! to the [`InboundSink`] it was started with. Both backends (`process` and
+//! `docker`) and both transports (stdio, HTTP) share this shape, so the session layer never knows which one
 //! it talks to.
 //!
 //! # Layout
 //! - [`framing`]: newline-delimited JSON-RPC reading with a size limit.
 //! - [`process`]: one child process per instance over stdio.
 //! - [`docker`]: one hardened container per instance (bollard).
+//! - [`http_bridge`]: the same message pipe over Streamable HTTP, for
+//!   servers that listen on a port (`transport = "http"`).
 
 pub mod docker;
 pub mod framing;
+pub mod http_bridge;
 pub mod process;
 
 pub use self::docker::DockerBackend;
@@ -27,6 +30,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::config::Transport;
+
 /// What to run for one MCP server deployment.
 #[derive(Clone, Debug)]
 pub struct ServerSpec {
@@ -34,7 +39,13 @@ pub struct ServerSpec {
     pub tenant: String,
     /// Server name within the tenant.
     pub server: String,
-    /// Program and arguments (process backend).
+    /// Stdio or Streamable HTTP.
+    pub transport: Transport,
+    /// Port an HTTP-transport server listens on.
+    pub port: u16,
+    /// Path of an HTTP-transport server's MCP endpoint.
+    pub path: String,
+    /// Program and arguments (process backend; the command with docker).
     pub command: Vec<String>,
     /// Extra environment for the instance.
     pub env: BTreeMap<String, String>,

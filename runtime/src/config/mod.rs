@@ -14,7 +14,7 @@ mod types;
 
 pub use self::types::{
     AuthConfig, AuthMode, BackendKind, Config, DockerConfig, KeysConfig, Limits, Security,
-    ServerConfig, StoreConfig, check_name, parse_size,
+    ServerConfig, StoreConfig, Transport, check_name, parse_size,
 };
 
 use std::path::Path;

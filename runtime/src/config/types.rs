@@ -167,13 +167,34 @@ pub struct DockerConfig {
     /// How often orphaned containers are looked for.
     #[serde(with = "humantime_serde")]
     pub sweep_every: Duration,
+    /// Internal (no route out) network Berth creates to reach servers with
+    /// `transport = "http"`.
+    pub internal_network: String,
+}
+
+/// How Berth speaks MCP to a server instance.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Newline-delimited JSON-RPC over the instance's stdin/stdout.
+    #[default]
+    Stdio,
+    /// Streamable HTTP to `http://{instance address}:{port}{path}`.
+    Http,
 }
 
 /// One hosted MCP server.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
-    /// Program and arguments of a stdio server.
+    /// How Berth speaks MCP to the server: over its stdio, or over
+    /// Streamable HTTP to the port it listens on (docker backend).
+    pub transport: Transport,
+    /// Port an HTTP-transport server listens on inside its container.
+    pub port: u16,
+    /// Path of an HTTP-transport server's MCP endpoint.
+    pub path: String,
+    /// Program and arguments (the container's command with docker).
     pub command: Vec<String>,
     /// Environment for each instance.
     pub env: BTreeMap<String, String>,
@@ -283,6 +304,8 @@ impl Config {
             ));
         }
         parse_size(&self.docker.tmpfs_size).map_err(|m| key("docker.tmpfs_size", &m))?;
+        check_name(&self.docker.internal_network)
+            .map_err(|m| key("docker.internal_network", &m))?;
         if self.auth.mode == AuthMode::Jwt {
             if self.auth.issuer.is_none() {
                 return Err(key("auth.issuer", "required when auth.mode = \"jwt\""));
@@ -301,6 +324,18 @@ impl Config {
                     return Err(key(
                         &format!("{k}.image"),
                         "required with backend = \"docker\", e.g. \"berth/example-server\"",
+                    ));
+                }
+                if s.transport == Transport::Http && !docker {
+                    return Err(key(
+                        &format!("{k}.transport"),
+                        "\"http\" needs backend = \"docker\" (Berth reaches the server's port on its internal network)",
+                    ));
+                }
+                if s.transport == Transport::Http && (s.port == 0 || !s.path.starts_with('/')) {
+                    return Err(key(
+                        &format!("{k}.path"),
+                        "an HTTP-transport server needs a port (1-65535) and a path starting with `/`, e.g. port = 8080, path = \"/mcp\"",
                     ));
                 }
                 if !docker && (s.command.is_empty() || s.command[0].is_empty()) {
@@ -381,6 +416,7 @@ impl Default for DockerConfig {
             user: "65534:65534".into(),
             tmpfs_size: "64m".into(),
             sweep_every: Duration::from_secs(30),
+            internal_network: "berth-internal".into(),
         }
     }
 }
@@ -434,6 +470,9 @@ impl Default for StoreConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
+            transport: Transport::Stdio,
+            port: 8080,
+            path: "/mcp".into(),
             command: Vec::new(),
             env: BTreeMap::new(),
             cwd: None,

@@ -376,6 +376,9 @@ impl Sessions {
         ServerSpec {
             tenant: tenant.to_owned(),
             server: server.to_owned(),
+            transport: config.transport,
+            port: config.port,
+            path: config.path.clone(),
             command: config.command.clone(),
             env: config.env.clone(),
             cwd: config.cwd.clone(),

@@ -6,15 +6,18 @@
 //! capabilities dropped, `no-new-privileges`, an init process, memory/CPU/
 //! pids limits and no network unless the deployment grants one
 //! ([`spec`]). Berth attaches to the container's stdio and speaks
-//! newline-delimited JSON-RPC ([`stdio`]). Caps per tenant and per pod turn
+//! newline-delimited JSON-RPC, or, for `transport = "http"`, speaks
+//! Streamable HTTP to the server's port on an internal network with no
+//! route out ([`attach`], [`network`]). Caps per tenant and per pod turn
 //! excess starts into clear 503s; warm pools keep started containers ready
 //! ([`pool`]); a sweeper removes containers whose owner is gone ([`sweep`]);
 //! the engine's event stream reports exits and OOM kills ([`events`]).
 
+mod attach;
 mod events;
+mod network;
 mod pool;
 mod spec;
-mod stdio;
 mod sweep;
 
 pub use self::spec::{
@@ -45,11 +48,15 @@ struct Shared {
     pod: String,
     config: DockerConfig,
     /// Containers this pod owns (sessions and pools), by id.
-    live: DashMap<String, Arc<stdio::ExitNotice>>,
+    live: DashMap<String, Arc<attach::ExitNotice>>,
     /// Running containers per tenant (pools included).
     per_tenant: DashMap<String, usize>,
     pools: pool::Pools,
     shutdown: CancellationToken,
+    /// Client for HTTP-transport servers.
+    http: reqwest::Client,
+    /// Id of the internal network, once it exists.
+    internal_network: tokio::sync::Mutex<Option<String>>,
 }
 
 /// A reserved container slot; released when dropped.
@@ -78,6 +85,8 @@ impl DockerBackend {
                 per_tenant: DashMap::new(),
                 pools: pool::Pools::default(),
                 shutdown,
+                http: crate::backend::http_bridge::client(),
+                internal_network: tokio::sync::Mutex::new(None),
             }),
         };
         tokio::spawn(sweep::run(backend.clone()));
@@ -160,7 +169,7 @@ impl Backend for DockerBackend {
     ) -> Result<Instance, BackendError> {
         if let Some(warm) = self.shared.pools.claim(spec) {
             pool::note_claim(self, spec);
-            match stdio::attach(self, &warm.id, spec, labels, sink.clone(), warm.slot).await {
+            match attach::attach(self, &warm.id, spec, labels, sink.clone(), warm.slot).await {
                 Ok(instance) => return Ok(instance),
                 Err(e) => {
                     tracing::warn!(container = %warm.id, error = %e, "warm container unusable; starting a fresh one")
@@ -170,7 +179,7 @@ impl Backend for DockerBackend {
         pool::note_claim(self, spec);
         let slot = self.reserve(&spec.tenant)?;
         let id = spec::create(self, spec, &labels.session).await?;
-        stdio::attach_and_start(self, &id, spec, labels, sink, slot).await
+        attach::attach_and_start(self, &id, spec, labels, sink, slot).await
     }
 }
 

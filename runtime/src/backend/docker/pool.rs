@@ -11,7 +11,7 @@ use dashmap::DashMap;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::stdio::{ExitNotice, remove};
+use super::attach::{ExitNotice, remove};
 use super::{DockerBackend, Slot, engine, spec};
 use crate::backend::ServerSpec;
 

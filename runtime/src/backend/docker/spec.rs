@@ -4,11 +4,13 @@
 use std::collections::HashMap;
 
 use bollard::container::{Config, CreateContainerOptions};
-use bollard::models::HostConfig;
+use bollard::models::{EndpointSettings, HostConfig};
+use bollard::network::ConnectNetworkOptions;
 use sha2::{Digest, Sha256};
 
-use super::{DockerBackend, engine};
+use super::{DockerBackend, engine, network};
 use crate::backend::{BackendError, ServerSpec};
+use crate::config::Transport;
 
 /// Marks containers Berth manages (the sweeper only ever touches these).
 pub const LABEL_MANAGED: &str = "berth.managed";
@@ -47,6 +49,15 @@ pub(super) async fn create(
         .id
         .ok_or_else(|| BackendError::MissingImage(image.clone()))?;
     let labels = labels(&shared.pod, spec, session);
+    // stdio servers get no network at all unless granted egress; HTTP
+    // servers join the internal network (no route out) and, if granted,
+    // the egress network too.
+    let http = spec.transport == Transport::Http;
+    let network_mode = if http {
+        network::ensure_internal(backend).await?
+    } else {
+        spec.network.clone().unwrap_or_else(|| "none".into())
+    };
     let tmpfs = HashMap::from([(
         "/tmp".to_owned(),
         format!("rw,noexec,nosuid,nodev,size={}", shared.config.tmpfs_size),
@@ -61,7 +72,7 @@ pub(super) async fn create(
         memory_swap: Some(spec.memory_bytes),
         nano_cpus: Some(spec.nano_cpus),
         pids_limit: Some(spec.pids),
-        network_mode: Some(spec.network.clone().unwrap_or_else(|| "none".into())),
+        network_mode: Some(network_mode),
         ..HostConfig::default()
     };
     let env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -71,13 +82,13 @@ pub(super) async fn create(
         env: Some(env),
         user: Some(shared.config.user.clone()),
         labels: Some(labels),
-        attach_stdin: Some(true),
+        attach_stdin: Some(!http),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
-        open_stdin: Some(true),
+        open_stdin: Some(!http),
         stdin_once: Some(false),
         tty: Some(false),
-        network_disabled: Some(spec.network.is_none()),
+        network_disabled: Some(!http && spec.network.is_none()),
         host_config: Some(host),
         ..Config::default()
     };
@@ -97,8 +108,32 @@ pub(super) async fn create(
             }),
             config,
         )
-        .await
-        .map_err(|e| engine("create a container", e))?;
+        .await;
+    let created = match created {
+        Ok(created) => created,
+        Err(e) => {
+            if http {
+                // The internal network may have been removed under us.
+                network::forget_internal(backend).await;
+            }
+            return Err(engine("create a container", e));
+        }
+    };
+    if let (true, Some(egress)) = (http, &spec.network) {
+        let joined = docker
+            .connect_network(
+                egress,
+                ConnectNetworkOptions {
+                    container: created.id.clone(),
+                    endpoint_config: EndpointSettings::default(),
+                },
+            )
+            .await;
+        if let Err(e) = joined {
+            super::attach::remove(backend, &created.id).await;
+            return Err(engine(&format!("join network `{egress}`"), e));
+        }
+    }
     Ok(created.id)
 }
 
@@ -124,6 +159,7 @@ pub(super) fn config_hash(spec: &ServerSpec) -> String {
         spec.nano_cpus.to_string(),
         spec.pids.to_string(),
         spec.network.clone().unwrap_or_default(),
+        format!("{:?}:{}{}", spec.transport, spec.port, spec.path),
     ];
     for p in parts {
         h.update((p.len() as u64).to_be_bytes());

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use bollard::container::ListContainersOptions;
 
+use super::attach::remove;
 use super::spec::{LABEL_MANAGED, LABEL_POD};
-use super::stdio::remove;
 use super::{DockerBackend, engine};
 use crate::backend::BackendError;
 

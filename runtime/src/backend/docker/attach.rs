@@ -1,6 +1,11 @@
-//! Speaking MCP over a container's stdio: attach, pump stdout lines to the
-//! session, log stderr, write messages to stdin, and stop/remove the
-//! container when the session ends or the container dies.
+//! Attaching a session to its container: for stdio servers, pump stdout
+//! lines to the session, log stderr and write messages to stdin; for
+//! HTTP-transport servers, log both streams and speak MCP to the
+//! container's port on the internal network ([`http_bridge`]). Either way,
+//! stop and remove the container when the session ends or it dies (the
+//! attach stream ending is how its exit shows).
+//!
+//! [`http_bridge`]: crate::backend::http_bridge
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,11 +20,12 @@ use tokio::io::BufReader;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{DockerBackend, Slot, engine};
+use super::{DockerBackend, Slot, engine, network};
 use crate::backend::framing::{read_lines, write_lines};
 use crate::backend::{
-    BackendError, InboundSink, Instance, InstanceLabels, ServerSpec, StopControl,
+    BackendError, InboundSink, Instance, InstanceLabels, ServerSpec, StopControl, http_bridge,
 };
+use crate::config::Transport;
 
 /// Outbound messages buffered per container before callers wait.
 const OUTBOUND_QUEUE: usize = 256;
@@ -72,6 +78,11 @@ impl ExitNotice {
         }
     }
 
+    /// Whether the container's end was already reported.
+    pub(super) fn has_fired(&self) -> bool {
+        self.fired.load(Ordering::Acquire)
+    }
+
     fn set_sink(&self, sink: Arc<dyn InboundSink>) {
         *self.sink.lock().expect("exit notice lock poisoned") = Some(sink);
     }
@@ -94,7 +105,8 @@ pub(super) async fn attach_and_start(
     Ok(instance)
 }
 
-/// Attaches to a container's stdio and pumps it.
+/// Attaches to a container's output (and, for stdio servers, its input)
+/// and connects the session to it.
 pub(super) async fn attach(
     backend: &DockerBackend,
     id: &str,
@@ -104,11 +116,12 @@ pub(super) async fn attach(
     slot: Slot,
 ) -> Result<Instance, BackendError> {
     let docker = backend.client()?;
+    let http = spec.transport == Transport::Http;
     let attached = match docker
         .attach_container(
             id,
             Some(AttachContainerOptions::<String> {
-                stdin: Some(true),
+                stdin: Some(!http),
                 stdout: Some(true),
                 stderr: Some(true),
                 stream: Some(true),
@@ -132,12 +145,32 @@ pub(super) async fn attach(
         .clone();
     notice.set_sink(sink.clone());
     let (tx, rx) = mpsc::channel::<Bytes>(OUTBOUND_QUEUE);
-    let (stdout_tx, stdout_rx) = mpsc::channel::<std::io::Result<Bytes>>(64);
     let stop = CancellationToken::new();
     let (done_tx, done_rx) = watch::channel(false);
-    tokio::spawn(write_lines(attached.input, rx, stop.clone()));
-    tokio::spawn(demux(attached.output, stdout_tx, labels.session.clone()));
-    let reader = tokio::spawn(read_loop(stdout_rx, spec.max_message_bytes, sink));
+    let reader = if http {
+        // The output is only logs; it ends when the container does.
+        let reader = tokio::spawn(demux(attached.output, None, labels.session.clone()));
+        let resolve =
+            network::endpoint(backend.clone(), id.to_owned(), spec.clone(), notice.clone());
+        http_bridge::spawn(
+            backend.shared.http.clone(),
+            resolve,
+            rx,
+            sink,
+            spec.max_message_bytes,
+            stop.clone(),
+        );
+        reader
+    } else {
+        let (stdout_tx, stdout_rx) = mpsc::channel::<std::io::Result<Bytes>>(64);
+        tokio::spawn(write_lines(attached.input, rx, stop.clone()));
+        tokio::spawn(demux(
+            attached.output,
+            Some(stdout_tx),
+            labels.session.clone(),
+        ));
+        tokio::spawn(read_loop(stdout_rx, spec.max_message_bytes, sink))
+    };
     tokio::spawn(supervise(
         backend.clone(),
         id.to_owned(),
@@ -158,39 +191,55 @@ pub(super) async fn attach(
     })
 }
 
-/// Splits the engine's multiplexed output: stdout to the line reader,
-/// stderr to the log.
+/// Splits the engine's multiplexed output: stdout to the line reader (or,
+/// without one, to the log like stderr), stderr to the log.
 async fn demux(
     mut output: std::pin::Pin<
         Box<dyn futures::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
     >,
-    stdout: mpsc::Sender<std::io::Result<Bytes>>,
+    stdout: Option<mpsc::Sender<std::io::Result<Bytes>>>,
     session: String,
 ) {
-    let mut partial = Vec::new();
+    let mut log = LogLines::default();
     while let Some(item) = output.next().await {
         match item {
-            Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
-                if stdout.send(Ok(message)).await.is_err() {
-                    break;
+            Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => match &stdout
+            {
+                Some(tx) => {
+                    if tx.send(Ok(message)).await.is_err() {
+                        break;
+                    }
                 }
-            }
-            Ok(LogOutput::StdErr { message }) => {
-                partial.extend_from_slice(&message);
-                while let Some(pos) = memchr::memchr(b'\n', &partial) {
-                    let line: Vec<u8> = partial.drain(..=pos).collect();
-                    let text = String::from_utf8_lossy(&line[..line.len().min(MAX_STDERR_LINE)]);
-                    tracing::info!(target: "berth::backend::stderr", session = %session, "{}", text.trim_end());
-                }
-                if partial.len() > MAX_STDERR_LINE {
-                    partial.clear();
-                }
-            }
+                None => log.push(&message, &session),
+            },
+            Ok(LogOutput::StdErr { message }) => log.push(&message, &session),
             Ok(LogOutput::StdIn { .. }) => {}
             Err(e) => {
-                let _ = stdout.send(Err(std::io::Error::other(e.to_string()))).await;
+                if let Some(tx) = &stdout {
+                    let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                }
                 break;
             }
+        }
+    }
+}
+
+/// Turns output chunks into log lines (cut at [`MAX_STDERR_LINE`]).
+#[derive(Default)]
+struct LogLines {
+    partial: Vec<u8>,
+}
+
+impl LogLines {
+    fn push(&mut self, chunk: &[u8], session: &str) {
+        self.partial.extend_from_slice(chunk);
+        while let Some(pos) = memchr::memchr(b'\n', &self.partial) {
+            let line: Vec<u8> = self.partial.drain(..=pos).collect();
+            let text = String::from_utf8_lossy(&line[..line.len().min(MAX_STDERR_LINE)]);
+            tracing::info!(target: "berth::backend::stderr", session = %session, "{}", text.trim_end());
+        }
+        if self.partial.len() > MAX_STDERR_LINE {
+            self.partial.clear();
         }
     }
 }

@@ -1,0 +1,531 @@
+//! Speaking MCP to a Streamable HTTP server as its client, behind the same
+//! message pipe as stdio: each outbound message becomes one POST, and every
+//! message the server sends back (a JSON body, the events of an SSE
+//! response, the events of the standalone GET stream) goes to the
+//! instance's [`InboundSink`].
+//!
+//! The bridge keeps the server's `Mcp-Session-Id` and negotiated
+//! `MCP-Protocol-Version` and sends both on every later request; it opens
+//! the GET stream once the session is initialized (servers that answer 405
+//! have none); it resumes an SSE response the server closed before
+//! answering with `Last-Event-ID`, as the spec asks of clients; and every
+//! request that fails at the HTTP level gets a JSON-RPC error response, so
+//! no agent waits for an answer that cannot come. At shutdown it DELETEs
+//! the server's session.
+//!
+//! Redirects are never followed and no proxy is used: the bridge only
+//! talks to the address its backend resolved.
+
+pub mod sse;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::{StreamExt, TryStreamExt};
+use http::StatusCode;
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use serde_json::value::RawValue;
+use tokio::io::BufReader;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use self::sse::{Next, SseReader};
+use crate::backend::InboundSink;
+use crate::jsonrpc::{Envelope, ErrorCode, Kind, RpcError};
+
+/// How long the bridge waits for a POST's response headers before sending
+/// the next message. Keeps messages in order (a server sees `initialized`
+/// before the next request) without letting a slow JSON answer block the
+/// pipe (e.g. an elicitation response the pending call is waiting for).
+const HEADER_WAIT: Duration = Duration::from_millis(250);
+
+/// Resumption attempts for a response stream closed before its answer.
+const MAX_RESUMES: u32 = 5;
+
+/// Longest wait between reconnections, whatever `retry` the server asks.
+const MAX_RETRY: Duration = Duration::from_secs(10);
+
+/// Reconnection delay when the server gives none.
+const DEFAULT_RETRY: Duration = Duration::from_secs(1);
+
+const SESSION_HEADER: &str = "mcp-session-id";
+const VERSION_HEADER: &str = "mcp-protocol-version";
+const LAST_EVENT_HEADER: &str = "last-event-id";
+
+/// The HTTP client bridges share: no proxy, no redirects, HTTP/1.1.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .expect("a plain HTTP client always builds")
+}
+
+/// Runs a bridge: waits for `resolve` to yield the server's endpoint URL,
+/// then forwards `outbound` until `stop` is cancelled. A failed resolve is
+/// reported to `sink` and cancels `stop`, so the instance shuts down.
+pub fn spawn<F>(
+    client: reqwest::Client,
+    resolve: F,
+    outbound: mpsc::Receiver<Bytes>,
+    sink: Arc<dyn InboundSink>,
+    limit: usize,
+    stop: CancellationToken,
+) where
+    F: std::future::Future<Output = Result<url::Url, String>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let url = tokio::select! {
+            url = resolve => url,
+            _ = stop.cancelled() => return,
+        };
+        let url = match url {
+            Ok(url) => url,
+            Err(reason) => {
+                sink.on_garbage(&reason);
+                stop.cancel();
+                return;
+            }
+        };
+        let bridge = Arc::new(Bridge {
+            client,
+            url,
+            sink,
+            limit,
+            session: RwLock::new(None),
+            version: RwLock::new(None),
+            tasks: stop.child_token(),
+        });
+        bridge.run(outbound, stop).await;
+    });
+}
+
+struct Bridge {
+    client: reqwest::Client,
+    url: url::Url,
+    sink: Arc<dyn InboundSink>,
+    limit: usize,
+    /// The server's `Mcp-Session-Id`, once it assigned one.
+    session: RwLock<Option<HeaderValue>>,
+    /// The protocol version the server agreed to in `initialize`.
+    version: RwLock<Option<HeaderValue>>,
+    /// Cancels the per-message tasks and the GET stream.
+    tasks: CancellationToken,
+}
+
+/// What the bridge needs to know about an outbound message.
+struct Outbound {
+    /// Raw id of a request (its answer must come back).
+    request_id: Option<Box<RawValue>>,
+    method: Option<String>,
+}
+
+// === impl Bridge ===
+
+impl Bridge {
+    async fn run(self: Arc<Self>, mut outbound: mpsc::Receiver<Bytes>, stop: CancellationToken) {
+        let mut listening = false;
+        loop {
+            let message = tokio::select! {
+                m = outbound.recv() => m,
+                _ = stop.cancelled() => None,
+            };
+            let Some(message) = message else { break };
+            let info = Outbound::of(&message);
+            if info.method.as_deref() == Some("initialize") {
+                // Everything after depends on the session it creates.
+                self.post(message, info.request_id, true, None).await;
+                continue;
+            }
+            let (headers_tx, headers_rx) = oneshot::channel();
+            let bridge = self.clone();
+            let initialized = info.method.as_deref() == Some("notifications/initialized");
+            tokio::spawn(async move {
+                let tasks = bridge.tasks.clone();
+                tokio::select! {
+                    _ = bridge.post(message, info.request_id, false, Some(headers_tx)) => {}
+                    _ = tasks.cancelled() => {}
+                }
+            });
+            let _ = tokio::time::timeout(HEADER_WAIT, headers_rx).await;
+            if initialized && !listening {
+                listening = true;
+                let bridge = self.clone();
+                tokio::spawn(async move {
+                    let tasks = bridge.tasks.clone();
+                    tokio::select! {
+                        _ = bridge.listen() => {}
+                        _ = tasks.cancelled() => {}
+                    }
+                });
+            }
+        }
+        self.tasks.cancel();
+        self.end_session().await;
+    }
+
+    /// Adds the session and version headers.
+    fn with_session(&self, mut req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if let Some(s) = self.session.read().expect("bridge lock poisoned").clone() {
+            req = req.header(SESSION_HEADER, s);
+        }
+        if let Some(v) = self.version.read().expect("bridge lock poisoned").clone() {
+            req = req.header(VERSION_HEADER, v);
+        }
+        req
+    }
+
+    /// POSTs one message and delivers what comes back.
+    async fn post(
+        &self,
+        message: Bytes,
+        request_id: Option<Box<RawValue>>,
+        initialize: bool,
+        headers_sent: Option<oneshot::Sender<()>>,
+    ) {
+        let req = self
+            .client
+            .post(self.url.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json, text/event-stream")
+            .body(message);
+        let response = self.with_session(req).send().await;
+        if let Some(tx) = headers_sent {
+            let _ = tx.send(());
+        }
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                return self.fail(
+                    request_id.as_deref(),
+                    &format!("could not reach the server: {}", error_chain(&e)),
+                );
+            }
+        };
+        if let (true, Some(s)) = (initialize, response.headers().get(SESSION_HEADER)) {
+            *self.session.write().expect("bridge lock poisoned") = Some(s.clone());
+        }
+        let status = response.status();
+        if status == StatusCode::ACCEPTED {
+            return;
+        }
+        if status.is_success() && is_event_stream(&response) {
+            return self
+                .read_response_stream(response, request_id, initialize)
+                .await;
+        }
+        // A JSON body: the answer, or (on an error status) maybe a JSON-RPC
+        // error for this request.
+        let body = match self.read_body(response).await {
+            Ok(body) => body,
+            Err(reason) => return self.fail(request_id.as_deref(), &reason),
+        };
+        if answers(&body, request_id.as_deref()) || (status.is_success() && !body.is_empty()) {
+            self.deliver(body, initialize);
+        } else if request_id.is_some() || !status.is_success() {
+            let reason = if status == StatusCode::NOT_FOUND && self.has_session() {
+                "the server no longer knows this session (HTTP 404)".to_owned()
+            } else {
+                format!("the server answered HTTP {status} without a JSON-RPC response")
+            };
+            self.fail(request_id.as_deref(), &reason);
+        }
+    }
+
+    /// Reads an SSE response until it carries the answer to `request_id`,
+    /// resuming with `Last-Event-ID` if the server closes it early.
+    async fn read_response_stream(
+        &self,
+        response: reqwest::Response,
+        request_id: Option<Box<RawValue>>,
+        initialize: bool,
+    ) {
+        let mut response = response;
+        let mut last_event: Option<String> = None;
+        let mut retry = DEFAULT_RETRY;
+        let mut resumes = 0;
+        loop {
+            let mut events = event_reader(response, self.limit);
+            loop {
+                match events.next_event().await {
+                    Ok(Next::Event(event)) => {
+                        if let Some(id) = event.id {
+                            last_event = Some(id);
+                        }
+                        if let Some(ms) = event.retry {
+                            retry = Duration::from_millis(ms).min(MAX_RETRY);
+                        }
+                        if event.data.is_empty() {
+                            continue; // priming event
+                        }
+                        let answer = answers(&event.data, request_id.as_deref());
+                        self.deliver(event.data, initialize && answer);
+                        if answer {
+                            // The stream has served its purpose.
+                            return;
+                        }
+                    }
+                    Ok(Next::Oversized(n)) => self.oversized(n),
+                    Ok(Next::End) | Err(_) => break,
+                }
+            }
+            if request_id.is_none() {
+                return;
+            }
+            let Some(from) = last_event.clone() else {
+                return self.fail(
+                    request_id.as_deref(),
+                    "the server closed the response stream before answering and gave no event id to resume from",
+                );
+            };
+            resumes += 1;
+            if resumes > MAX_RESUMES {
+                return self.fail(
+                    request_id.as_deref(),
+                    &format!("the server closed the response stream {MAX_RESUMES} times without answering"),
+                );
+            }
+            tokio::time::sleep(retry).await;
+            match self.get_stream(Some(&from)).await {
+                Ok(Some(next)) => response = next,
+                Ok(None) => {
+                    return self.fail(
+                        request_id.as_deref(),
+                        "the server closed the response stream and does not offer resumption (GET answered 405)",
+                    );
+                }
+                Err(reason) => return self.fail(request_id.as_deref(), &reason),
+            }
+        }
+    }
+
+    /// Keeps the standalone GET stream open for server-initiated messages.
+    async fn listen(&self) {
+        let mut last_event: Option<String> = None;
+        let mut retry = DEFAULT_RETRY;
+        let mut failures = 0u32;
+        loop {
+            match self.get_stream(last_event.as_deref()).await {
+                Ok(None) => return, // the server has no GET stream
+                Ok(Some(response)) => {
+                    failures = 0;
+                    let mut events = event_reader(response, self.limit);
+                    loop {
+                        match events.next_event().await {
+                            Ok(Next::Event(event)) => {
+                                if let Some(id) = event.id {
+                                    last_event = Some(id);
+                                }
+                                if let Some(ms) = event.retry {
+                                    retry = Duration::from_millis(ms).min(MAX_RETRY);
+                                }
+                                if !event.data.is_empty() {
+                                    self.deliver(event.data, false);
+                                }
+                            }
+                            Ok(Next::Oversized(n)) => self.oversized(n),
+                            Ok(Next::End) | Err(_) => break,
+                        }
+                    }
+                    tokio::time::sleep(retry).await;
+                }
+                Err(reason) => {
+                    failures += 1;
+                    tracing::debug!(%reason, failures, "server GET stream unavailable");
+                    tokio::time::sleep((retry * failures).min(MAX_RETRY)).await;
+                }
+            }
+        }
+    }
+
+    /// Opens a GET stream (optionally resuming); `None` when the server
+    /// offers none (405).
+    async fn get_stream(&self, from: Option<&str>) -> Result<Option<reqwest::Response>, String> {
+        let mut req = self
+            .client
+            .get(self.url.clone())
+            .header(ACCEPT, "text/event-stream");
+        if let Some(id) = from {
+            req = req.header(LAST_EVENT_HEADER, id);
+        }
+        let response = self
+            .with_session(req)
+            .send()
+            .await
+            .map_err(|e| format!("could not reach the server: {}", error_chain(&e)))?;
+        match response.status() {
+            StatusCode::METHOD_NOT_ALLOWED => Ok(None),
+            s if s.is_success() && is_event_stream(&response) => Ok(Some(response)),
+            s => Err(format!(
+                "the server answered a GET stream request with HTTP {s}"
+            )),
+        }
+    }
+
+    /// Reads a whole (non-SSE) body, up to the message limit.
+    async fn read_body(&self, response: reqwest::Response) -> Result<Bytes, String> {
+        let mut body = BytesMut::new();
+        let mut chunks = response.bytes_stream();
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|e| format!("reading the server's answer failed: {e}"))?;
+            if body.len() + chunk.len() > self.limit {
+                return Err(format!(
+                    "the server's answer is over the {}-byte message limit",
+                    self.limit
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    }
+
+    /// Hands a server message to the session; notes the negotiated version.
+    fn deliver(&self, message: Bytes, initialize: bool) {
+        if let Some(v) = initialize.then(|| negotiated_version(&message)).flatten() {
+            *self.version.write().expect("bridge lock poisoned") = Some(v);
+        }
+        self.sink.on_message(message);
+    }
+
+    /// Answers a failed request with a JSON-RPC error (retryable: the
+    /// server never processed it or its answer was lost); other failures
+    /// are only reported.
+    fn fail(&self, request_id: Option<&RawValue>, reason: &str) {
+        match request_id {
+            Some(id) => {
+                let err = RpcError::new(ErrorCode::BackendUnavailable, reason)
+                    .with_data(serde_json::json!({"retryable": true}));
+                self.sink.on_message(Bytes::from(err.to_response(Some(id))));
+            }
+            None => self.sink.on_garbage(reason),
+        }
+    }
+
+    fn oversized(&self, n: usize) {
+        self.sink.on_garbage(&format!(
+            "server sent a {n}-byte event, over the {}-byte limit",
+            self.limit
+        ));
+    }
+
+    fn has_session(&self) -> bool {
+        self.session.read().expect("bridge lock poisoned").is_some()
+    }
+
+    /// Ends the server's session (best effort; the instance stops anyway).
+    async fn end_session(&self) {
+        if !self.has_session() {
+            return;
+        }
+        let req = self.with_session(self.client.delete(self.url.clone()));
+        let _ = tokio::time::timeout(Duration::from_secs(1), req.send()).await;
+    }
+}
+
+// === impl Outbound ===
+
+impl Outbound {
+    fn of(message: &[u8]) -> Self {
+        match Envelope::parse(message) {
+            Ok(env) => Outbound {
+                request_id: (env.kind == Kind::Request)
+                    .then(|| env.id.map(ToOwned::to_owned))
+                    .flatten(),
+                method: env.method.map(|m| m.into_owned()),
+            },
+            Err(_) => Outbound {
+                request_id: None,
+                method: None,
+            },
+        }
+    }
+}
+
+fn is_event_stream(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("text/event-stream"))
+}
+
+fn event_reader(
+    response: reqwest::Response,
+    limit: usize,
+) -> SseReader<impl tokio::io::AsyncBufRead + Unpin> {
+    let bytes = response.bytes_stream().map_err(std::io::Error::other);
+    SseReader::new(
+        BufReader::new(tokio_util::io::StreamReader::new(bytes)),
+        limit,
+    )
+}
+
+/// Whether `message` is the response to the request with `id`.
+fn answers(message: &[u8], id: Option<&RawValue>) -> bool {
+    let Some(id) = id else { return false };
+    matches!(Envelope::parse(message), Ok(env) if env.kind == Kind::Response
+        && env.id.is_some_and(|got| got.get() == id.get()))
+}
+
+/// The `protocolVersion` of an `initialize` result, as a header value.
+fn negotiated_version(message: &[u8]) -> Option<HeaderValue> {
+    #[derive(serde::Deserialize)]
+    struct Response {
+        result: InitResult,
+    }
+    #[derive(serde::Deserialize)]
+    struct InitResult {
+        #[serde(rename = "protocolVersion")]
+        protocol_version: String,
+    }
+    let parsed: Response = serde_json::from_slice(message).ok()?;
+    HeaderValue::from_str(&parsed.result.protocol_version).ok()
+}
+
+/// An error with its causes (reqwest hides the useful part in `source`).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_matches_raw_ids_of_responses_only() {
+        let id = RawValue::from_string("7".into()).unwrap();
+        assert!(answers(
+            br#"{"jsonrpc":"2.0","id":7,"result":{}}"#,
+            Some(&id)
+        ));
+        assert!(!answers(
+            br#"{"jsonrpc":"2.0","id":8,"result":{}}"#,
+            Some(&id)
+        ));
+        assert!(!answers(
+            br#"{"jsonrpc":"2.0","id":7,"method":"sampling/createMessage"}"#,
+            Some(&id)
+        ));
+        assert!(!answers(br#"{"jsonrpc":"2.0","id":7,"result":{}}"#, None));
+    }
+
+    #[test]
+    fn negotiated_version_reads_the_initialize_result() {
+        let v = negotiated_version(
+            br#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18"}}"#,
+        );
+        assert_eq!(v.unwrap(), "2025-06-18");
+        assert!(negotiated_version(br#"{"jsonrpc":"2.0","id":1,"error":{}}"#).is_none());
+    }
+}

@@ -1,0 +1,52 @@
+//! A minimal 2025-11-25 client over raw HTTP: open a legacy session, call a
+//! tool in it.
+
+use serde_json::{Value, json};
+
+use crate::{mcp_post, messages};
+
+/// The `initialize` request the helpers send.
+pub const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"berth-tests","version":"1"}}}"#;
+
+/// Sends `initialize`; returns the raw response.
+pub async fn init(c: &reqwest::Client, url: &str, token: &str) -> reqwest::Response {
+    mcp_post(c, url, token, INIT).send().await.unwrap()
+}
+
+/// Opens a session (initialize + initialized); returns its id.
+pub async fn session(c: &reqwest::Client, url: &str, token: &str) -> String {
+    let r = init(c, url, token).await;
+    assert_eq!(r.status(), 200, "initialize: {}", r.text().await.unwrap());
+    let sid = r.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let n = mcp_post(
+        c,
+        url,
+        token,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+    )
+    .header("mcp-session-id", &sid)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(n.status(), 202);
+    sid
+}
+
+/// Calls `tool` in session `sid`; returns the last message of the answer.
+pub async fn call(
+    c: &reqwest::Client,
+    url: &str,
+    token: &str,
+    sid: &str,
+    tool: &str,
+    args: Value,
+) -> Value {
+    let body = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":tool,"arguments":args}}).to_string();
+    let r = mcp_post(c, url, token, &body)
+        .header("mcp-session-id", sid)
+        .send()
+        .await
+        .unwrap();
+    let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+    messages(&ct, &r.text().await.unwrap()).pop().unwrap()
+}
