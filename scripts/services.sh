@@ -4,6 +4,9 @@
 #
 #   start_dockerd   installs Debian's docker.io when missing, starts dockerd
 #                   on its own socket, exports DOCKER_HOST
+#   ensure_redis    installs Debian's redis-server and redis-cli (tests start
+#                   their own servers on free loopback ports; Sentinel runs
+#                   as `redis-server --sentinel`)
 #   stop_services   stops what was started (also run on exit)
 
 SERVICES_DIR=""
@@ -18,6 +21,11 @@ ensure_apt_package() { # PACKAGE BINARY
         fi
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
     fi
+}
+
+ensure_redis() {
+    ensure_apt_package redis-server redis-server
+    ensure_apt_package redis-tools redis-cli
 }
 
 start_dockerd() {

@@ -9,11 +9,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use berth_auth::{CachingValidator, ClaimMapping, DevIssuer, JwtValidator, TokenValidator};
-use berth_session_store::{KeyRing, MemoryStore, SealedStore};
+use berth_session_store::{
+    KeyRing, MemoryStore, RedisOptions, RedisStore, SealedStore, SessionStore,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, BackendError, DockerBackend, ProcessBackend};
+use crate::cluster::Cluster;
 use crate::config::{AuthMode, BackendKind, Config};
 use crate::hosting::Sessions;
 use crate::http::{self, AppState};
@@ -37,6 +40,14 @@ pub enum StartError {
     /// The backend could not be set up.
     #[error("backend")]
     Backend(#[from] BackendError),
+    /// A config value is unusable.
+    #[error("config key `{key}`: {message}")]
+    Config {
+        /// Config key.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// A file named in the config could not be read.
     #[error("config key `{key}`: cannot read {path}: {message}")]
     File {
@@ -110,17 +121,30 @@ impl App {
             }
         };
         let shutdown = CancellationToken::new();
-        let store = SealedStore::new(Arc::new(MemoryStore::new()), keys.clone());
+        let store = SealedStore::new(open_store(&config)?, keys.clone());
         let pod = config.pod_name.clone().unwrap_or_else(default_pod_name);
+        let cluster = Cluster::new(
+            pod.clone(),
+            store.store().clone(),
+            config.cluster.advertise_url.clone(),
+        );
         let backend: Arc<dyn Backend> = match config.backend {
             BackendKind::Process => Arc::new(ProcessBackend),
             BackendKind::Docker => Arc::new(DockerBackend::connect(
                 config.docker.clone(),
-                pod.clone(),
+                pod,
+                Arc::new(cluster.clone()),
                 shutdown.clone(),
             )?),
         };
-        let sessions = Sessions::new(&config, backend.clone(), keys, store, pod, shutdown.clone());
+        let sessions = Sessions::new(
+            &config,
+            backend.clone(),
+            keys,
+            store,
+            cluster,
+            shutdown.clone(),
+        );
         let specs: Vec<_> = config
             .servers
             .iter()
@@ -156,6 +180,9 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) {
+        if let Ok(addr) = listener.local_addr() {
+            self.sessions.cluster().bound(addr);
+        }
         let token = self.shutdown.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -177,6 +204,23 @@ async fn sweep_continuations(state: AppState, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
         }
     }
+}
+
+/// The configured session store.
+fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>, StartError> {
+    if config.store.url == "memory" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    let options = RedisOptions {
+        timeout: config.store.timeout,
+        min_replicas_acked: config.store.min_replicas_acked,
+    };
+    let store =
+        RedisStore::connect_with(&config.store.url, options).map_err(|e| StartError::Config {
+            key: "store.url",
+            message: e.to_string(),
+        })?;
+    Ok(Arc::new(store))
 }
 
 fn default_pod_name() -> String {

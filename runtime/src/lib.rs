@@ -24,6 +24,7 @@
 pub mod app;
 pub mod backend;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod hosting;
 pub mod http;

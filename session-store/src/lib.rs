@@ -2,7 +2,8 @@
 //! the storage they live in.
 //!
 //! Any runtime pod can serve any session because the session record lives in
-//! a shared [`SessionStore`] (Redis in production, [`MemoryStore`] embedded).
+//! a shared [`SessionStore`] ([`RedisStore`] in production, [`MemoryStore`]
+//! embedded).
 //! The store never sees plaintext or identities: each session is bound to its
 //! (tenant, server, subject, session id) by an HMAC under `K_bind`
 //! ([`KeyRing::bind`]), the store key is a hash of that binding, and the record
@@ -33,6 +34,9 @@
 //! - `store`: the [`SessionStore`] trait (Redis-shaped operations, TTLs in ms).
 //! - `memory`: [`MemoryStore`], the in-process store with background expiry.
 //! - `sealed_store`: [`SealedStore`], typed serde records over any store.
+//! - `redis_store`: [`RedisStore`] and [`RedisOptions`], the production store
+//!   on Redis (`redis://` or `redis+sentinel://`, lazy connect, bounded
+//!   timeouts, Sentinel failover, optional `WAIT` for replica acks).
 
 #![deny(missing_docs)]
 
@@ -40,6 +44,7 @@ mod error;
 mod key_file;
 mod keys;
 mod memory;
+mod redis_store;
 mod seal;
 mod sealed_store;
 mod store;
@@ -49,6 +54,7 @@ pub use self::{
     key_file::KEY_FILE_NAME,
     keys::{KeyRing, MAX_KEY_ID_LEN, RecordKey, SecretKey, SessionBinding},
     memory::MemoryStore,
+    redis_store::{RedisOptions, RedisStore},
     seal::{Opened, SEAL_VERSION},
     sealed_store::SealedStore,
     store::{SessionStore, ttl_millis},

@@ -5,8 +5,10 @@
 //! Tests never link Berth's library: they drive the binary over HTTP, as an
 //! agent would.
 
+pub mod balancer;
 pub mod docker;
 pub mod legacy;
+pub mod redis;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -106,7 +108,24 @@ impl Berth {
     /// `{state_dir}` becomes a fresh temp dir, `{berth_bin}` the binary under
     /// test and `{fixtures}` the `tests/fixtures` directory.
     pub async fn serve(config: &str, env: &[(&str, &str)]) -> Berth {
+        Self::serve_in(tempfile::tempdir().expect("tempdir"), config, env).await
+    }
+
+    /// Like [`Berth::serve`], but sharing `peer`'s dev-issuer key and
+    /// session keys: another pod of the same deployment (tokens minted by
+    /// either work on both; records sealed by either open on both).
+    pub async fn serve_like(peer: &Berth, config: &str, env: &[(&str, &str)]) -> Berth {
         let state_dir = tempfile::tempdir().expect("tempdir");
+        for file in ["dev-issuer-key.pem", "session-keys.json"] {
+            let from = peer.state_dir.path().join(file);
+            if from.exists() {
+                std::fs::copy(&from, state_dir.path().join(file)).expect("copy a key file");
+            }
+        }
+        Self::serve_in(state_dir, config, env).await
+    }
+
+    async fn serve_in(state_dir: tempfile::TempDir, config: &str, env: &[(&str, &str)]) -> Berth {
         let text = config
             .replace("{state_dir}", state_dir.path().to_str().expect("utf-8"))
             .replace("{berth_bin}", berth_bin().to_str().expect("utf-8"))

@@ -78,6 +78,9 @@ pub struct InstanceLabels {
     pub session: String,
     /// The pod (Berth process) that started the instance.
     pub pod: String,
+    /// Store key of the session's ownership lease, for sessions another
+    /// pod may take over (the sweeper spares instances whose lease is held).
+    pub lease: Option<String>,
 }
 
 /// Receives what an instance produces. Called from the backend's reader task;
@@ -95,6 +98,9 @@ pub trait InboundSink: Send + Sync + 'static {
 pub struct Instance {
     /// Human-readable instance id (pid or container id).
     pub id: String,
+    /// What another pod needs to re-attach to this instance after a
+    /// failover (the container id); `None` if it dies with its pod.
+    pub resume: Option<String>,
     /// Whole messages to the server, each one line ending in `\n`.
     pub outbound: mpsc::Sender<Bytes>,
     /// Stops the instance.
@@ -176,4 +182,25 @@ pub trait Backend: Send + Sync + 'static {
         labels: &InstanceLabels,
         sink: Arc<dyn InboundSink>,
     ) -> Result<Instance, BackendError>;
+
+    /// Re-attaches to an instance another pod started (its
+    /// [`Instance::resume`] handle), if it still runs; `Ok(None)` when it
+    /// is gone or this backend cannot re-attach (the caller starts anew).
+    async fn reattach(
+        &self,
+        _spec: &ServerSpec,
+        _labels: &InstanceLabels,
+        _resume: &str,
+        _sink: Arc<dyn InboundSink>,
+    ) -> Result<Option<Instance>, BackendError> {
+        Ok(None)
+    }
+}
+
+/// Answers whether a session another pod may take over is still alive.
+#[async_trait]
+pub trait LeaseProbe: Send + Sync + 'static {
+    /// `true` if its lease is held or its record has not expired, or if
+    /// it cannot be known right now.
+    async fn held(&self, lease_key: &str) -> bool;
 }

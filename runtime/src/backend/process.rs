@@ -106,6 +106,7 @@ impl Backend for ProcessBackend {
         ));
         tracing::debug!(pid, server = %spec.server, "started server process");
         Ok(Instance {
+            resume: None,
             id: format!("pid:{pid}"),
             outbound: tx,
             control: Box::new(StopControl {

@@ -13,8 +13,8 @@ mod env;
 mod types;
 
 pub use self::types::{
-    AuthConfig, AuthMode, BackendKind, Config, DockerConfig, KeysConfig, Limits, Security,
-    ServerConfig, StoreConfig, Transport, check_name, parse_size,
+    AuthConfig, AuthMode, BackendKind, ClusterConfig, Config, DockerConfig, KeysConfig, Limits,
+    Security, ServerConfig, StoreConfig, Transport, check_name, parse_size,
 };
 
 use std::path::Path;

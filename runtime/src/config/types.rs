@@ -33,6 +33,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Session record storage.
     pub store: StoreConfig,
+    /// How pods reach each other.
+    pub cluster: ClusterConfig,
     /// Session sealing keys.
     pub keys: KeysConfig,
     /// Where server instances run.
@@ -124,8 +126,26 @@ pub enum AuthMode {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    /// `memory` (embedded default) or a `redis://` URL.
+    /// `memory` (embedded default, one pod), `redis://HOST[:PORT][/DB]` or
+    /// `redis+sentinel://HOST[:PORT][,HOST[:PORT]...]/MASTER`.
     pub url: String,
+    /// Replicas that must acknowledge a new session before it is handed
+    /// to the agent (Redis `WAIT`); set >= 1 with replicas and Sentinel so
+    /// a primary failover loses no acknowledged session.
+    pub min_replicas_acked: usize,
+    /// Upper bound for one store operation.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+/// How pods find each other.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// URL other pods reach this pod at, for forwarding requests of
+    /// sessions it owns (e.g. `http://10.0.3.7:8080`); default: the bound
+    /// listen address.
+    pub advertise_url: Option<String>,
 }
 
 /// Session sealing keys; when unset, kept in `state_dir/session-keys.json`.
@@ -236,6 +256,7 @@ impl Default for Config {
             security: Security::default(),
             auth: AuthConfig::default(),
             store: StoreConfig::default(),
+            cluster: ClusterConfig::default(),
             keys: KeysConfig::default(),
             backend: BackendKind::default(),
             docker: DockerConfig::default(),
@@ -288,11 +309,25 @@ impl Config {
         if self.limits.max_sessions == 0 {
             return Err(key("limits.max_sessions", "must be at least 1"));
         }
-        if self.store.url != "memory" {
+        if let Some(u) = &self.cluster.advertise_url
+            && !url::Url::parse(u).is_ok_and(|p| p.scheme() == "http" || p.scheme() == "https")
+        {
+            return Err(key(
+                "cluster.advertise_url",
+                "must be an http(s) URL other pods can reach, e.g. http://10.0.3.7:8080",
+            ));
+        }
+        if self.store.url != "memory"
+            && !self.store.url.starts_with("redis://")
+            && !self.store.url.starts_with("redis+sentinel://")
+        {
             return Err(key(
                 "store.url",
-                "only `memory` is available in this build; the Redis store is not implemented yet",
+                "must be `memory`, `redis://HOST:PORT` or `redis+sentinel://HOST:PORT/MASTER`",
             ));
+        }
+        if self.store.timeout.is_zero() {
+            return Err(key("store.timeout", "must be greater than zero"));
         }
         if self.docker.max_containers == 0 {
             return Err(key("docker.max_containers", "must be at least 1"));
@@ -463,6 +498,8 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             url: "memory".into(),
+            min_replicas_acked: 0,
+            timeout: Duration::from_secs(2),
         }
     }
 }

@@ -11,11 +11,15 @@
 //! - [`session`]: one hosting session and its message routing.
 //! - [`stream`]: replayable SSE event streams.
 //! - [`record`]: the sealed session record kept in the `SessionStore`.
+//! - [`restore`]: finding a session another pod started, and taking it
+//!   over when that pod is gone.
 
 pub mod record;
+pub mod restore;
 pub mod session;
 pub mod stream;
 
+pub use self::restore::Located;
 pub use self::session::{HostingSession, SessionIdentity};
 pub use self::stream::{EventId, EventStream, Next};
 
@@ -29,6 +33,7 @@ use rand::RngCore;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, BackendError, InstanceLabels, ServerSpec};
+use crate::cluster::{Cluster, HEARTBEAT_EVERY};
 use crate::config::{Config, ServerConfig};
 use crate::jsonrpc::{ErrorCode, RpcError};
 
@@ -64,6 +69,7 @@ struct Shared {
     backend: Arc<dyn Backend>,
     keys: KeyRing,
     store: SealedStore,
+    cluster: Cluster,
     pod: String,
     stream_cap: usize,
     max_sessions: usize,
@@ -77,6 +83,9 @@ struct Entry {
     session: Arc<HostingSession>,
     idle_timeout: Duration,
     request_timeout: Duration,
+    /// Legacy sessions hold an ownership lease (renewed by the heartbeat)
+    /// and a record whose TTL slides with use.
+    leased: bool,
 }
 
 /// A freshly created legacy session.
@@ -98,9 +107,10 @@ impl Sessions {
         backend: Arc<dyn Backend>,
         keys: KeyRing,
         store: SealedStore,
-        pod: String,
+        cluster: Cluster,
         shutdown: CancellationToken,
     ) -> Self {
+        let pod = cluster.pod().to_owned();
         let sessions = Sessions {
             shared: Arc::new(Shared {
                 map: DashMap::new(),
@@ -110,6 +120,7 @@ impl Sessions {
                 backend,
                 keys,
                 store,
+                cluster,
                 pod,
                 stream_cap: config.limits.stream_events,
                 max_sessions: config.limits.max_sessions,
@@ -118,8 +129,14 @@ impl Sessions {
                 default_timeout: config.limits.request_timeout,
             }),
         };
-        tokio::spawn(sessions.clone().sweep(shutdown));
+        tokio::spawn(sessions.clone().sweep(shutdown.clone()));
+        tokio::spawn(sessions.clone().heartbeat(shutdown));
         sessions
+    }
+
+    /// The cluster view (leases, forwarding).
+    pub fn cluster(&self) -> &Cluster {
+        &self.shared.cluster
     }
 
     /// The sealed record store.
@@ -228,7 +245,7 @@ impl Sessions {
         let session_id = new_session_id();
         let binding = self.bind(tenant, server, subject, &session_id);
         let session = self
-            .start(tenant, server, subject, config, &binding)
+            .start(tenant, server, subject, config, &binding, true)
             .await?;
         Ok(NewSession {
             session_id,
@@ -266,7 +283,7 @@ impl Sessions {
                 }
                 self.remove(&binding).await;
             }
-            self.start(tenant, server, subject, config, &binding)
+            self.start(tenant, server, subject, config, &binding, false)
                 .await
                 .map(|s| (s, true))
         }
@@ -276,6 +293,8 @@ impl Sessions {
         Ok((session, binding, fresh))
     }
 
+    /// Starts a hosting session's instance and registers the session;
+    /// `leased` sessions (legacy) can be taken over by other pods.
     async fn start(
         &self,
         tenant: &str,
@@ -283,7 +302,37 @@ impl Sessions {
         subject: &str,
         config: &ServerConfig,
         binding: &SessionBinding,
+        leased: bool,
     ) -> Result<Arc<HostingSession>, RpcError> {
+        let (session, labels) = self.prepare(tenant, server, subject, binding, leased)?;
+        if leased {
+            self.shared
+                .cluster
+                .claim_new(binding.record_key())
+                .await
+                .map_err(store_unavailable)?;
+        }
+        let spec = self.spec(tenant, server, config);
+        let instance = self
+            .shared
+            .backend
+            .start(&spec, &labels, session.clone())
+            .await
+            .map_err(|e| self.start_error(tenant, server, e))?;
+        session.attach(instance);
+        self.register(binding, session.clone(), config, leased);
+        Ok(session)
+    }
+
+    /// Checks the pod's limits and builds an unattached session.
+    fn prepare(
+        &self,
+        tenant: &str,
+        server: &str,
+        subject: &str,
+        binding: &SessionBinding,
+        leased: bool,
+    ) -> Result<(Arc<HostingSession>, InstanceLabels), RpcError> {
         if self.shared.map.len() >= self.shared.max_sessions {
             return Err(RpcError::new(
                 ErrorCode::BackendUnavailable,
@@ -318,41 +367,49 @@ impl Sessions {
             label: label.clone(),
         };
         let session = HostingSession::new(identity, self.shared.stream_cap);
-        let spec = self.spec(tenant, server, config);
         let labels = InstanceLabels {
             session: label,
             pod: self.shared.pod.clone(),
+            lease: leased.then(|| Cluster::lease_key(binding.record_key()).as_str().to_owned()),
         };
-        let instance = self
-            .shared
-            .backend
-            .start(&spec, &labels, session.clone())
-            .await
-            .map_err(|e| {
-                tracing::warn!(tenant, server, error = %e, "server instance failed to start");
-                match e {
-                    BackendError::Capacity(_) | BackendError::Engine(_) => {
-                        RpcError::new(ErrorCode::Overloaded, e.to_string())
-                            .with_data(serde_json::json!({"retryable": true}))
-                    }
-                    other => {
-                        self.record_start_failure(tenant, server, &other.to_string());
-                        RpcError::new(ErrorCode::BackendUnavailable, other.to_string())
-                    }
-                }
-            })?;
-        session.attach(instance);
+        Ok((session, labels))
+    }
+
+    /// Maps a failed start to the agent's error (and remembers hard
+    /// failures so new sessions fail fast).
+    fn start_error(&self, tenant: &str, server: &str, e: BackendError) -> RpcError {
+        tracing::warn!(tenant, server, error = %e, "server instance failed to start");
+        match e {
+            BackendError::Capacity(_) | BackendError::Engine(_) => {
+                RpcError::new(ErrorCode::Overloaded, e.to_string())
+                    .with_data(serde_json::json!({"retryable": true}))
+            }
+            other => {
+                self.record_start_failure(tenant, server, &other.to_string());
+                RpcError::new(ErrorCode::BackendUnavailable, other.to_string())
+            }
+        }
+    }
+
+    /// Adds a started session to the hot map.
+    fn register(
+        &self,
+        binding: &SessionBinding,
+        session: Arc<HostingSession>,
+        config: &ServerConfig,
+        leased: bool,
+    ) {
         self.shared.map.insert(
             binding.record_key().clone(),
             Entry {
-                session: session.clone(),
+                session,
                 idle_timeout: config.idle_timeout,
                 request_timeout: config
                     .request_timeout
                     .unwrap_or(self.shared.default_timeout),
+                leased,
             },
         );
-        Ok(session)
     }
 
     /// Remembers that `tenant/server` failed to start (spawn error, exit or
@@ -410,6 +467,9 @@ impl Sessions {
         if let Err(e) = self.shared.store.remove(binding).await {
             tracing::warn!(error = %e, "could not delete session record");
         }
+        if entry.leased {
+            self.shared.cluster.release(binding.record_key()).await;
+        }
         true
     }
 
@@ -453,11 +513,62 @@ impl Sessions {
                 if let Some((_, e)) = self.shared.map.remove(&key) {
                     tracing::info!(session = %e.session.identity().label, "reaping idle or ended session");
                     let _ = self.shared.store.store().delete(&key).await;
+                    if e.leased {
+                        self.shared.cluster.release(&key).await;
+                    }
                     tokio::spawn(async move { e.session.shutdown("the session was idle").await });
                 }
             }
         }
     }
+}
+
+impl Sessions {
+    /// Renews the leases of this pod's legacy sessions and slides the TTL
+    /// of the records of those used since the last beat.
+    async fn heartbeat(self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.cancelled() => return,
+            }
+            let owned: Vec<(RecordKey, Arc<HostingSession>, Duration)> = self
+                .shared
+                .map
+                .iter()
+                .filter(|e| e.leased)
+                .map(|e| (e.key().clone(), e.session.clone(), e.idle_timeout))
+                .collect();
+            for (key, session, idle) in owned {
+                match self.shared.cluster.renew(&key).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // Another pod took it over (this pod stalled past
+                        // the lease): let it be; ours is stale.
+                        tracing::warn!(session = %session.identity().label, "lost a session lease to another pod; dropping the local copy");
+                        self.shared.map.remove(&key);
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not renew a session lease");
+                        continue;
+                    }
+                }
+                if session.idle_for() < HEARTBEAT_EVERY * 2 {
+                    let _ = self.shared.store.store().touch(&key, idle).await;
+                }
+            }
+        }
+    }
+}
+
+/// The agent's error when the session store cannot be reached.
+pub fn store_unavailable(e: berth_session_store::Error) -> RpcError {
+    tracing::error!(error = %e, "session store unavailable");
+    RpcError::new(ErrorCode::Overloaded, e.to_string())
+        .with_data(serde_json::json!({"retryable": true}))
 }
 
 /// A new `Mcp-Session-Id`: 256 bits from the OS CSPRNG, base64url (visible ASCII).

@@ -25,8 +25,12 @@ pub struct SessionRecord {
     pub protocol_version: String,
     /// The agent's `initialize` params, verbatim JSON.
     pub initialize_params: String,
-    /// Pod that owns the backend instance.
+    /// Pod that started the session (informational; ownership is the
+    /// lease).
     pub pod: String,
+    /// The backend's re-attach handle (container id), if it has one.
+    #[serde(default)]
+    pub instance: Option<String>,
     /// Creation time, ms since the Unix epoch.
     pub created_ms: u64,
 }

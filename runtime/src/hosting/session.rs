@@ -113,6 +113,11 @@ impl HostingSession {
         let _ = self.instance.set(instance);
     }
 
+    /// The instance's re-attach handle (container id), if it has one.
+    pub fn instance_resume(&self) -> Option<String> {
+        self.instance.get().and_then(|i| i.resume.clone())
+    }
+
     /// Who owns this session.
     pub fn identity(&self) -> &SessionIdentity {
         &self.identity

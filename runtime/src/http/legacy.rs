@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::value::RawValue;
 
 use super::guard::{self, Accepts};
+use super::locate::{self, Original, Resolved};
 use super::reply::{self, MCP_SESSION_ID, SseStart};
 use super::{Admitted, AppState, LEGACY_VERSIONS};
 use crate::hosting::record::{RECORD_VERSION, SessionRecord};
@@ -62,7 +63,7 @@ pub async fn post(
                 "Bad Request: Mcp-Session-Id header is required; start with an initialize request (or use protocol version 2026-07-28 without sessions)",
             ),
         ),
-        Some(sid) => in_session(app, admitted, sid, body, &env, accepts).await,
+        Some(sid) => in_session(app, admitted, sid, headers, body, &env, accepts).await,
     }
 }
 
@@ -155,15 +156,18 @@ async fn initialize(
         subject: principal.subject.clone(),
         protocol_version: version,
         initialize_params: env.params.map(|p| p.get().to_owned()).unwrap_or_default(),
-        pod: String::new(),
+        pod: sessions.cluster().pod().to_owned(),
+        instance: new.session.instance_resume(),
         created_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default(),
     };
+    // `create` (SET NX): with `store.min_replicas_acked`, the session is
+    // only handed out once replicas hold it.
     if let Err(e) = sessions
         .store()
-        .save(&new.binding, &record, server.config.idle_timeout)
+        .create(&new.binding, &record, server.config.idle_timeout)
         .await
     {
         tracing::error!(error = %e, "could not store the session record");
@@ -171,10 +175,8 @@ async fn initialize(
         return reply::rpc_error(
             StatusCode::SERVICE_UNAVAILABLE,
             env.id,
-            RpcError::new(
-                ErrorCode::BackendUnavailable,
-                "the session store is unavailable; retry shortly",
-            ),
+            RpcError::new(ErrorCode::Overloaded, e.to_string())
+                .with_data(serde_json::json!({"retryable": true})),
         );
     }
     tracing::info!(
@@ -207,6 +209,7 @@ async fn in_session(
     app: &AppState,
     admitted: Admitted,
     sid: &HeaderValue,
+    headers: &HeaderMap,
     body: &[u8],
     env: &Envelope<'_>,
     accepts: Accepts,
@@ -214,18 +217,21 @@ async fn in_session(
     let Some(session_id) = sid.to_str().ok() else {
         return session_not_found(env.id);
     };
-    let Admitted { principal, server } = admitted;
-    let Some((session, timeout)) =
-        app.sessions
-            .find_legacy(&server.tenant, &server.name, &principal.subject, session_id)
-    else {
-        tracing::info!(subject = %principal.subject, tenant = %server.tenant, server = %server.name, "request for an unknown or foreign session");
-        return session_not_found(env.id);
+    let original = Original {
+        method: Method::POST,
+        headers,
+        body,
+        id: env.id,
+    };
+    let (session, timeout) = match locate::resolve(app, &admitted, session_id, original).await {
+        Resolved::Here(session, timeout) => (session, timeout),
+        Resolved::Answered(response) => return response,
     };
     if session.closed_reason().is_some() {
-        let binding =
-            app.sessions
-                .bind(&server.tenant, &server.name, &principal.subject, session_id);
+        let (p, s) = (&admitted.principal, &admitted.server);
+        let binding = app
+            .sessions
+            .bind(&s.tenant, &s.name, &p.subject, session_id);
         app.sessions.remove(&binding).await;
         return session_not_found(env.id);
     }

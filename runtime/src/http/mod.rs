@@ -15,6 +15,7 @@
 
 pub mod guard;
 pub mod legacy;
+pub mod locate;
 pub mod reply;
 pub mod streams;
 pub mod wellknown;

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use http::{HeaderMap, StatusCode, header};
+use http::{HeaderMap, Method, StatusCode, header};
 
 use super::guard::Accepts;
 use super::legacy::session_not_found;
+use super::locate::{self, Original, Resolved};
 use super::reply::{self, MCP_SESSION_ID, SseStart};
 use super::{AppState, LEGACY_VERSIONS};
 use crate::hosting::EventId;
@@ -47,11 +48,15 @@ pub async fn get_mcp(
             format!("Bad Request: unsupported MCP-Protocol-Version `{v}`"),
         );
     }
-    let p = &admitted.principal;
-    let s = &admitted.server;
-    let binding = app.sessions.bind(&s.tenant, &s.name, &p.subject, sid);
-    let Some(session) = app.sessions.find(&binding) else {
-        return session_not_found(None);
+    let original = Original {
+        method: Method::GET,
+        headers: &headers,
+        body: &[],
+        id: None,
+    };
+    let session = match locate::resolve(&app, &admitted, sid, original).await {
+        Resolved::Here(session, _) => session,
+        Resolved::Answered(response) => return response,
     };
     let priming = session
         .protocol_version()
@@ -114,6 +119,15 @@ pub async fn delete_mcp(
     let Some(sid) = headers.get(MCP_SESSION_ID).and_then(|v| v.to_str().ok()) else {
         return method_not_allowed("DELETE needs an Mcp-Session-Id (legacy sessions only)");
     };
+    let original = Original {
+        method: Method::DELETE,
+        headers: &headers,
+        body: &[],
+        id: None,
+    };
+    if let Resolved::Answered(response) = locate::resolve(&app, &admitted, sid, original).await {
+        return response;
+    }
     let p = &admitted.principal;
     let s = &admitted.server;
     let binding = app.sessions.bind(&s.tenant, &s.name, &p.subject, sid);

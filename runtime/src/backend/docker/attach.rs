@@ -182,6 +182,7 @@ pub(super) async fn attach(
         slot,
     ));
     Ok(Instance {
+        resume: Some(id.to_owned()),
         id: format!("container:{}", &id[..id.len().min(12)]),
         outbound: tx,
         control: Box::new(StopControl {

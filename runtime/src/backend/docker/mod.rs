@@ -21,7 +21,7 @@ mod spec;
 mod sweep;
 
 pub use self::spec::{
-    LABEL_CONFIG, LABEL_MANAGED, LABEL_POD, LABEL_SERVER, LABEL_SESSION, LABEL_TENANT,
+    LABEL_CONFIG, LABEL_LEASE, LABEL_MANAGED, LABEL_POD, LABEL_SERVER, LABEL_SESSION, LABEL_TENANT,
 };
 pub use self::sweep::sweep_once;
 
@@ -32,7 +32,7 @@ use bollard::Docker;
 use dashmap::DashMap;
 use tokio_util::sync::CancellationToken;
 
-use super::{Backend, BackendError, InboundSink, Instance, InstanceLabels, ServerSpec};
+use super::{Backend, BackendError, InboundSink, Instance, InstanceLabels, LeaseProbe, ServerSpec};
 use crate::config::DockerConfig;
 
 /// Runs instances as containers.
@@ -55,6 +55,9 @@ struct Shared {
     shutdown: CancellationToken,
     /// Client for HTTP-transport servers.
     http: reqwest::Client,
+    /// Asks whether a session another pod may take over is alive (the
+    /// sweeper spares its container).
+    lease_probe: Arc<dyn LeaseProbe>,
     /// Id of the internal network, once it exists.
     internal_network: tokio::sync::Mutex<Option<String>>,
 }
@@ -74,6 +77,7 @@ impl DockerBackend {
     pub fn connect(
         config: DockerConfig,
         pod: String,
+        lease_probe: Arc<dyn LeaseProbe>,
         shutdown: CancellationToken,
     ) -> Result<Self, BackendError> {
         let backend = DockerBackend {
@@ -87,6 +91,7 @@ impl DockerBackend {
                 shutdown,
                 http: crate::backend::http_bridge::client(),
                 internal_network: tokio::sync::Mutex::new(None),
+                lease_probe,
             }),
         };
         tokio::spawn(sweep::run(backend.clone()));
@@ -151,6 +156,28 @@ impl Backend for DockerBackend {
         "docker"
     }
 
+    async fn reattach(
+        &self,
+        spec: &ServerSpec,
+        labels: &InstanceLabels,
+        resume: &str,
+        sink: Arc<dyn InboundSink>,
+    ) -> Result<Option<Instance>, BackendError> {
+        let docker = self.client()?;
+        let running = match docker.inspect_container(resume, None).await {
+            Ok(info) => info.state.and_then(|s| s.running).unwrap_or(false),
+            Err(_) => false,
+        };
+        if !running {
+            return Ok(None);
+        }
+        let slot = self.reserve(&spec.tenant)?;
+        tracing::info!(container = %resume, "re-attaching to a running container after failover");
+        attach::attach(self, resume, spec, labels, sink, slot)
+            .await
+            .map(Some)
+    }
+
     async fn drain(&self) {
         pool::drain(self).await;
     }
@@ -178,7 +205,7 @@ impl Backend for DockerBackend {
         }
         pool::note_claim(self, spec);
         let slot = self.reserve(&spec.tenant)?;
-        let id = spec::create(self, spec, &labels.session).await?;
+        let id = spec::create(self, spec, &labels.session, labels.lease.as_deref()).await?;
         attach::attach_and_start(self, &id, spec, labels, sink, slot).await
     }
 }

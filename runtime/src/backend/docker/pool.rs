@@ -135,7 +135,7 @@ async fn start_warm(
     spec: &ServerSpec,
 ) -> Result<Warm, crate::backend::BackendError> {
     let slot = backend.reserve(&spec.tenant)?;
-    let id = spec::create(backend, spec, "pool").await?;
+    let id = spec::create(backend, spec, "pool", None).await?;
     backend
         .shared
         .live

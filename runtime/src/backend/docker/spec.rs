@@ -24,12 +24,15 @@ pub const LABEL_SESSION: &str = "berth.session";
 pub const LABEL_POD: &str = "berth.pod";
 /// Hash of the container configuration (pools only reuse matching ones).
 pub const LABEL_CONFIG: &str = "berth.config-hash";
+/// Store key of the session's ownership lease (sessions that can fail over).
+pub const LABEL_LEASE: &str = "berth.lease";
 
 /// Creates (does not start) a container for `spec`; `session` labels it.
 pub(super) async fn create(
     backend: &DockerBackend,
     spec: &ServerSpec,
     session: &str,
+    lease: Option<&str>,
 ) -> Result<String, BackendError> {
     let shared = &backend.shared;
     let image = spec.image.clone().ok_or_else(|| BackendError::NoCommand {
@@ -48,7 +51,10 @@ pub(super) async fn create(
     let digest = inspected
         .id
         .ok_or_else(|| BackendError::MissingImage(image.clone()))?;
-    let labels = labels(&shared.pod, spec, session);
+    let mut labels = labels(&shared.pod, spec, session);
+    if let Some(lease) = lease {
+        labels.insert(LABEL_LEASE.to_owned(), lease.to_owned());
+    }
     // stdio servers get no network at all unless granted egress; HTTP
     // servers join the internal network (no route out) and, if granted,
     // the egress network too.

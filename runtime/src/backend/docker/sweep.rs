@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use bollard::container::ListContainersOptions;
 
 use super::attach::remove;
-use super::spec::{LABEL_MANAGED, LABEL_POD};
+use super::spec::{LABEL_LEASE, LABEL_MANAGED, LABEL_POD};
 use super::{DockerBackend, engine};
 use crate::backend::BackendError;
 
@@ -54,13 +54,22 @@ pub async fn sweep_once(backend: &DockerBackend) -> Result<usize, BackendError> 
             .cloned()
             .unwrap_or_default();
         let young = c.created.is_some_and(|t| now - t < GRACE_SECS);
-        let orphan = if pod == backend.shared.pod {
-            !young && !backend.shared.live.contains_key(&id)
+        let orphan = if backend.shared.live.contains_key(&id) {
+            false // ours, possibly taken over from a dead pod
+        } else if pod == backend.shared.pod {
+            !young
         } else {
             pod_is_gone(&pod)
         };
-        if orphan {
-            tracing::info!(container = %id, %pod, "removing orphaned container");
+        // A session another pod took over, or may still take over (its
+        // record has not expired), keeps its container.
+        let lease = c.labels.as_ref().and_then(|l| l.get(LABEL_LEASE));
+        let taken_over = match (orphan, lease) {
+            (true, Some(lease)) => backend.shared.lease_probe.held(lease).await,
+            _ => false,
+        };
+        if orphan && !taken_over {
+            tracing::info!(container = %id, %pod, lease = ?lease, "removing orphaned container");
             remove(backend, &id).await;
             removed += 1;
         }
@@ -69,8 +78,8 @@ pub async fn sweep_once(backend: &DockerBackend) -> Result<usize, BackendError> 
 }
 
 /// A pod named `{hostname}-{pid}` on this host is gone when its process
-/// is. Pods on other hosts are judged by their own host's sweeper (and by
-/// session leases, once sessions live in Redis).
+/// is. Pods on other hosts are judged by their own host's sweeper; a
+/// container whose session lease is held elsewhere is spared either way.
 fn pod_is_gone(pod: &str) -> bool {
     let Some((host, pid)) = pod.rsplit_once('-') else {
         return false;

@@ -1,0 +1,105 @@
+//! Resolving the legacy session a request names: served here, forwarded to
+//! the pod that owns it, or 404. When the owner does not answer (it just
+//! died), the request waits for the owner's lease to lapse and the session
+//! is taken over here, so the agent sees a delay, not an error.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use serde_json::value::RawValue;
+
+use super::legacy::session_not_found;
+use super::reply;
+use super::{Admitted, AppState};
+use crate::cluster::LEASE_TTL;
+use crate::cluster::forward::{ForwardError, forward, was_forwarded};
+use crate::hosting::{HostingSession, Located};
+use crate::jsonrpc::{ErrorCode, RpcError};
+
+/// Attempts to reach an owner before giving up.
+const ATTEMPTS: usize = 3;
+
+/// The request's session here, or the answer already given.
+pub enum Resolved {
+    /// Serve it here.
+    Here(Arc<HostingSession>, Duration),
+    /// Answered (forwarded, 404 or an error).
+    Answered(Response),
+}
+
+/// The original request, for forwarding.
+pub struct Original<'a> {
+    /// GET, POST or DELETE.
+    pub method: Method,
+    /// Its headers.
+    pub headers: &'a HeaderMap,
+    /// Its body.
+    pub body: &'a [u8],
+    /// The JSON-RPC id to answer errors with.
+    pub id: Option<&'a RawValue>,
+}
+
+/// Finds `session_id` for the admitted caller.
+pub async fn resolve(
+    app: &AppState,
+    admitted: &Admitted,
+    session_id: &str,
+    original: Original<'_>,
+) -> Resolved {
+    let (p, s) = (&admitted.principal, &admitted.server);
+    for _ in 0..ATTEMPTS {
+        let located = app
+            .sessions
+            .locate_legacy(&s.tenant, &s.name, &p.subject, session_id, &s.config)
+            .await;
+        let lease = match located {
+            Ok(Located::Local(session, timeout)) => return Resolved::Here(session, timeout),
+            Ok(Located::Gone) => {
+                tracing::info!(subject = %p.subject, tenant = %s.tenant, server = %s.name, "request for an unknown or foreign session");
+                return Resolved::Answered(session_not_found(original.id));
+            }
+            Ok(Located::Remote(lease)) => lease,
+            Err(e) => {
+                return Resolved::Answered(reply::rpc_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    original.id,
+                    e,
+                ));
+            }
+        };
+        if was_forwarded(original.headers) {
+            // The forwarding pod thinks this pod owns it; this pod knows
+            // better. Never forward twice.
+            break;
+        }
+        let path = format!("/mcp/{}/{}", s.tenant, s.name);
+        match forward(
+            app.sessions.cluster(),
+            &lease,
+            original.method.clone(),
+            &path,
+            original.headers,
+            Bytes::copy_from_slice(original.body),
+        )
+        .await
+        {
+            Ok(answer) => return Resolved::Answered(answer),
+            Err(ForwardError::Unreachable(why)) => {
+                tracing::warn!(%why, "the session's owner does not answer; waiting for its lease to lapse");
+                tokio::time::sleep(LEASE_TTL).await;
+            }
+        }
+    }
+    Resolved::Answered(reply::rpc_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        original.id,
+        RpcError::new(
+            ErrorCode::Overloaded,
+            "the pod that owns this session could not be reached; retry shortly",
+        )
+        .with_data(serde_json::json!({"retryable": true})),
+    ))
+}

@@ -1,0 +1,59 @@
+"""One agent for the chaos test: a legacy session through the balancer,
+calling counter_increment in a loop for SECONDS, retrying a call whose
+answer was lost (pod killed mid-call) as a well-behaved agent does.
+
+Usage: python chaos_agent.py URL TOKEN SECONDS
+
+Prints ONE JSON line: {"calls", "failed", "retries", "values", "errors"}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import warnings
+
+import mcp_types as types
+from mcp.client.client import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+warnings.simplefilter("ignore")
+
+MAX_ATTEMPTS = 8
+
+
+async def main(url: str, token: str, seconds: float) -> dict:
+    calls = failed = retries = 0
+    values: list[int] = []
+    errors: list[str] = []
+    http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+    async with Client(streamable_http_client(url, http_client=http), mode="legacy") as c:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            calls += 1
+            for attempt in range(MAX_ATTEMPTS):
+                try:
+                    result = await c.call_tool("counter_increment", {})
+                    if result.is_error:
+                        raise RuntimeError(f"isError: {result.content}")
+                    first = result.content[0]
+                    assert isinstance(first, types.TextContent)
+                    values.append(int(first.text))
+                    break
+                except Exception as e:  # noqa: BLE001 - any lost answer is retried
+                    if attempt + 1 == MAX_ATTEMPTS:
+                        failed += 1
+                        errors.append(repr(e)[:300])
+                    else:
+                        retries += 1
+                        await asyncio.sleep(0.5)
+            await asyncio.sleep(0.05)
+    return {"calls": calls, "failed": failed, "retries": retries, "values": values, "errors": errors}
+
+
+if __name__ == "__main__":
+    out = asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))
+    print(json.dumps(out))

@@ -1,0 +1,100 @@
+//! A real `redis-server` on a free loopback port for one test (killed on
+//! drop), and a raw look at everything it holds.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running `redis-server`.
+pub struct RedisServer {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Starts one; panics with a hint when `redis-server` is missing.
+    pub fn start() -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        Self::start_on(port)
+    }
+
+    /// Starts one on `port` (e.g. again after [`RedisServer::kill`]).
+    pub fn start_on(port: u16) -> RedisServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian package redis-server; scripts/test installs it)");
+        let server = RedisServer {
+            child,
+            port,
+            _dir: dir,
+        };
+        for _ in 0..200 {
+            if server.cli(&["PING"]).trim() == "PONG" {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("redis-server on port {port} did not answer PING");
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs `redis-cli` against it; returns stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Every key with its raw value (strings, and stream entries' fields),
+    /// as one lossy text blob for "is this plaintext in there" checks.
+    pub fn dump_everything(&self) -> String {
+        let mut blob = String::new();
+        for key in self.cli(&["--scan"]).lines() {
+            blob.push_str(key);
+            blob.push('\n');
+            let kind = self.cli(&["TYPE", key]);
+            match kind.trim() {
+                "string" => blob.push_str(&self.cli(&["--no-raw", "GET", key])),
+                "stream" => blob.push_str(&self.cli(&["--no-raw", "XRANGE", key, "-", "+"])),
+                other => blob.push_str(&format!("<{other}>")),
+            }
+            blob.push('\n');
+        }
+        blob
+    }
+
+    /// Number of keys.
+    pub fn key_count(&self) -> usize {
+        self.cli(&["--scan"]).lines().count()
+    }
+
+    /// SIGKILLs the server.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

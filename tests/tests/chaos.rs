@@ -1,0 +1,145 @@
+//! Chaos: three pods sharing Redis behind a round-robin balancer, agents
+//! (official Python SDK) running continuous sessions against the docker
+//! backend, and a pod `kill -9`ed and restarted every few seconds. Every
+//! agent call must succeed, every session keeps its container (counters
+//! only grow), and no container is left behind. The balancer re-sends a
+//! request whose pod died before answering (as nginx's
+//! `proxy_next_upstream error non_idempotent` does).
+
+use std::time::Duration;
+
+use berth_tests::balancer::Balancer;
+use berth_tests::docker::containers;
+use berth_tests::redis::RedisServer;
+use berth_tests::{Berth, eventually, run, tool, workspace_root};
+use serde_json::Value;
+use tokio::process::Command;
+
+const PODS: usize = 3;
+const AGENTS: usize = 3;
+const AGENT_SECONDS: u64 = 30;
+const KILL_EVERY: Duration = Duration::from_secs(6);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port()
+}
+
+fn config(redis: &RedisServer, port: u16) -> String {
+    format!(
+        r#"
+listen = "127.0.0.1:{port}"
+state_dir = "{{state_dir}}"
+backend = "docker"
+[store]
+url = "{url}"
+[docker]
+sweep_every = "2s"
+[servers.chaos.counter]
+image = "berth/example-server"
+idle_timeout = "15s"
+"#,
+        url = redis.url()
+    )
+}
+
+#[tokio::test]
+async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
+    let _ = tool("DOCKER_HOST");
+    let redis = RedisServer::start();
+    let ports: Vec<u16> = (0..PODS).map(|_| free_port()).collect();
+    let first = Berth::serve(&config(&redis, ports[0]), &[]).await;
+    let mut pods = vec![first];
+    for port in &ports[1..] {
+        let pod = Berth::serve_like(&pods[0], &config(&redis, *port), &[]).await;
+        pods.push(pod);
+    }
+    let lb = Balancer::start(ports.clone()).await;
+    let url = format!("http://127.0.0.1:{}/mcp/chaos/counter", lb.port);
+    let python = tool("BERTH_TEST_PYTHON");
+    let script = workspace_root().join("tests/python/chaos_agent.py");
+    let agents: Vec<_> = (0..AGENTS)
+        .map(|i| {
+            let token = pods[0].token(&format!("agent-{i}"), "chaos", &[]);
+            let mut cmd = Command::new(&python);
+            cmd.arg(&script)
+                .arg(&url)
+                .arg(token)
+                .arg(AGENT_SECONDS.to_string());
+            tokio::spawn(
+                async move { run(&mut cmd, Duration::from_secs(AGENT_SECONDS + 120)).await },
+            )
+        })
+        .collect();
+
+    // Kill a pod every few seconds (round robin) and bring it back.
+    let mut killed = 0;
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(AGENT_SECONDS - 4) {
+        tokio::time::sleep(KILL_EVERY).await;
+        let victim = killed % PODS;
+        let status = std::process::Command::new("kill")
+            .args(["-9", &pods[victim].pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        killed += 1;
+        let _ = std::fs::write(
+            berth_tests::results_dir().join(format!("chaos-killed-{killed}.log")),
+            pods[victim].log(),
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let peer = (victim + 1) % PODS;
+        let fresh = Berth::serve_like(&pods[peer], &config(&redis, ports[victim]), &[]).await;
+        pods[victim] = fresh;
+    }
+
+    let logs: String = pods.iter().map(|p| p.log()).collect::<Vec<_>>().join("\n");
+    let _ = std::fs::write(berth_tests::results_dir().join("chaos-pods.log"), logs);
+    let (mut calls, mut failed, mut retries) = (0, 0, 0);
+    for agent in agents {
+        let (status, stdout, stderr) = agent.await.unwrap();
+        assert_eq!(status, Some(0), "agent failed:\n{stdout}\n{stderr}");
+        let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
+            .unwrap_or_else(|e| panic!("agent printed no JSON ({e}): {stdout}\n{stderr}"));
+        calls += report["calls"].as_u64().unwrap();
+        failed += report["failed"].as_u64().unwrap();
+        retries += report["retries"].as_u64().unwrap();
+        let values: Vec<u64> = report["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert!(
+            values.windows(2).all(|w| w[1] > w[0]),
+            "a session lost its container's state: {values:?}"
+        );
+        assert_eq!(failed, 0, "failed calls: {}", report["errors"]);
+    }
+    let line = format!(
+        "chaos: {PODS} pods, {AGENTS} agents for {AGENT_SECONDS}s, {killed} pods killed (kill -9), {calls} calls, {failed} failed, {retries} retried by agents, {} re-sent by the balancer",
+        lb.retried()
+    );
+    println!("{line}");
+    let _ = std::fs::write(berth_tests::results_dir().join("chaos.summary"), &line);
+    assert!(killed >= 3 && calls > 50, "{line}");
+
+    // Stopping the pods removes the containers of the sessions they own;
+    // any other container goes once its session's record expires
+    // (idle_timeout) and a sweeper sees it.
+    for pod in pods {
+        pod.stop().await;
+    }
+    assert!(
+        eventually(Duration::from_secs(5), || containers(&[
+            "berth.tenant=chaos"
+        ])
+        .is_empty())
+        .await,
+        "leaked containers: {:?}",
+        containers(&["berth.tenant=chaos"])
+    );
+}

@@ -1,0 +1,187 @@
+//! Pods sharing one Redis: a session started on one pod is served by any
+//! pod (forwarded to its owner), survives `kill -9` of its pod (taken over,
+//! the same container re-attached, or a new process re-initialized), stays
+//! bound to its user, and Redis never holds anything in the clear.
+
+use std::time::Duration;
+
+use berth_tests::docker::{containers, pod_of};
+use berth_tests::legacy::{call, session};
+use berth_tests::redis::RedisServer;
+use berth_tests::{Berth, mcp_post, messages, tool};
+use serde_json::{Value, json};
+
+fn config(redis: &RedisServer, backend: &str) -> String {
+    format!(
+        r#"
+listen = "127.0.0.1:0"
+state_dir = "{{state_dir}}"
+backend = "{backend}"
+[store]
+url = "{url}"
+[servers.demo.everything]
+image = "berth/example-server"
+command = {command}
+"#,
+        url = redis.url(),
+        command = if backend == "docker" {
+            "[]".to_owned()
+        } else {
+            r#"["{berth_bin}", "example-server"]"#.to_owned()
+        },
+    )
+}
+
+fn text(reply: &Value) -> String {
+    reply["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text in {reply}"))
+        .to_owned()
+}
+
+async fn counter(c: &reqwest::Client, url: &str, token: &str, sid: &str) -> String {
+    text(&call(c, url, token, sid, "counter_increment", json!({})).await)
+}
+
+#[tokio::test]
+async fn a_docker_session_survives_its_pod_with_the_same_container() {
+    let _ = tool("DOCKER_HOST");
+    let redis = RedisServer::start();
+    let cfg = config(&redis, "docker");
+    let a = Berth::serve(&cfg, &[]).await;
+    let b = Berth::serve_like(&a, &cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let on_a = a.url("demo", "everything");
+    let on_b = b.url("demo", "everything");
+    let sid = session(&c, &on_a, &token).await;
+    assert_eq!(counter(&c, &on_a, &token, &sid).await, "1");
+    // Pod B forwards to the owner: same container, same counter.
+    assert_eq!(counter(&c, &on_b, &token, &sid).await, "2");
+    let pod_a = pod_of(&a);
+    let before = containers(&[&format!("berth.pod={pod_a}")]);
+    assert_eq!(before.len(), 1);
+    // Another user holding the session id gets 404 on either pod.
+    let bob = a.token("bob", "demo", &[]);
+    let r = mcp_post(
+        &c,
+        &on_b,
+        &bob,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+    )
+    .header("mcp-session-id", &sid)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // kill -9 the owner; the next call on B waits for the lease to lapse,
+    // takes over and re-attaches the very same container.
+    let pid = a.pid();
+    kill_9(pid);
+    assert_eq!(counter(&c, &on_b, &token, &sid).await, "3");
+    let after = containers(&["berth.server=everything", "berth.tenant=demo"]);
+    assert_eq!(after, before, "the same container serves the session");
+    assert!(b.log().contains("taking over a session whose pod is gone"));
+    // And the session goes on normally on B.
+    assert_eq!(counter(&c, &on_b, &token, &sid).await, "4");
+    drop(b);
+    drop(a);
+}
+
+#[tokio::test]
+async fn a_process_session_is_reinitialized_on_another_pod() {
+    let redis = RedisServer::start();
+    let cfg = config(&redis, "process");
+    let a = Berth::serve(&cfg, &[]).await;
+    let b = Berth::serve_like(&a, &cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let on_a = a.url("demo", "everything");
+    let on_b = b.url("demo", "everything");
+    let sid = session(&c, &on_a, &token).await;
+    let r = call(&c, &on_a, &token, &sid, "echo", json!({"text":"before"})).await;
+    assert_eq!(text(&r), "before");
+    kill_9(a.pid());
+    // Same session id, no new initialize from the agent: Berth replays the
+    // stored initialize to a new process on B.
+    let r = call(&c, &on_b, &token, &sid, "echo", json!({"text":"after"})).await;
+    assert_eq!(text(&r), "after", "{r}");
+    let body = json!({"jsonrpc":"2.0","id":9,"method":"tools/list"}).to_string();
+    let r = mcp_post(&c, &on_b, &token, &body)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+    let listed = messages(&ct, &r.text().await.unwrap()).pop().unwrap();
+    assert!(listed["result"]["tools"].as_array().unwrap().len() > 3);
+}
+
+#[tokio::test]
+async fn redis_holds_nothing_in_the_clear() {
+    let redis = RedisServer::start();
+    let cfg = config(&redis, "process");
+    let a = Berth::serve(&cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let subject = "subject-5a1d-plaintext-probe";
+    let token = a.token(subject, "demo", &[]);
+    let url = a.url("demo", "everything");
+    let sid = session(&c, &url, &token).await;
+    let argument = "argument-93fe-plaintext-probe";
+    let r = call(&c, &url, &token, &sid, "echo", json!({"text": argument})).await;
+    assert_eq!(text(&r), argument);
+    assert!(redis.key_count() >= 2, "a record and a lease are stored");
+    let blob = redis.dump_everything();
+    for secret in [sid.as_str(), subject, argument, token.as_str(), "alice"] {
+        assert!(!blob.contains(secret), "`{secret}` is in Redis:\n{blob}");
+    }
+    // Not even the client's name from `initialize` (it is in the record).
+    assert!(!blob.contains("berth-tests"), "{blob}");
+}
+
+#[tokio::test]
+async fn redis_down_gives_503_and_berth_recovers() {
+    let mut redis = RedisServer::start();
+    let port = redis.port;
+    let cfg = config(&redis, "process");
+    let a = Berth::serve(&cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let url = a.url("demo", "everything");
+    let sid = session(&c, &url, &token).await;
+    redis.kill();
+    let r = mcp_post(&c, &url, &token, berth_tests::legacy::INIT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let body = r.text().await.unwrap();
+    assert!(body.contains("session store unavailable"), "{body}");
+    // The open session goes on from the pod's hot map.
+    let r = call(&c, &url, &token, &sid, "echo", json!({"text":"still"})).await;
+    assert_eq!(text(&r), "still");
+    let _again = RedisServer::start_on(port);
+    let mut ok = false;
+    for _ in 0..50 {
+        let r = mcp_post(&c, &url, &token, berth_tests::legacy::INIT)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(ok, "new sessions work again once Redis is back");
+}
+
+fn kill_9(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
