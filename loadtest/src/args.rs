@@ -32,6 +32,10 @@ pub(crate) struct BenchArgs {
     /// How clients use TCP connections.
     #[arg(long, value_enum, default_value_t = Connections::Fresh)]
     pub(crate) connections: Connections,
+    /// Also measure Berth with this session store (e.g. `redis://127.0.0.1:6379`),
+    /// reported as a third row next to the in-memory store of the same run.
+    #[arg(long, value_name = "URL")]
+    pub(crate) store: Option<String>,
     /// Print the report as JSON instead of Markdown.
     #[arg(long)]
     pub(crate) json: bool,

@@ -59,9 +59,23 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 sessions,
                 &plan,
                 args.berth_wrap.as_deref(),
+                None,
             )
             .await?,
         );
+        if let Some(url) = args.store.as_deref() {
+            rows.push(
+                through_berth(
+                    &berth,
+                    dir.path(),
+                    sessions,
+                    &plan,
+                    args.berth_wrap.as_deref(),
+                    Some(url),
+                )
+                .await?,
+            );
+        }
     }
     let errors: u64 = rows.iter().map(|r| r.errors).sum();
     let report = Report::new(setup, rows);
@@ -93,11 +107,17 @@ async fn through_berth(
     sessions: usize,
     plan: &Plan,
     wrap: Option<&str>,
+    store: Option<&str>,
 ) -> anyhow::Result<Row> {
-    eprintln!("berth: starting berth demo");
-    let state = dir.join("berth-state");
+    let name = if store.is_some() {
+        "berth+redis"
+    } else {
+        "berth"
+    };
+    eprintln!("{name}: starting berth demo");
+    let state = dir.join(name);
     std::fs::create_dir_all(&state)?;
-    let target = procs::berth(berth, &state, wrap).await?;
+    let target = procs::berth(berth, &state, wrap, store).await?;
     let mut tokens = Vec::with_capacity(sessions);
     for i in 0..sessions {
         match procs::token(berth, &state, &format!("loadtest-{i}")).await {
@@ -108,14 +128,10 @@ async fn through_berth(
             }
         }
     }
-    eprintln!("berth: {sessions} sessions against {}", target.url);
+    eprintln!("{name}: {sessions} sessions against {}", target.url);
     let outcome = measure(&target, &tokens, plan).await;
     target.stop().await;
-    Ok(Row::new(
-        "berth",
-        outcome.context("run through Berth")?,
-        true,
-    ))
+    Ok(Row::new(name, outcome.context("run through Berth")?, true))
 }
 
 async fn measure(

@@ -69,8 +69,14 @@ pub(crate) async fn example_server(berth: &Path, dir: &Path) -> anyhow::Result<T
     .context("starting the example server")
 }
 
-/// Starts `berth demo` on a free loopback port with `dir` as its state dir.
-pub(crate) async fn berth(berth: &Path, dir: &Path, wrap: Option<&str>) -> anyhow::Result<Target> {
+/// Starts `berth demo` on a free loopback port with `dir` as its state dir
+/// (and `store` as its session store, default memory).
+pub(crate) async fn berth(
+    berth: &Path,
+    dir: &Path,
+    wrap: Option<&str>,
+    store: Option<&str>,
+) -> anyhow::Result<Target> {
     let state = dir
         .to_str()
         .context("the temporary directory is not UTF-8")?;
@@ -81,6 +87,9 @@ pub(crate) async fn berth(berth: &Path, dir: &Path, wrap: Option<&str>) -> anyho
         .collect();
     argv.push(berth.display().to_string());
     argv.extend(["demo", "--listen", "127.0.0.1:0", "--state-dir", state].map(str::to_owned));
+    if let Some(url) = store {
+        argv.extend(["--store".to_owned(), url.to_owned()]);
+    }
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);
     start(cmd, dir.join("berth.log"), |line| {

@@ -167,10 +167,10 @@ impl Report {
         out.push_str("\n| target | sessions | calls | calls/s | p50 ms | p99 ms | Berth CPU µs/call | server CPU µs/call | client CPU µs/call | errors |\n");
         out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for r in &self.rows {
-            let name = if r.target == "berth" {
-                "through Berth"
-            } else {
-                "direct"
+            let name = match r.target {
+                "berth" => "through Berth",
+                "berth+redis" => "through Berth, Redis store",
+                _ => "direct",
             };
             let berth = r
                 .berth_cpu_us_per_call
@@ -189,6 +189,22 @@ impl Report {
             );
         }
         out.push('\n');
+        let memory = self.rows.iter().find(|r| r.target == "berth");
+        let redis = self.rows.iter().find(|r| r.target == "berth+redis");
+        if let (Some(m), Some(r)) = (memory, redis) {
+            let _ = writeln!(
+                out,
+                "- Redis store vs memory store (same run): p50 {:+.3} ms, throughput {:.2}×, Berth CPU {:+.1} µs/call",
+                r.p50_ms - m.p50_ms,
+                if m.calls_per_sec > 0.0 {
+                    r.calls_per_sec / m.calls_per_sec
+                } else {
+                    0.0
+                },
+                r.berth_cpu_us_per_call.unwrap_or_default()
+                    - m.berth_cpu_us_per_call.unwrap_or_default(),
+            );
+        }
         if let Some(c) = &self.comparison {
             let _ = writeln!(
                 out,

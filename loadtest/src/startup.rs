@@ -95,7 +95,7 @@ async fn measure_berth(
             let cfg = format!("state_dir = \"{}\"\n{cfg}", dir.path().display());
             procs::berth_serve(berth, dir.path(), &cfg).await?
         }
-        None => procs::berth(berth, dir.path(), None).await?,
+        None => procs::berth(berth, dir.path(), None, None).await?,
     };
     let token = procs::token(berth, dir.path(), "startup").await?;
     let client = reqwest::Client::new();

@@ -126,6 +126,7 @@ impl App {
         let cluster = Cluster::new(
             pod.clone(),
             store.store().clone(),
+            &config.store.url,
             config.cluster.advertise_url.clone(),
         );
         let backend: Arc<dyn Backend> = match config.backend {

@@ -4,7 +4,9 @@ answer was lost (pod killed mid-call) as a well-behaved agent does.
 
 Usage: python chaos_agent.py URL TOKEN SECONDS
 
-Prints ONE JSON line: {"calls", "failed", "retries", "values", "errors"}.
+Prints ONE JSON line: {"calls", "failed", "retries", "values", "errors",
+"slowest_s"} (slowest_s: the longest call, retries included: how long a
+pod's death held up this agent).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ MAX_ATTEMPTS = 8
 
 async def main(url: str, token: str, seconds: float) -> dict:
     calls = failed = retries = 0
+    slowest = 0.0
     values: list[int] = []
     errors: list[str] = []
     http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
@@ -34,6 +37,7 @@ async def main(url: str, token: str, seconds: float) -> dict:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             calls += 1
+            began = time.monotonic()
             for attempt in range(MAX_ATTEMPTS):
                 try:
                     result = await c.call_tool("counter_increment", {})
@@ -50,8 +54,16 @@ async def main(url: str, token: str, seconds: float) -> dict:
                     else:
                         retries += 1
                         await asyncio.sleep(0.5)
+            slowest = max(slowest, time.monotonic() - began)
             await asyncio.sleep(0.05)
-    return {"calls": calls, "failed": failed, "retries": retries, "values": values, "errors": errors}
+    return {
+        "calls": calls,
+        "failed": failed,
+        "retries": retries,
+        "values": values,
+        "errors": errors,
+        "slowest_s": round(slowest, 3),
+    }
 
 
 if __name__ == "__main__":

@@ -99,6 +99,7 @@ async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
     let logs: String = pods.iter().map(|p| p.log()).collect::<Vec<_>>().join("\n");
     let _ = std::fs::write(berth_tests::results_dir().join("chaos-pods.log"), logs);
     let (mut calls, mut failed, mut retries) = (0, 0, 0);
+    let mut slowest: f64 = 0.0;
     for agent in agents {
         let (status, stdout, stderr) = agent.await.unwrap();
         assert_eq!(status, Some(0), "agent failed:\n{stdout}\n{stderr}");
@@ -107,6 +108,7 @@ async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
         calls += report["calls"].as_u64().unwrap();
         failed += report["failed"].as_u64().unwrap();
         retries += report["retries"].as_u64().unwrap();
+        slowest = slowest.max(report["slowest_s"].as_f64().unwrap_or_default());
         let values: Vec<u64> = report["values"]
             .as_array()
             .unwrap()
@@ -120,11 +122,14 @@ async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
         assert_eq!(failed, 0, "failed calls: {}", report["errors"]);
     }
     let line = format!(
-        "chaos: {PODS} pods, {AGENTS} agents for {AGENT_SECONDS}s, {killed} pods killed (kill -9), {calls} calls, {failed} failed, {retries} retried by agents, {} re-sent by the balancer",
+        "chaos: {PODS} pods, {AGENTS} agents for {AGENT_SECONDS}s, {killed} pods killed (kill -9), {calls} calls, {failed} failed, {retries} retried by agents, {} re-sent by the balancer, longest call {slowest:.2}s (a pod's death to its sessions' next answer)",
         lb.retried()
     );
     println!("{line}");
-    let _ = std::fs::write(berth_tests::results_dir().join("chaos.summary"), &line);
+    let _ = std::fs::write(
+        berth_tests::results_dir().join("chaos.summary"),
+        format!("{line}\n"),
+    );
     assert!(killed >= 3 && calls > 50, "{line}");
 
     // Stopping the pods removes the containers of the sessions they own;

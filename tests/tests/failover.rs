@@ -19,11 +19,18 @@ state_dir = "{{state_dir}}"
 backend = "{backend}"
 [store]
 url = "{url}"
+[docker]
+internal_network = "berth-test-failover"
 [servers.demo.everything]
 image = "berth/example-server"
 command = {command}
-"#,
+{web}"#,
         url = redis.url(),
+        web = if backend == "docker" {
+            "[servers.demo.web]\nimage = \"berth/example-server-http\"\ntransport = \"http\"\n"
+        } else {
+            ""
+        },
         command = if backend == "docker" {
             "[]".to_owned()
         } else {
@@ -116,6 +123,46 @@ async fn a_process_session_is_reinitialized_on_another_pod() {
     let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
     let listed = messages(&ct, &r.text().await.unwrap()).pop().unwrap();
     assert!(listed["result"]["tools"].as_array().unwrap().len() > 3);
+}
+
+#[tokio::test]
+async fn an_http_transport_session_is_reinitialized_on_another_pod() {
+    let _ = tool("DOCKER_HOST");
+    let redis = RedisServer::start();
+    let cfg = config(&redis, "docker");
+    let a = Berth::serve(&cfg, &[]).await;
+    let b = Berth::serve_like(&a, &cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let sid = session(&c, &a.url("demo", "web"), &token).await;
+    let r = call(
+        &c,
+        &a.url("demo", "web"),
+        &token,
+        &sid,
+        "echo",
+        json!({"text":"a"}),
+    )
+    .await;
+    assert_eq!(text(&r), "a");
+    kill_9(a.pid());
+    // The server's own HTTP session died with pod A's bridge: pod B starts
+    // a fresh container and replays the agent's initialize to it.
+    let r = call(
+        &c,
+        &b.url("demo", "web"),
+        &token,
+        &sid,
+        "echo",
+        json!({"text":"b"}),
+    )
+    .await;
+    assert_eq!(text(&r), "b", "{r}");
+    let pod_a = pod_of(&a);
+    assert!(
+        containers(&[&format!("berth.pod={pod_a}"), "berth.server=web"]).is_empty(),
+        "the dead pod's container is removed"
+    );
 }
 
 #[tokio::test]

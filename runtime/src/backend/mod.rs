@@ -200,6 +200,10 @@ pub trait Backend: Send + Sync + 'static {
 /// Answers whether a session another pod may take over is still alive.
 #[async_trait]
 pub trait LeaseProbe: Send + Sync + 'static {
+    /// Names the store the leases live in (a digest, not the URL): pods of
+    /// another deployment, with another store, never judge these leases.
+    fn scope(&self) -> &str;
+
     /// `true` if its lease is held or its record has not expired, or if
     /// it cannot be known right now.
     async fn held(&self, lease_key: &str) -> bool;

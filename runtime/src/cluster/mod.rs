@@ -49,6 +49,8 @@ pub struct Cluster {
 
 struct Inner {
     pod: String,
+    /// Digest of the store URL (labels containers with their store).
+    scope: String,
     store: Arc<dyn SessionStore>,
     /// Set once the listener is bound (the port may be chosen by the OS).
     url: OnceLock<String>,
@@ -69,9 +71,14 @@ pub enum Owner {
 // === impl Cluster ===
 
 impl Cluster {
-    /// A cluster view for pod `pod` over the shared `store`; `url` is the
-    /// configured advertise URL, if any.
-    pub fn new(pod: String, store: Arc<dyn SessionStore>, url: Option<String>) -> Self {
+    /// A cluster view for pod `pod` over the shared `store` (reached at
+    /// `store_url`); `url` is the configured advertise URL, if any.
+    pub fn new(
+        pod: String,
+        store: Arc<dyn SessionStore>,
+        store_url: &str,
+        url: Option<String>,
+    ) -> Self {
         let cell = OnceLock::new();
         if let Some(u) = url {
             let _ = cell.set(u.trim_end_matches('/').to_owned());
@@ -79,6 +86,10 @@ impl Cluster {
         Cluster {
             inner: Arc::new(Inner {
                 pod,
+                scope: {
+                    use sha2::Digest;
+                    hex::encode(&sha2::Sha256::digest(store_url.as_bytes())[..6])
+                },
                 store,
                 url: cell,
                 client: reqwest::Client::builder()
@@ -224,6 +235,10 @@ impl Cluster {
 
 #[async_trait::async_trait]
 impl crate::backend::LeaseProbe for Cluster {
+    fn scope(&self) -> &str {
+        &self.inner.scope
+    }
+
     async fn held(&self, lease_key: &str) -> bool {
         self.session_alive(lease_key).await
     }

@@ -21,7 +21,8 @@ mod spec;
 mod sweep;
 
 pub use self::spec::{
-    LABEL_CONFIG, LABEL_LEASE, LABEL_MANAGED, LABEL_POD, LABEL_SERVER, LABEL_SESSION, LABEL_TENANT,
+    LABEL_CONFIG, LABEL_LEASE, LABEL_MANAGED, LABEL_POD, LABEL_SERVER, LABEL_SESSION, LABEL_STORE,
+    LABEL_TENANT,
 };
 pub use self::sweep::sweep_once;
 
@@ -33,7 +34,7 @@ use dashmap::DashMap;
 use tokio_util::sync::CancellationToken;
 
 use super::{Backend, BackendError, InboundSink, Instance, InstanceLabels, LeaseProbe, ServerSpec};
-use crate::config::DockerConfig;
+use crate::config::{DockerConfig, Transport};
 
 /// Runs instances as containers.
 #[derive(Clone)]
@@ -163,6 +164,12 @@ impl Backend for DockerBackend {
         resume: &str,
         sink: Arc<dyn InboundSink>,
     ) -> Result<Option<Instance>, BackendError> {
+        if spec.transport == Transport::Http {
+            // The server's own protocol session lived in the dead pod's
+            // bridge; a fresh container and a replayed `initialize` it is.
+            attach::remove(self, resume).await;
+            return Ok(None);
+        }
         let docker = self.client()?;
         let running = match docker.inspect_container(resume, None).await {
             Ok(info) => info.state.and_then(|s| s.running).unwrap_or(false),

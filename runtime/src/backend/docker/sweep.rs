@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use bollard::container::ListContainersOptions;
 
 use super::attach::remove;
-use super::spec::{LABEL_LEASE, LABEL_MANAGED, LABEL_POD};
+use super::spec::{LABEL_LEASE, LABEL_MANAGED, LABEL_POD, LABEL_STORE};
 use super::{DockerBackend, engine};
 use crate::backend::BackendError;
 
@@ -63,13 +63,18 @@ pub async fn sweep_once(backend: &DockerBackend) -> Result<usize, BackendError> 
         };
         // A session another pod took over, or may still take over (its
         // record has not expired), keeps its container.
-        let lease = c.labels.as_ref().and_then(|l| l.get(LABEL_LEASE));
-        let taken_over = match (orphan, lease) {
-            (true, Some(lease)) => backend.shared.lease_probe.held(lease).await,
+        // A lease in another deployment's store is not this pod's to judge.
+        let label = |k: &str| c.labels.as_ref().and_then(|l| l.get(k));
+        let probe = &backend.shared.lease_probe;
+        let taken_over = match (orphan, label(LABEL_LEASE)) {
+            (true, Some(_)) if label(LABEL_STORE).map(String::as_str) != Some(probe.scope()) => {
+                true
+            }
+            (true, Some(lease)) => probe.held(lease).await,
             _ => false,
         };
         if orphan && !taken_over {
-            tracing::info!(container = %id, %pod, lease = ?lease, "removing orphaned container");
+            tracing::info!(container = %id, %pod, "removing orphaned container");
             remove(backend, &id).await;
             removed += 1;
         }
