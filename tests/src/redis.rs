@@ -15,19 +15,86 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts one; panics with a hint when `redis-server` is missing.
     pub fn start() -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        Self::start_on(port)
+        Self::start_on(free_port())
     }
 
     /// Starts one on `port` (e.g. again after [`RedisServer::kill`]).
     pub fn start_on(port: u16) -> RedisServer {
+        Self::spawn(port, &[])
+    }
+
+    /// A replica of `primary`, once its replication link is up.
+    pub fn replica_of(primary: &RedisServer) -> RedisServer {
+        let port = free_port();
+        let p = primary.port.to_string();
+        let replica = Self::spawn(port, &["--replicaof", "127.0.0.1", &p]);
+        for _ in 0..400 {
+            if replica
+                .cli(&["INFO", "replication"])
+                .contains("master_link_status:up")
+            {
+                return replica;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("the replica on port {port} never linked to its primary");
+    }
+
+    /// A Sentinel (`redis-server --sentinel`) watching `primary` as
+    /// `master` (quorum 1, down after 1 s), once it sees `replicas` replicas.
+    pub fn sentinel(primary: &RedisServer, master: &str, replicas: usize) -> RedisServer {
+        let port = free_port();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\n\
+                 sentinel monitor {master} 127.0.0.1 {} 1\n\
+                 sentinel down-after-milliseconds {master} 1000\n\
+                 sentinel failover-timeout {master} 5000\n",
+                dir.path().display(),
+                primary.port
+            ),
+        )
+        .expect("write sentinel.conf");
+        let child = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server --sentinel");
+        let sentinel = RedisServer {
+            child,
+            port,
+            _dir: dir,
+        };
+        for _ in 0..400 {
+            let seen = sentinel
+                .cli(&["SENTINEL", "REPLICAS", master])
+                .matches("flags\nslave\n")
+                .count();
+            if seen >= replicas {
+                return sentinel;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("the Sentinel on port {port} never saw {replicas} replica(s)");
+    }
+
+    /// The port of the primary a Sentinel currently names for `master`.
+    pub fn primary_port(&self, master: &str) -> Option<u16> {
+        let out = self.cli(&["SENTINEL", "get-master-addr-by-name", master]);
+        out.lines().nth(1)?.trim().parse().ok()
+    }
+
+    fn spawn(port: u16, extra: &[&str]) -> RedisServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(extra)
             .arg("--dir")
             .arg(dir.path())
             .stdout(Stdio::null())
@@ -91,6 +158,13 @@ impl RedisServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 impl Drop for RedisServer {

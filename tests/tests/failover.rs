@@ -9,6 +9,7 @@ use berth_tests::docker::{containers, pod_of};
 use berth_tests::legacy::{call, session};
 use berth_tests::redis::RedisServer;
 use berth_tests::{Berth, mcp_post, messages, tool};
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 fn config(redis: &RedisServer, backend: &str) -> String {
@@ -163,6 +164,136 @@ async fn an_http_transport_session_is_reinitialized_on_another_pod() {
         containers(&[&format!("berth.pod={pod_a}"), "berth.server=web"]).is_empty(),
         "the dead pod's container is removed"
     );
+}
+
+#[tokio::test]
+async fn a_stream_lost_on_one_pod_resumes_on_another() {
+    let redis = RedisServer::start();
+    let cfg = config(&redis, "process");
+    let a = Berth::serve(&cfg, &[]).await;
+    let b = Berth::serve_like(&a, &cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let on_a = a.url("demo", "everything");
+    let sid = session(&c, &on_a, &token).await;
+    let body = json!({"jsonrpc":"2.0","id":"p1","method":"tools/call",
+        "params":{"name":"test_tool_with_progress","arguments":{},"_meta":{"progressToken":"t"}}})
+    .to_string();
+    let r = mcp_post(&c, &on_a, &token, &body)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    // Read the first event with data from pod A, then lose the stream.
+    let mut stream = r.bytes_stream();
+    let mut text = String::new();
+    let mut last_id = None;
+    while let Some(chunk) = stream.next().await {
+        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        if let Some(event) = text.split("\n\n").find(|e| e.contains("data: {")) {
+            last_id = event
+                .lines()
+                .find_map(|l| l.strip_prefix("id: "))
+                .map(str::to_owned);
+            break;
+        }
+    }
+    drop(stream);
+    let last_id = last_id.expect("the first event has an id");
+    // Resume on pod B: it forwards to the owner, which replays the rest of
+    // the stream, the response included.
+    let r = c
+        .get(b.url("demo", "everything"))
+        .bearer_auth(&token)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .header("last-event-id", &last_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let rest = tokio::time::timeout(Duration::from_secs(10), r.text())
+        .await
+        .expect("the resumed stream ends with the response")
+        .unwrap();
+    let msgs = messages("text/event-stream", &rest);
+    let last = msgs.last().expect("events after Last-Event-ID");
+    assert_eq!(last["id"], "p1", "{rest}");
+    assert!(last["result"].is_object(), "{rest}");
+    // Another user cannot resume it, on either pod.
+    let bob = a.token("bob", "demo", &[]);
+    let r = c
+        .get(b.url("demo", "everything"))
+        .bearer_auth(&bob)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .header("last-event-id", &last_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn sessions_survive_a_redis_primary_failover_under_sentinel() {
+    let mut primary = RedisServer::start();
+    let replica = RedisServer::replica_of(&primary);
+    let sentinel = RedisServer::sentinel(&primary, "berth", 1);
+    let cfg = format!(
+        r#"
+listen = "127.0.0.1:0"
+state_dir = "{{state_dir}}"
+[store]
+url = "redis+sentinel://127.0.0.1:{}/berth"
+min_replicas_acked = 1
+[servers.demo.everything]
+command = ["{{berth_bin}}", "example-server"]
+"#,
+        sentinel.port
+    );
+    let a = Berth::serve(&cfg, &[]).await;
+    let b = Berth::serve_like(&a, &cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    // Acknowledged (a replica holds it) before the agent gets the id.
+    let sid = session(&c, &a.url("demo", "everything"), &token).await;
+    primary.kill();
+    assert!(
+        berth_tests::eventually(Duration::from_secs(30), || sentinel.primary_port("berth")
+            == Some(replica.port))
+        .await,
+        "Sentinel promotes the replica"
+    );
+    // The session's pod dies too: pod B finds the record on the promoted
+    // replica and takes the session over.
+    kill_9(a.pid());
+    // Until Berth's store sees the promoted primary, calls get -32003
+    // `retryable`, which an agent retries.
+    let mut r = Value::Null;
+    for _ in 0..40 {
+        r = call(
+            &c,
+            &b.url("demo", "everything"),
+            &token,
+            &sid,
+            "echo",
+            json!({"text":"after failover"}),
+        )
+        .await;
+        if r["error"]["code"] != -32003 {
+            break;
+        }
+        assert_eq!(r["error"]["data"]["retryable"], true, "{r}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(text(&r), "after failover", "{r}");
+    // With no replica left, a new session cannot be made durable: it is
+    // refused with a clear, retryable 503 rather than handed out at risk.
+    let r = berth_tests::legacy::init(&c, &b.url("demo", "everything"), &token).await;
+    assert_eq!(r.status(), 503);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("replicas acknowledged"), "{body}");
 }
 
 #[tokio::test]
