@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use berth_tests::docker::{containers, pod_of};
+use berth_tests::docker::{containers, inspect, pod_of};
 use berth_tests::legacy::{call, session};
 use berth_tests::redis::RedisServer;
 use berth_tests::{Berth, mcp_post, messages, tool};
@@ -88,13 +88,68 @@ async fn a_docker_session_survives_its_pod_with_the_same_container() {
     let pid = a.pid();
     kill_9(pid);
     assert_eq!(counter(&c, &on_b, &token, &sid).await, "3");
-    let after = containers(&["berth.server=everything", "berth.tenant=demo"]);
-    assert_eq!(after, before, "the same container serves the session");
+    // The counter went on (3 after 2): the very container pod A started
+    // serves the session, still running.
+    assert_eq!(
+        inspect(&before[0])["State"]["Running"],
+        true,
+        "the same container serves the session"
+    );
     assert!(b.log().contains("taking over a session whose pod is gone"));
     // And the session goes on normally on B.
     assert_eq!(counter(&c, &on_b, &token, &sid).await, "4");
     drop(b);
     drop(a);
+}
+
+#[tokio::test]
+async fn a_graceful_stop_hands_docker_sessions_over_at_once() {
+    let _ = tool("DOCKER_HOST");
+    let redis = RedisServer::start();
+    let cfg = format!(
+        "{}[cluster]\nhandoff_on_shutdown = true\n",
+        config(&redis, "docker")
+    );
+    let a = Berth::serve(&cfg, &[]).await;
+    let b = Berth::serve_like(&a, &cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let on_a = a.url("demo", "everything");
+    let on_b = b.url("demo", "everything");
+    let sid = session(&c, &on_a, &token).await;
+    assert_eq!(counter(&c, &on_a, &token, &sid).await, "1");
+    let pod_a = pod_of(&a);
+    let before = containers(&[&format!("berth.pod={pod_a}")]);
+    assert_eq!(before.len(), 1);
+    // SIGTERM (a rolling update): pod A lets go of the container and its
+    // lease; pod B re-attaches without waiting for a lease to lapse.
+    assert_eq!(a.stop().await, Some(0));
+    assert_eq!(
+        containers(&[&format!("berth.pod={pod_a}")]),
+        before,
+        "the container outlives its pod"
+    );
+    assert_eq!(counter(&c, &on_b, &token, &sid).await, "2");
+    assert!(
+        !b.log().contains("waiting for its lease to lapse"),
+        "the lease was released, not left to lapse"
+    );
+    // The agent ends the session: the container goes with it.
+    let r = c
+        .delete(&on_b)
+        .bearer_auth(&token)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert!(
+        berth_tests::eventually(Duration::from_secs(15), || containers(&[&format!(
+            "berth.pod={pod_a}"
+        )])
+        .is_empty())
+        .await
+    );
 }
 
 #[tokio::test]

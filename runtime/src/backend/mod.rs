@@ -113,6 +113,13 @@ pub trait InstanceControl: Send + Sync {
     /// Stops the instance and waits until it is gone: close its input, then
     /// escalate (SIGTERM, SIGKILL) after `grace` each.
     async fn shutdown(&self);
+
+    /// Lets go of the instance without stopping it, so another pod can
+    /// re-attach (pod shutdown with a shared store). Instances that cannot
+    /// outlive their pod are stopped instead.
+    async fn detach(&self) {
+        self.shutdown().await;
+    }
 }
 
 /// Stops an instance run by a supervisor task: cancels `stop` and waits
@@ -120,14 +127,26 @@ pub trait InstanceControl: Send + Sync {
 pub struct StopControl {
     /// Tells the supervisor to stop the instance.
     pub stop: tokio_util::sync::CancellationToken,
-    /// Becomes `true` once the instance is gone.
+    /// Becomes `true` once the instance is gone (or let go).
     pub done: tokio::sync::watch::Receiver<bool>,
+    /// Tells the supervisor to let go without stopping; `None` when the
+    /// instance cannot outlive this pod.
+    pub detach: Option<tokio_util::sync::CancellationToken>,
 }
 
 #[async_trait]
 impl InstanceControl for StopControl {
     async fn shutdown(&self) {
         self.stop.cancel();
+        let mut done = self.done.clone();
+        let _ = done.wait_for(|d| *d).await;
+    }
+
+    async fn detach(&self) {
+        let Some(detach) = &self.detach else {
+            return self.shutdown().await;
+        };
+        detach.cancel();
         let mut done = self.done.clone();
         let _ = done.wait_for(|d| *d).await;
     }

@@ -112,6 +112,7 @@ impl Backend for ProcessBackend {
             control: Box::new(StopControl {
                 stop,
                 done: done_rx,
+                detach: None,
             }),
         })
     }

@@ -146,6 +146,11 @@ pub struct ClusterConfig {
     /// sessions it owns (e.g. `http://10.0.3.7:8080`); default: the bound
     /// listen address.
     pub advertise_url: Option<String>,
+    /// At SIGTERM, hand legacy docker sessions to the other pods (their
+    /// containers keep running and are re-attached) instead of stopping
+    /// them: for rolling updates. If no pod of the deployment runs again,
+    /// those containers stay until a pod returns and their records expire.
+    pub handoff_on_shutdown: bool,
 }
 
 /// Session sealing keys; when unset, kept in `state_dir/session-keys.json`.

@@ -70,6 +70,8 @@ struct Shared {
     keys: KeyRing,
     store: SealedStore,
     cluster: Cluster,
+    /// Sessions are handed to other pods at shutdown (shared store).
+    handoff: bool,
     pod: String,
     stream_cap: usize,
     max_sessions: usize,
@@ -121,6 +123,7 @@ impl Sessions {
                 keys,
                 store,
                 cluster,
+                handoff: config.cluster.handoff_on_shutdown && config.store.url != "memory",
                 pod,
                 stream_cap: config.limits.stream_events,
                 max_sessions: config.limits.max_sessions,
@@ -473,13 +476,32 @@ impl Sessions {
         true
     }
 
-    /// Stops every session (pod shutdown).
+    /// Ends every session on this pod (pod shutdown). With a shared store
+    /// and `cluster.handoff_on_shutdown`, legacy sessions are handed over
+    /// instead: their containers
+    /// keep running, their leases are released, and the next request on
+    /// any pod re-attaches at once (process instances are stopped and
+    /// re-created there from the record).
     pub async fn shutdown_all(&self) {
-        let all: Vec<Arc<HostingSession>> =
-            self.shared.map.iter().map(|e| e.session.clone()).collect();
+        let all: Vec<(RecordKey, Arc<HostingSession>, bool)> = self
+            .shared
+            .map
+            .iter()
+            .map(|e| (e.key().clone(), e.session.clone(), e.leased))
+            .collect();
         self.shared.map.clear();
-        let stops = all.iter().map(|s| s.shutdown("Berth is shutting down"));
-        futures::future::join_all(stops).await;
+        let handoff = self.shared.handoff;
+        let ends = all.iter().map(|(key, session, leased)| async move {
+            if handoff && *leased {
+                session
+                    .detach("Berth is shutting down; the session moves to another pod")
+                    .await;
+                self.shared.cluster.release(key).await;
+            } else {
+                session.shutdown("Berth is shutting down").await;
+            }
+        });
+        futures::future::join_all(ends).await;
     }
 
     async fn sweep(self, shutdown: CancellationToken) {

@@ -441,6 +441,19 @@ impl HostingSession {
         cancels
     }
 
+    /// Lets the instance run on for another pod to re-attach (pod
+    /// shutdown with a shared store) and fails whatever is still pending
+    /// as retryable. Instances that cannot outlive the pod are stopped.
+    pub async fn detach(&self, reason: &str) {
+        if self.shutting_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.close(reason);
+        if let Some(instance) = self.instance.get() {
+            instance.control.detach().await;
+        }
+    }
+
     /// Stops the instance and fails whatever is still pending.
     pub async fn shutdown(&self, reason: &str) {
         if self.shutting_down.swap(true, Ordering::AcqRel) {

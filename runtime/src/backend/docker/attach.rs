@@ -146,6 +146,7 @@ pub(super) async fn attach(
     notice.set_sink(sink.clone());
     let (tx, rx) = mpsc::channel::<Bytes>(OUTBOUND_QUEUE);
     let stop = CancellationToken::new();
+    let detach = CancellationToken::new();
     let (done_tx, done_rx) = watch::channel(false);
     let reader = if http {
         // The output is only logs; it ends when the container does.
@@ -175,7 +176,10 @@ pub(super) async fn attach(
         backend.clone(),
         id.to_owned(),
         spec.shutdown_grace,
-        stop.clone(),
+        Stops {
+            stop: stop.clone(),
+            detach: detach.clone(),
+        },
         reader,
         notice,
         done_tx,
@@ -188,6 +192,9 @@ pub(super) async fn attach(
         control: Box::new(StopControl {
             stop,
             done: done_rx,
+            // An HTTP server's protocol session lives in this pod's bridge:
+            // it cannot be handed over, so it is stopped.
+            detach: (!http).then_some(detach),
         }),
     })
 }
@@ -255,12 +262,20 @@ async fn read_loop(
     read_lines(reader, limit, sink).await;
 }
 
+/// What can end a supervisor's watch.
+struct Stops {
+    /// Stop and remove the container.
+    stop: CancellationToken,
+    /// Let go of it, leaving it running for another pod.
+    detach: CancellationToken,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn supervise(
     backend: DockerBackend,
     id: String,
     grace: Duration,
-    stop: CancellationToken,
+    stops: Stops,
     reader: tokio::task::JoinHandle<()>,
     notice: Arc<ExitNotice>,
     done: watch::Sender<bool>,
@@ -269,7 +284,16 @@ async fn supervise(
     let mut reader = reader;
     let stopped_by_us = tokio::select! {
         _ = &mut reader => false,
-        _ = stop.cancelled() => true,
+        _ = stops.stop.cancelled() => true,
+        _ = stops.detach.cancelled() => {
+            // Handed over: the container runs on; this pod forgets it.
+            tracing::info!(container = %id, "detached from a running container for another pod to re-attach");
+            reader.abort();
+            backend.shared.live.remove(&id);
+            drop(slot);
+            let _ = done.send(true);
+            return;
+        }
     };
     let reason = match backend.client() {
         Ok(docker) => {
