@@ -352,6 +352,57 @@ command = ["{{berth_bin}}", "example-server"]
 }
 
 #[tokio::test]
+async fn corrupt_or_truncated_records_are_unknown_sessions_not_errors() {
+    let redis = RedisServer::start();
+    let cfg = config(&redis, "process");
+    let a = Berth::serve(&cfg, &[]).await;
+    let b = Berth::serve_like(&a, &cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let first = session(&c, &a.url("demo", "everything"), &token).await;
+    let second = session(&c, &a.url("demo", "everything"), &token).await;
+    kill_9(a.pid());
+    let records: Vec<String> = redis
+        .cli(&["--scan", "--pattern", "berth:demo:s:*"])
+        .lines()
+        .filter(|k| !k.ends_with(":lease"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(records.len(), 2, "two session records");
+    // One record overwritten with garbage, the other cut in half.
+    redis.cli(&["SET", &records[0], "not a sealed record"]);
+    let halve = "local v = redis.call('GET', KEYS[1]); \
+                 return redis.call('SET', KEYS[1], string.sub(v, 1, math.floor(#v / 2)), 'KEEPTTL')";
+    assert_eq!(redis.cli(&["EVAL", halve, "1", &records[1]]).trim(), "OK");
+    for sid in [&first, &second] {
+        let r = mcp_post(
+            &c,
+            &b.url("demo", "everything"),
+            &token,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+        )
+        .header("mcp-session-id", sid.as_str())
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 404, "{}", r.text().await.unwrap());
+    }
+    assert!(b.log().contains("unusable session record"));
+    // Pod B is fine: new sessions work.
+    let sid = session(&c, &b.url("demo", "everything"), &token).await;
+    let r = call(
+        &c,
+        &b.url("demo", "everything"),
+        &token,
+        &sid,
+        "echo",
+        json!({"text":"ok"}),
+    )
+    .await;
+    assert_eq!(text(&r), "ok");
+}
+
+#[tokio::test]
 async fn redis_holds_nothing_in_the_clear() {
     let redis = RedisServer::start();
     let cfg = config(&redis, "process");

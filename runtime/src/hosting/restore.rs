@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_session_store::SessionBinding;
+use berth_session_store::{Error as StoreError, SessionBinding};
 
 use super::record::SessionRecord;
 use super::{HostingSession, Next, Sessions, store_unavailable};
@@ -76,12 +76,21 @@ impl Sessions {
         }
         // The record key derives from the caller's identity: another user
         // presenting this session id finds nothing here.
-        let record: Option<SessionRecord> = self
+        let record: Option<SessionRecord> = match self
             .shared
             .store
             .load(binding, Some(config.idle_timeout))
             .await
-            .map_err(store_unavailable)?;
+        {
+            Ok(record) => record,
+            Err(e @ StoreError::Unavailable(_)) => return Err(store_unavailable(e)),
+            Err(e) => {
+                // Corrupt, truncated, sealed under an unknown key id or for
+                // another binding: nobody can resume it; same as unknown.
+                tracing::warn!(error = %e, "unusable session record; treating the session as unknown");
+                None
+            }
+        };
         let Some(record) = record else {
             return Ok(Located::Gone);
         };
