@@ -103,6 +103,59 @@ async fn a_docker_session_survives_its_pod_with_the_same_container() {
 }
 
 #[tokio::test]
+async fn a_session_on_a_warm_pool_container_keeps_it_after_its_pod_dies() {
+    let _ = tool("DOCKER_HOST");
+    let redis = RedisServer::start();
+    let cfg = format!(
+        r#"
+listen = "127.0.0.1:0"
+state_dir = "{{state_dir}}"
+backend = "docker"
+[store]
+url = "{}"
+[docker]
+sweep_every = "1s"
+[servers.demo.pooled]
+image = "berth/example-server"
+warm_pool = 1
+"#,
+        redis.url()
+    );
+    let a = Berth::serve(&cfg, &[]).await;
+    let pod_a = pod_of(&a);
+    let pool = [
+        format!("berth.pod={pod_a}"),
+        "berth.session=pool".to_owned(),
+    ];
+    let pool: Vec<&str> = pool.iter().map(String::as_str).collect();
+    assert!(
+        berth_tests::eventually(Duration::from_secs(20), || containers(&pool).len() == 1).await
+    );
+    let warm = containers(&pool);
+    let b = Berth::serve_like(&a, &cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let sid = session(&c, &a.url("demo", "pooled"), &token).await;
+    assert_eq!(
+        counter(&c, &a.url("demo", "pooled"), &token, &sid).await,
+        "1"
+    );
+    kill_9(a.pid());
+    // Pod B sweeps every second while the lease lapses; the claimed pool
+    // container (labelled `pool`, not with its session) must survive.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        inspect(&warm[0])["State"]["Running"],
+        true,
+        "the claimed container was swept"
+    );
+    assert_eq!(
+        counter(&c, &b.url("demo", "pooled"), &token, &sid).await,
+        "2"
+    );
+}
+
+#[tokio::test]
 async fn a_graceful_stop_hands_docker_sessions_over_at_once() {
     let _ = tool("DOCKER_HOST");
     let redis = RedisServer::start();

@@ -226,4 +226,12 @@ pub trait LeaseProbe: Send + Sync + 'static {
     /// `true` if its lease is held or its record has not expired, or if
     /// it cannot be known right now.
     async fn held(&self, lease_key: &str) -> bool;
+
+    /// Records that `container` (started unlabelled, e.g. for a warm pool)
+    /// now serves the session with `lease_key`: containers cannot be
+    /// relabelled, so the sweeper asks [`LeaseProbe::claim_of`].
+    async fn claim(&self, container: &str, lease_key: &str);
+
+    /// The lease key a [`LeaseProbe::claim`] recorded for `container`.
+    async fn claim_of(&self, container: &str) -> Option<String>;
 }

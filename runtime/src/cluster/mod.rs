@@ -29,6 +29,15 @@ pub const LEASE_TTL: Duration = Duration::from_secs(6);
 /// How often owned leases are renewed (and session records' TTLs slid).
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
 
+/// How long a pool container's claim record lives: a bound on garbage;
+/// whether the session is alive is decided by its lease and record.
+const CLAIM_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// Store key recording which session claimed a (pool) container.
+fn claim_key(scope: &str, container: &str) -> RecordKey {
+    RecordKey::new(format!("berth:claims:{scope}:{container}"))
+}
+
 /// Header marking a request another pod forwarded (never forwarded again).
 pub const FORWARDED_HEADER: &str = "berth-forwarded-by";
 
@@ -217,6 +226,9 @@ impl Cluster {
     /// over). For the container sweeper; unknown (store down) counts as
     /// alive: never remove what may be in use.
     pub async fn session_alive(&self, lease_key: &str) -> bool {
+        if lease_key.is_empty() {
+            return true; // the claim lookup itself failed: keep it
+        }
         let store = &self.inner.store;
         if !matches!(store.get(&RecordKey::new(lease_key)).await, Ok(None)) {
             return true;
@@ -241,5 +253,27 @@ impl crate::backend::LeaseProbe for Cluster {
 
     async fn held(&self, lease_key: &str) -> bool {
         self.session_alive(lease_key).await
+    }
+
+    async fn claim(&self, container: &str, lease_key: &str) {
+        let key = claim_key(&self.inner.scope, container);
+        let put = self
+            .inner
+            .store
+            .put(&key, lease_key.as_bytes().to_vec(), CLAIM_TTL)
+            .await;
+        if let Err(e) = put {
+            tracing::warn!(error = %e, "could not record a pool container's claim; it may be swept if its pod dies");
+        }
+    }
+
+    async fn claim_of(&self, container: &str) -> Option<String> {
+        let key = claim_key(&self.inner.scope, container);
+        match self.inner.store.get(&key).await {
+            Ok(Some(v)) => String::from_utf8(v).ok(),
+            // Unknown: say "claimed" by a key that always counts as held.
+            Err(_) => Some(String::new()),
+            Ok(None) => None,
+        }
     }
 }

@@ -204,7 +204,12 @@ impl Backend for DockerBackend {
         if let Some(warm) = self.shared.pools.claim(spec) {
             pool::note_claim(self, spec);
             match attach::attach(self, &warm.id, spec, labels, sink.clone(), warm.slot).await {
-                Ok(instance) => return Ok(instance),
+                Ok(instance) => {
+                    if let Some(lease) = &labels.lease {
+                        self.shared.lease_probe.claim(&warm.id, lease).await;
+                    }
+                    return Ok(instance);
+                }
                 Err(e) => {
                     tracing::warn!(container = %warm.id, error = %e, "warm container unusable; starting a fresh one")
                 }

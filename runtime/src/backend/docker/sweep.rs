@@ -67,11 +67,16 @@ pub async fn sweep_once(backend: &DockerBackend) -> Result<usize, BackendError> 
         let label = |k: &str| c.labels.as_ref().and_then(|l| l.get(k));
         let probe = &backend.shared.lease_probe;
         let taken_over = match (orphan, label(LABEL_LEASE)) {
+            (false, _) => false,
             (true, Some(_)) if label(LABEL_STORE).map(String::as_str) != Some(probe.scope()) => {
                 true
             }
             (true, Some(lease)) => probe.held(lease).await,
-            _ => false,
+            // A pool container a session claimed carries no lease label.
+            (true, None) => match probe.claim_of(&id).await {
+                Some(lease) => probe.held(&lease).await,
+                None => false,
+            },
         };
         if orphan && !taken_over {
             tracing::info!(container = %id, %pod, "removing orphaned container");
