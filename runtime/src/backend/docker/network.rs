@@ -25,15 +25,20 @@ const ICC_OPTION: &str = "com.docker.network.bridge.enable_icc";
 /// How long a started container has to accept connections on its port.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a pod that created the internal network waits for others
+/// that raced it, before settling on one.
+const SETTLE: Duration = Duration::from_millis(300);
+
 /// Pause between readiness probes.
 const PROBE_EVERY: Duration = Duration::from_millis(20);
 
 /// Creates the internal network unless it exists; returns its id.
 ///
 /// Docker allows several networks with one name, and pods start
-/// concurrently: every pod settles on the managed network with that name
-/// and the smallest id, and removes one it created in vain. Containers
-/// join by id, so a duplicate never makes their network ambiguous.
+/// concurrently: a pod that created the network waits briefly, then every
+/// racer settles on the managed network with that name and the smallest
+/// id and removes the others (still unused), because Docker will not
+/// start a container whose network name is ambiguous.
 pub(super) async fn ensure_internal(backend: &DockerBackend) -> Result<String, BackendError> {
     let name = &backend.shared.config.internal_network;
     let mut known = backend.shared.internal_network.lock().await;
@@ -44,7 +49,7 @@ pub(super) async fn ensure_internal(backend: &DockerBackend) -> Result<String, B
         Some(id) => id,
         None => {
             let docker = backend.client()?;
-            let created = docker
+            docker
                 .create_network(CreateNetworkOptions {
                     name: name.clone(),
                     driver: "bridge".to_owned(),
@@ -55,13 +60,19 @@ pub(super) async fn ensure_internal(backend: &DockerBackend) -> Result<String, B
                 })
                 .await
                 .map_err(|e| engine("create the internal network", e))?;
-            let chosen = find(backend, name).await?.ok_or_else(|| {
+            // Let concurrent creators finish, then all settle on the
+            // smallest id and drop the rest before anyone uses them:
+            // Docker refuses to start a container while its network's
+            // name is ambiguous.
+            tokio::time::sleep(SETTLE).await;
+            let all = find_all(backend, name).await?;
+            let chosen = all.first().cloned().ok_or_else(|| {
                 BackendError::Engine(format!(
                     "lost the internal network `{name}` it just created"
                 ))
             })?;
-            if created.id != chosen {
-                let _ = docker.remove_network(&created.id).await;
+            for extra in all.iter().skip(1) {
+                let _ = docker.remove_network(extra).await;
             }
             chosen
         }
@@ -78,6 +89,11 @@ pub(super) async fn forget_internal(backend: &DockerBackend) {
 
 /// The smallest id among managed networks called exactly `name`.
 async fn find(backend: &DockerBackend, name: &str) -> Result<Option<String>, BackendError> {
+    Ok(find_all(backend, name).await?.into_iter().next())
+}
+
+/// Ids of the managed networks called exactly `name`, smallest first.
+async fn find_all(backend: &DockerBackend, name: &str) -> Result<Vec<String>, BackendError> {
     let filters = HashMap::from([
         ("name".to_owned(), vec![name.to_owned()]),
         ("label".to_owned(), vec![format!("{LABEL_MANAGED}=true")]),
@@ -88,11 +104,13 @@ async fn find(backend: &DockerBackend, name: &str) -> Result<Option<String>, Bac
         .await
         .map_err(|e| engine("list networks", e))?;
     // The name filter matches substrings.
-    Ok(networks
+    let mut ids: Vec<String> = networks
         .into_iter()
         .filter(|n| n.name.as_deref() == Some(name))
         .filter_map(|n| n.id)
-        .min())
+        .collect();
+    ids.sort();
+    Ok(ids)
 }
 
 /// The server's MCP endpoint on the internal network, once it accepts

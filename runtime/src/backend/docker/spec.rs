@@ -26,7 +26,8 @@ pub const LABEL_POD: &str = "berth.pod";
 pub const LABEL_CONFIG: &str = "berth.config-hash";
 /// Store key of the session's ownership lease (sessions that can fail over).
 pub const LABEL_LEASE: &str = "berth.lease";
-/// Which store the lease lives in (digest of the store URL).
+/// Which store the deployment keeps its sessions in (digest of the store
+/// URL): sweepers only judge containers of their own store.
 pub const LABEL_STORE: &str = "berth.store";
 
 /// Creates (does not start) a container for `spec`; `session` labels it.
@@ -54,12 +55,12 @@ pub(super) async fn create(
         .id
         .ok_or_else(|| BackendError::MissingImage(image.clone()))?;
     let mut labels = labels(&shared.pod, spec, session);
+    labels.insert(
+        LABEL_STORE.to_owned(),
+        shared.lease_probe.scope().to_owned(),
+    );
     if let Some(lease) = lease {
         labels.insert(LABEL_LEASE.to_owned(), lease.to_owned());
-        labels.insert(
-            LABEL_STORE.to_owned(),
-            shared.lease_probe.scope().to_owned(),
-        );
     }
     // stdio servers get no network at all unless granted egress; HTTP
     // servers join the internal network (no route out) and, if granted,

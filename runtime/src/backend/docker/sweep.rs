@@ -63,14 +63,14 @@ pub async fn sweep_once(backend: &DockerBackend) -> Result<usize, BackendError> 
         };
         // A session another pod took over, or may still take over (its
         // record has not expired), keeps its container.
-        // A lease in another deployment's store is not this pod's to judge.
+        // Another deployment's container (another store) is not this
+        // pod's to judge.
         let label = |k: &str| c.labels.as_ref().and_then(|l| l.get(k));
         let probe = &backend.shared.lease_probe;
+        let foreign = label(LABEL_STORE).is_some_and(|s| s != probe.scope());
         let taken_over = match (orphan, label(LABEL_LEASE)) {
             (false, _) => false,
-            (true, Some(_)) if label(LABEL_STORE).map(String::as_str) != Some(probe.scope()) => {
-                true
-            }
+            (true, _) if foreign => true,
             (true, Some(lease)) => probe.held(lease).await,
             // A pool container a session claimed carries no lease label.
             (true, None) => match probe.claim_of(&id).await {
