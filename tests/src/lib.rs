@@ -329,6 +329,33 @@ pub fn mcp_post(
         .body(body.to_owned())
 }
 
+/// Reads an SSE response up to its first event carrying data, then drops
+/// the connection (a lost stream); returns what was read and that event's id.
+pub async fn first_event(response: reqwest::Response) -> (String, Option<String>) {
+    use futures::StreamExt;
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    while let Some(chunk) = body.next().await {
+        text.push_str(&String::from_utf8_lossy(&chunk.expect("SSE chunk")));
+        if let Some(event) = text.split("\n\n").find(|e| e.contains("data: {")) {
+            let id = event
+                .lines()
+                .find_map(|l| l.strip_prefix("id: "))
+                .map(str::to_owned);
+            return (text, id);
+        }
+    }
+    (text, None)
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// Parses a JSON body or the `data:` lines of an SSE body into messages.
 pub fn messages(content_type: &str, body: &str) -> Vec<serde_json::Value> {
     if content_type.starts_with("text/event-stream") {

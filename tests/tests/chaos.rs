@@ -11,7 +11,7 @@ use std::time::Duration;
 use berth_tests::balancer::Balancer;
 use berth_tests::docker::containers;
 use berth_tests::redis::RedisServer;
-use berth_tests::{Berth, eventually, run, tool, workspace_root};
+use berth_tests::{Berth, eventually, free_port, run, tool, workspace_root};
 use serde_json::Value;
 use tokio::process::Command;
 
@@ -19,13 +19,6 @@ const PODS: usize = 3;
 const AGENTS: usize = 3;
 const AGENT_SECONDS: u64 = 30;
 const KILL_EVERY: Duration = Duration::from_secs(6);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port()
-}
 
 fn config(redis: &RedisServer, port: u16) -> String {
     format!(

@@ -8,8 +8,7 @@ use std::time::Duration;
 use berth_tests::docker::{containers, inspect, pod_of};
 use berth_tests::legacy::{call, session};
 use berth_tests::redis::RedisServer;
-use berth_tests::{Berth, mcp_post, messages, tool};
-use futures::StreamExt;
+use berth_tests::{Berth, first_event, mcp_post, messages, tool};
 use serde_json::{Value, json};
 
 fn config(redis: &RedisServer, backend: &str) -> String {
@@ -45,6 +44,11 @@ fn text(reply: &Value) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("no text in {reply}"))
         .to_owned()
+}
+
+/// Calls `echo` with `said`; returns what came back.
+async fn echo(c: &reqwest::Client, url: &str, token: &str, sid: &str, said: &str) -> String {
+    text(&call(c, url, token, sid, "echo", json!({ "text": said })).await)
 }
 
 async fn counter(c: &reqwest::Client, url: &str, token: &str, sid: &str) -> String {
@@ -216,13 +220,11 @@ async fn a_process_session_is_reinitialized_on_another_pod() {
     let on_a = a.url("demo", "everything");
     let on_b = b.url("demo", "everything");
     let sid = session(&c, &on_a, &token).await;
-    let r = call(&c, &on_a, &token, &sid, "echo", json!({"text":"before"})).await;
-    assert_eq!(text(&r), "before");
+    assert_eq!(echo(&c, &on_a, &token, &sid, "before").await, "before");
     kill_9(a.pid());
     // Same session id, no new initialize from the agent: Berth replays the
     // stored initialize to a new process on B.
-    let r = call(&c, &on_b, &token, &sid, "echo", json!({"text":"after"})).await;
-    assert_eq!(text(&r), "after", "{r}");
+    assert_eq!(echo(&c, &on_b, &token, &sid, "after").await, "after");
     let body = json!({"jsonrpc":"2.0","id":9,"method":"tools/list"}).to_string();
     let r = mcp_post(&c, &on_b, &token, &body)
         .header("mcp-session-id", &sid)
@@ -244,29 +246,17 @@ async fn an_http_transport_session_is_reinitialized_on_another_pod() {
     let c = reqwest::Client::new();
     let token = a.token("alice", "demo", &[]);
     let sid = session(&c, &a.url("demo", "web"), &token).await;
-    let r = call(
-        &c,
-        &a.url("demo", "web"),
-        &token,
-        &sid,
-        "echo",
-        json!({"text":"a"}),
-    )
-    .await;
-    assert_eq!(text(&r), "a");
+    assert_eq!(
+        echo(&c, &a.url("demo", "web"), &token, &sid, "a").await,
+        "a"
+    );
     kill_9(a.pid());
     // The server's own HTTP session died with pod A's bridge: pod B starts
     // a fresh container and replays the agent's initialize to it.
-    let r = call(
-        &c,
-        &b.url("demo", "web"),
-        &token,
-        &sid,
-        "echo",
-        json!({"text":"b"}),
-    )
-    .await;
-    assert_eq!(text(&r), "b", "{r}");
+    assert_eq!(
+        echo(&c, &b.url("demo", "web"), &token, &sid, "b").await,
+        "b"
+    );
     let pod_a = pod_of(&a);
     assert!(
         containers(&[&format!("berth.pod={pod_a}"), "berth.server=web"]).is_empty(),
@@ -294,20 +284,7 @@ async fn a_stream_lost_on_one_pod_resumes_on_another() {
         .unwrap();
     assert_eq!(r.headers()["content-type"], "text/event-stream");
     // Read the first event with data from pod A, then lose the stream.
-    let mut stream = r.bytes_stream();
-    let mut text = String::new();
-    let mut last_id = None;
-    while let Some(chunk) = stream.next().await {
-        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        if let Some(event) = text.split("\n\n").find(|e| e.contains("data: {")) {
-            last_id = event
-                .lines()
-                .find_map(|l| l.strip_prefix("id: "))
-                .map(str::to_owned);
-            break;
-        }
-    }
-    drop(stream);
+    let (_, last_id) = first_event(r).await;
     let last_id = last_id.expect("the first event has an id");
     // Resume on pod B: it forwards to the owner, which replays the rest of
     // the stream, the response included.
@@ -443,16 +420,10 @@ async fn corrupt_or_truncated_records_are_unknown_sessions_not_errors() {
     assert!(b.log().contains("unusable session record"));
     // Pod B is fine: new sessions work.
     let sid = session(&c, &b.url("demo", "everything"), &token).await;
-    let r = call(
-        &c,
-        &b.url("demo", "everything"),
-        &token,
-        &sid,
-        "echo",
-        json!({"text":"ok"}),
-    )
-    .await;
-    assert_eq!(text(&r), "ok");
+    assert_eq!(
+        echo(&c, &b.url("demo", "everything"), &token, &sid, "ok").await,
+        "ok"
+    );
 }
 
 #[tokio::test]
@@ -466,8 +437,7 @@ async fn redis_holds_nothing_in_the_clear() {
     let url = a.url("demo", "everything");
     let sid = session(&c, &url, &token).await;
     let argument = "argument-93fe-plaintext-probe";
-    let r = call(&c, &url, &token, &sid, "echo", json!({"text": argument})).await;
-    assert_eq!(text(&r), argument);
+    assert_eq!(echo(&c, &url, &token, &sid, argument).await, argument);
     assert!(redis.key_count() >= 2, "a record and a lease are stored");
     let blob = redis.dump_everything();
     for secret in [sid.as_str(), subject, argument, token.as_str(), "alice"] {
@@ -497,8 +467,7 @@ async fn redis_down_gives_503_and_berth_recovers() {
     let body = r.text().await.unwrap();
     assert!(body.contains("session store unavailable"), "{body}");
     // The open session goes on from the pod's hot map.
-    let r = call(&c, &url, &token, &sid, "echo", json!({"text":"still"})).await;
-    assert_eq!(text(&r), "still");
+    assert_eq!(echo(&c, &url, &token, &sid, "still").await, "still");
     let _again = RedisServer::start_on(port);
     let mut ok = false;
     for _ in 0..50 {

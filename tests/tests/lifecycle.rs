@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use berth_tests::{Berth, child_pids, eventually, mcp_post, messages};
-use futures::StreamExt;
+use berth_tests::legacy::session;
+use berth_tests::{Berth, child_pids, eventually, first_event, mcp_post, messages};
 use serde_json::{Value, json};
 
 const CONFIG: &str = r#"
@@ -19,26 +19,6 @@ command = ["python3", "{fixtures}/misbehaving_server.py"]
 idle_timeout = "1s"
 "#;
 
-const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"lifecycle-test","version":"1"}}}"#;
-
-async fn init(c: &reqwest::Client, url: &str, token: &str) -> String {
-    let r = mcp_post(c, url, token, INIT).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let sid = r.headers()["mcp-session-id"].to_str().unwrap().to_owned();
-    let n = mcp_post(
-        c,
-        url,
-        token,
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-    )
-    .header("mcp-session-id", &sid)
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(n.status(), 202);
-    sid
-}
-
 fn state_of(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat.rsplit(')').next()?.trim().chars().next()
@@ -50,7 +30,7 @@ async fn idle_sessions_are_reaped_and_leave_no_zombies() {
     let c = reqwest::Client::new();
     let url = berth.url("demo", "short");
     let token = berth.token("alice", "demo", &[]);
-    let sid = init(&c, &url, &token).await;
+    let sid = session(&c, &url, &token).await;
     let children = child_pids(berth.pid());
     assert_eq!(children.len(), 1, "one server process for one session");
     let server = children[0];
@@ -72,7 +52,7 @@ async fn idle_sessions_are_reaped_and_leave_no_zombies() {
     .unwrap();
     assert_eq!(r.status(), 404, "a reaped session is gone");
     // A crashed server is reaped too: no <defunct> children left behind.
-    let sid = init(&c, &url, &token).await;
+    let sid = session(&c, &url, &token).await;
     let call = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"crash","arguments":{}}}).to_string();
     let r = mcp_post(&c, &url, &token, &call)
         .header("mcp-session-id", &sid)
@@ -102,7 +82,7 @@ async fn a_lost_sse_stream_resumes_with_last_event_id() {
     let c = reqwest::Client::new();
     let url = berth.url("demo", "everything");
     let token = berth.token("alice", "demo", &[]);
-    let sid = init(&c, &url, &token).await;
+    let sid = session(&c, &url, &token).await;
     let call = json!({"jsonrpc":"2.0","id":"p1","method":"tools/call",
         "params":{"name":"test_tool_with_progress","arguments":{},"_meta":{"progressToken":"tok-1"}}})
     .to_string();
@@ -113,24 +93,7 @@ async fn a_lost_sse_stream_resumes_with_last_event_id() {
         .unwrap();
     assert_eq!(r.headers()["content-type"], "text/event-stream");
     // Read until the first event with data, then drop the connection.
-    let mut body = r.bytes_stream();
-    let mut text = String::new();
-    let mut last_id = None;
-    while let Some(chunk) = body.next().await {
-        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        let events: Vec<&str> = text
-            .split("\n\n")
-            .filter(|e| e.contains("data: {"))
-            .collect();
-        if let Some(ev) = events.first() {
-            last_id = ev
-                .lines()
-                .find_map(|l| l.strip_prefix("id: "))
-                .map(str::to_owned);
-            break;
-        }
-    }
-    drop(body);
+    let (text, last_id) = first_event(r).await;
     let last_id = last_id.expect("first event has an id");
     assert!(
         text.contains("\"progress\""),
@@ -228,7 +191,7 @@ async fn a_cancelled_request_ends_at_once_and_the_session_goes_on() {
     let c = reqwest::Client::new();
     let url = berth.url("demo", "everything");
     let token = berth.token("alice", "demo", &[]);
-    let sid = init(&c, &url, &token).await;
+    let sid = session(&c, &url, &token).await;
     let slow = json!({"jsonrpc":"2.0","id":"slow-1","method":"tools/call","params":{"name":"sleep_ms","arguments":{"ms":60000}}}).to_string();
     let pending = tokio::spawn(
         mcp_post(&c, &url, &token, &slow)

@@ -101,12 +101,7 @@ impl Cluster {
                 },
                 store,
                 url: cell,
-                client: reqwest::Client::builder()
-                    .no_proxy()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .connect_timeout(Duration::from_secs(2))
-                    .build()
-                    .expect("a plain HTTP client always builds"),
+                client: crate::backend::http_bridge::client(),
             }),
         }
     }

@@ -200,9 +200,7 @@ async fn reinitialize(
     let Next::Event(answer) = stream.next_after(0).await else {
         return Err(failed("the server ended while re-initializing"));
     };
-    let accepted = serde_json::from_slice::<serde_json::Value>(&answer.data)
-        .is_ok_and(|v| v.get("result").is_some_and(serde_json::Value::is_object));
-    if !accepted {
+    if crate::http::legacy::initialize_outcome(&answer.data).is_err() {
         return Err(failed("the server refused to re-initialize"));
     }
     let initialized: &[u8] = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;

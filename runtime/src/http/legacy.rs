@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use axum::response::Response;
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::value::RawValue;
 
@@ -191,7 +190,7 @@ async fn initialize(
 }
 
 /// `Ok(protocolVersion)` for a successful initialize result.
-fn initialize_outcome(data: &Bytes) -> Result<String, ()> {
+pub(crate) fn initialize_outcome(data: &[u8]) -> Result<String, ()> {
     #[derive(serde::Deserialize)]
     struct Init {
         result: Option<InitResult>,

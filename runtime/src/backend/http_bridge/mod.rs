@@ -53,7 +53,8 @@ const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
 const LAST_EVENT_HEADER: &str = "last-event-id";
 
-/// The HTTP client bridges share: no proxy, no redirects, HTTP/1.1.
+/// A client that only talks to the address it is given: no proxy, no
+/// redirects (bridges to HTTP servers, forwarding between pods).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
