@@ -320,6 +320,133 @@ async fn a_stream_lost_on_one_pod_resumes_on_another() {
     assert_eq!(r.status(), 404);
 }
 
+/// The `(id, data)` of each event with an id in an SSE body.
+fn sse_events(body: &str) -> Vec<(String, String)> {
+    body.split("\n\n")
+        .filter_map(|event| {
+            let id = event.lines().find_map(|l| l.strip_prefix("id: "))?;
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim)
+                .collect();
+            Some((id.to_owned(), data.join("\n")))
+        })
+        .collect()
+}
+
+/// `GET` with `Last-Event-ID`: resume a stream.
+async fn resume(
+    c: &reqwest::Client,
+    url: &str,
+    token: &str,
+    sid: &str,
+    last_event_id: &str,
+) -> reqwest::Response {
+    c.get(url)
+        .bearer_auth(token)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", sid)
+        .header("last-event-id", last_event_id)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_stream_is_replayed_by_another_pod_after_its_pod_died() {
+    let redis = RedisServer::start();
+    let cfg = config(&redis, "process");
+    let a = Berth::serve(&cfg, &[]).await;
+    let b = Berth::serve_like(&a, &cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let (on_a, on_b) = (a.url("demo", "everything"), b.url("demo", "everything"));
+    let sid = session(&c, &on_a, &token).await;
+    let body = json!({"jsonrpc":"2.0","id":"p1","method":"tools/call",
+        "params":{"name":"test_tool_with_progress","arguments":{},"_meta":{"progressToken":"t"}}})
+    .to_string();
+    let r = mcp_post(&c, &on_a, &token, &body)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let seen = sse_events(&r.text().await.unwrap());
+    assert!(seen.len() >= 4, "priming, progress and the answer: {seen:?}");
+    assert!(seen.last().unwrap().1.contains(r#""id":"p1""#), "{seen:?}");
+
+    // Pod A dies. Pod B takes the session over and replays, from its
+    // journal in Redis, every event after the agent's Last-Event-ID: the
+    // same ids, the same messages, the answer included.
+    kill_9(a.pid());
+    let r = resume(&c, &on_b, &token, &sid, &seen[1].0).await;
+    assert_eq!(r.status(), 200);
+    let replayed = tokio::time::timeout(Duration::from_secs(20), r.text())
+        .await
+        .expect("the replay ends with the answer")
+        .unwrap();
+    assert_eq!(sse_events(&replayed), seen[2..].to_vec());
+    // Replays are bound to the user: another one gets 404.
+    let bob = a.token("bob", "demo", &[]);
+    assert_eq!(resume(&c, &on_b, &bob, &sid, &seen[1].0).await.status(), 404);
+    // A made-up event id of this session finds nothing to replay.
+    let r = resume(&c, &on_b, &token, &sid, "424242_1").await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(echo(&c, &on_b, &token, &sid, "on").await, "on");
+}
+
+#[tokio::test]
+async fn a_call_in_flight_when_its_pod_died_gets_a_retryable_error() {
+    let _ = tool("DOCKER_HOST");
+    let redis = RedisServer::start();
+    let cfg = config(&redis, "docker");
+    let a = Berth::serve(&cfg, &[]).await;
+    let b = Berth::serve_like(&a, &cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let (on_a, on_b) = (a.url("demo", "everything"), b.url("demo", "everything"));
+    let sid = session(&c, &on_a, &token).await;
+    assert_eq!(counter(&c, &on_a, &token, &sid).await, "1");
+    let body = json!({"jsonrpc":"2.0","id":"slow-1","method":"tools/call",
+        "params":{"name":"sleep_ms","arguments":{"ms":20000}}})
+    .to_string();
+    let r = mcp_post(&c, &on_a, &token, &body)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    // The slow answer switches to SSE with a priming event; read just that.
+    let priming = {
+        use futures::StreamExt;
+        let mut stream = r.bytes_stream();
+        let mut text = String::new();
+        while !text.contains("\n\n") {
+            let chunk = stream.next().await.expect("a priming event").unwrap();
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        sse_events(&text).remove(0).0
+    };
+
+    // Its pod dies mid-call. Resuming on B answers the request with an
+    // error that says it may be retried, under the agent's own id.
+    kill_9(a.pid());
+    let r = resume(&c, &on_b, &token, &sid, &priming).await;
+    assert_eq!(r.status(), 200);
+    let rest = tokio::time::timeout(Duration::from_secs(20), r.text())
+        .await
+        .expect("the stream ends")
+        .unwrap();
+    let answer = messages("text/event-stream", &rest).pop().expect("an answer");
+    assert_eq!(answer["id"], "slow-1", "{rest}");
+    assert_eq!(answer["error"]["data"]["retryable"], true, "{rest}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("may be retried"), "{message}");
+    // The session carries on in the same container.
+    assert_eq!(counter(&c, &on_b, &token, &sid).await, "2");
+}
+
 #[tokio::test]
 async fn sessions_survive_a_redis_primary_failover_under_sentinel() {
     let mut primary = RedisServer::start();
@@ -438,9 +565,30 @@ async fn redis_holds_nothing_in_the_clear() {
     let sid = session(&c, &url, &token).await;
     let argument = "argument-93fe-plaintext-probe";
     assert_eq!(echo(&c, &url, &token, &sid, argument).await, argument);
-    assert!(redis.key_count() >= 2, "a record and a lease are stored");
+    // A slow call is answered over SSE, so its events are journaled too.
+    let progress_token = "progress-77c2-plaintext-probe";
+    let request_id = "request-0b4e-plaintext-probe";
+    let body = json!({"jsonrpc":"2.0","id":request_id,"method":"tools/call",
+        "params":{"name":"test_tool_with_progress","arguments":{},"_meta":{"progressToken":progress_token}}})
+    .to_string();
+    let r = mcp_post(&c, &url, &token, &body)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    let streamed = r.text().await.unwrap();
+    assert!(streamed.contains(progress_token), "{streamed}");
+    assert!(redis.key_count() >= 3, "a record, a lease and a journal");
     let blob = redis.dump_everything();
-    for secret in [sid.as_str(), subject, argument, token.as_str(), "alice"] {
+    for secret in [
+        sid.as_str(),
+        subject,
+        argument,
+        token.as_str(),
+        "alice",
+        progress_token,
+        request_id,
+    ] {
         assert!(!blob.contains(secret), "`{secret}` is in Redis:\n{blob}");
     }
     // Not even the client's name from `initialize` (it is in the record).

@@ -10,10 +10,13 @@
 //! # Layout
 //! - [`session`]: one hosting session and its message routing.
 //! - [`stream`]: replayable SSE event streams.
+//! - [`journal`]: copies of resumable streams in the shared store, so any
+//!   pod can replay them.
 //! - [`record`]: the sealed session record kept in the `SessionStore`.
 //! - [`restore`]: finding a session another pod started, and taking it
 //!   over when that pod is gone.
 
+pub mod journal;
 pub mod record;
 pub mod restore;
 pub mod session;
@@ -72,6 +75,8 @@ struct Shared {
     cluster: Cluster,
     /// Sessions are handed to other pods at shutdown (shared store).
     handoff: bool,
+    /// Resumable streams are journaled in the store (shared store).
+    journal_streams: bool,
     pod: String,
     stream_cap: usize,
     max_sessions: usize,
@@ -124,6 +129,7 @@ impl Sessions {
                 store,
                 cluster,
                 handoff: config.cluster.handoff_on_shutdown && config.store.url != "memory",
+                journal_streams: config.store.url != "memory",
                 pod,
                 stream_cap: config.limits.stream_events,
                 max_sessions: config.limits.max_sessions,
@@ -307,7 +313,7 @@ impl Sessions {
         binding: &SessionBinding,
         leased: bool,
     ) -> Result<Arc<HostingSession>, RpcError> {
-        let (session, labels) = self.prepare(tenant, server, subject, binding, leased)?;
+        let (session, labels) = self.prepare(tenant, server, subject, binding, leased, None)?;
         if leased {
             self.shared
                 .cluster
@@ -335,6 +341,7 @@ impl Sessions {
         subject: &str,
         binding: &SessionBinding,
         leased: bool,
+        journal: Option<journal::Restored>,
     ) -> Result<(Arc<HostingSession>, InstanceLabels), RpcError> {
         if self.shared.map.len() >= self.shared.max_sessions {
             return Err(RpcError::new(
@@ -369,7 +376,10 @@ impl Sessions {
             subject: subject.to_owned(),
             label: label.clone(),
         };
-        let session = HostingSession::new(identity, self.shared.stream_cap);
+        let session = match journal {
+            Some(journal) => HostingSession::resumed(identity, self.shared.stream_cap, journal),
+            None => HostingSession::new(identity, self.shared.stream_cap),
+        };
         let labels = InstanceLabels {
             session: label,
             pod: self.shared.pod.clone(),
@@ -402,6 +412,9 @@ impl Sessions {
         config: &ServerConfig,
         leased: bool,
     ) {
+        if leased && self.shared.journal_streams {
+            session.set_journal(self.journal(binding, config));
+        }
         self.shared.map.insert(
             binding.record_key().clone(),
             Entry {
@@ -413,6 +426,16 @@ impl Sessions {
                 leased,
             },
         );
+    }
+
+    /// The journal of a legacy session's resumable streams.
+    fn journal(&self, binding: &SessionBinding, config: &ServerConfig) -> journal::Journal {
+        journal::Journal::new(
+            self.shared.store.clone(),
+            binding.clone(),
+            self.shared.stream_cap,
+            config.idle_timeout,
+        )
     }
 
     /// Remembers that `tenant/server` failed to start (spawn error, exit or

@@ -5,7 +5,8 @@
 //! (the docker backend: the same container, so the server's in-process
 //! state survives); otherwise it starts a new instance and re-initializes
 //! it with the `initialize` parameters kept in the sealed record, so the
-//! agent carries on with the same `Mcp-Session-Id`.
+//! agent carries on with the same `Mcp-Session-Id`. The session's journaled
+//! streams are rebuilt, so the agent can resume them here.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,7 +137,18 @@ impl Sessions {
         binding: &SessionBinding,
         mut record: SessionRecord,
     ) -> Result<Arc<HostingSession>, RpcError> {
-        let (session, labels) = self.prepare(tenant, server, subject, binding, true)?;
+        let streams = if self.shared.journal_streams {
+            match self.journal(binding, config).load().await {
+                Ok(streams) => Some(streams),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the session's stream journal; its streams cannot be resumed");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let (session, labels) = self.prepare(tenant, server, subject, binding, true, streams)?;
         let spec = self.spec(tenant, server, config);
         let backend = &self.shared.backend;
         let reattached = match record.instance.as_deref() {

@@ -21,6 +21,7 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
+use super::journal::{Journal, Restored};
 use super::stream::EventStream;
 use crate::backend::{InboundSink, Instance};
 use crate::jsonrpc::{self, Envelope, ErrorCode, Kind, RpcError};
@@ -83,6 +84,11 @@ pub struct HostingSession {
     /// The backend's `InitializeResult`, for sessions Berth initialized
     /// itself (2026-07-28 agents).
     backend_init: tokio::sync::OnceCell<Arc<serde_json::Value>>,
+    /// Where resumable streams are copied (legacy sessions, shared store).
+    journal: OnceLock<Journal>,
+    /// Streams rebuilt by a takeover that the journal must go on copying,
+    /// with the position they were restored up to.
+    unjournaled: Mutex<Vec<(Arc<EventStream>, u64)>>,
 }
 
 // === impl HostingSession ===
@@ -90,22 +96,110 @@ pub struct HostingSession {
 impl HostingSession {
     /// A session with no instance yet; call [`Self::attach`] once started.
     pub fn new(identity: SessionIdentity, stream_cap: usize) -> Arc<Self> {
-        Arc::new(HostingSession {
+        Arc::new(Self::build(
+            identity,
+            stream_cap,
+            EventStream::new(0, stream_cap),
+            1,
+        ))
+    }
+
+    /// A session taken over from a pod that went away, with the streams its
+    /// journal kept. A request that was still waiting for its answer gets a
+    /// retryable error instead. Stream numbers and backend-side ids continue
+    /// from a fresh epoch, so neither an agent's old `Last-Event-ID` nor a
+    /// late answer to the old pod's request can be mistaken for a new one.
+    pub fn resumed(identity: SessionIdentity, stream_cap: usize, journal: Restored) -> Arc<Self> {
+        let epoch = fresh_epoch();
+        let standalone = EventStream::restored(0, stream_cap, journal.standalone, false);
+        let delivered = standalone.last_seq();
+        let session = Self::build(identity, stream_cap, standalone, epoch);
+        session
+            .standalone_delivered
+            .store(delivered, Ordering::Release);
+        let mut unjournaled = vec![(session.standalone.clone(), delivered)];
+        {
+            let mut st = session.lock();
+            let newest = journal.streams.keys().next_back().copied().unwrap_or(0);
+            st.next_stream = epoch.max(newest + 1);
+            for (id, restored) in journal.streams {
+                let stream = Arc::new(EventStream::restored(
+                    id,
+                    stream_cap,
+                    restored.events,
+                    restored.finished,
+                ));
+                if !restored.finished {
+                    unjournaled.push((stream.clone(), stream.last_seq()));
+                    match &restored.request_id {
+                        Some(id) => {
+                            let err = RpcError::new(
+                                ErrorCode::BackendUnavailable,
+                                "the Berth pod serving this request went away before the MCP server answered; the request may be retried",
+                            )
+                            .with_data(serde_json::json!({"retryable": true}));
+                            stream.push(Bytes::from(err.to_response(Some(id))), true);
+                        }
+                        None => stream.finish(),
+                    }
+                }
+                st.streams.insert(id, stream);
+            }
+        }
+        *session
+            .unjournaled
+            .lock()
+            .expect("unjournaled lock poisoned") = unjournaled;
+        Arc::new(session)
+    }
+
+    fn build(
+        identity: SessionIdentity,
+        stream_cap: usize,
+        standalone: EventStream,
+        first_id: u64,
+    ) -> Self {
+        HostingSession {
             identity,
             state: Mutex::new(State {
-                next_stream: 1,
+                next_stream: first_id,
                 ..State::default()
             }),
-            standalone: Arc::new(EventStream::new(0, stream_cap)),
+            standalone: Arc::new(standalone),
             standalone_delivered: AtomicU64::new(0),
             instance: OnceLock::new(),
-            next_backend_id: AtomicU64::new(1),
+            next_backend_id: AtomicU64::new(first_id),
             last_used: Mutex::new(Instant::now()),
             stream_cap,
             protocol_version: OnceLock::new(),
             shutting_down: AtomicBool::new(false),
             backend_init: tokio::sync::OnceCell::new(),
-        })
+            journal: OnceLock::new(),
+            unjournaled: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Journals this session's resumable streams from now on: the
+    /// standalone stream, streams rebuilt by a takeover, and request streams
+    /// passed to [`Self::journal_stream`].
+    pub fn set_journal(&self, journal: Journal) {
+        let journal = self.journal.get_or_init(|| journal);
+        let restored =
+            std::mem::take(&mut *self.unjournaled.lock().expect("unjournaled lock poisoned"));
+        if restored.is_empty() {
+            journal.follow(self.standalone.clone(), 0);
+        }
+        for (stream, after) in restored {
+            journal.follow(stream, after);
+        }
+    }
+
+    /// Journals a request stream that is answered over SSE (so the agent
+    /// can resume it on any pod); `request_id` is the agent's id.
+    pub async fn journal_stream(&self, stream: &Arc<EventStream>, request_id: Option<&RawValue>) {
+        if let Some(journal) = self.journal.get() {
+            journal.follow_request(stream.clone(), request_id).await;
+        }
     }
 
     /// Attaches the started backend instance.
@@ -555,6 +649,14 @@ fn to_line(mut msg: Vec<u8>) -> Vec<u8> {
     }
     msg.push(b'\n');
     msg
+}
+
+/// A starting number above any a previous owner of a session can have
+/// used: microseconds since the Unix epoch.
+fn fresh_epoch() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2))
 }
 
 fn take_pending(st: &mut State, id: u64) -> Option<Pending> {

@@ -5,6 +5,11 @@
 //! number; readers wait for the next one. The newest `cap` events are kept so
 //! a client that lost its connection can resume with `Last-Event-ID` (event
 //! ids are `{stream}_{seq}`, see [`EventId`]).
+//!
+//! A stream can be *journaled* (copied to the shared store so another pod can
+//! replay it, see [`super::journal`]): readers then see an event only once
+//! the journal has stored it, so whatever an agent saw can be resumed on any
+//! pod.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -47,6 +52,9 @@ struct Inner {
     events: VecDeque<Event>,
     next_seq: u64,
     finished: bool,
+    /// Readers see only events up to `durable` (stored by the journal).
+    journaled: bool,
+    durable: u64,
 }
 
 /// What a reader gets next.
@@ -95,6 +103,28 @@ impl EventStream {
         }
     }
 
+    /// A stream rebuilt from a journal (after taking a session over): its
+    /// events keep their sequence numbers and count as durable; new events
+    /// are gated once [`Self::start_journal`] is called.
+    pub fn restored(id: u64, cap: usize, events: Vec<Event>, finished: bool) -> Self {
+        let cap = cap.max(1);
+        let next_seq = events.last().map_or(1, |e| e.seq + 1);
+        let skip = events.len().saturating_sub(cap);
+        let events: VecDeque<Event> = events.into_iter().skip(skip).collect();
+        EventStream {
+            id,
+            cap,
+            inner: Mutex::new(Inner {
+                events,
+                next_seq,
+                finished,
+                journaled: false,
+                durable: next_seq - 1,
+            }),
+            notify: Notify::new(),
+        }
+    }
+
     /// The stream number.
     pub fn id(&self) -> u64 {
         self.id
@@ -137,14 +167,40 @@ impl EventStream {
         self.inner.lock().expect("stream lock poisoned").finished
     }
 
-    /// Waits for the first event with a sequence greater than `after`.
+    /// Starts journaling: from now on readers see only events the journal
+    /// marked durable. `false` if the stream was already journaled.
+    pub fn start_journal(&self) -> bool {
+        let mut inner = self.inner.lock().expect("stream lock poisoned");
+        !std::mem::replace(&mut inner.journaled, true)
+    }
+
+    /// The journal stored every event up to `seq`.
+    pub fn mark_durable(&self, seq: u64) {
+        {
+            let mut inner = self.inner.lock().expect("stream lock poisoned");
+            inner.durable = inner.durable.max(seq);
+        }
+        self.notify.notify_waiters();
+    }
+
+    /// Waits for the first event with a sequence greater than `after` that
+    /// a reader may see.
     pub async fn next_after(&self, after: u64) -> Next {
+        self.wait(after, true).await
+    }
+
+    /// Like [`Self::next_after`] but ignoring durability (for the journal).
+    pub async fn next_to_journal(&self, after: u64) -> Next {
+        self.wait(after, false).await
+    }
+
+    async fn wait(&self, after: u64, durable_only: bool) -> Next {
         loop {
             let notified = self.notify.notified();
             tokio::pin!(notified);
             // Register interest before checking, so a push in between is not missed.
             notified.as_mut().enable();
-            if let Some(next) = self.try_next_after(after) {
+            if let Some(next) = self.peek(after, durable_only) {
                 return next;
             }
             notified.await;
@@ -153,11 +209,25 @@ impl EventStream {
 
     /// Non-blocking variant of [`Self::next_after`]; `None` means "wait".
     pub fn try_next_after(&self, after: u64) -> Option<Next> {
+        self.peek(after, true)
+    }
+
+    fn peek(&self, after: u64, durable_only: bool) -> Option<Next> {
         let inner = self.inner.lock().expect("stream lock poisoned");
+        let newest = inner.next_seq - 1;
+        let visible = if durable_only && inner.journaled {
+            inner.durable.min(newest)
+        } else {
+            newest
+        };
+        let finished = inner.finished && visible == newest;
         // `after` comes from a client's Last-Event-ID: nothing follows u64::MAX.
         let Some(want) = after.checked_add(1) else {
-            return inner.finished.then_some(Next::Finished);
+            return finished.then_some(Next::Finished);
         };
+        if want > visible {
+            return finished.then_some(Next::Finished);
+        }
         if let Some(first) = inner.events.front().map(|e| e.seq) {
             if want < first {
                 return Some(Next::Gap);
@@ -166,7 +236,13 @@ impl EventStream {
                 return Some(Next::Event(e.clone()));
             }
         }
-        inner.finished.then_some(Next::Finished)
+        finished.then_some(Next::Finished)
+    }
+
+    /// The oldest event still kept, if any.
+    pub fn oldest_seq(&self) -> Option<u64> {
+        let inner = self.inner.lock().expect("stream lock poisoned");
+        inner.events.front().map(|e| e.seq)
     }
 }
 
@@ -213,6 +289,48 @@ mod tests {
         s.finish();
         assert!(matches!(s.try_next_after(3), Some(Next::Finished)));
         assert!(matches!(s.try_next_after(u64::MAX), Some(Next::Finished)));
+    }
+
+    #[tokio::test]
+    async fn journaled_streams_show_only_durable_events() {
+        let s = EventStream::new(4, 8);
+        s.push(Bytes::from_static(b"a"), false);
+        assert!(s.start_journal());
+        assert!(!s.start_journal(), "journaling starts once");
+        s.push(Bytes::from_static(b"b"), true);
+        // Nothing is visible until the journal stored it.
+        assert!(s.try_next_after(0).is_none());
+        assert!(matches!(s.next_to_journal(0).await, Next::Event(e) if e.seq == 1));
+        s.mark_durable(1);
+        assert!(matches!(s.try_next_after(0), Some(Next::Event(e)) if e.seq == 1));
+        assert!(s.try_next_after(1).is_none(), "b is not durable yet");
+        s.mark_durable(2);
+        assert!(matches!(s.try_next_after(1), Some(Next::Event(e)) if e.last));
+        assert!(matches!(s.try_next_after(2), Some(Next::Finished)));
+    }
+
+    #[test]
+    fn restored_streams_keep_their_numbers() {
+        let events = (5..=7)
+            .map(|seq| Event {
+                seq,
+                data: Bytes::from(seq.to_string()),
+                last: false,
+            })
+            .collect();
+        let s = EventStream::restored(9, 2, events, false);
+        assert!(
+            matches!(s.try_next_after(4), Some(Next::Gap)),
+            "cap 2 keeps 6 and 7"
+        );
+        assert!(matches!(s.try_next_after(5), Some(Next::Event(e)) if e.seq == 6));
+        assert!(s.start_journal());
+        assert!(matches!(s.try_next_after(6), Some(Next::Event(e)) if e.seq == 7));
+        assert_eq!(s.push(Bytes::from_static(b"next"), true), Some(8));
+        assert!(
+            s.try_next_after(7).is_none(),
+            "new events wait for the journal"
+        );
     }
 
     #[test]

@@ -251,7 +251,7 @@ async fn in_session(
             {
                 return reply::rpc_error(StatusCode::OK, env.id, e);
             }
-            respond(app, &session, stream, accepts).await
+            respond(app, &session, stream, accepts, env.id).await
         }
         Kind::Notification | Kind::Response => match session.forward_other(body, env).await {
             Ok(()) => reply::accepted(),
@@ -261,12 +261,14 @@ async fn in_session(
 }
 
 /// Answers a forwarded request: plain JSON when the response is the only
-/// message, SSE when the server sends anything before it.
+/// message, SSE when the server sends anything before it. SSE answers are
+/// journaled (with a shared store) so the agent can resume them on any pod.
 pub async fn respond(
     app: &AppState,
     session: &Arc<HostingSession>,
     stream: Arc<EventStream>,
     accepts: Accepts,
+    request_id: Option<&RawValue>,
 ) -> Response {
     let primes = session
         .protocol_version()
@@ -285,9 +287,11 @@ pub async fn respond(
         close_idle: if primes { limits.sse_poll_close } else { None },
     };
     match first {
-        None => reply::sse(stream, start, app.shutdown.clone(), None),
         Some(Next::Event(e)) if e.last && accepts.json => reply::json(StatusCode::OK, e.data),
-        Some(Next::Event(_)) => reply::sse(stream, start, app.shutdown.clone(), None),
+        None | Some(Next::Event(_)) => {
+            session.journal_stream(&stream, request_id).await;
+            reply::sse(stream, start, app.shutdown.clone(), None)
+        }
         Some(Next::Finished) if !app.shutdown.is_cancelled() => {
             // The agent cancelled the request: an empty stream, no answer.
             let mut resp = Response::new(axum::body::Body::empty());
