@@ -373,7 +373,10 @@ async fn a_stream_is_replayed_by_another_pod_after_its_pod_died() {
         .unwrap();
     assert_eq!(r.headers()["content-type"], "text/event-stream");
     let seen = sse_events(&r.text().await.unwrap());
-    assert!(seen.len() >= 4, "priming, progress and the answer: {seen:?}");
+    assert!(
+        seen.len() >= 4,
+        "priming, progress and the answer: {seen:?}"
+    );
     assert!(seen.last().unwrap().1.contains(r#""id":"p1""#), "{seen:?}");
 
     // Pod A dies. Pod B takes the session over and replays, from its
@@ -389,7 +392,10 @@ async fn a_stream_is_replayed_by_another_pod_after_its_pod_died() {
     assert_eq!(sse_events(&replayed), seen[2..].to_vec());
     // Replays are bound to the user: another one gets 404.
     let bob = a.token("bob", "demo", &[]);
-    assert_eq!(resume(&c, &on_b, &bob, &sid, &seen[1].0).await.status(), 404);
+    assert_eq!(
+        resume(&c, &on_b, &bob, &sid, &seen[1].0).await.status(),
+        404
+    );
     // A made-up event id of this session finds nothing to replay.
     let r = resume(&c, &on_b, &token, &sid, "424242_1").await;
     assert_eq!(r.status(), 404);
@@ -438,13 +444,72 @@ async fn a_call_in_flight_when_its_pod_died_gets_a_retryable_error() {
         .await
         .expect("the stream ends")
         .unwrap();
-    let answer = messages("text/event-stream", &rest).pop().expect("an answer");
+    let answer = messages("text/event-stream", &rest)
+        .pop()
+        .expect("an answer");
     assert_eq!(answer["id"], "slow-1", "{rest}");
     assert_eq!(answer["error"]["data"]["retryable"], true, "{rest}");
     let message = answer["error"]["message"].as_str().unwrap();
     assert!(message.contains("may be retried"), "{message}");
     // The session carries on in the same container.
     assert_eq!(counter(&c, &on_b, &token, &sid).await, "2");
+}
+
+#[tokio::test]
+async fn a_stalled_pod_lets_go_of_a_session_another_pod_took_over() {
+    let redis = RedisServer::start();
+    let cfg = config(&redis, "process");
+    let a = Berth::serve(&cfg, &[]).await;
+    let b = Berth::serve_like(&a, &cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let (on_a, on_b) = (a.url("demo", "everything"), b.url("demo", "everything"));
+    let sid = session(&c, &on_a, &token).await;
+    assert_eq!(echo(&c, &on_a, &token, &sid, "1").await, "1");
+    assert_eq!(children(a.pid()).len(), 1, "pod A runs the server");
+
+    // Pod A stalls: it accepts connections but answers nothing and stops
+    // renewing its lease. B gives up forwarding once the lease lapses and
+    // takes the session over with a new server process.
+    signal(a.pid(), "-STOP");
+    assert_eq!(echo(&c, &on_b, &token, &sid, "2").await, "2");
+    assert_eq!(children(b.pid()).len(), 1, "pod B runs the server now");
+    signal(a.pid(), "-CONT");
+
+    // A wakes up, finds its lease taken and lets go of its server process.
+    let mut left = children(a.pid());
+    for _ in 0..100 {
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left = children(a.pid());
+    }
+    assert!(left.is_empty(), "pod A still runs {left:?}:\n{}", a.log());
+    assert!(a.log().contains("lost a session lease to another pod"));
+    // Requests reaching A go to the session's new owner.
+    assert_eq!(echo(&c, &on_a, &token, &sid, "3").await, "3");
+    assert_eq!(children(b.pid()).len(), 1);
+}
+
+/// Pids of a process's children.
+fn children(pid: u32) -> Vec<String> {
+    let out = std::process::Command::new("pgrep")
+        .args(["-P", &pid.to_string()])
+        .output()
+        .expect("pgrep");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn signal(pid: u32, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
 }
 
 #[tokio::test]
@@ -633,9 +698,5 @@ async fn redis_down_gives_503_and_berth_recovers() {
 }
 
 fn kill_9(pid: u32) {
-    let status = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    signal(pid, "-9");
 }

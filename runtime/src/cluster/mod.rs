@@ -209,6 +209,25 @@ impl Cluster {
             .await
     }
 
+    /// Resolves once `lease` no longer holds `record`'s session: its owner
+    /// stopped renewing it (stalled or dead) or handed it on. Checked every
+    /// heartbeat; an unreadable store counts as still held.
+    pub async fn lapsed(&self, record: &RecordKey, lease: &Lease) {
+        let key = Self::lease_key(record);
+        loop {
+            tokio::time::sleep(HEARTBEAT_EVERY).await;
+            match self.inner.store.get(&key).await {
+                Ok(Some(current)) => {
+                    if serde_json::from_slice::<Lease>(&current).ok().as_ref() != Some(lease) {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(_) => {}
+            }
+        }
+    }
+
     /// Gives the lease up (session closed).
     pub async fn release(&self, record: &RecordKey) {
         if let Err(e) = self.inner.store.delete(&Self::lease_key(record)).await {

@@ -36,7 +36,7 @@ use rand::RngCore;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, BackendError, InstanceLabels, ServerSpec};
-use crate::cluster::{Cluster, HEARTBEAT_EVERY};
+use crate::cluster::{Cluster, HEARTBEAT_EVERY, Owner};
 use crate::config::{Config, ServerConfig};
 use crate::jsonrpc::{ErrorCode, RpcError};
 
@@ -571,6 +571,32 @@ impl Sessions {
 impl Sessions {
     /// Renews the leases of this pod's legacy sessions and slides the TTL
     /// of the records of those used since the last beat.
+    /// The lease of a session this pod serves lapsed (the pod stalled past
+    /// it): take it back if nobody else did; if another pod took the
+    /// session over, let go of the instance (a container runs on for its
+    /// new owner; a process stops) and drop the local copy. `true` if the
+    /// session is still this pod's.
+    async fn lease_lost(&self, key: &RecordKey, session: &Arc<HostingSession>) -> bool {
+        match self.shared.cluster.acquire(key).await {
+            Ok(Owner::Me | Owner::Taken) => {
+                tracing::info!(session = %session.identity().label, "a session lease lapsed while this pod held the session; took it back");
+                true
+            }
+            Ok(Owner::Other(lease)) => {
+                tracing::warn!(session = %session.identity().label, owner = %lease.pod, "lost a session lease to another pod; letting go of its instance");
+                self.shared.map.remove(key);
+                session
+                    .detach("another Berth pod took this session over")
+                    .await;
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not check a lapsed session lease");
+                false
+            }
+        }
+    }
+
     async fn heartbeat(self, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -590,11 +616,9 @@ impl Sessions {
                 match self.shared.cluster.renew(&key).await {
                     Ok(true) => {}
                     Ok(false) => {
-                        // Another pod took it over (this pod stalled past
-                        // the lease): let it be; ours is stale.
-                        tracing::warn!(session = %session.identity().label, "lost a session lease to another pod; dropping the local copy");
-                        self.shared.map.remove(&key);
-                        continue;
+                        if !self.lease_lost(&key, &session).await {
+                            continue;
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "could not renew a session lease");

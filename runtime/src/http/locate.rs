@@ -76,20 +76,30 @@ pub async fn resolve(
             break;
         }
         let path = format!("/mcp/{}/{}", s.tenant, s.name);
-        match forward(
+        let forwarded = forward(
             app.sessions.cluster(),
             &lease,
             original.method.clone(),
             &path,
             original.headers,
             Bytes::copy_from_slice(original.body),
-        )
-        .await
-        {
-            Ok(answer) => return Resolved::Answered(answer),
-            Err(ForwardError::Unreachable(why)) => {
-                tracing::warn!(%why, "the session's owner does not answer; waiting for its lease to lapse");
-                tokio::time::sleep(LEASE_TTL).await;
+        );
+        // A stalled owner accepts the connection but never answers: give up
+        // on it once it stops renewing its lease, and take the session over.
+        let binding = app
+            .sessions
+            .bind(&s.tenant, &s.name, &p.subject, session_id);
+        let lapsed = app.sessions.cluster().lapsed(binding.record_key(), &lease);
+        tokio::select! {
+            answer = forwarded => match answer {
+                Ok(answer) => return Resolved::Answered(answer),
+                Err(ForwardError::Unreachable(why)) => {
+                    tracing::warn!(%why, "the session's owner does not answer; waiting for its lease to lapse");
+                    tokio::time::sleep(LEASE_TTL).await;
+                }
+            },
+            () = lapsed => {
+                tracing::warn!(owner = %lease.pod, "the session's owner stopped renewing its lease while a forwarded request waited; taking the session over");
             }
         }
     }
