@@ -15,13 +15,17 @@
 //! - [`record`]: the sealed session record kept in the `SessionStore`.
 //! - [`restore`]: finding a session another pod started, and taking it
 //!   over when that pod is gone.
+//! - [`principal`]: the hosting session of a stateless (2026-07-28)
+//!   principal, owned by one pod of the cluster at a time.
 
 pub mod journal;
+pub mod principal;
 pub mod record;
 pub mod restore;
 pub mod session;
 pub mod stream;
 
+pub use self::principal::PrincipalSession;
 pub use self::restore::Located;
 pub use self::session::{HostingSession, SessionIdentity};
 pub use self::stream::{EventId, EventStream, Next};
@@ -75,8 +79,9 @@ struct Shared {
     cluster: Cluster,
     /// Sessions are handed to other pods at shutdown (shared store).
     handoff: bool,
-    /// Resumable streams are journaled in the store (shared store).
-    journal_streams: bool,
+    /// The store is shared with other pods: resumable streams are
+    /// journaled and stateless principals' sessions are leased.
+    shared_store: bool,
     pod: String,
     stream_cap: usize,
     max_sessions: usize,
@@ -129,7 +134,7 @@ impl Sessions {
                 store,
                 cluster,
                 handoff: config.cluster.handoff_on_shutdown && config.store.url != "memory",
-                journal_streams: config.store.url != "memory",
+                shared_store: config.store.url != "memory",
                 pod,
                 stream_cap: config.limits.stream_events,
                 max_sessions: config.limits.max_sessions,
@@ -256,50 +261,12 @@ impl Sessions {
         let session = self
             .start(tenant, server, subject, config, &binding, true)
             .await?;
+        self.start_journal(&session, &binding, config);
         Ok(NewSession {
             session_id,
             session,
             binding,
         })
-    }
-
-    /// The hosting session shared by all stateless (2026-07-28) requests of
-    /// one principal to one server, started on first use.
-    pub async fn stateless(
-        &self,
-        tenant: &str,
-        server: &str,
-        subject: &str,
-        config: &ServerConfig,
-    ) -> Result<(Arc<HostingSession>, SessionBinding, bool), RpcError> {
-        let binding = self.bind(tenant, server, subject, STATELESS_MARKER);
-        if let Some(s) = self.find(&binding)
-            && s.closed_reason().is_none()
-        {
-            return Ok((s, binding, false));
-        }
-        let gate = self
-            .shared
-            .starting
-            .entry(binding.record_key().clone())
-            .or_default()
-            .clone();
-        let _guard = gate.lock().await;
-        let result = async {
-            if let Some(s) = self.find(&binding) {
-                if s.closed_reason().is_none() {
-                    return Ok((s, false));
-                }
-                self.remove(&binding).await;
-            }
-            self.start(tenant, server, subject, config, &binding, false)
-                .await
-                .map(|s| (s, true))
-        }
-        .await;
-        self.shared.starting.remove(binding.record_key());
-        let (session, fresh) = result?;
-        Ok((session, binding, fresh))
     }
 
     /// Starts a hosting session's instance and registers the session;
@@ -412,9 +379,6 @@ impl Sessions {
         config: &ServerConfig,
         leased: bool,
     ) {
-        if leased && self.shared.journal_streams {
-            session.set_journal(self.journal(binding, config));
-        }
         self.shared.map.insert(
             binding.record_key().clone(),
             Entry {
@@ -426,6 +390,18 @@ impl Sessions {
                 leased,
             },
         );
+    }
+
+    /// Journals a legacy session's resumable streams (shared store only).
+    fn start_journal(
+        &self,
+        session: &HostingSession,
+        binding: &SessionBinding,
+        config: &ServerConfig,
+    ) {
+        if self.shared.shared_store {
+            session.set_journal(self.journal(binding, config));
+        }
     }
 
     /// The journal of a legacy session's resumable streams.

@@ -33,4 +33,9 @@ pub struct SessionRecord {
     pub instance: Option<String>,
     /// Creation time, ms since the Unix epoch.
     pub created_ms: u64,
+    /// The backend's `InitializeResult` (verbatim JSON) for sessions Berth
+    /// initialized itself (stateless principals), so a pod that re-attaches
+    /// the instance need not initialize it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_init: Option<String>,
 }

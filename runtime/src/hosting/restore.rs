@@ -137,7 +137,7 @@ impl Sessions {
         binding: &SessionBinding,
         mut record: SessionRecord,
     ) -> Result<Arc<HostingSession>, RpcError> {
-        let streams = if self.shared.journal_streams {
+        let streams = if self.shared.shared_store {
             match self.journal(binding, config).load().await {
                 Ok(streams) => Some(streams),
                 Err(e) => {
@@ -162,6 +162,7 @@ impl Sessions {
         if let Some(instance) = reattached {
             session.attach(instance);
             self.register(binding, session.clone(), config, true);
+            self.start_journal(&session, binding, config);
             return Ok(session);
         }
         let instance = backend
@@ -178,6 +179,7 @@ impl Sessions {
             return Err(e);
         }
         self.register(binding, session.clone(), config, true);
+        self.start_journal(&session, binding, config);
         if let Err(e) = self
             .shared
             .store

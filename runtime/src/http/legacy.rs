@@ -161,6 +161,7 @@ async fn initialize(
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default(),
+        backend_init: None,
     };
     // `create` (SET NX): with `store.min_replicas_acked`, the session is
     // only handed out once replicas hold it.

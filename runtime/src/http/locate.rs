@@ -2,11 +2,14 @@
 //! the pod that owns it, or 404. When the owner does not answer (it just
 //! died), the request waits for the owner's lease to lapse and the session
 //! is taken over here, so the agent sees a delay, not an error.
+//! [`to_owner`] is also how stateless principals' requests reach the pod
+//! that runs their session.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::Response;
+use berth_session_store::RecordKey;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::value::RawValue;
@@ -14,13 +17,13 @@ use serde_json::value::RawValue;
 use super::legacy::session_not_found;
 use super::reply;
 use super::{Admitted, AppState};
-use crate::cluster::LEASE_TTL;
 use crate::cluster::forward::{ForwardError, forward, was_forwarded};
+use crate::cluster::{LEASE_TTL, Lease};
 use crate::hosting::{HostingSession, Located};
 use crate::jsonrpc::{ErrorCode, RpcError};
 
 /// Attempts to reach an owner before giving up.
-const ATTEMPTS: usize = 3;
+pub const ATTEMPTS: usize = 3;
 
 /// The request's session here, or the answer already given.
 pub enum Resolved {
@@ -75,41 +78,64 @@ pub async fn resolve(
             // better. Never forward twice.
             break;
         }
-        let path = format!("/mcp/{}/{}", s.tenant, s.name);
-        let forwarded = forward(
-            app.sessions.cluster(),
-            &lease,
-            original.method.clone(),
-            &path,
-            original.headers,
-            Bytes::copy_from_slice(original.body),
-        );
-        // A stalled owner accepts the connection but never answers: give up
-        // on it once it stops renewing its lease, and take the session over.
         let binding = app
             .sessions
             .bind(&s.tenant, &s.name, &p.subject, session_id);
-        let lapsed = app.sessions.cluster().lapsed(binding.record_key(), &lease);
-        tokio::select! {
-            answer = forwarded => match answer {
-                Ok(answer) => return Resolved::Answered(answer),
-                Err(ForwardError::Unreachable(why)) => {
-                    tracing::warn!(%why, "the session's owner does not answer; waiting for its lease to lapse");
-                    tokio::time::sleep(LEASE_TTL).await;
-                }
-            },
-            () = lapsed => {
-                tracing::warn!(owner = %lease.pod, "the session's owner stopped renewing its lease while a forwarded request waited; taking the session over");
-            }
+        if let Some(answer) = to_owner(app, admitted, binding.record_key(), &lease, &original).await
+        {
+            return Resolved::Answered(answer);
         }
     }
-    Resolved::Answered(reply::rpc_error(
+    Resolved::Answered(owner_unreachable(original.id))
+}
+
+/// Forwards the request to the pod holding `lease`; `None` once that pod
+/// is gone (unreachable, or it stopped renewing its lease while the
+/// request waited), so the caller can take the session over.
+pub async fn to_owner(
+    app: &AppState,
+    admitted: &Admitted,
+    record: &RecordKey,
+    lease: &Lease,
+    original: &Original<'_>,
+) -> Option<Response> {
+    let s = &admitted.server;
+    let path = format!("/mcp/{}/{}", s.tenant, s.name);
+    let forwarded = forward(
+        app.sessions.cluster(),
+        lease,
+        original.method.clone(),
+        &path,
+        original.headers,
+        Bytes::copy_from_slice(original.body),
+    );
+    // A stalled owner accepts the connection but never answers: give up on
+    // it once it stops renewing its lease, and take the session over.
+    let lapsed = app.sessions.cluster().lapsed(record, lease);
+    tokio::select! {
+        answer = forwarded => match answer {
+            Ok(answer) => return Some(answer),
+            Err(ForwardError::Unreachable(why)) => {
+                tracing::warn!(%why, "the session's owner does not answer; waiting for its lease to lapse");
+                tokio::time::sleep(LEASE_TTL).await;
+            }
+        },
+        () = lapsed => {
+            tracing::warn!(owner = %lease.pod, "the session's owner stopped renewing its lease while a forwarded request waited; taking the session over");
+        }
+    }
+    None
+}
+
+/// 503 for a session whose owner could not be reached.
+pub fn owner_unreachable(id: Option<&RawValue>) -> Response {
+    reply::rpc_error(
         StatusCode::SERVICE_UNAVAILABLE,
-        original.id,
+        id,
         RpcError::new(
             ErrorCode::Overloaded,
             "the pod that owns this session could not be reached; retry shortly",
         )
         .with_data(serde_json::json!({"retryable": true})),
-    ))
+    )
 }

@@ -28,14 +28,16 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use serde_json::{Map, Value};
 
 use self::call::{Call, Driver, Frame};
 use self::ladder::{Modern, Outcome, SUPPORTED_VERSIONS};
 use self::mrtr::Owner;
-use crate::hosting::{HostingSession, Next};
+use crate::cluster::forward::was_forwarded;
+use crate::hosting::{HostingSession, Next, PrincipalSession};
 use crate::http::guard;
+use crate::http::locate::{self, Original};
 use crate::http::{Admitted, AppState, LEGACY_VERSIONS, reply};
 use crate::jsonrpc::{ErrorCode, RpcError};
 
@@ -75,8 +77,9 @@ pub async fn post(
         server: admitted.server.name.clone(),
         subject: admitted.principal.subject.clone(),
     };
-    let session = match ensure_backend(app, &admitted, &req).await {
-        Ok(s) => s,
+    let session = match ensure_backend(app, &admitted, &req, headers, body).await {
+        Ok(Ensured::Here(s)) => s,
+        Ok(Ensured::Answered(response)) => return response,
         Err(e) => return reply::rpc_error(reply::status_for_start(&e), Some(&req.id), e),
     };
     match req.method.as_str() {
@@ -86,41 +89,91 @@ pub async fn post(
     }
 }
 
-/// Gets (or starts) the principal's hosting session, initialized.
+/// The principal's hosting session, or the answer of the pod that runs it.
+enum Ensured {
+    Here(Arc<HostingSession>),
+    Answered(Response),
+}
+
+/// Gets (or starts) the principal's hosting session, initialized; with a
+/// shared store, forwards the request to the pod that owns it.
 async fn ensure_backend(
     app: &AppState,
     admitted: &Admitted,
     req: &Modern,
-) -> Result<Arc<HostingSession>, RpcError> {
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Ensured, RpcError> {
     let s = &admitted.server;
-    let (session, binding, _) = app
-        .sessions
-        .stateless(&s.tenant, &s.name, &admitted.principal.subject, &s.config)
-        .await?;
-    let timeout = app.sessions.request_timeout(&binding);
-    let init = session
-        .backend_init()
-        .get_or_try_init(|| initialize_backend(&session, req.client_info.clone(), timeout))
-        .await;
-    match init {
-        Ok(_) => Ok(session),
-        Err(e) => {
-            app.sessions
-                .record_start_failure(&s.tenant, &s.name, &e.message);
-            app.sessions.remove(&binding).await;
-            Err(e)
-        }
+    let subject = &admitted.principal.subject;
+    for _ in 0..locate::ATTEMPTS {
+        let (session, binding, fresh) = match app
+            .sessions
+            .stateless(&s.tenant, &s.name, subject, &s.config)
+            .await?
+        {
+            PrincipalSession::Here(session, binding, fresh) => (session, binding, fresh),
+            PrincipalSession::Remote(lease) => {
+                if was_forwarded(headers) {
+                    break; // never forwarded twice
+                }
+                let original = Original {
+                    method: Method::POST,
+                    headers,
+                    body,
+                    id: Some(&req.id),
+                };
+                let binding = app.sessions.bind_principal(&s.tenant, &s.name, subject);
+                match locate::to_owner(app, admitted, binding.record_key(), &lease, &original).await
+                {
+                    Some(answer) => return Ok(Ensured::Answered(answer)),
+                    None => continue,
+                }
+            }
+        };
+        let timeout = app.sessions.request_timeout(&binding);
+        let mut params = None;
+        let init = session
+            .backend_init()
+            .get_or_try_init(|| {
+                let (sent, init) = initialize_backend(&session, req.client_info.clone(), timeout);
+                params = Some(sent);
+                init
+            })
+            .await;
+        return match init {
+            Ok(_) => {
+                if let Some(params) = params.filter(|_| fresh) {
+                    app.sessions
+                        .save_principal(&binding, &session, &params, &s.config)
+                        .await;
+                }
+                Ok(Ensured::Here(session))
+            }
+            Err(e) => {
+                app.sessions
+                    .record_start_failure(&s.tenant, &s.name, &e.message);
+                app.sessions.remove(&binding).await;
+                Err(e)
+            }
+        };
     }
+    Ok(Ensured::Answered(locate::owner_unreachable(Some(&req.id))))
 }
 
 /// Runs the legacy handshake with the backend on the agent's behalf,
 /// declaring every client capability Berth can relay (each request's own
 /// capabilities are enforced per request).
-async fn initialize_backend(
+/// Returns the `initialize` params it sends (kept in the principal's
+/// record) and the handshake to await.
+fn initialize_backend(
     session: &Arc<HostingSession>,
     client_info: Option<Value>,
     timeout: std::time::Duration,
-) -> Result<Arc<Value>, RpcError> {
+) -> (
+    String,
+    impl std::future::Future<Output = Result<Arc<Value>, RpcError>> + '_,
+) {
     let info = client_info.unwrap_or_else(
         || serde_json::json!({"name": "berth", "version": env!("CARGO_PKG_VERSION")}),
     );
@@ -128,19 +181,21 @@ async fn initialize_backend(
         "protocolVersion": "2025-11-25",
         "capabilities": {"sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {}},
         "clientInfo": info,
-    });
+    })
+    .to_string();
+    (params.clone(), handshake(session, params, timeout))
+}
+
+async fn handshake(
+    session: &Arc<HostingSession>,
+    params: String,
+    timeout: std::time::Duration,
+) -> Result<Arc<Value>, RpcError> {
     let stream = session.open_stream();
     let id = serde_json::value::RawValue::from_string("\"berth-initialize\"".into())
         .expect("valid JSON");
     session
-        .forward_composed(
-            id,
-            "initialize",
-            &params.to_string(),
-            stream.clone(),
-            timeout,
-            None,
-        )
+        .forward_composed(id, "initialize", &params, stream.clone(), timeout, None)
         .await?;
     let mut after = 0;
     let event = loop {

@@ -119,7 +119,10 @@ pub(super) fn keep_filled(backend: DockerBackend, spec: ServerSpec) {
                     Ok(w) if backend.shared.shutdown.is_cancelled() => {
                         remove(&backend, &w.id).await
                     }
-                    Ok(w) => pool.ready.lock().expect("pool lock poisoned").push_back(w),
+                    Ok(w) => {
+                        tracing::info!(server = %spec.server, container = %w.id, "warm container ready");
+                        pool.ready.lock().expect("pool lock poisoned").push_back(w);
+                    }
                     Err(e) => {
                         tracing::warn!(server = %spec.server, error = %e, "could not refill warm pool");
                         break;

@@ -1,0 +1,196 @@
+//! The Redis store under stress: a primary failover under Sentinel,
+//! corrupt records, Redis down, and proof that it holds nothing in the
+//! clear.
+
+use std::time::Duration;
+
+use berth_tests::legacy::{call, session};
+use berth_tests::pods::{config, echo, kill_9, text};
+use berth_tests::redis::RedisServer;
+use berth_tests::{Berth, mcp_post};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn sessions_survive_a_redis_primary_failover_under_sentinel() {
+    let mut primary = RedisServer::start();
+    let replica = RedisServer::replica_of(&primary);
+    let sentinel = RedisServer::sentinel(&primary, "berth", 1);
+    let cfg = format!(
+        r#"
+listen = "127.0.0.1:0"
+state_dir = "{{state_dir}}"
+[store]
+url = "redis+sentinel://127.0.0.1:{}/berth"
+min_replicas_acked = 1
+[servers.demo.everything]
+command = ["{{berth_bin}}", "example-server"]
+"#,
+        sentinel.port
+    );
+    let a = Berth::serve(&cfg, &[]).await;
+    let b = Berth::serve_like(&a, &cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    // Acknowledged (a replica holds it) before the agent gets the id.
+    let sid = session(&c, &a.url("demo", "everything"), &token).await;
+    primary.kill();
+    assert!(
+        berth_tests::eventually(Duration::from_secs(30), || sentinel.primary_port("berth")
+            == Some(replica.port))
+        .await,
+        "Sentinel promotes the replica"
+    );
+    // The session's pod dies too: pod B finds the record on the promoted
+    // replica and takes the session over.
+    kill_9(a.pid());
+    // Until Berth's store sees the promoted primary, calls get -32003
+    // `retryable`, which an agent retries.
+    let mut r = Value::Null;
+    for _ in 0..40 {
+        r = call(
+            &c,
+            &b.url("demo", "everything"),
+            &token,
+            &sid,
+            "echo",
+            json!({"text":"after failover"}),
+        )
+        .await;
+        if r["error"]["code"] != -32003 {
+            break;
+        }
+        assert_eq!(r["error"]["data"]["retryable"], true, "{r}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(text(&r), "after failover", "{r}");
+    // With no replica left, a new session cannot be made durable: it is
+    // refused with a clear, retryable 503 rather than handed out at risk.
+    let r = berth_tests::legacy::init(&c, &b.url("demo", "everything"), &token).await;
+    assert_eq!(r.status(), 503);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("replicas acknowledged"), "{body}");
+}
+
+#[tokio::test]
+async fn corrupt_or_truncated_records_are_unknown_sessions_not_errors() {
+    let redis = RedisServer::start();
+    let cfg = config(&redis, "process");
+    let a = Berth::serve(&cfg, &[]).await;
+    let b = Berth::serve_like(&a, &cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let first = session(&c, &a.url("demo", "everything"), &token).await;
+    let second = session(&c, &a.url("demo", "everything"), &token).await;
+    kill_9(a.pid());
+    let records: Vec<String> = redis
+        .cli(&["--scan", "--pattern", "berth:demo:s:*"])
+        .lines()
+        .filter(|k| !k.ends_with(":lease"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(records.len(), 2, "two session records");
+    // One record overwritten with garbage, the other cut in half.
+    redis.cli(&["SET", &records[0], "not a sealed record"]);
+    let halve = "local v = redis.call('GET', KEYS[1]); \
+                 return redis.call('SET', KEYS[1], string.sub(v, 1, math.floor(#v / 2)), 'KEEPTTL')";
+    assert_eq!(redis.cli(&["EVAL", halve, "1", &records[1]]).trim(), "OK");
+    for sid in [&first, &second] {
+        let r = mcp_post(
+            &c,
+            &b.url("demo", "everything"),
+            &token,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+        )
+        .header("mcp-session-id", sid.as_str())
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 404, "{}", r.text().await.unwrap());
+    }
+    assert!(b.log().contains("unusable session record"));
+    // Pod B is fine: new sessions work.
+    let sid = session(&c, &b.url("demo", "everything"), &token).await;
+    assert_eq!(
+        echo(&c, &b.url("demo", "everything"), &token, &sid, "ok").await,
+        "ok"
+    );
+}
+
+#[tokio::test]
+async fn redis_holds_nothing_in_the_clear() {
+    let redis = RedisServer::start();
+    let cfg = config(&redis, "process");
+    let a = Berth::serve(&cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let subject = "subject-5a1d-plaintext-probe";
+    let token = a.token(subject, "demo", &[]);
+    let url = a.url("demo", "everything");
+    let sid = session(&c, &url, &token).await;
+    let argument = "argument-93fe-plaintext-probe";
+    assert_eq!(echo(&c, &url, &token, &sid, argument).await, argument);
+    // A slow call is answered over SSE, so its events are journaled too.
+    let progress_token = "progress-77c2-plaintext-probe";
+    let request_id = "request-0b4e-plaintext-probe";
+    let body = json!({"jsonrpc":"2.0","id":request_id,"method":"tools/call",
+        "params":{"name":"test_tool_with_progress","arguments":{},"_meta":{"progressToken":progress_token}}})
+    .to_string();
+    let r = mcp_post(&c, &url, &token, &body)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    let streamed = r.text().await.unwrap();
+    assert!(streamed.contains(progress_token), "{streamed}");
+    assert!(redis.key_count() >= 3, "a record, a lease and a journal");
+    let blob = redis.dump_everything();
+    for secret in [
+        sid.as_str(),
+        subject,
+        argument,
+        token.as_str(),
+        "alice",
+        progress_token,
+        request_id,
+    ] {
+        assert!(!blob.contains(secret), "`{secret}` is in Redis:\n{blob}");
+    }
+    // Not even the client's name from `initialize` (it is in the record).
+    assert!(!blob.contains("berth-tests"), "{blob}");
+}
+
+#[tokio::test]
+async fn redis_down_gives_503_and_berth_recovers() {
+    let mut redis = RedisServer::start();
+    let port = redis.port;
+    let cfg = config(&redis, "process");
+    let a = Berth::serve(&cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let url = a.url("demo", "everything");
+    let sid = session(&c, &url, &token).await;
+    redis.kill();
+    let r = mcp_post(&c, &url, &token, berth_tests::legacy::INIT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let body = r.text().await.unwrap();
+    assert!(body.contains("session store unavailable"), "{body}");
+    // The open session goes on from the pod's hot map.
+    assert_eq!(echo(&c, &url, &token, &sid, "still").await, "still");
+    let _again = RedisServer::start_on(port);
+    let mut ok = false;
+    for _ in 0..50 {
+        let r = mcp_post(&c, &url, &token, berth_tests::legacy::INIT)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(ok, "new sessions work again once Redis is back");
+}
