@@ -24,7 +24,8 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 warnings.simplefilter("ignore")
 
-MAX_ATTEMPTS = 8
+# 0.5 s apart: long enough to ride out a Redis primary failover.
+MAX_ATTEMPTS = 20
 
 
 async def main(url: str, token: str, seconds: float) -> dict:

@@ -4,7 +4,9 @@
 //! agent call must succeed, every session keeps its container (counters
 //! only grow), and no container is left behind. The balancer re-sends a
 //! request whose pod died before answering (as nginx's
-//! `proxy_next_upstream error non_idempotent` does).
+//! `proxy_next_upstream error non_idempotent` does). Midway, the Redis
+//! primary is killed too and Sentinel promotes its replica; calls made
+//! during the switch get a retryable error, which the agents retry.
 
 use std::time::Duration;
 
@@ -20,28 +22,33 @@ const AGENTS: usize = 3;
 const AGENT_SECONDS: u64 = 30;
 const KILL_EVERY: Duration = Duration::from_secs(6);
 
-fn config(redis: &RedisServer, port: u16) -> String {
+/// The pod kill after which the Redis primary is killed as well.
+const REDIS_FAILOVER_AT: usize = 2;
+
+fn config(sentinel: &RedisServer, port: u16) -> String {
     format!(
         r#"
 listen = "127.0.0.1:{port}"
 state_dir = "{{state_dir}}"
 backend = "docker"
 [store]
-url = "{url}"
+url = "redis+sentinel://127.0.0.1:{sentinel}/chaos"
 [docker]
 sweep_every = "2s"
 [servers.chaos.counter]
 image = "berth/example-server"
 idle_timeout = "15s"
 "#,
-        url = redis.url()
+        sentinel = sentinel.port
     )
 }
 
 #[tokio::test]
 async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
     let _ = tool("DOCKER_HOST");
-    let redis = RedisServer::start();
+    let mut primary = RedisServer::start();
+    let replica = RedisServer::replica_of(&primary);
+    let redis = RedisServer::sentinel(&primary, "chaos", 1);
     let ports: Vec<u16> = (0..PODS).map(|_| free_port()).collect();
     let first = Berth::serve(&config(&redis, ports[0]), &[]).await;
     let mut pods = vec![first];
@@ -83,12 +90,20 @@ async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
             berth_tests::results_dir().join(format!("chaos-killed-{killed}.log")),
             pods[victim].log(),
         );
+        if killed == REDIS_FAILOVER_AT {
+            primary.kill();
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
         let peer = (victim + 1) % PODS;
         let fresh = Berth::serve_like(&pods[peer], &config(&redis, ports[victim]), &[]).await;
         pods[victim] = fresh;
     }
 
+    assert_eq!(
+        redis.primary_port("chaos"),
+        Some(replica.port),
+        "Sentinel promoted the replica"
+    );
     let logs: String = pods.iter().map(|p| p.log()).collect::<Vec<_>>().join("\n");
     let _ = std::fs::write(berth_tests::results_dir().join("chaos-pods.log"), logs);
     let (mut calls, mut failed, mut retries) = (0, 0, 0);
@@ -115,7 +130,7 @@ async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
         assert_eq!(failed, 0, "failed calls: {}", report["errors"]);
     }
     let line = format!(
-        "chaos: {PODS} pods, {AGENTS} agents for {AGENT_SECONDS}s, {killed} pods killed (kill -9), {calls} calls, {failed} failed, {retries} retried by agents, {} re-sent by the balancer, longest call {slowest:.2}s (a pod's death to its sessions' next answer)",
+        "chaos: {PODS} pods, {AGENTS} agents for {AGENT_SECONDS}s, {killed} pods killed (kill -9) and 1 Redis primary failover (Sentinel), {calls} calls, {failed} failed, {retries} retried by agents, {} re-sent by the balancer, longest call {slowest:.2}s (a pod's death to its sessions' next answer)",
         lb.retried()
     );
     println!("{line}");
