@@ -50,3 +50,21 @@ pub async fn call(
     let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
     messages(&ct, &r.text().await.unwrap()).pop().unwrap()
 }
+
+/// `GET` with `Last-Event-ID`: resume a stream.
+pub async fn resume(
+    c: &reqwest::Client,
+    url: &str,
+    token: &str,
+    sid: &str,
+    last_event_id: &str,
+) -> reqwest::Response {
+    c.get(url)
+        .bearer_auth(token)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", sid)
+        .header("last-event-id", last_event_id)
+        .send()
+        .await
+        .unwrap()
+}

@@ -5,7 +5,40 @@ use serde_json::{Value, json};
 
 use crate::legacy::call;
 use crate::redis::RedisServer;
-use crate::{mcp_post, messages};
+use crate::{Berth, mcp_post, messages};
+
+/// Two pods (A, then B like A) sharing a fresh Redis, a client and a token
+/// for `alice` on `demo`. Keep `redis` bound: dropping it stops Redis.
+pub struct TwoPods {
+    /// The Redis both pods use.
+    pub redis: RedisServer,
+    /// Pod A.
+    pub a: Berth,
+    /// Pod B.
+    pub b: Berth,
+    /// An HTTP client.
+    pub c: reqwest::Client,
+    /// Alice's token.
+    pub token: String,
+}
+
+impl TwoPods {
+    /// Starts both pods with [`config`] for `backend`.
+    pub async fn start(backend: &str) -> TwoPods {
+        let redis = RedisServer::start();
+        let cfg = config(&redis, backend);
+        let a = Berth::serve(&cfg, &[]).await;
+        let b = Berth::serve_like(&a, &cfg, &[]).await;
+        let token = a.token("alice", "demo", &[]);
+        TwoPods {
+            redis,
+            a,
+            b,
+            c: reqwest::Client::new(),
+            token,
+        }
+    }
+}
 
 /// A pod's config over `redis`: servers `demo/everything` (and, with the
 /// docker backend, the HTTP-transport `demo/web`).
@@ -68,24 +101,6 @@ pub fn sse_events(body: &str) -> Vec<(String, String)> {
             Some((id.to_owned(), data.join("\n")))
         })
         .collect()
-}
-
-/// `GET` with `Last-Event-ID`: resume a stream.
-pub async fn resume(
-    c: &reqwest::Client,
-    url: &str,
-    token: &str,
-    sid: &str,
-    last_event_id: &str,
-) -> reqwest::Response {
-    c.get(url)
-        .bearer_auth(token)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", sid)
-        .header("last-event-id", last_event_id)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// Sends `sig` (`-STOP`, `-CONT`, `-9`) to a process.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use berth_tests::docker::{containers, inspect, pod_of};
 use berth_tests::legacy::session;
-use berth_tests::pods::{config, counter, echo, kill_9, modern, signal, text};
+use berth_tests::pods::{TwoPods, config, counter, echo, kill_9, modern, signal, text};
 use berth_tests::redis::RedisServer;
 use berth_tests::{Berth, child_pids, mcp_post, messages, tool};
 use serde_json::json;
@@ -16,12 +16,13 @@ use serde_json::json;
 #[tokio::test]
 async fn a_docker_session_survives_its_pod_with_the_same_container() {
     let _ = tool("DOCKER_HOST");
-    let redis = RedisServer::start();
-    let cfg = config(&redis, "docker");
-    let a = Berth::serve(&cfg, &[]).await;
-    let b = Berth::serve_like(&a, &cfg, &[]).await;
-    let c = reqwest::Client::new();
-    let token = a.token("alice", "demo", &[]);
+    let TwoPods {
+        redis: _redis,
+        a,
+        b,
+        c,
+        token,
+    } = TwoPods::start("docker").await;
     let on_a = a.url("demo", "everything");
     let on_b = b.url("demo", "everything");
     let sid = session(&c, &on_a, &token).await;
@@ -175,12 +176,13 @@ async fn a_graceful_stop_hands_docker_sessions_over_at_once() {
 
 #[tokio::test]
 async fn a_process_session_is_reinitialized_on_another_pod() {
-    let redis = RedisServer::start();
-    let cfg = config(&redis, "process");
-    let a = Berth::serve(&cfg, &[]).await;
-    let b = Berth::serve_like(&a, &cfg, &[]).await;
-    let c = reqwest::Client::new();
-    let token = a.token("alice", "demo", &[]);
+    let TwoPods {
+        redis: _redis,
+        a,
+        b,
+        c,
+        token,
+    } = TwoPods::start("process").await;
     let on_a = a.url("demo", "everything");
     let on_b = b.url("demo", "everything");
     let sid = session(&c, &on_a, &token).await;
@@ -203,12 +205,13 @@ async fn a_process_session_is_reinitialized_on_another_pod() {
 #[tokio::test]
 async fn an_http_transport_session_is_reinitialized_on_another_pod() {
     let _ = tool("DOCKER_HOST");
-    let redis = RedisServer::start();
-    let cfg = config(&redis, "docker");
-    let a = Berth::serve(&cfg, &[]).await;
-    let b = Berth::serve_like(&a, &cfg, &[]).await;
-    let c = reqwest::Client::new();
-    let token = a.token("alice", "demo", &[]);
+    let TwoPods {
+        redis: _redis,
+        a,
+        b,
+        c,
+        token,
+    } = TwoPods::start("docker").await;
     let sid = session(&c, &a.url("demo", "web"), &token).await;
     assert_eq!(
         echo(&c, &a.url("demo", "web"), &token, &sid, "a").await,
@@ -230,12 +233,13 @@ async fn an_http_transport_session_is_reinitialized_on_another_pod() {
 
 #[tokio::test]
 async fn a_stalled_pod_lets_go_of_a_session_another_pod_took_over() {
-    let redis = RedisServer::start();
-    let cfg = config(&redis, "process");
-    let a = Berth::serve(&cfg, &[]).await;
-    let b = Berth::serve_like(&a, &cfg, &[]).await;
-    let c = reqwest::Client::new();
-    let token = a.token("alice", "demo", &[]);
+    let TwoPods {
+        redis: _redis,
+        a,
+        b,
+        c,
+        token,
+    } = TwoPods::start("process").await;
     let (on_a, on_b) = (a.url("demo", "everything"), b.url("demo", "everything"));
     let sid = session(&c, &on_a, &token).await;
     assert_eq!(echo(&c, &on_a, &token, &sid, "1").await, "1");
@@ -268,12 +272,13 @@ async fn a_stalled_pod_lets_go_of_a_session_another_pod_took_over() {
 #[tokio::test]
 async fn a_stateless_principal_keeps_one_container_across_pods_and_their_deaths() {
     let _ = tool("DOCKER_HOST");
-    let redis = RedisServer::start();
-    let cfg = config(&redis, "docker");
-    let a = Berth::serve(&cfg, &[]).await;
-    let b = Berth::serve_like(&a, &cfg, &[]).await;
-    let c = reqwest::Client::new();
-    let token = a.token("alice", "demo", &[]);
+    let TwoPods {
+        redis: _redis,
+        a,
+        b,
+        c,
+        token,
+    } = TwoPods::start("docker").await;
     let (on_a, on_b) = (a.url("demo", "everything"), b.url("demo", "everything"));
     let count = |url: String| {
         let (c, token) = (c.clone(), token.clone());

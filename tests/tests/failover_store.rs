@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use berth_tests::legacy::{call, session};
-use berth_tests::pods::{config, echo, kill_9, text};
+use berth_tests::pods::{TwoPods, config, echo, kill_9, text};
 use berth_tests::redis::RedisServer;
 use berth_tests::{Berth, mcp_post};
 use serde_json::{Value, json};
@@ -73,12 +73,13 @@ command = ["{{berth_bin}}", "example-server"]
 
 #[tokio::test]
 async fn corrupt_or_truncated_records_are_unknown_sessions_not_errors() {
-    let redis = RedisServer::start();
-    let cfg = config(&redis, "process");
-    let a = Berth::serve(&cfg, &[]).await;
-    let b = Berth::serve_like(&a, &cfg, &[]).await;
-    let c = reqwest::Client::new();
-    let token = a.token("alice", "demo", &[]);
+    let TwoPods {
+        redis,
+        a,
+        b,
+        c,
+        token,
+    } = TwoPods::start("process").await;
     let first = session(&c, &a.url("demo", "everything"), &token).await;
     let second = session(&c, &a.url("demo", "everything"), &token).await;
     kill_9(a.pid());

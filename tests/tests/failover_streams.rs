@@ -4,20 +4,20 @@
 
 use std::time::Duration;
 
-use berth_tests::legacy::session;
-use berth_tests::pods::{config, counter, echo, kill_9, resume, sse_events};
-use berth_tests::redis::RedisServer;
-use berth_tests::{Berth, first_event, mcp_post, messages, tool};
+use berth_tests::legacy::{resume, session};
+use berth_tests::pods::{TwoPods, counter, echo, kill_9, sse_events};
+use berth_tests::{first_event, mcp_post, messages, tool};
 use serde_json::json;
 
 #[tokio::test]
 async fn a_stream_lost_on_one_pod_resumes_on_another() {
-    let redis = RedisServer::start();
-    let cfg = config(&redis, "process");
-    let a = Berth::serve(&cfg, &[]).await;
-    let b = Berth::serve_like(&a, &cfg, &[]).await;
-    let c = reqwest::Client::new();
-    let token = a.token("alice", "demo", &[]);
+    let TwoPods {
+        redis: _redis,
+        a,
+        b,
+        c,
+        token,
+    } = TwoPods::start("process").await;
     let on_a = a.url("demo", "everything");
     let sid = session(&c, &on_a, &token).await;
     let body = json!({"jsonrpc":"2.0","id":"p1","method":"tools/call",
@@ -34,15 +34,7 @@ async fn a_stream_lost_on_one_pod_resumes_on_another() {
     let last_id = last_id.expect("the first event has an id");
     // Resume on pod B: it forwards to the owner, which replays the rest of
     // the stream, the response included.
-    let r = c
-        .get(b.url("demo", "everything"))
-        .bearer_auth(&token)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &sid)
-        .header("last-event-id", &last_id)
-        .send()
-        .await
-        .unwrap();
+    let r = resume(&c, &b.url("demo", "everything"), &token, &sid, &last_id).await;
     assert_eq!(r.status(), 200);
     let rest = tokio::time::timeout(Duration::from_secs(10), r.text())
         .await
@@ -54,26 +46,19 @@ async fn a_stream_lost_on_one_pod_resumes_on_another() {
     assert!(last["result"].is_object(), "{rest}");
     // Another user cannot resume it, on either pod.
     let bob = a.token("bob", "demo", &[]);
-    let r = c
-        .get(b.url("demo", "everything"))
-        .bearer_auth(&bob)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &sid)
-        .header("last-event-id", &last_id)
-        .send()
-        .await
-        .unwrap();
+    let r = resume(&c, &b.url("demo", "everything"), &bob, &sid, &last_id).await;
     assert_eq!(r.status(), 404);
 }
 
 #[tokio::test]
 async fn a_stream_is_replayed_by_another_pod_after_its_pod_died() {
-    let redis = RedisServer::start();
-    let cfg = config(&redis, "process");
-    let a = Berth::serve(&cfg, &[]).await;
-    let b = Berth::serve_like(&a, &cfg, &[]).await;
-    let c = reqwest::Client::new();
-    let token = a.token("alice", "demo", &[]);
+    let TwoPods {
+        redis: _redis,
+        a,
+        b,
+        c,
+        token,
+    } = TwoPods::start("process").await;
     let (on_a, on_b) = (a.url("demo", "everything"), b.url("demo", "everything"));
     let sid = session(&c, &on_a, &token).await;
     let body = json!({"jsonrpc":"2.0","id":"p1","method":"tools/call",
@@ -118,12 +103,13 @@ async fn a_stream_is_replayed_by_another_pod_after_its_pod_died() {
 #[tokio::test]
 async fn a_call_in_flight_when_its_pod_died_gets_a_retryable_error() {
     let _ = tool("DOCKER_HOST");
-    let redis = RedisServer::start();
-    let cfg = config(&redis, "docker");
-    let a = Berth::serve(&cfg, &[]).await;
-    let b = Berth::serve_like(&a, &cfg, &[]).await;
-    let c = reqwest::Client::new();
-    let token = a.token("alice", "demo", &[]);
+    let TwoPods {
+        redis: _redis,
+        a,
+        b,
+        c,
+        token,
+    } = TwoPods::start("docker").await;
     let (on_a, on_b) = (a.url("demo", "everything"), b.url("demo", "everything"));
     let sid = session(&c, &on_a, &token).await;
     assert_eq!(counter(&c, &on_a, &token, &sid).await, "1");

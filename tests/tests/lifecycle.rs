@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use berth_tests::legacy::session;
+use berth_tests::legacy::{resume, session};
 use berth_tests::{Berth, child_pids, eventually, first_event, mcp_post, messages};
 use serde_json::{Value, json};
 
@@ -100,15 +100,7 @@ async fn a_lost_sse_stream_resumes_with_last_event_id() {
         "the first event is progress: {text}"
     );
     // Resume on GET: the rest of that stream, ending with the response.
-    let r = c
-        .get(&url)
-        .bearer_auth(&token)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &sid)
-        .header("last-event-id", &last_id)
-        .send()
-        .await
-        .unwrap();
+    let r = resume(&c, &url, &token, &sid, &last_id).await;
     assert_eq!(r.status(), 200);
     let rest = tokio::time::timeout(Duration::from_secs(10), r.text())
         .await
@@ -125,27 +117,11 @@ async fn a_lost_sse_stream_resumes_with_last_event_id() {
     );
     // Another subject cannot replay it.
     let bob = berth.token("bob", "demo", &[]);
-    let r = c
-        .get(&url)
-        .bearer_auth(&bob)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &sid)
-        .header("last-event-id", &last_id)
-        .send()
-        .await
-        .unwrap();
+    let r = resume(&c, &url, &bob, &sid, &last_id).await;
     assert_eq!(r.status(), 404);
     // A forged Last-Event-ID is refused, not replayed from elsewhere.
     for forged in ["999_1", "garbage"] {
-        let r = c
-            .get(&url)
-            .bearer_auth(&token)
-            .header("accept", "text/event-stream")
-            .header("mcp-session-id", &sid)
-            .header("last-event-id", forged)
-            .send()
-            .await
-            .unwrap();
+        let r = resume(&c, &url, &token, &sid, forged).await;
         assert!(
             r.status() == 400 || r.status() == 404,
             "{forged}: {}",

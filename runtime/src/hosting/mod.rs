@@ -40,7 +40,7 @@ use rand::RngCore;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, BackendError, InstanceLabels, ServerSpec};
-use crate::cluster::{Cluster, HEARTBEAT_EVERY, Owner};
+use crate::cluster::{Cluster, HEARTBEAT_EVERY, Lease, Owner};
 use crate::config::{Config, ServerConfig};
 use crate::jsonrpc::{ErrorCode, RpcError};
 
@@ -390,6 +390,21 @@ impl Sessions {
                 leased,
             },
         );
+    }
+
+    /// Takes the session's lease unless another live pod holds it, in
+    /// which case that pod's lease is returned.
+    async fn lease_or_owner(&self, binding: &SessionBinding) -> Result<Option<Lease>, RpcError> {
+        match self
+            .shared
+            .cluster
+            .acquire(binding.record_key())
+            .await
+            .map_err(store_unavailable)?
+        {
+            Owner::Other(lease) => Ok(Some(lease)),
+            Owner::Me | Owner::Taken => Ok(None),
+        }
     }
 
     /// Journals a legacy session's resumable streams (shared store only).

@@ -15,7 +15,7 @@ use berth_session_store::{Error as StoreError, SessionBinding};
 
 use super::record::{RECORD_VERSION, SessionRecord};
 use super::{HostingSession, STATELESS_MARKER, Sessions, store_unavailable};
-use crate::cluster::{Lease, Owner};
+use crate::cluster::Lease;
 use crate::config::ServerConfig;
 use crate::jsonrpc::RpcError;
 
@@ -89,15 +89,8 @@ impl Sessions {
                 .await?;
             return Ok(Located::Here(session, true));
         }
-        match self
-            .shared
-            .cluster
-            .acquire(binding.record_key())
-            .await
-            .map_err(store_unavailable)?
-        {
-            Owner::Other(lease) => return Ok(Located::Remote(lease)),
-            Owner::Me | Owner::Taken => {}
+        if let Some(lease) = self.lease_or_owner(binding).await? {
+            return Ok(Located::Remote(lease));
         }
         if let Some(session) = self
             .reattach_principal(tenant, server, subject, config, binding)

@@ -15,7 +15,7 @@ use berth_session_store::{Error as StoreError, SessionBinding};
 
 use super::record::SessionRecord;
 use super::{HostingSession, Next, Sessions, store_unavailable};
-use crate::cluster::{Lease, Owner};
+use crate::cluster::Lease;
 use crate::config::ServerConfig;
 use crate::jsonrpc::{Envelope, ErrorCode, RpcError};
 
@@ -95,15 +95,8 @@ impl Sessions {
         let Some(record) = record else {
             return Ok(Located::Gone);
         };
-        match self
-            .shared
-            .cluster
-            .acquire(binding.record_key())
-            .await
-            .map_err(store_unavailable)?
-        {
-            Owner::Other(lease) => return Ok(Located::Remote(lease)),
-            Owner::Taken | Owner::Me => {}
+        if let Some(lease) = self.lease_or_owner(binding).await? {
+            return Ok(Located::Remote(lease));
         }
         tracing::info!(
             tenant,
