@@ -34,8 +34,12 @@ start_dockerd() {
     local dir=$SERVICES_DIR/docker
     mkdir -p "$dir"
     log "starting dockerd (data root $dir)"
+    # Networks come from a pool of its own (256 /24s): the default pools
+    # hold only ~30 networks, and bridges an earlier dockerd left behind
+    # (killed, or its data root deleted) still occupy their ranges.
     dockerd --data-root "$dir/data" --exec-root "$dir/exec" \
         --host "unix://$dir/docker.sock" --pidfile "$dir/docker.pid" \
+        --default-address-pool base=10.213.0.0/16,size=24 \
         >"$dir/dockerd.log" 2>&1 &
     DOCKERD_PID=$!
     export DOCKER_HOST="unix://$dir/docker.sock"
@@ -59,6 +63,10 @@ stop_services() {
             log "warning: containers left behind:"
             docker ps -a --filter label=berth.managed=true >&2 || true
         fi
+        # Remove the test networks while dockerd can: their bridges would
+        # outlive it and keep their address ranges taken.
+        docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1 || true
+        docker network prune -f >/dev/null 2>&1 || true
         kill "$DOCKERD_PID" 2>/dev/null || true
         for _ in $(seq 1 50); do
             kill -0 "$DOCKERD_PID" 2>/dev/null || break

@@ -8,6 +8,7 @@
 //! # Layout
 //! - [`config`]: the TOML/env configuration, validated up front.
 //! - [`app`]: assembling the components; `App::run(listener, shutdown)`.
+//! - [`audit`]: security-relevant events on the `berth::audit` target.
 //! - [`server`]: the hyper connection loop and graceful drain.
 //! - [`http`]: routes, guards (Host/Origin, auth), MCP handlers, replies.
 //! - [`stateless`]: the 2026-07-28 era on the same endpoint.
@@ -22,6 +23,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod app;
+pub mod audit;
 pub mod backend;
 pub mod cli;
 pub mod cluster;

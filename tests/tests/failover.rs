@@ -45,6 +45,19 @@ async fn a_docker_session_survives_its_pod_with_the_same_container() {
     .await
     .unwrap();
     assert_eq!(r.status(), 404);
+    // ...and leaves an audit event naming who tried, without the session id.
+    let audit: Vec<String> = b
+        .log()
+        .lines()
+        .filter(|l| l.contains("berth::audit") && l.contains("session.refused"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(audit.len(), 1, "{}", b.log());
+    assert!(
+        audit[0].contains("bob") && !audit[0].contains(&sid),
+        "{}",
+        audit[0]
+    );
 
     // kill -9 the owner; the next call on B waits for the lease to lapse,
     // takes over and re-attaches the very same container.
@@ -58,7 +71,7 @@ async fn a_docker_session_survives_its_pod_with_the_same_container() {
         true,
         "the same container serves the session"
     );
-    assert!(b.log().contains("taking over a session whose pod is gone"));
+    assert!(b.log().contains("took over a session whose pod is gone"));
     // And the session goes on normally on B.
     assert_eq!(counter(&c, &on_b, &token, &sid).await, "4");
     drop(b);

@@ -98,12 +98,7 @@ impl Sessions {
         if let Some(lease) = self.lease_or_owner(binding).await? {
             return Ok(Located::Remote(lease));
         }
-        tracing::info!(
-            tenant,
-            server,
-            subject,
-            "taking over a session whose pod is gone"
-        );
+        crate::audit::session_taken_over(tenant, server, subject);
         match self
             .take_over(tenant, server, subject, config, binding, record)
             .await

@@ -61,7 +61,12 @@ pub async fn resolve(
         let lease = match located {
             Ok(Located::Local(session, timeout)) => return Resolved::Here(session, timeout),
             Ok(Located::Gone) => {
-                tracing::info!(subject = %p.subject, tenant = %s.tenant, server = %s.name, "request for an unknown or foreign session");
+                crate::audit::session_refused(
+                    &s.tenant,
+                    &s.name,
+                    &p.subject,
+                    original.method.as_str(),
+                );
                 return Resolved::Answered(session_not_found(original.id));
             }
             Ok(Located::Remote(lease)) => lease,

@@ -1,0 +1,34 @@
+//! Audit events: security-relevant decisions, emitted on the `berth::audit`
+//! tracing target so operators can route or keep them apart from
+//! operational logs (e.g. `BERTH_LOG=info,berth::audit=info` and a log
+//! pipeline that filters on the target).
+//!
+//! Each event names what happened (`event`), the tenant, server and subject
+//! involved, and why. They never carry a token, a session id or a secret.
+
+/// A request named a session that does not exist for its caller: unknown,
+/// expired, or another user's (the caller's identity derives another key).
+/// The caller gets 404, exactly as for an unknown session.
+pub fn session_refused(tenant: &str, server: &str, subject: &str, method: &str) {
+    tracing::warn!(
+        target: "berth::audit",
+        event = "session.refused",
+        tenant,
+        server,
+        subject,
+        method,
+        "request for an unknown, expired or another user's session refused"
+    );
+}
+
+/// A pod took over a session whose owner is gone.
+pub fn session_taken_over(tenant: &str, server: &str, subject: &str) {
+    tracing::info!(
+        target: "berth::audit",
+        event = "session.taken_over",
+        tenant,
+        server,
+        subject,
+        "took over a session whose pod is gone"
+    );
+}
