@@ -13,6 +13,9 @@
 //! - [`JwtValidator`] (`jwt.rs`): JWT validation against an issuer's JWKS; keys are
 //!   decoded once in `keys.rs`, claims read in one pass in `claims.rs` under a
 //!   [`ClaimMapping`].
+//! - [`OidcValidator`] (`oidc.rs`): JWTs of an OIDC issuer whose keys are
+//!   discovered and refetched over HTTP (rotation without restarts), fetched
+//!   with an SSRF guard.
 //! - [`require_scopes`] (`scopes.rs`): `insufficient_scope` with every missing scope.
 //! - [`DevIssuer`] (`dev_issuer.rs`): the local Ed25519 issuer for `berth demo` and
 //!   `berth token`, validated through the same [`JwtValidator`]; [`parse_ttl`]
@@ -22,10 +25,9 @@
 //!
 //! # Not yet here
 //!
-//! OIDC discovery with JWKS fetching and rotation, RFC 7662 introspection for opaque
-//! tokens, and Vault-backed secrets arrive in later issues as further
-//! [`TokenValidator`]s and modules; the key set and claim parser are built to be
-//! reused by them.
+//! RFC 7662 introspection for opaque tokens and Vault-backed secrets arrive as
+//! further [`TokenValidator`]s and modules; the key set and claim parser are
+//! built to be reused by them.
 
 mod bearer;
 mod cache;
@@ -34,6 +36,7 @@ mod dev_issuer;
 mod error;
 mod jwt;
 mod keys;
+mod oidc;
 mod principal;
 mod scopes;
 mod ttl;
@@ -46,6 +49,7 @@ pub use self::{
     dev_issuer::{DEV_ISSUER_KEY_FILE, DevIssuer, TokenRequest},
     error::Error,
     jwt::{DEFAULT_LEEWAY_SECS, JwtValidator, MAX_LEEWAY_SECS},
+    oidc::{MIN_REFETCH, OidcOptions, OidcValidator},
     principal::Principal,
     scopes::require_scopes,
     ttl::parse_ttl,

@@ -8,7 +8,10 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use berth_auth::{CachingValidator, ClaimMapping, DevIssuer, JwtValidator, TokenValidator};
+use berth_auth::{
+    CachingValidator, ClaimMapping, DevIssuer, JwtValidator, OidcOptions, OidcValidator,
+    TokenValidator,
+};
 use berth_session_store::{
     KeyRing, MemoryStore, RedisOptions, RedisStore, SealedStore, SessionStore,
 };
@@ -107,9 +110,27 @@ impl App {
                     message: format!("not a JWKS document: {e}"),
                 })?;
                 let issuer = config.auth.issuer.clone().unwrap_or_default();
-                let v = JwtValidator::new(issuer, set, ClaimMapping::default())?
+                let v = JwtValidator::new(issuer, set, config.auth.claims.clone())?
                     .with_extra_audiences(config.auth.extra_audiences.clone())
                     .with_leeway(config.auth.leeway_secs);
+                (
+                    Arc::new(CachingValidator::new(
+                        v,
+                        TOKEN_CACHE_ENTRIES,
+                        TOKEN_CACHE_AGE,
+                    )),
+                    None,
+                )
+            }
+            AuthMode::Oidc => {
+                let issuer = config.auth.issuer.clone().unwrap_or_default();
+                let options = OidcOptions {
+                    claims: config.auth.claims.clone(),
+                    extra_audiences: config.auth.extra_audiences.clone(),
+                    leeway_secs: config.auth.leeway_secs,
+                    refresh_every: config.auth.jwks_refresh,
+                };
+                let v = OidcValidator::discover(&issuer, options).await?;
                 (
                     Arc::new(CachingValidator::new(
                         v,

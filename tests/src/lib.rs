@@ -8,6 +8,7 @@
 pub mod balancer;
 pub mod docker;
 pub mod legacy;
+pub mod oidc;
 pub mod pods;
 pub mod redis;
 

@@ -109,6 +109,13 @@ pub struct AuthConfig {
     pub leeway_secs: u64,
     /// Scopes every MCP request needs (per-server scopes add to these).
     pub required_scopes: Vec<String>,
+    /// How often the issuer's JWKS is refetched (mode `oidc`); a token
+    /// naming an unknown key id also triggers a refetch.
+    #[serde(with = "humantime_serde")]
+    pub jwks_refresh: Duration,
+    /// Which token claims hold tenant, subject, client id, scopes and
+    /// groups (modes `jwt` and `oidc`).
+    pub claims: berth_auth::ClaimMapping,
 }
 
 /// Token validation mode.
@@ -118,8 +125,12 @@ pub enum AuthMode {
     /// The built-in dev issuer (embedded default).
     #[default]
     Dev,
-    /// An external OAuth 2.1 authorization server issuing JWTs.
+    /// An external OAuth 2.1 authorization server issuing JWTs, keys from
+    /// a JWKS file.
     Jwt,
+    /// An external OpenID provider: keys discovered from `auth.issuer`
+    /// and kept fresh over HTTP.
+    Oidc,
 }
 
 /// Where session records live.
@@ -346,6 +357,9 @@ impl Config {
         parse_size(&self.docker.tmpfs_size).map_err(|m| key("docker.tmpfs_size", &m))?;
         check_name(&self.docker.internal_network)
             .map_err(|m| key("docker.internal_network", &m))?;
+        if self.auth.mode == AuthMode::Oidc && self.auth.issuer.is_none() {
+            return Err(key("auth.issuer", "required when auth.mode = \"oidc\""));
+        }
         if self.auth.mode == AuthMode::Jwt {
             if self.auth.issuer.is_none() {
                 return Err(key("auth.issuer", "required when auth.mode = \"jwt\""));
@@ -495,6 +509,8 @@ impl Default for AuthConfig {
             extra_audiences: Vec::new(),
             leeway_secs: 60,
             required_scopes: Vec::new(),
+            jwks_refresh: Duration::from_secs(300),
+            claims: berth_auth::ClaimMapping::default(),
         }
     }
 }

@@ -47,7 +47,9 @@ async fn root_metadata(State(app): State<AppState>) -> Response {
 fn metadata(app: &AppState, resource: &str, scopes: &[String]) -> Response {
     let issuer = match app.config.auth.mode {
         crate::config::AuthMode::Dev => berth_auth::DevIssuer::ISSUER.to_owned(),
-        crate::config::AuthMode::Jwt => app.config.auth.issuer.clone().unwrap_or_default(),
+        crate::config::AuthMode::Jwt | crate::config::AuthMode::Oidc => {
+            app.config.auth.issuer.clone().unwrap_or_default()
+        }
     };
     let doc = serde_json::json!({
         "resource": resource,

@@ -1,0 +1,368 @@
+//! OIDC discovery: validating JWTs of an issuer whose keys are fetched over
+//! HTTP and follow its key rotation without a restart.
+//!
+//! [`OidcValidator::discover`] reads the issuer's discovery document
+//! (`/.well-known/openid-configuration`, falling back to RFC 8414's
+//! `/.well-known/oauth-authorization-server`), checks that it names the
+//! configured issuer exactly, and fetches the JWKS at its `jwks_uri`. The key
+//! set is refetched every `refresh_every`, and at once when a token names a
+//! key id the set does not hold (a rotation), at most once per
+//! [`MIN_REFETCH`] so that tokens with made-up key ids cannot make Berth
+//! hammer the issuer. A failed refetch keeps the keys Berth has.
+//!
+//! Every URL fetched must be `http(s)`, is fetched without proxies or
+//! redirects, with a timeout and a size cap, and may not resolve to a
+//! link-local or cloud-metadata address (SSRF): an issuer that names
+//! `http://169.254.169.254/…` as its `jwks_uri` gets an error, not a fetch.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use jsonwebtoken::jwk::JwkSet;
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use crate::{ClaimMapping, Error, JwtValidator, Principal, TokenValidator};
+
+/// Shortest time between two JWKS fetches triggered by unknown key ids.
+pub const MIN_REFETCH: Duration = Duration::from_secs(2);
+
+/// How long one discovery or JWKS request may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest discovery document or JWKS accepted.
+const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
+/// How the issuer's tokens are read.
+#[derive(Clone, Debug)]
+pub struct OidcOptions {
+    /// Which claims hold tenant, subject, client, scopes and groups.
+    pub claims: ClaimMapping,
+    /// Audiences accepted besides the endpoint's canonical URL.
+    pub extra_audiences: Vec<String>,
+    /// Clock-skew allowance for `exp`/`nbf` (clamped like
+    /// [`JwtValidator::with_leeway`]).
+    pub leeway_secs: u64,
+    /// How often the JWKS is refetched regardless of tokens.
+    pub refresh_every: Duration,
+}
+
+/// Validates the JWTs of an OIDC issuer, with its keys discovered and kept
+/// fresh over HTTP.
+pub struct OidcValidator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: String,
+    jwks_uri: String,
+    http: reqwest::Client,
+    options: OidcOptions,
+    current: RwLock<Arc<JwtValidator>>,
+    fetched_at: Mutex<Instant>,
+    refetching: tokio::sync::Mutex<()>,
+}
+
+/// The fields of a discovery document Berth uses.
+#[derive(Deserialize)]
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
+}
+
+// === impl OidcValidator ===
+
+impl OidcValidator {
+    /// Discovers `issuer` and fetches its keys; fails if the issuer cannot
+    /// be reached, names another issuer, or publishes no usable key.
+    pub async fn discover(issuer: &str, options: OidcOptions) -> Result<Self, Error> {
+        let http = client()?;
+        let base = issuer.trim_end_matches('/');
+        let discovery: Discovery =
+            match fetch(&http, &format!("{base}/.well-known/openid-configuration")).await {
+                Ok(d) => d,
+                Err(_) => {
+                    fetch(
+                        &http,
+                        &format!("{base}/.well-known/oauth-authorization-server"),
+                    )
+                    .await?
+                }
+            };
+        if discovery.issuer != issuer {
+            return Err(Error::Key(format!(
+                "the discovery document of `{issuer}` names the issuer `{}`; configure the issuer exactly as the provider names it",
+                discovery.issuer
+            )));
+        }
+        let jwks: JwkSet = fetch(&http, &discovery.jwks_uri).await?;
+        let validator = build(issuer, jwks, &options)?;
+        let inner = Arc::new(Inner {
+            issuer: issuer.to_owned(),
+            jwks_uri: discovery.jwks_uri,
+            http,
+            options,
+            current: RwLock::new(Arc::new(validator)),
+            fetched_at: Mutex::new(Instant::now()),
+            refetching: tokio::sync::Mutex::new(()),
+        });
+        tokio::spawn(refresh_periodically(Arc::downgrade(&inner)));
+        Ok(OidcValidator { inner })
+    }
+
+    /// The issuer tokens must carry in `iss`.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    fn current(&self) -> Arc<JwtValidator> {
+        self.inner
+            .current
+            .read()
+            .expect("validator lock poisoned")
+            .clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenValidator for OidcValidator {
+    async fn validate(&self, token: &str, resource: &str) -> Result<Principal, Error> {
+        match self.current().validate_sync(token, resource) {
+            Err(Error::UnknownKey { kid }) => {
+                if self
+                    .inner
+                    .refetch(&format!("a token names key id `{kid}`"))
+                    .await
+                {
+                    self.current().validate_sync(token, resource)
+                } else {
+                    Err(Error::UnknownKey { kid })
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+// === impl Inner ===
+
+impl Inner {
+    /// Refetches the JWKS unless that happened less than [`MIN_REFETCH`]
+    /// ago; `true` if the key set may have changed.
+    async fn refetch(&self, why: &str) -> bool {
+        let before = *self.fetched_at.lock().expect("fetch time lock poisoned");
+        let _one_at_a_time = self.refetching.lock().await;
+        let last = *self.fetched_at.lock().expect("fetch time lock poisoned");
+        if last != before {
+            return true; // another request refetched while this one waited
+        }
+        if last.elapsed() < MIN_REFETCH {
+            return false;
+        }
+        self.fetch_now(why).await
+    }
+
+    async fn fetch_now(&self, why: &str) -> bool {
+        *self.fetched_at.lock().expect("fetch time lock poisoned") = Instant::now();
+        let fetched = fetch::<JwkSet>(&self.http, &self.jwks_uri)
+            .await
+            .and_then(|jwks| build(&self.issuer, jwks, &self.options));
+        match fetched {
+            Ok(validator) => {
+                *self.current.write().expect("validator lock poisoned") = Arc::new(validator);
+                tracing::info!(issuer = %self.issuer, %why, "refreshed the issuer's keys");
+                true
+            }
+            Err(error) => {
+                tracing::warn!(issuer = %self.issuer, %error, "could not refresh the issuer's keys; keeping the current ones");
+                false
+            }
+        }
+    }
+}
+
+async fn refresh_periodically(inner: Weak<Inner>) {
+    let every = match inner.upgrade() {
+        Some(i) => i.options.refresh_every.max(MIN_REFETCH),
+        None => return,
+    };
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let _one_at_a_time = inner.refetching.lock().await;
+        inner.fetch_now("scheduled refresh").await;
+    }
+}
+
+fn build(issuer: &str, jwks: JwkSet, options: &OidcOptions) -> Result<JwtValidator, Error> {
+    Ok(JwtValidator::new(issuer, jwks, options.claims.clone())?
+        .with_extra_audiences(options.extra_audiences.clone())
+        .with_leeway(options.leeway_secs))
+}
+
+/// The HTTP client for issuer documents: no proxy, no redirects, bounded
+/// time, and a resolver that refuses link-local and metadata addresses.
+fn client() -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(FETCH_TIMEOUT)
+        .dns_resolver(Arc::new(GuardedResolver))
+        .build()
+        .map_err(|e| {
+            Error::Key(format!(
+                "could not build the HTTP client for the issuer: {e}"
+            ))
+        })
+}
+
+/// GETs `url` as JSON, refusing forbidden addresses, redirects, errors and
+/// oversized bodies.
+async fn fetch<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<T, Error> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| Error::Key(format!("the issuer's URL `{url}` is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Error::Key(format!(
+            "the issuer's URL `{url}` is not http(s)"
+        )));
+    }
+    if let Some(url::Host::Ipv4(ip)) = parsed.host() {
+        refuse_forbidden(IpAddr::V4(ip), url)?;
+    }
+    if let Some(url::Host::Ipv6(ip)) = parsed.host() {
+        refuse_forbidden(IpAddr::V6(ip), url)?;
+    }
+    let mut response = http
+        .get(parsed)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| Error::Key(format!("could not fetch `{url}`: {e}")))?;
+    if !response.status().is_success() {
+        return Err(Error::Key(format!(
+            "`{url}` answered {} (redirects are not followed)",
+            response.status()
+        )));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Error::Key(format!("could not read `{url}`: {e}")))?
+    {
+        if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+            return Err(Error::Key(format!(
+                "`{url}` is larger than {MAX_DOCUMENT_BYTES} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| Error::Key(format!("`{url}` is not the JSON document expected: {e}")))
+}
+
+/// Link-local addresses (which include the cloud metadata services at
+/// 169.254.169.254 and fd00:ec2::254's neighbours), unspecified, multicast
+/// and broadcast addresses are never fetched from.
+fn refuse_forbidden(ip: IpAddr, what: &str) -> Result<(), Error> {
+    let forbidden = match ip {
+        IpAddr::V4(v4) => {
+            v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                // Alibaba Cloud's metadata service.
+                || v4.octets() == [100, 100, 100, 200]
+        }
+        IpAddr::V6(v6) => {
+            (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || v6.segments() == [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254]
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| refuse_forbidden(IpAddr::V4(v4), what).is_err())
+        }
+    };
+    if forbidden {
+        return Err(Error::Key(format!(
+            "`{what}` resolves to {ip}, a link-local or metadata address Berth never fetches from"
+        )));
+    }
+    Ok(())
+}
+
+/// Resolves host names like the system does, then drops forbidden
+/// addresses (a name that only has such addresses fails to resolve).
+struct GuardedResolver;
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| refuse_forbidden(a.ip(), &host).is_ok())
+                .collect();
+            if addrs.is_empty() {
+                return Err(format!(
+                    "`{host}` resolves only to link-local or metadata addresses, which Berth never fetches from"
+                )
+                .into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_and_link_local_addresses_are_refused() {
+        for ip in [
+            "169.254.169.254",
+            "169.254.0.1",
+            "100.100.100.200",
+            "0.0.0.0",
+            "224.0.0.1",
+            "fe80::1",
+            "fd00:ec2::254",
+            "::ffff:169.254.169.254",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(
+                refuse_forbidden(ip, "test").is_err(),
+                "{ip} must be refused"
+            );
+        }
+        for ip in ["127.0.0.1", "10.0.0.5", "192.168.1.10", "::1", "8.8.8.8"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(refuse_forbidden(ip, "test").is_ok(), "{ip} is allowed");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_issuer_on_a_metadata_address_is_never_fetched() {
+        let err = OidcValidator::discover(
+            "http://169.254.169.254/latest",
+            OidcOptions {
+                claims: ClaimMapping::default(),
+                extra_audiences: Vec::new(),
+                leeway_secs: 0,
+                refresh_every: Duration::from_secs(300),
+            },
+        )
+        .await
+        .err()
+        .expect("refused");
+        assert!(err.to_string().contains("metadata"), "{err}");
+    }
+}
