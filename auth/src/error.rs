@@ -37,6 +37,18 @@ pub enum Error {
     #[error("the bearer token is not a valid JWT ({0}); obtain a new token from the issuer")]
     MalformedToken(String),
 
+    /// The issuer says the (opaque) token is not active: unknown, expired or
+    /// revoked (RFC 7662 `"active": false`).
+    #[error(
+        "the token is not active (its issuer does not know it, or it expired or was revoked); \
+         obtain a new token"
+    )]
+    Inactive,
+
+    /// The issuer's introspection endpoint could not be asked about an opaque token.
+    #[error("the token issuer could not be asked about this token ({0}); retry shortly")]
+    IssuerUnavailable(String),
+
     /// The signature does not verify against the key the token names.
     #[error(
         "the token's signature does not verify against the issuer's key: it was signed by \
@@ -144,6 +156,7 @@ impl Error {
             Error::Malformed(_) => 400,
             Error::InsufficientScope { .. } => 403,
             Error::Io(_) | Error::Key(_) => 500,
+            Error::IssuerUnavailable(_) => 503,
             _ => 401,
         }
     }

@@ -15,7 +15,8 @@
 //!   [`ClaimMapping`].
 //! - [`OidcValidator`] (`oidc.rs`): JWTs of an OIDC issuer whose keys are
 //!   discovered and refetched over HTTP (rotation without restarts), fetched
-//!   with an SSRF guard.
+//!   with an SSRF guard; opaque tokens by RFC 7662 introspection
+//!   (`introspect.rs`).
 //! - [`require_scopes`] (`scopes.rs`): `insufficient_scope` with every missing scope.
 //! - [`DevIssuer`] (`dev_issuer.rs`): the local Ed25519 issuer for `berth demo` and
 //!   `berth token`, validated through the same [`JwtValidator`]; [`parse_ttl`]
@@ -25,15 +26,14 @@
 //!
 //! # Not yet here
 //!
-//! RFC 7662 introspection for opaque tokens and Vault-backed secrets arrive as
-//! further [`TokenValidator`]s and modules; the key set and claim parser are
-//! built to be reused by them.
+//! Vault-backed secrets arrive as further modules.
 
 mod bearer;
 mod cache;
 mod claims;
 mod dev_issuer;
 mod error;
+mod introspect;
 mod jwt;
 mod keys;
 mod oidc;
@@ -49,7 +49,7 @@ pub use self::{
     dev_issuer::{DEV_ISSUER_KEY_FILE, DevIssuer, TokenRequest},
     error::Error,
     jwt::{DEFAULT_LEEWAY_SECS, JwtValidator, MAX_LEEWAY_SECS},
-    oidc::{MIN_REFETCH, OidcOptions, OidcValidator},
+    oidc::{IntrospectionClient, MIN_REFETCH, OidcOptions, OidcValidator},
     principal::Principal,
     scopes::require_scopes,
     ttl::parse_ttl,

@@ -10,6 +10,10 @@
 //! [`MIN_REFETCH`] so that tokens with made-up key ids cannot make Berth
 //! hammer the issuer. A failed refetch keeps the keys Berth has.
 //!
+//! Opaque tokens (not three dot-separated parts) are validated by RFC 7662
+//! introspection ([`crate::introspect`]) when [`OidcOptions::introspection`]
+//! is set, at the endpoint the discovery document names.
+//!
 //! Every URL fetched must be `http(s)`, is fetched without proxies or
 //! redirects, with a timeout and a size cap, and may not resolve to a
 //! link-local or cloud-metadata address (SSRF): an issuer that names
@@ -23,6 +27,7 @@ use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
 use tokio::time::Instant;
 
+use crate::introspect::Introspector;
 use crate::{ClaimMapping, Error, JwtValidator, Principal, TokenValidator};
 
 /// Shortest time between two JWKS fetches triggered by unknown key ids.
@@ -46,6 +51,30 @@ pub struct OidcOptions {
     pub leeway_secs: u64,
     /// How often the JWKS is refetched regardless of tokens.
     pub refresh_every: Duration,
+    /// Berth's client credentials at the issuer, to introspect opaque tokens
+    /// (RFC 7662); `None` refuses opaque tokens.
+    pub introspection: Option<IntrospectionClient>,
+}
+
+/// Berth's own client at the issuer, for RFC 7662 introspection.
+#[derive(Clone)]
+pub struct IntrospectionClient {
+    /// The client id.
+    pub client_id: String,
+    /// The client secret (never logged).
+    pub client_secret: String,
+    /// The endpoint; `None` takes the discovery document's
+    /// `introspection_endpoint`.
+    pub endpoint: Option<String>,
+}
+
+impl std::fmt::Debug for IntrospectionClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntrospectionClient")
+            .field("client_id", &self.client_id)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Validates the JWTs of an OIDC issuer, with its keys discovered and kept
@@ -55,6 +84,7 @@ pub struct OidcValidator {
 }
 
 struct Inner {
+    introspector: Option<Introspector>,
     issuer: String,
     jwks_uri: String,
     http: reqwest::Client,
@@ -69,6 +99,8 @@ struct Inner {
 struct Discovery {
     issuer: String,
     jwks_uri: String,
+    #[serde(default)]
+    introspection_endpoint: Option<String>,
 }
 
 // === impl OidcValidator ===
@@ -98,7 +130,30 @@ impl OidcValidator {
         }
         let jwks: JwkSet = fetch(&http, &discovery.jwks_uri).await?;
         let validator = build(issuer, jwks, &options)?;
+        let introspector = match &options.introspection {
+            None => None,
+            Some(client) => {
+                let endpoint = client
+                    .endpoint
+                    .clone()
+                    .or(discovery.introspection_endpoint)
+                    .ok_or_else(|| {
+                        Error::Key(format!(
+                            "`{issuer}` names no introspection_endpoint; set auth.introspection.endpoint"
+                        ))
+                    })?;
+                check_url(&endpoint)?;
+                Some(Introspector::new(
+                    endpoint,
+                    client.client_id.clone(),
+                    client.client_secret.clone(),
+                    issuer.to_owned(),
+                    http.clone(),
+                ))
+            }
+        };
         let inner = Arc::new(Inner {
+            introspector,
             issuer: issuer.to_owned(),
             jwks_uri: discovery.jwks_uri,
             http,
@@ -128,6 +183,20 @@ impl OidcValidator {
 #[async_trait::async_trait]
 impl TokenValidator for OidcValidator {
     async fn validate(&self, token: &str, resource: &str) -> Result<Principal, Error> {
+        if let Some(introspector) = &self.inner.introspector
+            && token.bytes().filter(|b| *b == b'.').count() != 2
+        {
+            let o = &self.inner.options;
+            return introspector
+                .validate(
+                    token,
+                    resource,
+                    &o.claims,
+                    &o.extra_audiences,
+                    o.leeway_secs,
+                )
+                .await;
+        }
         match self.current().validate_sync(token, resource) {
             Err(Error::UnknownKey { kid }) => {
                 if self
@@ -267,6 +336,24 @@ async fn fetch<T: serde::de::DeserializeOwned>(
         .map_err(|e| Error::Key(format!("`{url}` is not the JSON document expected: {e}")))
 }
 
+/// Parses an issuer URL: `http(s)`, and not a forbidden address literal
+/// (host names are checked as they resolve, by [`GuardedResolver`]).
+fn check_url(url: &str) -> Result<reqwest::Url, Error> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| Error::Key(format!("the issuer's URL `{url}` is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Error::Key(format!(
+            "the issuer's URL `{url}` is not http(s)"
+        )));
+    }
+    match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => refuse_forbidden(IpAddr::V4(ip), url)?,
+        Some(url::Host::Ipv6(ip)) => refuse_forbidden(IpAddr::V6(ip), url)?,
+        _ => {}
+    }
+    Ok(parsed)
+}
+
 /// Link-local addresses (which include the cloud metadata services at
 /// 169.254.169.254 and fd00:ec2::254's neighbours), unspecified, multicast
 /// and broadcast addresses are never fetched from.
@@ -358,6 +445,7 @@ mod tests {
                 extra_audiences: Vec::new(),
                 leeway_secs: 0,
                 refresh_every: Duration::from_secs(300),
+                introspection: None,
             },
         )
         .await

@@ -9,8 +9,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use berth_auth::{
-    CachingValidator, ClaimMapping, DevIssuer, JwtValidator, OidcOptions, OidcValidator,
-    TokenValidator,
+    CachingValidator, ClaimMapping, DevIssuer, IntrospectionClient, JwtValidator, OidcOptions,
+    OidcValidator, TokenValidator,
 };
 use berth_session_store::{
     KeyRing, MemoryStore, RedisOptions, RedisStore, SealedStore, SessionStore,
@@ -30,6 +30,10 @@ const TOKEN_CACHE_ENTRIES: usize = 50_000;
 /// Longest a validated token is trusted without re-checking its signature
 /// (never past its `exp`).
 const TOKEN_CACHE_AGE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// How long a token validated by introspection (or any token, when
+/// introspection is on) is trusted before the issuer is asked again.
+const INTROSPECTION_CACHE_AGE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Why Berth could not start.
 #[derive(Debug, thiserror::Error)]
@@ -129,14 +133,24 @@ impl App {
                     extra_audiences: config.auth.extra_audiences.clone(),
                     leeway_secs: config.auth.leeway_secs,
                     refresh_every: config.auth.jwks_refresh,
+                    introspection: config.auth.introspection.as_ref().map(|i| {
+                        IntrospectionClient {
+                            client_id: i.client_id.clone(),
+                            client_secret: i.client_secret.clone(),
+                            endpoint: i.endpoint.clone(),
+                        }
+                    }),
                 };
                 let v = OidcValidator::discover(&issuer, options).await?;
+                // Introspected tokens are asked about again soon, so a
+                // revocation takes effect within INTROSPECTION_CACHE_AGE.
+                let age = if config.auth.introspection.is_some() {
+                    INTROSPECTION_CACHE_AGE
+                } else {
+                    TOKEN_CACHE_AGE
+                };
                 (
-                    Arc::new(CachingValidator::new(
-                        v,
-                        TOKEN_CACHE_ENTRIES,
-                        TOKEN_CACHE_AGE,
-                    )),
+                    Arc::new(CachingValidator::new(v, TOKEN_CACHE_ENTRIES, age)),
                     None,
                 )
             }

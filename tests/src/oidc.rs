@@ -13,15 +13,30 @@ pub struct OidcProvider {
     child: Child,
     /// The issuer URL (`http://127.0.0.1:PORT`).
     pub issuer: String,
+    _dir: tempfile::TempDir,
 }
 
 impl OidcProvider {
     /// Starts the provider and waits until it listens.
     pub fn start() -> OidcProvider {
+        Self::start_with(|_| {})
+    }
+
+    /// Like [`Self::start`], with the clients file changed by `edit` first
+    /// (e.g. `opaque_resources`).
+    pub fn start_with(edit: impl FnOnce(&mut serde_json::Value)) -> OidcProvider {
+        let example = workspace_root().join("tests/oidc/clients.example.json");
+        let mut config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(example).expect("clients file"))
+                .expect("clients JSON");
+        edit(&mut config);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("clients.json");
+        std::fs::write(&path, config.to_string()).expect("write clients file");
         let mut child = Command::new(tool("BERTH_TEST_NODE"))
             .arg(tool("BERTH_TEST_OIDC_PROVIDER"))
             .args(["--port", "0", "--config"])
-            .arg(workspace_root().join("tests/oidc/clients.example.json"))
+            .arg(&path)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -36,7 +51,23 @@ impl OidcProvider {
             .strip_prefix("READY ")
             .unwrap_or_else(|| panic!("the provider did not start: {line:?}"))
             .to_owned();
-        OidcProvider { child, issuer }
+        OidcProvider {
+            child,
+            issuer,
+            _dir: dir,
+        }
+    }
+
+    /// Revokes `token` (RFC 7009) as `client`.
+    pub async fn revoke(&self, client: &str, token: &str) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/token/revocation", self.issuer))
+            .basic_auth(client, Some(format!("{client}-secret")))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("revocation");
+        assert!(r.status().is_success(), "revoke: {}", r.status());
     }
 
     /// An access token for `client` (secret `<client>-secret`) by the

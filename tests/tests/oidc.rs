@@ -1,8 +1,8 @@
 //! Berth as an OAuth 2.1 resource server in front of a real OpenID provider
 //! (npm `oidc-provider`): tokens from the client-credentials grant are
 //! accepted at the resource they were issued for and nowhere else, another
-//! tenant's token is refused, and a rotated signing key is picked up
-//! without a restart.
+//! tenant's token is refused, a rotated signing key is picked up without a
+//! restart, and opaque tokens are checked by RFC 7662 introspection.
 
 use std::time::Duration;
 
@@ -96,4 +96,50 @@ async fn a_rotated_signing_key_is_picked_up_without_a_restart() {
     assert!(berth.log().contains("refreshed the issuer's keys"));
     // Tokens signed with the old key, still published, keep working.
     assert_eq!(init_status(&c, &acme, &before).await, 200);
+}
+
+#[tokio::test]
+async fn opaque_tokens_are_introspected_at_the_issuer() {
+    let idp = OidcProvider::start_with(|c| c["opaque_resources"] = json!(["http://127.0.0.1"]));
+    let introspection = |secret: &str| {
+        format!(
+            "{}[auth.introspection]\nclient_id = \"berth-introspector\"\nclient_secret = \"{secret}\"\n",
+            config(&idp.issuer)
+        )
+    };
+    let berth = Berth::serve(&introspection("berth-introspector-secret"), &[]).await;
+    let c = reqwest::Client::new();
+    let acme = berth.url("acme", "echo");
+    let globex = berth.url("globex", "echo");
+
+    let token = idp.token("acme-agent", &acme, None).await;
+    assert!(!token.contains('.'), "an opaque token: {token}");
+    let sid = berth_tests::legacy::session(&c, &acme, &token).await;
+    let reply = call(&c, &acme, &token, &sid, "echo", json!({"text": "opaque"})).await;
+    assert_eq!(reply["result"]["content"][0]["text"], "opaque", "{reply}");
+
+    // The issuer's answer names the resource: a token for another one fails.
+    let elsewhere = idp.token("acme-agent", &globex, None).await;
+    assert_eq!(init_status(&c, &acme, &elsewhere).await, 401);
+    let other_tenant = idp.token("globex-agent", &acme, None).await;
+    assert_eq!(init_status(&c, &acme, &other_tenant).await, 403);
+    // Made up, or revoked before use: inactive.
+    assert_eq!(init_status(&c, &acme, &"x".repeat(43)).await, 401);
+    let revoked = idp.token("acme-agent", &acme, None).await;
+    idp.revoke("acme-agent", &revoked).await;
+    let r = mcp_post(&c, &acme, &revoked, INIT).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(
+        challenge.contains(r#"error="invalid_token""#),
+        "{challenge}"
+    );
+    assert!(challenge.contains("not active"), "{challenge}");
+
+    // If Berth cannot ask the issuer (here: a wrong client secret), the
+    // agent is told to retry (503), not that its token is bad.
+    let misconfigured = Berth::serve(&introspection("wrong-secret"), &[]).await;
+    let url = misconfigured.url("acme", "echo");
+    let token = idp.token("acme-agent", &url, None).await;
+    assert_eq!(init_status(&c, &url, &token).await, 503);
 }

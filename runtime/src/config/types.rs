@@ -116,6 +116,32 @@ pub struct AuthConfig {
     /// Which token claims hold tenant, subject, client id, scopes and
     /// groups (modes `jwt` and `oidc`).
     pub claims: berth_auth::ClaimMapping,
+    /// Berth's client at the issuer for RFC 7662 introspection of opaque
+    /// tokens (mode `oidc`); absent: opaque tokens are refused.
+    pub introspection: Option<IntrospectionConfig>,
+}
+
+/// `[auth.introspection]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionConfig {
+    /// Berth's client id at the issuer.
+    pub client_id: String,
+    /// Its secret (set it through the environment in production).
+    pub client_secret: String,
+    /// The endpoint; default: the discovery document's
+    /// `introspection_endpoint`.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+}
+
+impl std::fmt::Debug for IntrospectionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntrospectionConfig")
+            .field("client_id", &self.client_id)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Token validation mode.
@@ -511,6 +537,7 @@ impl Default for AuthConfig {
             required_scopes: Vec::new(),
             jwks_refresh: Duration::from_secs(300),
             claims: berth_auth::ClaimMapping::default(),
+            introspection: None,
         }
     }
 }

@@ -211,6 +211,19 @@ pub async fn authenticate(
     };
     let principal = match result {
         Ok(p) => p,
+        Err(e) if e.http_status() >= 500 => {
+            // Not the agent's fault: the issuer could not be asked.
+            tracing::warn!(error = %e, resource, "could not validate a token");
+            return Err(reply::rpc_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                crate::jsonrpc::RpcError::new(
+                    ErrorCode::Overloaded,
+                    format!("Service Unavailable: {e}"),
+                )
+                .with_data(serde_json::json!({"retryable": true})),
+            ));
+        }
         Err(e) => {
             tracing::info!(error = %e, resource, "rejected MCP request: authentication failed");
             let presented = raw.is_some();
