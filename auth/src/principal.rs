@@ -21,10 +21,17 @@ pub struct Principal {
 // === impl Principal ===
 
 impl Principal {
-    /// Whether the token granted scope `s` (exact, case-sensitive match, as RFC 6749 §3.3
-    /// requires).
+    /// Whether the token granted scope `s`: exactly (case-sensitive, as RFC 6749 §3.3
+    /// requires), or through a parent in the `:`-separated hierarchy (`mcp:tools`
+    /// covers `mcp:tools:call`, never the other way round, and `mcp:tool` covers
+    /// nothing under `mcp:tools`).
     pub fn has_scope(&self, s: &str) -> bool {
-        self.scopes.iter().any(|granted| granted == s)
+        self.scopes.iter().any(|granted| {
+            granted == s
+                || (!granted.is_empty()
+                    && s.strip_prefix(granted.as_str())
+                        .is_some_and(|rest| rest.starts_with(':')))
+        })
     }
 }
 
@@ -33,7 +40,7 @@ mod tests {
     use super::Principal;
 
     #[test]
-    fn has_scope_is_exact() {
+    fn has_scope_matches_exactly() {
         let p = Principal {
             tenant: "acme".into(),
             subject: "alice".into(),
@@ -46,5 +53,28 @@ mod tests {
         assert!(!p.has_scope("Admin"));
         assert!(!p.has_scope("mcp"));
         assert!(!p.has_scope(""));
+    }
+
+    #[test]
+    fn parents_cover_their_children_only() {
+        let p = Principal {
+            tenant: "acme".into(),
+            subject: "alice".into(),
+            client_id: None,
+            scopes: vec!["mcp:tools".into(), "files:read:".into()],
+            groups: vec![],
+        };
+        assert!(p.has_scope("mcp:tools:call"));
+        assert!(p.has_scope("mcp:tools:call:echo"));
+        assert!(!p.has_scope("mcp:toolsx"), "not at a `:` boundary");
+        assert!(!p.has_scope("mcp:tool"));
+        assert!(!p.has_scope("mcp"), "a child never covers its parent");
+        assert!(!p.has_scope("MCP:tools:call"));
+        let child = Principal {
+            scopes: vec!["mcp:tools:list".into()],
+            ..p
+        };
+        assert!(!child.has_scope("mcp:tools"));
+        assert!(!child.has_scope("mcp:tools:call"));
     }
 }

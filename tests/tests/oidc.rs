@@ -143,3 +143,28 @@ async fn opaque_tokens_are_introspected_at_the_issuer() {
     let token = idp.token("acme-agent", &url, None).await;
     assert_eq!(init_status(&c, &url, &token).await, 503);
 }
+
+#[tokio::test]
+async fn a_parent_scope_covers_its_children_and_a_sibling_does_not() {
+    let idp = OidcProvider::start();
+    let cfg = config(&idp.issuer).replace(
+        "[servers.globex.echo]",
+        "required_scopes = [\"mcp:tools:call\"]\n[servers.globex.echo]",
+    );
+    let berth = Berth::serve(&cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let acme = berth.url("acme", "echo");
+    // `mcp:tools` is the parent of the required `mcp:tools:call`.
+    let parent = idp.token("acme-agent", &acme, Some("mcp:tools")).await;
+    assert_eq!(init_status(&c, &acme, &parent).await, 200);
+    // A sibling (`mcp:tools:list`) is not enough: 403 naming what is missing.
+    let sibling = idp.token("acme-readonly", &acme, None).await;
+    let r = mcp_post(&c, &acme, &sibling, INIT).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(
+        challenge.contains(r#"error="insufficient_scope""#),
+        "{challenge}"
+    );
+    assert!(challenge.contains("mcp:tools:call"), "{challenge}");
+}
