@@ -15,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use zeroize::Zeroizing;
 
 use crate::claims::{Audiences, ClaimsSeed, ParsedClaims};
+use crate::oidc::read_capped;
 use crate::{ClaimMapping, Error, Principal};
 
 /// Largest introspection answer accepted.
@@ -124,15 +125,8 @@ impl Introspector {
                 response.status()
             )));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(unavailable)? {
-            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(Error::IssuerUnavailable(format!(
-                    "the introspection answer is larger than {MAX_ANSWER_BYTES} bytes"
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        read_capped(&mut response, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|e| Error::IssuerUnavailable(format!("the introspection answer: {e}")))
     }
 }

@@ -319,21 +319,26 @@ async fn fetch<T: serde::de::DeserializeOwned>(
             response.status()
         )));
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
+    let body = read_capped(&mut response, MAX_DOCUMENT_BYTES)
         .await
-        .map_err(|e| Error::Key(format!("could not read `{url}`: {e}")))?
-    {
-        if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-            return Err(Error::Key(format!(
-                "`{url}` is larger than {MAX_DOCUMENT_BYTES} bytes"
-            )));
+        .map_err(|e| Error::Key(format!("could not read `{url}`: {e}")))?;
+    serde_json::from_slice(&body)
+        .map_err(|e| Error::Key(format!("`{url}` is not the JSON document expected: {e}")))
+}
+
+/// Reads a response body of at most `max` bytes.
+pub(crate) async fn read_capped(
+    response: &mut reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > max {
+            return Err(format!("it is larger than {max} bytes"));
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body)
-        .map_err(|e| Error::Key(format!("`{url}` is not the JSON document expected: {e}")))
+    Ok(body)
 }
 
 /// Parses an issuer URL: `http(s)`, and not a forbidden address literal

@@ -392,6 +392,16 @@ impl Sessions {
         );
     }
 
+    /// Runs `work` holding the start gate of the session under `key`, so
+    /// concurrent first requests for one session do the slow path once.
+    async fn gated<T>(&self, key: &RecordKey, work: impl std::future::Future<Output = T>) -> T {
+        let gate = self.shared.starting.entry(key.clone()).or_default().clone();
+        let _guard = gate.lock().await;
+        let out = work.await;
+        self.shared.starting.remove(key);
+        out
+    }
+
     /// Takes the session's lease unless another live pod holds it, in
     /// which case that pod's lease is returned.
     async fn lease_or_owner(&self, binding: &SessionBinding) -> Result<Option<Lease>, RpcError> {

@@ -52,18 +52,8 @@ impl Sessions {
         {
             return Ok(PrincipalSession::Here(s, binding, false));
         }
-        let gate = self
-            .shared
-            .starting
-            .entry(binding.record_key().clone())
-            .or_default()
-            .clone();
-        let _guard = gate.lock().await;
-        let result = self
-            .stateless_slow(tenant, server, subject, config, &binding)
-            .await;
-        self.shared.starting.remove(binding.record_key());
-        match result? {
+        let slow = self.stateless_slow(tenant, server, subject, config, &binding);
+        match self.gated(binding.record_key(), slow).await? {
             Located::Here(session, fresh) => Ok(PrincipalSession::Here(session, binding, fresh)),
             Located::Remote(lease) => Ok(PrincipalSession::Remote(lease)),
         }

@@ -49,18 +49,8 @@ impl Sessions {
             return Ok(Located::Local(s, t));
         }
         let binding = self.bind(tenant, server, subject, session_id);
-        let gate = self
-            .shared
-            .starting
-            .entry(binding.record_key().clone())
-            .or_default()
-            .clone();
-        let _guard = gate.lock().await;
-        let located = self
-            .locate_slow(tenant, server, subject, session_id, config, &binding)
-            .await;
-        self.shared.starting.remove(binding.record_key());
-        located
+        let slow = self.locate_slow(tenant, server, subject, session_id, config, &binding);
+        self.gated(binding.record_key(), slow).await
     }
 
     async fn locate_slow(
