@@ -131,6 +131,16 @@ pub enum Error {
     /// Key material is unusable: a bad JWKS, a corrupt key file, a signing failure.
     #[error("key error: {0}")]
     Key(String),
+
+    /// A secret could not be read from Vault (unreachable, login refused,
+    /// no such path or key). Never contains a secret value.
+    #[error("Vault: {0}")]
+    Vault(String),
+
+    /// A secret path would leave its tenant's prefix (a templated subject
+    /// that is not a safe path segment, a path with `..`).
+    #[error("secret path refused: {0}")]
+    SecretPath(String),
 }
 
 // === impl Error ===
@@ -150,13 +160,15 @@ impl Error {
         }
     }
 
-    /// The HTTP status to answer with: 400, 401, 403, or 500 for server-side faults.
+    /// The HTTP status to answer with: 400, 401, 403, 500 for server-side
+    /// faults, 503 when an issuer or Vault cannot be asked.
     pub fn http_status(&self) -> u16 {
         match self {
             Error::Malformed(_) => 400,
             Error::InsufficientScope { .. } => 403,
             Error::Io(_) | Error::Key(_) => 500,
-            Error::IssuerUnavailable(_) => 503,
+            Error::IssuerUnavailable(_) | Error::Vault(_) => 503,
+            Error::SecretPath(_) => 403,
             _ => 401,
         }
     }

@@ -21,12 +21,11 @@
 //! - [`DevIssuer`] (`dev_issuer.rs`): the local Ed25519 issuer for `berth demo` and
 //!   `berth token`, validated through the same [`JwtValidator`]; [`parse_ttl`]
 //!   (`ttl.rs`) reads its `--ttl`.
+//! - [`vault`]: Berth's Vault client (AppRole, Kubernetes or token login,
+//!   renewal, KV v2 reads) and the confinement of secret paths to their
+//!   tenant's prefix.
 //! - [`Error`] (`error.rs`): the one error type, with its mapping to HTTP status and
 //!   the `WWW-Authenticate` `error` code.
-//!
-//! # Not yet here
-//!
-//! Vault-backed secrets arrive as further modules.
 
 mod bearer;
 mod cache;
@@ -41,6 +40,7 @@ mod principal;
 mod scopes;
 mod ttl;
 mod validator;
+pub mod vault;
 
 pub use self::{
     bearer::bearer_token,

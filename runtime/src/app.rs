@@ -12,9 +12,7 @@ use berth_auth::{
     CachingValidator, ClaimMapping, DevIssuer, IntrospectionClient, JwtValidator, OidcOptions,
     OidcValidator, TokenValidator,
 };
-use berth_session_store::{
-    KeyRing, MemoryStore, RedisOptions, RedisStore, SealedStore, SessionStore,
-};
+use berth_session_store::{MemoryStore, RedisOptions, RedisStore, SealedStore, SessionStore};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +21,7 @@ use crate::cluster::Cluster;
 use crate::config::{AuthMode, BackendKind, Config};
 use crate::hosting::Sessions;
 use crate::http::{self, AppState};
+use crate::secrets::Secrets;
 
 /// Validated tokens kept per pod (a full cache starts over).
 const TOKEN_CACHE_ENTRIES: usize = 50_000;
@@ -80,10 +79,8 @@ pub struct App {
 impl App {
     /// Builds every component; must be called inside a Tokio runtime.
     pub async fn build(config: Config) -> Result<App, StartError> {
-        let keys = match (&config.keys.master, &config.keys.bind) {
-            (Some(m), Some(b)) => KeyRing::from_specs(m, b)?,
-            _ => KeyRing::load_or_create(&config.state_dir)?,
-        };
+        let vault = crate::secrets::connect(&config.vault)?;
+        let keys = crate::keys::load(&config, vault.as_ref()).await?;
         let (validator, jwks): (Arc<dyn TokenValidator>, _) = match config.auth.mode {
             AuthMode::Dev => {
                 let issuer = DevIssuer::load_or_create(&config.state_dir)?;
@@ -156,6 +153,15 @@ impl App {
             }
         };
         let shutdown = CancellationToken::new();
+        let secrets = match vault {
+            Some(vault) => {
+                let stop = shutdown.clone();
+                let renewing = vault.clone();
+                tokio::spawn(async move { renewing.keep_alive(stop.cancelled_owned()).await });
+                Secrets::new(Some(vault), config.vault.tenant_prefix.clone())
+            }
+            None => Secrets::none(),
+        };
         let store = SealedStore::new(open_store(&config)?, keys.clone());
         let pod = config.pod_name.clone().unwrap_or_else(default_pod_name);
         let cluster = Cluster::new(
@@ -179,6 +185,7 @@ impl App {
             keys,
             store,
             cluster,
+            Arc::new(secrets),
             shutdown.clone(),
         );
         let specs: Vec<_> = config

@@ -13,7 +13,9 @@
 //! - [`http`]: routes, guards (Host/Origin, auth), MCP handlers, replies.
 //! - [`stateless`]: the 2026-07-28 era on the same endpoint.
 //! - [`hosting`]: hosting sessions, routing, event streams, reaping.
-//! - [`backend`]: where instances run (`process` now).
+//! - [`backend`]: where instances run (`process`, `docker`).
+//! - [`secrets`]: deployments' Vault secrets, read when a call needs them;
+//!   [`keys`]: the session sealing keys (Vault, env or state dir).
 //! - [`jsonrpc`]: zero-copy JSON-RPC framing and error codes.
 //! - [`cli`]: the `berth` command line (`demo`, `serve`, `token`).
 
@@ -31,6 +33,8 @@ pub mod config;
 pub mod hosting;
 pub mod http;
 pub mod jsonrpc;
+pub mod keys;
+pub mod secrets;
 pub mod server;
 pub mod stateless;
 

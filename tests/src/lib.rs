@@ -11,6 +11,7 @@ pub mod legacy;
 pub mod oidc;
 pub mod pods;
 pub mod redis;
+pub mod vault;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

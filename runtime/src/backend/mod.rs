@@ -13,12 +13,16 @@
 //! - [`docker`]: one hardened container per instance (bollard).
 //! - [`http_bridge`]: the same message pipe over Streamable HTTP, for
 //!   servers that listen on a port (`transport = "http"`).
+//! - [`delivery`]: secrets handed to an instance (env at start, headers
+//!   per request).
 
+pub mod delivery;
 pub mod docker;
 pub mod framing;
 pub mod http_bridge;
 pub mod process;
 
+pub use self::delivery::{CallHeaders, HeaderSource, SecretEnv};
 pub use self::docker::DockerBackend;
 pub use self::process::ProcessBackend;
 
@@ -49,6 +53,11 @@ pub struct ServerSpec {
     pub command: Vec<String>,
     /// Extra environment for the instance.
     pub env: BTreeMap<String, String>,
+    /// Secret environment, resolved for the caller when the instance
+    /// starts (never part of the spec's hash or labels).
+    pub secret_env: SecretEnv,
+    /// Secret headers for each request to an HTTP-transport instance.
+    pub call_headers: Option<HeaderSource>,
     /// Working directory for the process backend.
     pub cwd: Option<std::path::PathBuf>,
     /// Largest message accepted from the server, in bytes.

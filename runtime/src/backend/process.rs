@@ -65,6 +65,7 @@ impl Backend for ProcessBackend {
                     .filter_map(|k| std::env::var(k).ok().map(|v| (*k, v))),
             )
             .envs(&spec.env)
+            .envs(spec.secret_env.iter())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -11,11 +11,13 @@
 
 mod env;
 mod types;
+mod vault;
 
 pub use self::types::{
     AuthConfig, AuthMode, BackendKind, ClusterConfig, Config, DockerConfig, KeysConfig, Limits,
     Security, ServerConfig, StoreConfig, Transport, check_name, parse_size,
 };
+pub use self::vault::{SecretRef, VaultAuthMethod, VaultConfig};
 
 use std::path::Path;
 

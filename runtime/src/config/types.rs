@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::ConfigError;
+use super::vault::{SecretRef, VaultConfig};
 
 /// The whole configuration.
 #[derive(Clone, Debug, Deserialize)]
@@ -37,6 +38,9 @@ pub struct Config {
     pub cluster: ClusterConfig,
     /// Session sealing keys.
     pub keys: KeysConfig,
+    /// Vault (or OpenBao): deployments' secrets and, optionally, the
+    /// session keys.
+    pub vault: VaultConfig,
     /// Where server instances run.
     pub backend: BackendKind,
     /// The Docker backend's engine connection and limits.
@@ -190,14 +194,28 @@ pub struct ClusterConfig {
     pub handoff_on_shutdown: bool,
 }
 
-/// Session sealing keys; when unset, kept in `state_dir/session-keys.json`.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// Session sealing keys: from Vault (`vault_path`), from `master`/`bind`
+/// (e.g. `BERTH_KEYS__MASTER`), or kept in `state_dir/session-keys.json`.
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeysConfig {
-    /// Master key as `id:hex64`.
+    /// Master key as `id:hex64`; after a rotation `new:hex64,old:hex64`
+    /// (the first seals, the others still open older records).
     pub master: Option<String>,
-    /// Binding key as `id:hex64`.
+    /// Binding key as `id:hex64`, or `new:hex64,old:hex64` likewise.
     pub bind: Option<String>,
+    /// KV v2 path (under `vault.kv_mount`) of a secret with fields
+    /// `master` and `bind` (same forms as above); read once at start.
+    /// Needs `[vault]`.
+    pub vault_path: Option<String>,
+}
+
+impl std::fmt::Debug for KeysConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeysConfig")
+            .field("vault_path", &self.vault_path)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Which backend runs server instances.
@@ -283,6 +301,8 @@ pub struct ServerConfig {
     pub network: Option<String>,
     /// Started, unclaimed instances kept ready (docker).
     pub warm_pool: usize,
+    /// Secrets from Vault, resolved when a call needs them.
+    pub secrets: Vec<SecretRef>,
 }
 
 // === impl Config ===
@@ -300,6 +320,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             cluster: ClusterConfig::default(),
             keys: KeysConfig::default(),
+            vault: VaultConfig::default(),
             backend: BackendKind::default(),
             docker: DockerConfig::default(),
             servers: BTreeMap::new(),
@@ -383,6 +404,7 @@ impl Config {
         parse_size(&self.docker.tmpfs_size).map_err(|m| key("docker.tmpfs_size", &m))?;
         check_name(&self.docker.internal_network)
             .map_err(|m| key("docker.internal_network", &m))?;
+        super::vault::check_vault(self).map_err(|(k, m)| key(k, &m))?;
         if self.auth.mode == AuthMode::Oidc && self.auth.issuer.is_none() {
             return Err(key("auth.issuer", "required when auth.mode = \"oidc\""));
         }
@@ -431,6 +453,8 @@ impl Config {
                 if s.pids < 8 {
                     return Err(key(&format!("{k}.pids"), "must be at least 8"));
                 }
+                super::vault::check_refs(self, s)
+                    .map_err(|(field, m)| key(&format!("{k}.secrets{field}"), &m))?;
                 if s.idle_timeout.is_zero() {
                     return Err(key(
                         &format!("{k}.idle_timeout"),
@@ -572,6 +596,7 @@ impl Default for ServerConfig {
             pids: 128,
             network: None,
             warm_pool: 0,
+            secrets: Vec::new(),
         }
     }
 }

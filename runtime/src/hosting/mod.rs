@@ -39,10 +39,11 @@ use dashmap::DashMap;
 use rand::RngCore;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{Backend, BackendError, InstanceLabels, ServerSpec};
+use crate::backend::{Backend, BackendError, InstanceLabels, SecretEnv, ServerSpec};
 use crate::cluster::{Cluster, HEARTBEAT_EVERY, Lease, Owner};
 use crate::config::{Config, ServerConfig};
 use crate::jsonrpc::{ErrorCode, RpcError};
+use crate::secrets::Secrets;
 
 /// How often the sweeper checks deadlines and idleness.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
@@ -77,6 +78,8 @@ struct Shared {
     keys: KeyRing,
     store: SealedStore,
     cluster: Cluster,
+    /// Deployment secrets (Vault).
+    secrets: Arc<Secrets>,
     /// Sessions are handed to other pods at shutdown (shared store).
     handoff: bool,
     /// The store is shared with other pods: resumable streams are
@@ -120,6 +123,7 @@ impl Sessions {
         keys: KeyRing,
         store: SealedStore,
         cluster: Cluster,
+        secrets: Arc<Secrets>,
         shutdown: CancellationToken,
     ) -> Self {
         let pod = cluster.pod().to_owned();
@@ -133,6 +137,7 @@ impl Sessions {
                 keys,
                 store,
                 cluster,
+                secrets,
                 handoff: config.cluster.handoff_on_shutdown && config.store.url != "memory",
                 shared_store: config.store.url != "memory",
                 pod,
@@ -173,7 +178,10 @@ impl Sessions {
         self.shared.map.is_empty()
     }
 
-    /// Derives the binding of a legacy session for this caller.
+    /// Derives the binding of a legacy session for this caller, under the
+    /// bind key the session id names (`random.keyid`, see
+    /// [`Sessions::new_legacy_id`]): a session created before a bind-key
+    /// rotation keeps its record key while its key stays in the ring.
     pub fn bind(
         &self,
         tenant: &str,
@@ -181,7 +189,25 @@ impl Sessions {
         subject: &str,
         session_id: &str,
     ) -> SessionBinding {
-        self.shared.keys.bind(tenant, server, subject, session_id)
+        let keys = &self.shared.keys;
+        session_id
+            .split_once('.')
+            .filter(|(_, kid)| *kid != keys.current_bind_id())
+            .and_then(|(_, kid)| {
+                keys.bind_with(kid, tenant, server, subject, session_id)
+                    .ok()
+            })
+            .unwrap_or_else(|| keys.bind(tenant, server, subject, session_id))
+    }
+
+    /// A new legacy session id: 256 random bits, then the id of the bind
+    /// key its binding is derived under.
+    pub fn new_legacy_id(&self) -> String {
+        format!(
+            "{}.{}",
+            new_session_id(),
+            self.shared.keys.current_bind_id()
+        )
     }
 
     /// Finds an open session; `None` for unknown ids and other users' ids alike.
@@ -256,7 +282,7 @@ impl Sessions {
         subject: &str,
         config: &ServerConfig,
     ) -> Result<NewSession, RpcError> {
-        let session_id = new_session_id();
+        let session_id = self.new_legacy_id();
         let binding = self.bind(tenant, server, subject, &session_id);
         let session = self
             .start(tenant, server, subject, config, &binding, true)
@@ -288,7 +314,7 @@ impl Sessions {
                 .await
                 .map_err(store_unavailable)?;
         }
-        let spec = self.spec(tenant, server, config);
+        let spec = self.start_spec(tenant, server, subject, config).await?;
         let instance = self
             .shared
             .backend
@@ -455,7 +481,41 @@ impl Sessions {
             .remove(&(tenant.to_owned(), server.to_owned()));
     }
 
-    /// What the backend runs for `tenant/server`.
+    /// What the backend runs for `tenant/server` on behalf of `subject`:
+    /// with the source of its header secrets; env secrets are read by
+    /// [`Sessions::start_spec`] only when an instance starts.
+    pub fn session_spec(
+        &self,
+        tenant: &str,
+        server: &str,
+        subject: &str,
+        config: &ServerConfig,
+    ) -> ServerSpec {
+        let mut spec = self.spec(tenant, server, config);
+        spec.call_headers = self.shared.secrets.headers(tenant, config, subject);
+        spec
+    }
+
+    /// [`Sessions::session_spec`] with the env secrets read from Vault,
+    /// for starting a new instance.
+    pub async fn start_spec(
+        &self,
+        tenant: &str,
+        server: &str,
+        subject: &str,
+        config: &ServerConfig,
+    ) -> Result<ServerSpec, RpcError> {
+        let mut spec = self.session_spec(tenant, server, subject, config);
+        spec.secret_env = self
+            .shared
+            .secrets
+            .env(tenant, server, config, subject)
+            .await?;
+        Ok(spec)
+    }
+
+    /// What the backend runs for `tenant/server`, caller-independent
+    /// (warm pools).
     pub fn spec(&self, tenant: &str, server: &str, config: &ServerConfig) -> ServerSpec {
         ServerSpec {
             tenant: tenant.to_owned(),
@@ -465,6 +525,8 @@ impl Sessions {
             path: config.path.clone(),
             command: config.command.clone(),
             env: config.env.clone(),
+            secret_env: SecretEnv::default(),
+            call_headers: None,
             cwd: config.cwd.clone(),
             max_message_bytes: self.shared.max_message_bytes,
             shutdown_grace: self.shared.shutdown_grace,

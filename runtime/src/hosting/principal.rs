@@ -122,7 +122,7 @@ impl Sessions {
             return Ok(None);
         };
         let (session, labels) = self.prepare(tenant, server, subject, binding, true, None)?;
-        let spec = self.spec(tenant, server, config);
+        let spec = self.session_spec(tenant, server, subject, config);
         let Some(instance) = self
             .shared
             .backend

@@ -159,6 +159,7 @@ pub(super) async fn attach(
             rx,
             sink,
             spec.max_message_bytes,
+            spec.call_headers.clone(),
             stop.clone(),
         );
         reader

@@ -88,7 +88,15 @@ pub(super) async fn create(
         network_mode: Some(network_mode),
         ..HostConfig::default()
     };
-    let env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    // Env secrets are visible to whoever can inspect the container, like
+    // any env; header-delivered secrets never enter the container config.
+    let env: Vec<String> = spec
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(spec.secret_env.iter())
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     let config = Config {
         image: Some(digest),
         cmd: (!spec.command.is_empty()).then(|| spec.command.clone()),

@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use self::sse::{Next, SseReader};
-use crate::backend::InboundSink;
+use crate::backend::{HeaderSource, InboundSink};
 use crate::jsonrpc::{Envelope, ErrorCode, Kind, RpcError};
 
 /// How long the bridge waits for a POST's response headers before sending
@@ -75,6 +75,7 @@ pub fn spawn<F>(
     outbound: mpsc::Receiver<Bytes>,
     sink: Arc<dyn InboundSink>,
     limit: usize,
+    secrets: Option<HeaderSource>,
     stop: CancellationToken,
 ) where
     F: std::future::Future<Output = Result<url::Url, String>> + Send + 'static,
@@ -97,6 +98,7 @@ pub fn spawn<F>(
             url,
             sink,
             limit,
+            secrets,
             session: RwLock::new(None),
             version: RwLock::new(None),
             tasks: stop.child_token(),
@@ -110,6 +112,8 @@ struct Bridge {
     url: url::Url,
     sink: Arc<dyn InboundSink>,
     limit: usize,
+    /// Secret headers added to every request (read anew each time).
+    secrets: Option<HeaderSource>,
     /// The server's `Mcp-Session-Id`, once it assigned one.
     session: RwLock<Option<HeaderValue>>,
     /// The protocol version the server agreed to in `initialize`.
@@ -169,6 +173,15 @@ impl Bridge {
         self.end_session().await;
     }
 
+    /// The deployment's secret headers for the next request, fresh from
+    /// their source; empty when it has none.
+    async fn secret_headers(&self) -> Result<http::HeaderMap, String> {
+        match &self.secrets {
+            Some(source) => source.0.headers().await,
+            None => Ok(http::HeaderMap::new()),
+        }
+    }
+
     /// Adds the session and version headers.
     fn with_session(&self, mut req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         if let Some(s) = self.session.read().expect("bridge lock poisoned").clone() {
@@ -188,9 +201,14 @@ impl Bridge {
         initialize: bool,
         headers_sent: Option<oneshot::Sender<()>>,
     ) {
+        let secrets = match self.secret_headers().await {
+            Ok(headers) => headers,
+            Err(reason) => return self.fail(request_id.as_deref(), &reason),
+        };
         let req = self
             .client
             .post(self.url.clone())
+            .headers(secrets)
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json, text/event-stream")
             .body(message);
@@ -349,6 +367,7 @@ impl Bridge {
         let mut req = self
             .client
             .get(self.url.clone())
+            .headers(self.secret_headers().await?)
             .header(ACCEPT, "text/event-stream");
         if let Some(id) = from {
             req = req.header(LAST_EVENT_HEADER, id);
