@@ -140,6 +140,17 @@ impl Bao {
         }
     }
 
+    /// Policy `berth-read`: read access to `secret/data/{readable}/*`.
+    pub async fn read_policy(&self, readable: &str) {
+        let policy = format!("path \"secret/data/{readable}/*\" {{ capabilities = [\"read\"] }}\n");
+        self.api(
+            "PUT",
+            "sys/policies/acl/berth-read",
+            Some(json!({"policy": policy})),
+        )
+        .await;
+    }
+
     /// The `[vault]` section for Berth logging in with `role`.
     pub fn config(&self, role: &AppRole) -> String {
         format!(
