@@ -3,7 +3,8 @@
 //! It carries every fixture the official MCP conformance suite calls on a server (the `test_*`
 //! tools, `test://` resources and templates, `test_*` prompts, completion, logging), in both
 //! protocol eras, plus the tools Berth's own tests rely on (`counter_increment`, `counter_get`,
-//! `echo`, `instance_info`, `sleep_ms`, `env_get`).
+//! `echo`, `instance_info`, `sleep_ms`, `env_get`, and the fixtures `environment` and
+//! `request_headers` that show what an instance was given).
 //!
 //! Default transport is stdio; `--http ADDR` serves Streamable HTTP at `/mcp` and prints
 //! `listening on http://ADDR/mcp` once bound. Logs always go to stderr.

@@ -57,7 +57,7 @@ impl ServerHandler for ExampleServer {
             .with_instructions(
                 "Berth's example MCP server: every official conformance fixture (test_* tools, \
                  test:// resources, test_* prompts) plus counter_increment, counter_get, echo, \
-                 instance_info, sleep_ms and env_get.",
+                 instance_info, sleep_ms, env_get, environment and request_headers.",
             )
     }
 

@@ -4,10 +4,15 @@
 //! served statelessly by rmcp. `Host` is checked against loopback names (DNS-rebinding
 //! protection) unless more hosts are allowed on the command line — a container reached by its
 //! service name needs `--allowed-host NAME` or `--any-host`.
+//!
+//! Tools can see the HTTP request that carried their call ([`request_headers`]): Berth's tests
+//! use it to check what a backend receives from Berth (never the agent's token or cookies).
 
 use std::future::Future;
 use std::sync::Arc;
 
+use rmcp::RoleServer;
+use rmcp::service::RequestContext;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +34,25 @@ pub(crate) struct HostPolicy {
     pub(crate) extra_hosts: Vec<String>,
     /// Accept any `Host` (for servers reached through a proxy that rewrites nothing).
     pub(crate) any_host: bool,
+}
+
+/// The headers of the HTTP request that carried the message `ctx` answers, as `(name, value)`
+/// pairs in the order received (names lower-case, values decoded lossily); `None` when the
+/// message did not arrive over HTTP (stdio mode).
+///
+/// rmcp's Streamable HTTP service puts the request's [`http::request::Parts`] into the message's
+/// extensions, in both eras.
+pub(crate) fn request_headers(ctx: &RequestContext<RoleServer>) -> Option<Vec<(String, String)>> {
+    let parts = ctx.extensions.get::<http::request::Parts>()?;
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_owned(), value)
+        })
+        .collect();
+    Some(headers)
 }
 
 /// Serves MCP on `listener` until `shutdown` completes, then stops accepting and closes streams.

@@ -9,14 +9,20 @@
 //! | `instance_info` | – | `{"pid": …, "instanceId": "…", "counter": …}` |
 //! | `sleep_ms` | `ms` | `slept` (after `ms` milliseconds; cancellable) |
 //! | `env_get` | `name` | the variable's value, or an empty string |
+//! | `environment` | – | `{"env": {NAME: value, …}, "args": ["argv0", …]}` of this process |
+//! | `request_headers` | – | `{"headers": [[name, value], …]}` of the HTTP request that carried this call; a tool error in stdio mode |
 //!
-//! The counter and instance id are per process (see [`crate::state::Instance`]).
+//! The counter and instance id are per process (see [`crate::state::Instance`]). `environment`
+//! and `request_headers` show what an instance was given, so tests can prove what Berth never
+//! hands a backend (the agent's token, its cookies): a test fixture, not something a real server
+//! should expose.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, Tool};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Call, no_arguments, text, tool, tool_error};
 
@@ -74,6 +80,17 @@ pub(super) fn definitions() -> Vec<Tool> {
                 "required": ["name"],
             }),
         ),
+        tool(
+            "environment",
+            "Returns this process's environment variables (names and values) and arguments as JSON",
+            no_arguments(),
+        ),
+        tool(
+            "request_headers",
+            "Returns the headers of the HTTP request that carried this call as JSON \
+             (a tool error when the server speaks stdio)",
+            no_arguments(),
+        ),
     ]
 }
 
@@ -86,16 +103,11 @@ pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, Err
             Ok(value) => text(value),
             Err(message) => tool_error(message),
         },
-        "instance_info" => {
-            let info = json!({
-                "pid": std::process::id(),
-                "instanceId": instance.id,
-                "counter": instance.counter(),
-            });
-            let mut result = CallToolResult::success(vec![ContentBlock::text(info.to_string())]);
-            result.structured_content = Some(info);
-            CallToolResponse::Complete(result)
-        }
+        "instance_info" => structured(json!({
+            "pid": std::process::id(),
+            "instanceId": instance.id,
+            "counter": instance.counter(),
+        })),
         "sleep_ms" => match call.args.get("ms").and_then(serde_json::Value::as_u64) {
             Some(ms) if ms <= MAX_SLEEP_MS => {
                 tokio::select! {
@@ -111,7 +123,32 @@ pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, Err
             Ok(name) => text(std::env::var(name).unwrap_or_default()),
             Err(message) => tool_error(message),
         },
+        "environment" => {
+            let env: BTreeMap<String, String> = std::env::vars_os()
+                .map(|(k, v)| {
+                    (
+                        k.to_string_lossy().into_owned(),
+                        v.to_string_lossy().into_owned(),
+                    )
+                })
+                .collect();
+            let args: Vec<String> = std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            structured(json!({"env": env, "args": args}))
+        }
+        "request_headers" => match crate::http::request_headers(call.ctx) {
+            Some(headers) => structured(json!({ "headers": headers })),
+            None => tool_error("no HTTP request: this instance speaks stdio"),
+        },
         _ => return None,
     };
     Some(Ok(response))
+}
+
+/// A successful result carrying `value` as text and as structured content.
+fn structured(value: Value) -> CallToolResponse {
+    let mut result = CallToolResult::success(vec![ContentBlock::text(value.to_string())]);
+    result.structured_content = Some(value);
+    CallToolResponse::Complete(result)
 }
