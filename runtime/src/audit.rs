@@ -21,6 +21,20 @@ pub fn session_refused(tenant: &str, server: &str, subject: &str, method: &str) 
     );
 }
 
+/// A principal of `token_tenant` asked for a server of another tenant;
+/// it gets 403.
+pub fn tenant_refused(token_tenant: &str, tenant: &str, server: &str, subject: &str) {
+    tracing::warn!(
+        target: "berth::audit",
+        event = "tenant.refused",
+        token_tenant,
+        tenant,
+        server,
+        subject,
+        "request for another tenant's server refused"
+    );
+}
+
 /// A pod took over a session whose owner is gone.
 pub fn session_taken_over(tenant: &str, server: &str, subject: &str) {
     tracing::info!(

@@ -345,11 +345,11 @@ async fn a_token_of_one_tenant_is_refused_at_another_tenants_server() {
     )
     .await;
     assert_eq!(text(&r), "1");
-    // The refusal is logged with both tenants.
+    // Each refusal is an audit event naming both tenants.
     let log = berth.log();
     let refused: Vec<&str> = log
         .lines()
-        .filter(|l| l.contains("cross-tenant request refused"))
+        .filter(|l| l.contains("\"event\":\"tenant.refused\"") && l.contains("berth::audit"))
         .collect();
     assert_eq!(refused.len(), 4, "{log}");
     assert!(
@@ -695,4 +695,41 @@ async fn a_globex_principal_is_never_handed_an_acme_container() {
     );
     let r = call(&c, &globex, &globex_alice, &sid, "counter_get", json!({})).await;
     assert_eq!(text(&r), "2", "globex's counter is its own");
+}
+
+#[tokio::test]
+async fn two_authorization_headers_are_refused_whatever_their_order() {
+    let berth = Berth::serve(CONFIG, &[]).await;
+    let c = reqwest::Client::new();
+    let url = berth.url("acme", "echo");
+    let acme = berth.token("alice", "acme", &[]);
+    let globex = berth.token("mallory", "globex", &[]);
+    // A proxy in front may have checked either header; Berth takes neither.
+    for (first, second) in [(&acme, &globex), (&globex, &acme), (&acme, &acme)] {
+        let r = bare(&c, Method::POST, &url)
+            .header("authorization", format!("Bearer {first}"))
+            .header("authorization", format!("Bearer {second}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+        assert!(
+            challenge.contains("error=\"invalid_request\""),
+            "{challenge}"
+        );
+        assert!(!r.text().await.unwrap().contains(first.as_str()));
+    }
+    // The cross-tenant attempt is an audit event naming both tenants.
+    let r = mcp_post(&c, &berth.url("globex", "echo"), &acme, INIT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let log = berth.log();
+    let event = log
+        .lines()
+        .find(|l| l.contains("tenant.refused"))
+        .unwrap_or_else(|| panic!("no audit event: {log}"));
+    assert!(event.contains("berth::audit") && event.contains("globex") && event.contains("acme"));
 }

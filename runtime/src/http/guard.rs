@@ -204,6 +204,21 @@ pub async fn authenticate(
     let raw = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
+    if headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        // Which one would a proxy in front have checked? RFC 6750 §3.1:
+        // a repeated credential is `invalid_request`.
+        let e = berth_auth::Error::Malformed(
+            "more than one Authorization header; send exactly one bearer token".into(),
+        );
+        let mut resp = unauthorized(metadata_url, scopes, Some(&e));
+        *resp.status_mut() = StatusCode::BAD_REQUEST;
+        return Err(resp);
+    }
     let token = berth_auth::bearer_token(raw);
     let result = match token {
         Ok(t) => validator.validate(t, resource).await,

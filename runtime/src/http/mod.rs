@@ -25,17 +25,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
 use axum::response::Response;
 use axum::routing::post;
 use berth_auth::{Principal, TokenValidator};
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use tokio_util::sync::CancellationToken;
 
 use self::guard::HostPolicy;
-use crate::config::{Config, ServerConfig};
+use crate::config::{Config, Limits, ServerConfig};
 use crate::hosting::Sessions;
 use crate::jsonrpc::ErrorCode;
 
@@ -188,7 +188,7 @@ impl AppState {
             guard::authenticate(&*self.validator, headers, &resource, &metadata_url, &scopes)
                 .await?;
         if principal.tenant != tenant {
-            tracing::info!(subject = %principal.subject, token_tenant = %principal.tenant, tenant, "cross-tenant request refused");
+            crate::audit::tenant_refused(&principal.tenant, tenant, name, &principal.subject);
             return Err(reply::error(
                 StatusCode::FORBIDDEN,
                 ErrorCode::InvalidRequest,
@@ -236,24 +236,23 @@ pub fn router(state: AppState) -> Router {
 
 async fn post_mcp(
     State(app): State<AppState>,
-    Path((tenant, server)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    request: Request,
 ) -> Response {
-    let body = match body {
+    let Ok(Path((tenant, server))) = path else {
+        return bad_path();
+    };
+    let (mut parts, body) = request.into_parts();
+    let headers = std::mem::take(&mut parts.headers);
+    let body = match read_body(
+        &app.config.limits,
+        &headers,
+        Request::from_parts(parts, body),
+    )
+    .await
+    {
         Ok(b) => b,
-        Err(e) => {
-            let status = e.status();
-            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!(
-                    "Payload Too Large: the body exceeds {} bytes (limits.max_body_bytes)",
-                    app.config.limits.max_body_bytes
-                )
-            } else {
-                format!("Bad Request: could not read the body ({e})")
-            };
-            return reply::error(status, ErrorCode::InvalidRequest, message);
-        }
+        Err(resp) => return resp,
     };
     let admitted = match app.admit(&headers, &tenant, &server).await {
         Ok(a) => a,
@@ -266,6 +265,66 @@ async fn post_mcp(
     } else {
         crate::stateless::post(&app, admitted, &headers, &body).await
     }
+}
+
+/// Reads a POST body: 413 above `limits.max_body_bytes` (at once when the
+/// Content-Length already says so), and 408 when the body has not arrived
+/// within `limits.request_timeout`, so a client that stalls mid-body
+/// cannot hold the connection (and what it sent so far) forever.
+async fn read_body(
+    limits: &Limits,
+    headers: &HeaderMap,
+    request: Request,
+) -> Result<Bytes, Response> {
+    let max = limits.max_body_bytes;
+    let too_large = || {
+        close(reply::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::InvalidRequest,
+            format!("Payload Too Large: the body exceeds {max} bytes (limits.max_body_bytes)"),
+        ))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(limits.request_timeout, Bytes::from_request(request, &())).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
+        Ok(Err(e)) => Err(reply::error(
+            e.status(),
+            ErrorCode::InvalidRequest,
+            format!("Bad Request: could not read the body ({e})"),
+        )),
+        Err(_) => Err(close(reply::error(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::InvalidRequest,
+            format!(
+                "Request Timeout: the body did not arrive within {}s (limits.request_timeout)",
+                limits.request_timeout.as_secs_f32()
+            ),
+        ))),
+    }
+}
+
+/// Ends the connection after this response (its request was not read to
+/// the end, so nothing after it on the connection can be trusted).
+fn close(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// 400 for a tenant or server segment that does not decode (e.g. `%ff`).
+pub(crate) fn bad_path() -> Response {
+    reply::error(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidRequest,
+        "Bad Request: the tenant and server in /mcp/{tenant}/{server} must be valid UTF-8",
+    )
 }
 
 async fn not_found() -> Response {
