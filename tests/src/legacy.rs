@@ -13,6 +13,22 @@ pub async fn init(c: &reqwest::Client, url: &str, token: &str) -> reqwest::Respo
     mcp_post(c, url, token, INIT).send().await.unwrap()
 }
 
+/// Sends `initialize`; returns the one message that answered it (e.g. the
+/// error of a session that could not start).
+pub async fn init_reply(c: &reqwest::Client, url: &str, token: &str) -> Value {
+    let r = init(c, url, token).await;
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_owned();
+    let body = r.text().await.unwrap();
+    messages(&ct, &body)
+        .pop()
+        .unwrap_or_else(|| panic!("no message in {body:?}"))
+}
+
 /// Opens a session (initialize + initialized); returns its id.
 pub async fn session(c: &reqwest::Client, url: &str, token: &str) -> String {
     let r = init(c, url, token).await;

@@ -300,6 +300,21 @@ pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool
     cond()
 }
 
+/// `berth serve` with the config `text`, expected to refuse to start:
+/// its exit status and stderr.
+pub async fn serve_refused(text: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("berth.toml");
+    std::fs::write(&file, text).expect("write config");
+    let (code, _, stderr) = run(
+        berth_command().args(["serve", "--config"]).arg(&file),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_ne!(code, Some(0), "berth started with {text}");
+    (code, stderr)
+}
+
 /// Runs a command to completion with a time limit, returning (status, stdout, stderr).
 pub async fn run(cmd: &mut Command, limit: Duration) -> (Option<i32>, String, String) {
     cmd.stdout(Stdio::piped())

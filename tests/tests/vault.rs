@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
-use berth_tests::legacy::{call, init, session};
+use berth_tests::Berth;
+use berth_tests::legacy::{call, init_reply, session};
 use berth_tests::pods::{signal, text};
 use berth_tests::redis::RedisServer;
 use berth_tests::vault::{AppRole, Bao};
-use berth_tests::{Berth, messages};
 use serde_json::{Value, json};
 
 /// Tenant `acme`: `shared` reads one API key, `personal` each user's own
@@ -48,18 +48,7 @@ async fn env_of(c: &reqwest::Client, url: &str, token: &str, sid: &str, name: &s
 
 /// The JSON-RPC error of a failed `initialize`.
 async fn init_error(c: &reqwest::Client, url: &str, token: &str) -> Value {
-    let r = init(c, url, token).await;
-    let status = r.status();
-    let ct = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
-        .to_owned();
-    let body = r.text().await.unwrap();
-    let reply = messages(&ct, &body)
-        .pop()
-        .unwrap_or_else(|| panic!("{status}: {body}"));
+    let reply = init_reply(c, url, token).await;
     assert!(reply.get("error").is_some(), "expected an error: {reply}");
     reply["error"].clone()
 }
@@ -189,17 +178,7 @@ async fn a_deployment_cannot_name_a_path_outside_its_prefix() {
             "listen = \"127.0.0.1:0\"\nstate_dir = \"/tmp\"\n{}\n[servers.acme.x]\ncommand = [\"x\"]\n[[servers.acme.x.secrets]]\npath = \"{path}\"\nkey = \"k\"\nenv = \"K\"\n",
             bao.config(&role)
         );
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("berth.toml");
-        std::fs::write(&file, text).unwrap();
-        let (code, _, stderr) = berth_tests::run(
-            berth_tests::berth_command()
-                .args(["serve", "--config"])
-                .arg(&file),
-            Duration::from_secs(20),
-        )
-        .await;
-        assert_ne!(code, Some(0), "{path} accepted");
+        let (_, stderr) = berth_tests::serve_refused(&text).await;
         assert!(
             stderr.contains("servers.acme.x.secrets[0].path") && stderr.contains(why),
             "{path}: {stderr}"

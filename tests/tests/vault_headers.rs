@@ -4,11 +4,11 @@
 //! inspect`), Berth's log or its errors. Needs the dockerd and images
 //! `scripts/test` provides.
 
+use berth_tests::Berth;
 use berth_tests::docker::{containers, inspect, pod_of};
-use berth_tests::legacy::{call, init, session};
+use berth_tests::legacy::{call, init_reply, session};
 use berth_tests::pods::signal;
 use berth_tests::vault::Bao;
-use berth_tests::{Berth, messages};
 use serde_json::{Value, json};
 
 /// The headers the server saw on the request that carried this call.
@@ -95,9 +95,7 @@ value_prefix = "Bearer "
     // Bob has no CRM token: his very first request (initialize) needs the
     // headers and fails with a clear error naming the missing path.
     let bob = berth.token("bob", "acme", &[]);
-    let r = init(&c, &url, &bob).await;
-    let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
-    let reply = messages(&ct, &r.text().await.unwrap()).pop().unwrap();
+    let reply = init_reply(&c, &url, &bob).await;
     let refused = reply["error"]["message"].as_str().unwrap_or_default();
     assert!(refused.contains("berth/tenants/acme/crm/bob"), "{reply}");
 

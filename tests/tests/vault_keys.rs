@@ -4,8 +4,6 @@
 //! without the old keys cannot open them, and a pod that cannot read its
 //! keys refuses to start.
 
-use std::time::Duration;
-
 use berth_tests::legacy::session;
 use berth_tests::pods::{echo, kill_9};
 use berth_tests::redis::RedisServer;
@@ -113,17 +111,7 @@ async fn a_pod_that_cannot_read_its_keys_from_vault_does_not_start() {
     let text = config(&bao, &role, &redis, "berth/missing")
         .replace("{state_dir}", "/tmp")
         .replace("{berth_bin}", "x");
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("berth.toml");
-    std::fs::write(&file, text).unwrap();
-    let (code, _, stderr) = berth_tests::run(
-        berth_tests::berth_command()
-            .args(["serve", "--config"])
-            .arg(&file),
-        Duration::from_secs(30),
-    )
-    .await;
-    assert_ne!(code, Some(0));
+    let (_, stderr) = berth_tests::serve_refused(&text).await;
     assert!(
         stderr.contains("keys.vault_path") && stderr.contains("berth/missing"),
         "{stderr}"

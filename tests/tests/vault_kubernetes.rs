@@ -11,10 +11,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::routing::post;
 use base64::Engine;
-use berth_tests::legacy::{call, init, session};
+use berth_tests::Berth;
+use berth_tests::legacy::{call, init_reply, session};
 use berth_tests::pods::text;
 use berth_tests::vault::Bao;
-use berth_tests::{Berth, messages};
 use serde_json::{Value, json};
 
 /// A service-account JWT as the kubelet projects it (OpenBao reads its
@@ -153,9 +153,7 @@ env = "API_KEY"
     let stranger = Berth::serve(&serve("intruder", &service_account_jwt("intruder")), &[]).await;
     let url = stranger.url("acme", "shared");
     let token = stranger.token("alice", "acme", &[]);
-    let r = init(&c, &url, &token).await;
-    let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
-    let reply = messages(&ct, &r.text().await.unwrap()).pop().unwrap();
+    let reply = init_reply(&c, &url, &token).await;
     let message = reply["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("kubernetes login failed"), "{reply}");
     assert!(!message.contains("k8s-read-2b9e"));
