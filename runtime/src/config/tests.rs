@@ -102,3 +102,41 @@ fn names_reject_traversal_and_odd_characters() {
         assert!(check_name(good).is_ok());
     }
 }
+
+/// The error of loading `server` (a docker backend and a vault section
+/// are prepended).
+fn secret_error(server: &str) -> String {
+    let f = write(&format!(
+        "backend = \"docker\"\n[vault]\naddress = \"http://127.0.0.1:8200\"\nauth = \"token\"\ntoken = \"t\"\n{server}"
+    ));
+    Config::load(Some(f.path()), env(&[]))
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn secret_refs_are_checked_before_anything_starts() {
+    let stdio_header = "[servers.acme.x]\nimage = \"i\"\n[[servers.acme.x.secrets]]\npath = \"p\"\nkey = \"k\"\nheader = \"X-Key\"\n";
+    assert!(secret_error(stdio_header).contains("headers need transport"));
+    let own_header = "[servers.acme.x]\nimage = \"i\"\ntransport = \"http\"\n[[servers.acme.x.secrets]]\npath = \"p\"\nkey = \"k\"\nheader = \"Mcp-Session-Id\"\n";
+    assert!(secret_error(own_header).contains("set by Berth itself"));
+    let pooled_env = "[servers.acme.x]\nimage = \"i\"\nwarm_pool = 1\n[[servers.acme.x.secrets]]\npath = \"p\"\nkey = \"k\"\nenv = \"K\"\n";
+    assert!(secret_error(pooled_env).contains("warm_pool"));
+    let both =
+        "[servers.acme.x]\nimage = \"i\"\n[[servers.acme.x.secrets]]\npath = \"p\"\nkey = \"k\"\n";
+    assert!(secret_error(both).contains("exactly one of"));
+    let f = write(
+        "[vault]\naddress = \"http://v:8200\"\nauth = \"token\"\ntoken = \"t\"\ntenant_prefix = \"berth/shared\"\n",
+    );
+    let err = Config::load(Some(f.path()), env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("vault.tenant_prefix"), "{err}");
+    let no_vault = write(
+        "[servers.acme.x]\ncommand = [\"x\"]\n[[servers.acme.x.secrets]]\npath = \"p\"\nkey = \"k\"\nenv = \"K\"\n",
+    );
+    let err = Config::load(Some(no_vault.path()), env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("vault.address"), "{err}");
+}
