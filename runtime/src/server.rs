@@ -1,15 +1,24 @@
 //! The connection loop: hyper with header-size and header-read-time limits
 //! (slow-loris protection), TCP_NODELAY, and a bounded graceful drain.
+//!
+//! hyper's `header_read_timeout` only runs once it knows the protocol, and
+//! telling HTTP/1 from HTTP/2 waits for the client's first bytes without a
+//! limit; so a connection gets `limits.header_read_timeout` from accept to
+//! deliver its first request, or it is closed (idle sockets cannot pile up).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
 use crate::config::Limits;
 
@@ -47,13 +56,31 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let first_request = Arc::new(Notify::new());
+        let arrived = first_request.clone();
+        let service =
+            TowerToHyperService::new(router.clone().map_request(move |req: Request<_>| {
+                arrived.notify_one();
+                req
+            }));
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
         let conn = graceful.watch(conn);
+        let first_request_within = limits.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            tokio::pin!(conn);
+            let ended = tokio::select! {
+                ended = &mut conn => ended,
+                arrived = tokio::time::timeout(first_request_within, first_request.notified()) => {
+                    if arrived.is_err() {
+                        tracing::debug!("closed a connection that sent no request within limits.header_read_timeout");
+                        return;
+                    }
+                    conn.await
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });

@@ -138,10 +138,16 @@ async fn initialize(
     let version = match initialize_outcome(&event.data) {
         Ok(v) => v,
         Err(()) => {
-            // The server refused to initialize or crashed: no session.
-            let reason = crate::stateless::shape::error_message(&event.data)
-                .unwrap_or_else(|| "the MCP server failed to initialize".into());
-            sessions.record_start_failure(&server.tenant, &server.name, &reason);
+            // The server refused to initialize, did not answer, or ended:
+            // no session. Only an instance that ended makes new sessions
+            // fail fast for a while: a live server refusing (or choking
+            // on) *this* agent's initialize says nothing about anyone
+            // else's, and one agent must not lock the others out.
+            if new.session.closed_reason().is_some() {
+                let reason = crate::stateless::shape::error_message(&event.data)
+                    .unwrap_or_else(|| "the MCP server failed to initialize".into());
+                sessions.record_start_failure(&server.tenant, &server.name, &reason);
+            }
             sessions.remove(&new.binding).await;
             return reply::json(StatusCode::OK, event.data);
         }

@@ -180,7 +180,41 @@ fn event_frame(stream: u64, seq: u64, data: &[u8]) -> Bytes {
     b.put_u8(b'_');
     b.put_slice(seq.to_string().as_bytes());
     b.put_slice(b"\nevent: message\ndata: ");
-    b.put_slice(data);
+    put_sse_data(&mut b, data);
     b.put_slice(b"\n\n");
     b.freeze()
+}
+
+/// Appends one JSON message as the value of an SSE `data:` line. CR and
+/// LF can only be whitespace between JSON tokens (JSON strings cannot hold
+/// them raw), but in SSE each ends a line: a server that writes them (a raw
+/// CR from a stdio server, a pretty-printed body from an HTTP server) would
+/// otherwise split the event and break the message, so they become spaces.
+pub fn put_sse_data(out: &mut impl BufMut, data: &[u8]) {
+    if memchr::memchr2(b'\n', b'\r', data).is_none() {
+        out.put_slice(data);
+        return;
+    }
+    for &b in data {
+        out.put_u8(if b == b'\n' || b == b'\r' { b' ' } else { b });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_data_is_always_one_sse_line() {
+        let frame = event_frame(3, 4, b"{\"a\":\r1,\n\"b\":\r\n[2]}");
+        assert_eq!(
+            &frame[..],
+            b"id: 3_4\nevent: message\ndata: {\"a\": 1, \"b\":  [2]}\n\n"
+        );
+        let plain = event_frame(1, 1, br#"{"a":"x"}"#);
+        assert_eq!(
+            &plain[..],
+            b"id: 1_1\nevent: message\ndata: {\"a\":\"x\"}\n\n"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use http::{HeaderMap, Method, StatusCode, header};
@@ -18,9 +19,12 @@ use crate::jsonrpc::ErrorCode;
 /// `GET /mcp/{tenant}/{server}`: open the standalone stream, or resume one.
 pub async fn get_mcp(
     State(app): State<AppState>,
-    Path((tenant, server)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
+    let Ok(Path((tenant, server))) = path else {
+        return super::bad_path();
+    };
     let admitted = match app.admit(&headers, &tenant, &server).await {
         Ok(a) => a,
         Err(resp) => return resp,
@@ -109,9 +113,12 @@ pub async fn get_mcp(
 /// `DELETE /mcp/{tenant}/{server}`: end a legacy session.
 pub async fn delete_mcp(
     State(app): State<AppState>,
-    Path((tenant, server)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
+    let Ok(Path((tenant, server))) = path else {
+        return super::bad_path();
+    };
     let admitted = match app.admit(&headers, &tenant, &server).await {
         Ok(a) => a,
         Err(resp) => return resp,

@@ -151,8 +151,14 @@ async fn ensure_backend(
                 Ok(Ensured::Here(session))
             }
             Err(e) => {
-                app.sessions
-                    .record_start_failure(&s.tenant, &s.name, &e.message);
+                // Only an instance that ended counts as a server that
+                // cannot start (see `http::legacy`): the agent's
+                // clientInfo is in this initialize, and one agent must
+                // not lock the others out.
+                if session.closed_reason().is_some() {
+                    app.sessions
+                        .record_start_failure(&s.tenant, &s.name, &e.message);
+                }
                 app.sessions.remove(&binding).await;
                 Err(e)
             }
@@ -391,7 +397,7 @@ async fn respond(mut driver: Driver) -> Response {
 pub fn sse_frame(data: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(data.len() + 24);
     out.extend_from_slice(b"event: message\ndata: ");
-    out.extend_from_slice(data);
+    crate::http::reply::put_sse_data(&mut out, data);
     out.extend_from_slice(b"\n\n");
     Bytes::from(out)
 }
