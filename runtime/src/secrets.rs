@@ -76,17 +76,21 @@ impl Secrets {
         config: &ServerConfig,
         subject: &str,
     ) -> Option<HeaderSource> {
-        let refs: Vec<SecretRef> = config
+        // Header names were checked when the config was loaded.
+        let (names, refs): (Vec<HeaderName>, Vec<SecretRef>) = config
             .secrets
             .iter()
-            .filter(|s| s.header.is_some())
-            .cloned()
-            .collect();
+            .filter_map(|s| {
+                let name = s.header.as_deref()?.to_ascii_lowercase();
+                Some((HeaderName::from_bytes(name.as_bytes()).ok()?, s.clone()))
+            })
+            .unzip();
         (!refs.is_empty()).then(|| {
             HeaderSource(Arc::new(SessionHeaders {
                 secrets: self.clone(),
                 tenant: tenant.to_owned(),
                 subject: subject.to_owned(),
+                names,
                 refs,
             }))
         })
@@ -128,6 +132,8 @@ struct SessionHeaders {
     secrets: Arc<Secrets>,
     tenant: String,
     subject: String,
+    /// The header each of `refs` goes into.
+    names: Vec<HeaderName>,
     refs: Vec<SecretRef>,
 }
 
@@ -143,10 +149,7 @@ impl CallHeaders for SessionHeaders {
                 format!("this server's secrets could not be read ({e}); retry once Vault is back")
             })?;
         let mut headers = HeaderMap::new();
-        for (r, value) in refs.iter().zip(values) {
-            let name = r.header.as_deref().unwrap_or_default();
-            let name = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
-                .map_err(|_| format!("`{name}` is not a header name"))?;
+        for ((r, name), value) in refs.iter().zip(&self.names).zip(values) {
             let text = Zeroizing::new(format!("{}{}", r.value_prefix, value.as_str()));
             let mut value = HeaderValue::from_str(&text).map_err(|_| {
                 format!(
@@ -155,7 +158,7 @@ impl CallHeaders for SessionHeaders {
                 )
             })?;
             value.set_sensitive(true);
-            headers.insert(name, value);
+            headers.insert(name.clone(), value);
         }
         Ok(headers)
     }

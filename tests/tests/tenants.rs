@@ -441,65 +441,87 @@ async fn a_session_id_of_one_user_is_unknown_to_another_user_of_the_tenant() {
     assert_eq!(refused.iter().filter(|e| e["subject"] == "bob").count(), 3);
 }
 
-#[tokio::test]
-async fn a_last_event_id_of_another_tenants_session_replays_none_of_its_events() {
-    let berth = Berth::serve(CONFIG, &[]).await;
-    let c = reqwest::Client::new();
-    let acme = berth.url("acme", "echo");
-    let globex = berth.url("globex", "echo");
-    let acme_alice = berth.token("alice", "acme", &[]);
-    let globex_alice = berth.token("alice", "globex", &[]);
-    let acme_sid = session(&c, &acme, &acme_alice).await;
-    let globex_sid = session(&c, &globex, &globex_alice).await;
-    // Both sessions have a lost stream with the same number.
-    let stolen = lose_a_stream(&c, &acme, &acme_alice, &acme_sid, "acme-private-7f3a").await;
-    let own = lose_a_stream(&c, &globex, &globex_alice, &globex_sid, "globex-own-51b2").await;
+/// An agent's view of one session: endpoint, token, session id.
+struct Seat {
+    url: String,
+    token: String,
+    sid: String,
+}
+
+impl Seat {
+    async fn open(c: &reqwest::Client, url: String, token: String) -> Seat {
+        let sid = session(c, &url, &token).await;
+        Seat { url, token, sid }
+    }
+}
+
+/// Both sessions lose a stream with the same number; the attacker then
+/// presents the victim's event id on its own session (at most its own
+/// events) and with the victim's session id (404). The victim's own resume
+/// still has `private`, so there was something to steal.
+async fn stolen_event_id_replays_nothing(
+    c: &reqwest::Client,
+    victim: &Seat,
+    attacker: &Seat,
+    private: &str,
+) {
+    let stolen = lose_a_stream(c, &victim.url, &victim.token, &victim.sid, private).await;
+    let own = lose_a_stream(c, &attacker.url, &attacker.token, &attacker.sid, "own-51b2").await;
     assert_eq!(
         stolen.split('_').next(),
         own.split('_').next(),
         "precondition: the attacker's session has a stream with the stolen id's number"
     );
-    // Presented on globex's own session: at most globex's own events.
-    let (status, body) = replay(&c, &globex, &globex_alice, &globex_sid, &stolen).await;
+    let (status, body) = replay(c, &attacker.url, &attacker.token, &attacker.sid, &stolen).await;
     assert!(status == 200 || status == 404, "{status}");
     assert!(
-        !body.contains("acme-private-7f3a"),
-        "acme's events leaked: {body}"
+        !body.contains(private),
+        "the victim's events leaked: {body}"
     );
-    // With acme's session id at globex's server: unknown session.
-    let (status, body) = replay(&c, &globex, &globex_alice, &acme_sid, &stolen).await;
+    let (status, body) = replay(c, &attacker.url, &attacker.token, &victim.sid, &stolen).await;
     assert_eq!(status, 404);
-    assert!(!body.contains("acme-private-7f3a"), "{body}");
-    // acme's own resume still has them (the events were there to steal).
-    let (status, body) = replay(&c, &acme, &acme_alice, &acme_sid, &stolen).await;
+    assert!(!body.contains(private), "{body}");
+    let (status, body) = replay(c, &victim.url, &victim.token, &victim.sid, &stolen).await;
     assert_eq!(status, 200);
-    assert!(body.contains("acme-private-7f3a"), "{body}");
+    assert!(body.contains(private), "{body}");
+}
+
+#[tokio::test]
+async fn a_last_event_id_of_another_tenants_session_replays_none_of_its_events() {
+    let berth = Berth::serve(CONFIG, &[]).await;
+    let c = reqwest::Client::new();
+    let acme = Seat::open(
+        &c,
+        berth.url("acme", "echo"),
+        berth.token("alice", "acme", &[]),
+    )
+    .await;
+    let globex = Seat::open(
+        &c,
+        berth.url("globex", "echo"),
+        berth.token("alice", "globex", &[]),
+    )
+    .await;
+    stolen_event_id_replays_nothing(&c, &acme, &globex, "acme-private-7f3a").await;
 }
 
 #[tokio::test]
 async fn a_last_event_id_of_another_users_session_replays_none_of_its_events() {
     let berth = Berth::serve(CONFIG, &[]).await;
     let c = reqwest::Client::new();
-    let acme = berth.url("acme", "echo");
-    let alice = berth.token("alice", "acme", &[]);
-    let bob = berth.token("bob", "acme", &[]);
-    let alice_sid = session(&c, &acme, &alice).await;
-    let bob_sid = session(&c, &acme, &bob).await;
-    let stolen = lose_a_stream(&c, &acme, &alice, &alice_sid, "alice-private-c4d9").await;
-    let own = lose_a_stream(&c, &acme, &bob, &bob_sid, "bob-own-0e6f").await;
-    assert_eq!(stolen.split('_').next(), own.split('_').next());
-    let (status, body) = replay(&c, &acme, &bob, &bob_sid, &stolen).await;
-    assert!(status == 200 || status == 404, "{status}");
-    assert!(
-        !body.contains("alice-private-c4d9"),
-        "alice's events leaked: {body}"
-    );
-    let (status, body) = replay(&c, &acme, &bob, &alice_sid, &stolen).await;
-    assert_eq!(status, 404);
-    assert!(!body.contains("alice-private-c4d9"), "{body}");
-    let (status, body) = replay(&c, &acme, &alice, &alice_sid, &stolen).await;
-    assert_eq!(status, 200);
-    assert!(body.contains("alice-private-c4d9"), "{body}");
+    let alice = Seat::open(
+        &c,
+        berth.url("acme", "echo"),
+        berth.token("alice", "acme", &[]),
+    )
+    .await;
+    let bob = Seat::open(
+        &c,
+        berth.url("acme", "echo"),
+        berth.token("bob", "acme", &[]),
+    )
+    .await;
+    stolen_event_id_replays_nothing(&c, &alice, &bob, "alice-private-c4d9").await;
 }
 
 #[tokio::test]

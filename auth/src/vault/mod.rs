@@ -16,9 +16,7 @@ mod login;
 mod path;
 
 pub use self::login::VaultLogin;
-pub use self::path::{
-    SUBJECT_PLACEHOLDER, TENANT_PLACEHOLDER, check_prefix, check_template, resolve,
-};
+pub use self::path::{check_prefix, check_template, resolve};
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -88,11 +86,6 @@ impl Vault {
         })
     }
 
-    /// Vault's address (for messages).
-    pub fn address(&self) -> &str {
-        &self.inner.options.address
-    }
-
     /// Every field of the KV v2 secret at `path` (under the KV mount).
     pub async fn read(&self, path: &str) -> Result<BTreeMap<String, Zeroizing<String>>, Error> {
         let mount = &self.inner.options.kv_mount;
@@ -134,17 +127,6 @@ impl Vault {
                 }
             }
         }
-    }
-
-    /// One field of the KV v2 secret at `path`.
-    pub async fn read_key(&self, path: &str, key: &str) -> Result<Zeroizing<String>, Error> {
-        let mut fields = self.read(path).await?;
-        fields.remove(key).ok_or_else(|| {
-            Error::Vault(format!(
-                "the secret at `{}/{path}` has no key `{key}`; add it, or fix the deployment's secret ref",
-                self.inner.options.kv_mount
-            ))
-        })
     }
 
     /// Keeps Berth's token alive until `stop` completes: renews it at two

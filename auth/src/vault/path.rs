@@ -12,10 +12,10 @@
 use crate::Error;
 
 /// The placeholder replaced by the caller's subject.
-pub const SUBJECT_PLACEHOLDER: &str = "{subject}";
+const SUBJECT_PLACEHOLDER: &str = "{subject}";
 
 /// The placeholder replaced by the tenant in the prefix template.
-pub const TENANT_PLACEHOLDER: &str = "{tenant}";
+const TENANT_PLACEHOLDER: &str = "{tenant}";
 
 /// Longest segment accepted.
 const MAX_SEGMENT: usize = 128;

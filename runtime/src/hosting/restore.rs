@@ -127,7 +127,7 @@ impl Sessions {
             None
         };
         let (session, labels) = self.prepare(tenant, server, subject, binding, true, streams)?;
-        let mut spec = self.session_spec(tenant, server, subject, config);
+        let spec = self.session_spec(tenant, server, subject, config);
         let backend = &self.shared.backend;
         let reattached = match record.instance.as_deref() {
             Some(handle) => backend
@@ -143,11 +143,7 @@ impl Sessions {
             self.start_journal(&session, binding, config);
             return Ok(session);
         }
-        spec.secret_env = self
-            .shared
-            .secrets
-            .env(tenant, server, config, subject)
-            .await?;
+        let spec = self.start_spec(tenant, server, subject, config).await?;
         let instance = backend
             .start(&spec, &labels, session.clone())
             .await
