@@ -2,6 +2,9 @@
 //!
 //! Tokens are accepted only from this header: never from a query string (they
 //! would end up in access logs) or a form body.
+//!
+//! Imports: only `error`. Must not import a validator (`jwt`, `oidc`,
+//! `cache`): the runtime calls this before choosing one.
 
 use crate::Error;
 

@@ -7,6 +7,9 @@
 //! payload) or after `max_age`, whichever is first. Tokens without `exp` are
 //! not cached. The key is (resource, token), so a token validated for one
 //! endpoint is never accepted for another from the cache.
+//!
+//! Imports: `validator`, `principal`, `error`. Must not import a concrete
+//! validator (`jwt`, `oidc`): it wraps any of them.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -9,6 +9,9 @@
 //! It never fails on a claim's content: problems are recorded and reported after the
 //! whole object is read, so that serde's own messages (which can quote token content)
 //! never reach an [`Error`].
+//!
+//! Imports: `principal`, `error`. Must not import the validators (`jwt`,
+//! `introspect`) that call this parser.
 
 use std::fmt;
 

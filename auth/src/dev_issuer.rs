@@ -10,6 +10,9 @@
 //! hard-linked into place, which fails rather than overwrites if another process won
 //! the race; the loser then loads the winner's key. (`rename` would overwrite, and a
 //! process could keep minting with a key that is no longer on disk.)
+//!
+//! Imports: `jwt`, `claims`, `error`. Must not import `oidc`, `cache` or
+//! `introspect` (the CLI uses it without them).
 
 use std::fs;
 use std::io::{self, Write};

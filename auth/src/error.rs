@@ -3,6 +3,8 @@
 //! Every message says what went wrong and what to do about it. None of them
 //! contains the bearer token or any part of it: errors end up in logs, and a
 //! logged token is a usable credential until it expires.
+//!
+//! Imports: no module of this crate (every other module imports this one).
 
 use std::io;
 use std::path::Path;

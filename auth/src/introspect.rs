@@ -9,13 +9,16 @@
 //! the principal built through the [`ClaimMapping`]. Anything else (inactive,
 //! another resource, no tenant) is refused. The endpoint being unreachable
 //! or failing is [`Error::IssuerUnavailable`] (503), never a 401.
+//!
+//! Imports: `fetch`, `claims`, `principal`, `error`. Must not import `oidc`
+//! (which builds the [`Introspector`]).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use zeroize::Zeroizing;
 
 use crate::claims::{Audiences, ClaimsSeed, ParsedClaims};
-use crate::oidc::read_capped;
+use crate::fetch::read_capped;
 use crate::{ClaimMapping, Error, Principal};
 
 /// Largest introspection answer accepted.

@@ -9,6 +9,9 @@
 //! Later issues add OIDC discovery (JWKS fetched and refreshed over HTTP) and RFC 7662
 //! introspection; they reuse [`KeySet`] and the claims parser, and are separate
 //! [`TokenValidator`]s.
+//!
+//! Imports: `keys`, `claims`, `validator`, `principal`, `error`. Must not
+//! import `oidc`, `introspect`, `cache` or `dev_issuer` (they build on it).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -9,6 +9,9 @@
 //! Keys Berth cannot or must not use are skipped with a warning rather than failing
 //! the whole set, because an IdP's JWKS often also carries encryption keys or
 //! algorithms we do not support. A set with no usable key at all is an error.
+//!
+//! Imports: only `error`. Must not import `jwt` or `oidc` (they build key
+//! sets from it).
 
 use std::collections::HashMap;
 

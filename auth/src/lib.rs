@@ -14,9 +14,9 @@
 //!   decoded once in `keys.rs`, claims read in one pass in `claims.rs` under a
 //!   [`ClaimMapping`].
 //! - [`OidcValidator`] (`oidc.rs`): JWTs of an OIDC issuer whose keys are
-//!   discovered and refetched over HTTP (rotation without restarts), fetched
-//!   with an SSRF guard; opaque tokens by RFC 7662 introspection
-//!   (`introspect.rs`).
+//!   discovered and refetched over HTTP (rotation without restarts); opaque
+//!   tokens by RFC 7662 introspection (`introspect.rs`). Both fetch through
+//!   `fetch.rs` (SSRF guard, timeouts, size caps).
 //! - [`require_scopes`] (`scopes.rs`): `insufficient_scope` with every missing scope.
 //! - [`DevIssuer`] (`dev_issuer.rs`): the local Ed25519 issuer for `berth demo` and
 //!   `berth token`, validated through the same [`JwtValidator`]; [`parse_ttl`]
@@ -26,12 +26,24 @@
 //!   tenant's prefix.
 //! - [`Error`] (`error.rs`): the one error type, with its mapping to HTTP status and
 //!   the `WWW-Authenticate` `error` code.
+//!
+//! # Imports
+//!
+//! This file holds only module declarations and re-exports; no module
+//! imports from it except through those re-exports (which name the defining
+//! file). The layers, lowest first: `error`, `principal`; `claims`, `keys`,
+//! `bearer`, `scopes`, `ttl`, `validator`; `jwt`; `cache`, `dev_issuer`,
+//! `fetch`; `introspect`; `oidc`. A module imports only from layers below
+//! its own. `vault` stands apart and imports only `error`.
+
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod bearer;
 mod cache;
 mod claims;
 mod dev_issuer;
 mod error;
+mod fetch;
 mod introspect;
 mod jwt;
 mod keys;

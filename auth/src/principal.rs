@@ -1,4 +1,6 @@
 //! The authenticated caller.
+//!
+//! Imports: no module of this crate (validators, scopes and claims import it).
 
 /// Who is calling: the identity a validated token vouches for.
 ///

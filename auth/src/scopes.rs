@@ -1,4 +1,6 @@
 //! Scope checks (RFC 6750 §3.1 `insufficient_scope`).
+//!
+//! Imports: `principal`, `error`. Must not import the validators.
 
 use crate::{Error, Principal};
 

@@ -1,4 +1,7 @@
 //! Human-friendly token lifetimes for `berth token --ttl`.
+//!
+//! Imports: only `error`. Must not import the issuer that uses it
+//! (`dev_issuer`).
 
 use std::time::Duration;
 

@@ -1,4 +1,7 @@
 //! The seam between the runtime and token validation.
+//!
+//! Imports: `principal`, `error`. Must not import its implementations
+//! (`jwt`, `oidc`, `cache`).
 
 use crate::{Error, Principal};
 

@@ -5,6 +5,9 @@
 //! JWT). A token that can no longer be renewed far enough is replaced by
 //! a fresh login, so a long-running pod never ends up with an expired
 //! token; a token refused at read time triggers the same re-login.
+//!
+//! Imports: `client_error` and the crate's `error`. Must not import
+//! `connection` (which drives the login) or `vault/mod.rs`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,7 +16,8 @@ use vaultrs::api::AuthInfo;
 use vaultrs::client::VaultClient;
 use zeroize::Zeroizing;
 
-use crate::Error;
+use super::client_error::describe;
+use crate::error::Error;
 
 /// Berth's credentials at Vault.
 #[derive(Clone)]
@@ -108,7 +112,7 @@ impl VaultLogin {
             Error::Vault(format!(
                 "{} login failed: {}; check Berth's Vault credentials and that Vault is reachable",
                 self.method(),
-                super::describe(&e)
+                describe(&e)
             ))
         };
         match self {

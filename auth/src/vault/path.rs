@@ -8,8 +8,11 @@
 //! `[A-Za-z0-9._@+=-]` and never `.` or `..`, so no template and no
 //! subject can climb out of the prefix (`../globex/…`, `a/../../x`, an
 //! encoded slash) or reach another tenant's secrets.
+//!
+//! Imports: only the crate's `error`. Must not import any other module of
+//! `vault` (the configuration checks call it without a Vault client).
 
-use crate::Error;
+use crate::error::Error;
 
 /// The placeholder replaced by the caller's subject.
 const SUBJECT_PLACEHOLDER: &str = "{subject}";
