@@ -3,6 +3,8 @@
 //! Every message is safe to log: none of them carries key bytes, plaintext,
 //! subjects or session ids. JSON errors are reduced to their category and
 //! position for the same reason (serde_json quotes offending values).
+//!
+//! Imports: no module of this crate (every other module imports this one).
 
 use std::io;
 use std::path::Path;

@@ -18,6 +18,8 @@
 //!   "previous_bind": []
 //! }
 //! ```
+//!
+//! Imports: `keys`, `error`. Must not import `seal` or a store.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};

@@ -11,6 +11,9 @@
 //! holds a current key and older keys by id. Older master keys still open
 //! records (which are then resealed); older bind keys still re-derive the
 //! bindings of sessions created under them ([`KeyRing::bind_with`]).
+//!
+//! Imports: only `error`. Must not import `seal`, `key_file` or a store
+//! (they build on the key ring).
 
 use std::fmt;
 use std::sync::Arc;

@@ -37,8 +37,16 @@
 //! - `redis_store`: [`RedisStore`] and [`RedisOptions`], the production store
 //!   on Redis (`redis://` or `redis+sentinel://`, lazy connect, bounded
 //!   timeouts, Sentinel failover, optional `WAIT` for replica acks).
+//!
+//! # Imports
+//!
+//! This file holds only module declarations and re-exports; no module
+//! imports from it. The layers, lowest first: `error`; `keys`; `key_file`,
+//! `seal`, `store`; `memory`, `redis_store`, `sealed_store`. A module
+//! imports only from layers below its own.
 
 #![deny(missing_docs)]
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod error;
 mod key_file;

@@ -1,17 +1,21 @@
 //! `MemoryStore`: the in-process [`SessionStore`] of embedded mode.
 //!
 //! Follows mini-redis' `db.rs`: a cheap `Clone` handle around `Arc<Shared>`,
-//! one map behind a `std::sync::Mutex`, a `BTreeSet` of expirations, and a
+//! one map behind a `parking_lot::Mutex`, a `BTreeSet` of expirations, and a
 //! background task that purges expired entries and stops when the last handle
 //! drops. Expired entries are invisible to reads even before the purge runs.
 //! Time comes from `tokio::time::Instant`, so `tokio::time::pause` drives TTLs
 //! in tests.
+//!
+//! Imports: `store`, `keys`, `error`. Must not import `redis_store`,
+//! `sealed_store` or `seal` (it only ever holds sealed bytes).
 
 use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -261,9 +265,7 @@ impl SessionStore for MemoryStore {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Nothing panics while holding the lock, and the state stays
-        // consistent if something ever did: recover instead of propagating.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock()
     }
 
     /// Removes expired entries; returns the next expiration, if any.

@@ -12,6 +12,8 @@
 //! Nonces are random (96 bits); per-session keys keep the number of messages
 //! under one key far below the birthday bound. Opening never panics: every
 //! malformed input maps to a typed [`Error`].
+//!
+//! Imports: `keys`, `error`. Must not import `key_file` or a store.
 
 use std::fmt;
 

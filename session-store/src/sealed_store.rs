@@ -5,6 +5,9 @@
 //! buffers are zeroized once used. Records sealed under a previous master key
 //! are resealed lazily on load, with a compare-and-swap so a concurrent save
 //! is never overwritten by the older content.
+//!
+//! Imports: `store`, `seal`, `keys`, `error`. Must not import a concrete
+//! store (`memory`, `redis_store`): it works over any `SessionStore`.
 
 use std::fmt;
 use std::sync::Arc;

@@ -19,6 +19,9 @@
 //! TTLs are whole milliseconds ([`ttl_millis`]): rounded up, at least 1 ms.
 //! Record keys and event-log keys share one key space; never use the same key
 //! for both (Redis would answer `WRONGTYPE`).
+//!
+//! Imports: `keys`, `error`. Must not import its implementations (`memory`,
+//! `redis_store`) or `sealed_store`.
 
 use std::time::Duration;
 

@@ -3,6 +3,9 @@
 //!
 //! Error messages name the expected form and the offending part (host, port,
 //! scheme) but never echo the URL itself: it may carry a password.
+//!
+//! Imports: only the crate's `error`. Must not import any other module of
+//! `redis_store`.
 
 use std::fmt;
 

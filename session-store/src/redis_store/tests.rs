@@ -1,3 +1,4 @@
+use super::commands::MAX_TTL_MS;
 use super::endpoint::SentinelEndpoint;
 use super::*;
 

@@ -160,6 +160,8 @@ impl RedisServer {
                 self.port,
                 self.log()
             );
+            // A synchronous helper polling a child process: nothing to yield to.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -175,6 +177,8 @@ impl RedisServer {
                 self.port,
                 self.log()
             );
+            // A synchronous helper polling a blocking connection: nothing to yield to.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(Duration::from_millis(50));
         }
     }
