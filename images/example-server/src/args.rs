@@ -1,8 +1,12 @@
 //! Command-line arguments (a handful of flags, parsed by hand).
+//!
+//! Imports: `http` (its [`HostPolicy`]) and `misbehave` (its modes). Must not import `lib.rs`,
+//! which runs what this module parses.
 
 use std::net::SocketAddr;
 
 use crate::http::HostPolicy;
+use crate::misbehave::Misbehavior;
 
 pub(crate) const USAGE: &str = "\
 usage: berth-example-server [--http ADDR [--allowed-host HOST]... [--any-host]]
@@ -24,7 +28,7 @@ pub(crate) enum Mode {
         hosts: HostPolicy,
     },
     /// A deliberately broken server, for Berth's fault tests.
-    Misbehave(crate::misbehave::Misbehavior),
+    Misbehave(Misbehavior),
 }
 
 /// The result of parsing: run, or print help.
@@ -57,7 +61,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             "--any-host" => hosts.any_host = true,
             "--misbehave" => {
                 let value = args.next().ok_or("--misbehave needs a mode")?;
-                let mode = crate::misbehave::Misbehavior::parse(&value)?;
+                let mode = Misbehavior::parse(&value)?;
                 return Ok(Command::Run(Mode::Misbehave(mode)));
             }
             other => return Err(format!("unknown argument `{other}`")),

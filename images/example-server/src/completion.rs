@@ -1,5 +1,7 @@
 //! `completion/complete`: prefix matches from fixed candidate lists for the arguments of
 //! `test_prompt_with_arguments` and the `{id}` of `test://template/{id}/data`.
+//!
+//! Imports: `fixtures`. Must not import `server` (which routes here).
 
 use rmcp::ErrorData;
 use rmcp::model::{CompleteRequestParams, CompleteResult, CompletionInfo, Reference};

@@ -3,6 +3,8 @@
 //! Legacy sessions (2025-06-18, 2025-11-25) carry their version from `initialize`; 2026-07-28
 //! requests carry it in their own `_meta`. The two eras differ in how a server asks the client
 //! for input (server→client requests vs. `InputRequiredResult`) and in when it may log.
+//!
+//! Imports: nothing from this crate. Must not import the modules that ask it (`input`, `notify`).
 
 use rmcp::RoleServer;
 use rmcp::model::ProtocolVersion;

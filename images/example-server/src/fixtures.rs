@@ -3,6 +3,8 @@
 //! The suite checks shapes (a `data` field, a `mimeType`, a URI) rather than exact bytes, but the
 //! payloads are still real: the PNG decodes to one red pixel and the WAV to eight samples of
 //! silence, so a client that renders them does not choke.
+//!
+//! Imports: nothing from this crate (the request modules import it).
 
 /// A 1×1 red PNG, base64.
 pub(crate) const RED_PIXEL_PNG: &str =

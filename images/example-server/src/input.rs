@@ -12,6 +12,9 @@
 //!   `requestState` seals the answers so far (HMAC, bound to the request, 10-minute TTL). The
 //!   retry's `inputResponses` are checked against the result type each question expects;
 //!   unknown keys are ignored; a tampered or expired state is `-32602`.
+//!
+//! Imports: `era`, `state`. Must not import `tools`, `prompts` or `server`, which run flows through
+//! it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

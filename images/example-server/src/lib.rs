@@ -11,31 +11,34 @@
 //!
 //! # Layout
 //! - [`args`]: command line.
+//! - [`stdio`] and [`http`]: the two transports; [`shutdown`]: the signal both stop on.
+//! - [`misbehave`]: deliberately broken stdio servers for Berth's fault tests.
 //! - [`server`]: the rmcp handler and its capabilities; routes to [`tools`], [`resources`],
 //!   [`prompts`], [`completion`].
 //! - [`input`]: asking the client for input, as server→client requests (legacy sessions) or as an
 //!   `InputRequiredResult` (2026-07-28); [`era`] tells the two apart.
-//! - [`notify`]: log, progress and change notifications.
+//! - [`notify`]: log, progress and change notifications; [`listeners`]: the open
+//!   `subscriptions/listen` streams changes go to.
 //! - [`state`]: per-process [`state::Instance`] and per-connection [`state::Session`].
-//! - [`http`]: the HTTP mode, with a session manager that can close a request's SSE stream.
 //! - [`fixtures`]: the payloads the conformance checks look for.
+//!
+//! # Imports
+//!
+//! This file holds only module declarations and the entry points [`init_logging`] and [`run`];
+//! no module imports it. The layers, lowest first: `fixtures`, `era`, `listeners`,
+//! `http::endpoint`, `http::streams`, `shutdown`; `state`; `input`, `notify`,
+//! `http::request_headers`; `tools`, `prompts`, `resources`, `completion`; `server`; `stdio`,
+//! `http::serve`; `misbehave`; `args`. A module imports only from layers below its own.
 
 // The conformance fixtures exercise logging, sampling and roots on purpose; rmcp marks those
 // SEP-2577-deprecated.
 #![allow(deprecated)]
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
-use rmcp::ServiceExt;
-use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
-
-use crate::args::{Command, Mode};
-use crate::server::ExampleServer;
-use crate::state::Instance;
 
 mod args;
 mod completion;
@@ -43,16 +46,16 @@ mod era;
 mod fixtures;
 mod http;
 mod input;
+mod listeners;
 mod misbehave;
 mod notify;
 mod prompts;
 mod resources;
 mod server;
+mod shutdown;
 mod state;
+mod stdio;
 mod tools;
-
-/// How long open HTTP streams get to finish after SIGTERM/SIGINT.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// `EX_USAGE` from sysexits.h.
 const EXIT_USAGE: u8 = 64;
@@ -73,8 +76,8 @@ pub fn init_logging() {
 /// Runs the server with command-line `args` (without the program name).
 pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
     let mode = match args::parse(args) {
-        Ok(Command::Run(mode)) => mode,
-        Ok(Command::Help) => {
+        Ok(args::Command::Run(mode)) => mode,
+        Ok(args::Command::Help) => {
             println!("{}", args::USAGE);
             return ExitCode::SUCCESS;
         }
@@ -84,9 +87,9 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
         }
     };
     let result = match mode {
-        Mode::Stdio => serve_stdio().await,
-        Mode::Misbehave(m) => misbehave::run(m).await,
-        Mode::Http { addr, hosts } => serve_http(addr, hosts).await,
+        args::Mode::Stdio => stdio::serve().await,
+        args::Mode::Misbehave(m) => misbehave::run(m).await,
+        args::Mode::Http { addr, hosts } => http::serve_until_signal(addr, hosts).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -94,71 +97,5 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
             tracing::error!("{error:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Serves one connection on stdin/stdout until the client closes it or a signal arrives.
-pub(crate) async fn serve_stdio() -> anyhow::Result<()> {
-    let instance = Arc::new(Instance::new(None)?);
-    let running = ExampleServer::new(instance)
-        .serve(rmcp::transport::stdio())
-        .await?;
-    tokio::select! {
-        quit = running.waiting() => {
-            tracing::info!(reason = ?quit?, "stdio connection closed");
-        }
-        () = shutdown_signal() => tracing::info!("signal received, exiting"),
-    }
-    Ok(())
-}
-
-/// Serves Streamable HTTP until a signal arrives, then drains for at most [`SHUTDOWN_GRACE`].
-async fn serve_http(addr: std::net::SocketAddr, hosts: http::HostPolicy) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let bound = listener.local_addr()?;
-    println!("listening on http://{bound}{}", http::MCP_PATH);
-    std::io::stdout().flush()?;
-
-    let stop = CancellationToken::new();
-    tokio::spawn({
-        let stop = stop.clone();
-        async move {
-            shutdown_signal().await;
-            tracing::info!("signal received, draining");
-            stop.cancel();
-        }
-    });
-    let deadline = async {
-        stop.cancelled().await;
-        tokio::time::sleep(SHUTDOWN_GRACE).await;
-    };
-    tokio::select! {
-        served = http::serve(listener, hosts, stop.clone().cancelled_owned()) => served,
-        () = deadline => {
-            tracing::warn!("drain did not finish in {SHUTDOWN_GRACE:?}; exiting");
-            Ok(())
-        }
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => tokio::select! {
-                _ = interrupt => {}
-                _ = terminate.recv() => {}
-            },
-            Err(_) => {
-                let _ = interrupt.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
     }
 }

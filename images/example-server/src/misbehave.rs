@@ -8,9 +8,14 @@
 //! - `silent`: reads everything, never answers (not even `initialize`).
 //! - `fork-bomb`: starts copies of itself until the pids limit stops it,
 //!   then serves normally, so the session shows the limit held.
+//!
+//! Imports: `stdio` (to serve normally after the fork bomb). Must not import `lib.rs` or `args`
+//! (which parses the modes named here).
 
 use std::io::Write;
 use std::time::Duration;
+
+use crate::stdio;
 
 /// A broken behaviour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,7 +91,7 @@ pub(crate) async fn run(mode: Misbehavior) -> anyhow::Result<()> {
                 let _ = child.kill();
                 let _ = child.wait();
             }
-            crate::serve_stdio().await
+            stdio::serve().await
         }
     }
 }

@@ -4,36 +4,21 @@
 //!   `_meta["io.modelcontextprotocol/logLevel"]` (2026-07-28, where no level means no logs).
 //! - List-changed and resource-updated notifications go to the connection that caused them
 //!   (legacy) and to every open `subscriptions/listen` stream whose filter accepts them
-//!   (2026-07-28). [`Listeners`] is that registry.
-
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+//!   (2026-07-28), through the [`Listeners`] registry (`listeners.rs`).
+//!
+//! Imports: `era`, `listeners`, `state` (the per-connection `Session`). Must not import the tools
+//! or the handler (`tools`, `server`), which call it.
 
 use rmcp::RoleServer;
 use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam};
-use rmcp::service::{RequestContext, SubscriptionSink};
+use rmcp::service::RequestContext;
 
 use crate::era;
+use crate::listeners::{Change, Listeners};
 use crate::state::Session;
 
 /// Logger name on every `notifications/message` this server sends.
 const LOGGER: &str = "berth-example-server";
-
-/// A change other connections may want to hear about.
-#[derive(Clone, Debug)]
-pub(crate) enum Change {
-    Tools,
-    Prompts,
-    Resource(String),
-}
-
-/// Open `subscriptions/listen` streams, keyed by a local id so a closing stream can remove itself.
-#[derive(Default)]
-pub(crate) struct Listeners {
-    next_id: AtomicU64,
-    // std Mutex: held only to push, remove or clone the list, never across an await.
-    sinks: Mutex<Vec<(u64, SubscriptionSink)>>,
-}
 
 /// Sends `message` at `level` if the client asked for that level.
 pub(crate) async fn log(
@@ -115,37 +100,5 @@ fn severity(level: LoggingLevel) -> u8 {
         LoggingLevel::Critical => 5,
         LoggingLevel::Alert => 6,
         LoggingLevel::Emergency => 7,
-    }
-}
-
-// === impl Listeners ===
-
-impl Listeners {
-    /// Registers a listen stream; returns the id to pass to [`Listeners::remove`].
-    pub(crate) fn add(&self, sink: SubscriptionSink) -> u64 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.lock().push((id, sink));
-        id
-    }
-
-    pub(crate) fn remove(&self, id: u64) {
-        self.lock().retain(|(sink_id, _)| *sink_id != id);
-    }
-
-    async fn broadcast(&self, change: &Change) {
-        let sinks: Vec<SubscriptionSink> =
-            self.lock().iter().map(|(_, sink)| sink.clone()).collect();
-        for sink in sinks {
-            // The sink drops what its filter did not accept; that is not an error here.
-            let _ = match change {
-                Change::Tools => sink.notify_tool_list_changed().await,
-                Change::Prompts => sink.notify_prompt_list_changed().await,
-                Change::Resource(uri) => sink.notify_resource_updated(uri.clone()).await,
-            };
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(u64, SubscriptionSink)>> {
-        self.sinks.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

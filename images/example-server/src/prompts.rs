@@ -1,5 +1,7 @@
 //! Prompts: the four `prompts-get-*` fixtures, the input-required prompt (SEP-2322: input
 //! requests are not only for tools), and the prompt `test_trigger_prompt_change` toggles.
+//!
+//! Imports: `fixtures`, `input`, `state`. Must not import `server` (which routes here).
 
 use rmcp::model::{
     ContentBlock, GetPromptRequestParams, GetPromptResponse, GetPromptResult, ImageContent,
@@ -11,12 +13,13 @@ use serde_json::{Value, json};
 
 use crate::fixtures::RED_PIXEL_PNG;
 use crate::input::{self, Answers, Ask, InputError, Outcome, Retry, Step};
-use crate::server::ExampleServer;
+use crate::state::Instance;
 
 const INPUT_PROMPT: &str = "test_input_required_result_prompt";
 const DYNAMIC_PROMPT: &str = "test_dynamic_prompt";
 
-pub(crate) fn list(server: &ExampleServer) -> ListPromptsResult {
+/// The prompts currently listed.
+pub(crate) fn list(instance: &Instance) -> ListPromptsResult {
     let mut prompts = vec![
         Prompt::new(
             "test_simple_prompt",
@@ -50,7 +53,7 @@ pub(crate) fn list(server: &ExampleServer) -> ListPromptsResult {
             None,
         ),
     ];
-    if server.instance.dynamic_prompt() {
+    if instance.dynamic_prompt() {
         prompts.push(Prompt::new(
             DYNAMIC_PROMPT,
             Some("Listed only while test_trigger_prompt_change has toggled it on"),
@@ -60,8 +63,9 @@ pub(crate) fn list(server: &ExampleServer) -> ListPromptsResult {
     ListPromptsResult::with_all_items(prompts)
 }
 
+/// Answers `prompts/get`; an unknown (or currently unlisted) prompt is `-32602`.
 pub(crate) async fn get(
-    server: &ExampleServer,
+    instance: &Instance,
     params: GetPromptRequestParams,
     ctx: &RequestContext<RoleServer>,
 ) -> Result<GetPromptResponse, ErrorData> {
@@ -103,8 +107,8 @@ pub(crate) async fn get(
             ),
             PromptMessage::new_text(Role::User, "Please analyze the image above."),
         ],
-        INPUT_PROMPT => return input_prompt(server, params, ctx).await,
-        DYNAMIC_PROMPT if server.instance.dynamic_prompt() => {
+        INPUT_PROMPT => return input_prompt(instance, params, ctx).await,
+        DYNAMIC_PROMPT if instance.dynamic_prompt() => {
             vec![PromptMessage::new_text(
                 Role::User,
                 "This prompt comes and goes.",
@@ -122,7 +126,7 @@ pub(crate) async fn get(
 
 /// `input-required-result-non-tool-request`: asks for context, then builds the prompt from it.
 async fn input_prompt(
-    server: &ExampleServer,
+    instance: &Instance,
     params: GetPromptRequestParams,
     ctx: &RequestContext<RoleServer>,
 ) -> Result<GetPromptResponse, ErrorData> {
@@ -131,7 +135,7 @@ async fn input_prompt(
         input_responses: params.input_responses,
         request_state: params.request_state,
     };
-    let outcome = input::run(ctx, &server.instance, retry, |answers: &Answers| {
+    let outcome = input::run(ctx, instance, retry, |answers: &Answers| {
         if !answers.contains_key("user_context") {
             let schema = json!({
                 "type": "object",

@@ -3,6 +3,8 @@
 //!
 //! Reading an unknown URI is an error carrying the URI in `data` (`-32002` for legacy peers;
 //! rmcp turns it into `-32602` for 2026-07-28 peers, as SEP-2164 asks) — never empty contents.
+//!
+//! Imports: `fixtures`, `state`. Must not import `server` (which routes here).
 
 use rmcp::ErrorData;
 use rmcp::model::{

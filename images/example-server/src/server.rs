@@ -1,4 +1,8 @@
 //! The MCP handler: capabilities and the routing of each request to its module.
+//!
+//! Imports: `state` and the request modules (`tools`, `prompts`, `resources`, `completion`). Must
+//! not import the transports (`stdio`, `http`), which build handlers; the request modules get the
+//! handler's [`Instance`] and [`Session`], never the handler itself.
 
 use std::sync::Arc;
 
@@ -66,11 +70,11 @@ impl ServerHandler for ExampleServer {
         _request: Option<PaginatedRequestParams>,
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(tools::list(self)))
+        Ok(ListToolsResult::with_all_items(tools::list(&self.instance)))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        tools::find(self, name)
+        tools::find(&self.instance, name)
     }
 
     async fn call_tool(
@@ -78,7 +82,7 @@ impl ServerHandler for ExampleServer {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        tools::call(self, request, &ctx).await
+        tools::call(&self.instance, &self.session, request, &ctx).await
     }
 
     async fn list_resources(
@@ -134,7 +138,7 @@ impl ServerHandler for ExampleServer {
         _request: Option<PaginatedRequestParams>,
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        Ok(prompts::list(self))
+        Ok(prompts::list(&self.instance))
     }
 
     async fn get_prompt(
@@ -142,7 +146,7 @@ impl ServerHandler for ExampleServer {
         request: GetPromptRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        prompts::get(self, request, &ctx).await
+        prompts::get(&self.instance, request, &ctx).await
     }
 
     async fn complete(

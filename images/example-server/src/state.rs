@@ -7,15 +7,20 @@
 //!
 //! [`Session`] lives as long as one protocol connection (a stdio stream or one legacy
 //! `Mcp-Session-Id`): the `logging/setLevel` threshold and `resources/subscribe` URIs.
+//!
+//! Imports: `listeners` and `http`'s `StreamTracker` (`http/streams.rs`), which the instance holds.
+//! Must not import anything that reads this state (`notify`, `input`, `tools`, `server`, the rest
+//! of `http`).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
+use parking_lot::Mutex;
 use rmcp::model::{LoggingLevel, RequestStateCodec};
 
 use crate::http::StreamTracker;
-use crate::notify::Listeners;
+use crate::listeners::Listeners;
 
 /// Process-wide state, shared by every connection and every stateless request.
 pub(crate) struct Instance {
@@ -37,7 +42,7 @@ pub(crate) struct Instance {
 /// Per-connection state.
 #[derive(Default)]
 pub(crate) struct Session {
-    // std Mutex: both locks guard a few words and are never held across an await.
+    // Both locks guard a few words and are never held across an await.
     log_level: Mutex<Option<LoggingLevel>>,
     subscriptions: Mutex<HashSet<String>>,
 }
@@ -103,31 +108,22 @@ impl Instance {
 impl Session {
     /// The `logging/setLevel` threshold, if the client set one.
     pub(crate) fn log_level(&self) -> Option<LoggingLevel> {
-        *self.log_level.lock().unwrap_or_else(|e| e.into_inner())
+        *self.log_level.lock()
     }
 
     pub(crate) fn set_log_level(&self, level: LoggingLevel) {
-        *self.log_level.lock().unwrap_or_else(|e| e.into_inner()) = Some(level);
+        *self.log_level.lock() = Some(level);
     }
 
     pub(crate) fn subscribe(&self, uri: String) {
-        self.subscriptions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(uri);
+        self.subscriptions.lock().insert(uri);
     }
 
     pub(crate) fn unsubscribe(&self, uri: &str) {
-        self.subscriptions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(uri);
+        self.subscriptions.lock().remove(uri);
     }
 
     pub(crate) fn is_subscribed(&self, uri: &str) -> bool {
-        self.subscriptions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(uri)
+        self.subscriptions.lock().contains(uri)
     }
 }

@@ -25,9 +25,10 @@
 use std::fs::OpenOptions;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use serde_json::{Value, json};
 
 /// A fake system prompt, as a tool might smuggle it to a model.
@@ -149,6 +150,8 @@ fn call(msg: &Value, id: Value, share: Option<&Path>, out: &Out) {
             let text = format!("slow answer: {}", args["text"].as_str().unwrap_or(""));
             let out = out.clone();
             std::thread::spawn(move || {
+                // A plain thread of a synchronous program (no async runtime here).
+                #[allow(clippy::disallowed_methods)]
                 std::thread::sleep(Duration::from_millis(ms));
                 send(
                     &out,
@@ -231,7 +234,7 @@ fn send(out: &Out, msg: &Value) {
 }
 
 fn write_raw(out: &Out, bytes: &[u8]) {
-    let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = out.lock();
     let _ = out.write_all(bytes);
     let _ = out.flush();
 }

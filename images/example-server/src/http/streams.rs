@@ -6,12 +6,16 @@
 //! `resume`, and on the way records which stream carries each `test_reconnection` call and when
 //! the client comes back for it. The tool then closes its stream, waits for the resume, and
 //! answers on the resumed stream.
+//!
+//! Imports: nothing from this crate. Must not import `serve` (which installs the tracker) or
+//! `state` (whose `Instance` holds it).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
+use parking_lot::{Mutex, MutexGuard};
 use rmcp::RoleServer;
 use rmcp::model::{
     ClientJsonRpcMessage, ClientRequest, JsonRpcMessage, RequestId, ServerJsonRpcMessage,
@@ -40,7 +44,7 @@ const RESUME_WAIT: Duration = Duration::from_secs(10);
 #[derive(Default)]
 pub(crate) struct StreamTracker {
     local: LocalSessionManager,
-    // std Mutex: held to insert, look up or remove one entry, never across an await.
+    // Held to insert, look up or remove one entry, never across an await.
     calls: Mutex<HashMap<(SessionId, RequestId), TrackedCall>>,
 }
 
@@ -99,8 +103,8 @@ impl StreamTracker {
             .ok_or_else(|| LocalSessionManagerError::SessionNotFound(id.clone()))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(SessionId, RequestId), TrackedCall>> {
-        self.calls.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, HashMap<(SessionId, RequestId), TrackedCall>> {
+        self.calls.lock()
     }
 }
 

@@ -16,6 +16,9 @@
 //! and `request_headers` show what an instance was given, so tests can prove what Berth never
 //! hands a backend (the agent's token, its cookies): a test fixture, not something a real server
 //! should expose.
+//!
+//! Imports: `tool_call`, `definition`, `response` and the crate's `http` (`request_headers`). Must
+//! not import `tools/mod.rs` or another tool module.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -24,7 +27,10 @@ use rmcp::ErrorData;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, Tool};
 use serde_json::{Value, json};
 
-use super::{Call, no_arguments, text, tool, tool_error};
+use super::definition::{no_arguments, tool};
+use super::response::{text, tool_error};
+use super::tool_call::Call;
+use crate::http::request_headers;
 
 /// Longest sleep `sleep_ms` accepts, so a typo cannot pin an instance for days.
 const MAX_SLEEP_MS: u64 = 600_000;
@@ -95,7 +101,7 @@ pub(super) fn definitions() -> Vec<Tool> {
 }
 
 pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, ErrorData>> {
-    let instance = &call.server.instance;
+    let instance = call.instance;
     let response = match call.name.as_str() {
         "counter_increment" => text(instance.increment().to_string()),
         "counter_get" => text(instance.counter().to_string()),
@@ -137,7 +143,7 @@ pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, Err
                 .collect();
             structured(json!({"env": env, "args": args}))
         }
-        "request_headers" => match crate::http::request_headers(call.ctx) {
+        "request_headers" => match request_headers(call.ctx) {
             Some(headers) => structured(json!({ "headers": headers })),
             None => tool_error("no HTTP request: this instance speaks stdio"),
         },

@@ -1,6 +1,9 @@
 //! Tools that return fixed content: the `tools-call-*` content fixtures, the JSON Schema 2020-12
 //! fixture, a tool with an `x-mcp-header` parameter (SEP-2243), and the tool that
 //! `test_trigger_tool_change` adds to and removes from the list.
+//!
+//! Imports: `tool_call`, `definition`, `response` and the crate's `fixtures`. Must not import
+//! `tools/mod.rs` or another tool module.
 
 use rmcp::ErrorData;
 use rmcp::model::{
@@ -8,7 +11,9 @@ use rmcp::model::{
 };
 use serde_json::json;
 
-use super::{Call, no_arguments, text, tool, tool_error};
+use super::definition::{no_arguments, tool};
+use super::response::{text, tool_error};
+use super::tool_call::Call;
 use crate::fixtures::{
     EMBEDDED_RESOURCE_TEXT, EMBEDDED_RESOURCE_URI, ERROR_TEXT, JSON_SCHEMA_DIALECT,
     JSON_SCHEMA_TOOL, MIXED_RESOURCE_JSON, MIXED_RESOURCE_URI, RED_PIXEL_PNG, SILENT_WAV,

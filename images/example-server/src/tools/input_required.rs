@@ -6,12 +6,17 @@
 //! State checks (`requestState` tampering, missing or malformed `inputResponses`) are handled by
 //! the driver, so `test_input_required_result_request_state` and `…_tampered_state` only differ
 //! in name.
+//!
+//! Imports: `tool_call`, `definition`, `response` and the crate's `input`. Must not import
+//! `tools/mod.rs` or another tool module.
 
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResponse, ClientCapabilities, Tool};
 use serde_json::{Value, json};
 
-use super::{Call, from_input, no_arguments, text, tool};
+use super::definition::{no_arguments, tool};
+use super::response::{from_input, text};
+use super::tool_call::Call;
 use crate::input::{self, Answers, Ask, Step};
 
 pub(super) fn definitions() -> Vec<Tool> {
@@ -71,7 +76,7 @@ pub(super) fn definitions() -> Vec<Tool> {
 
 pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, ErrorData>> {
     let ctx = call.ctx;
-    let instance = &call.server.instance;
+    let instance = call.instance;
     let retry = call.retry();
     let outcome = match call.name.as_str() {
         "test_input_required_result_elicitation" | "test_streaming_elicitation" => {

@@ -1,12 +1,17 @@
 //! The 2025 conformance tools that ask the client for input: sampling and the three elicitation
 //! fixtures. Each is a flow (see [`crate::input`]), so it also works for 2026-07-28 clients,
 //! which get the questions back as an `InputRequiredResult`.
+//!
+//! Imports: `tool_call`, `definition`, `response` and the crate's `input`. Must not import
+//! `tools/mod.rs` or another tool module.
 
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResponse, Tool};
 use serde_json::{Value, json};
 
-use super::{Call, from_input, text, tool, tool_error};
+use super::definition::{no_arguments, tool};
+use super::response::{from_input, text, tool_error};
+use super::tool_call::Call;
 use crate::input::{self, Answers, Ask, Step};
 
 pub(super) fn definitions() -> Vec<Tool> {
@@ -32,19 +37,19 @@ pub(super) fn definitions() -> Vec<Tool> {
         tool(
             "test_elicitation_sep1034_defaults",
             "Elicits a form whose every field has a default value (SEP-1034)",
-            super::no_arguments(),
+            no_arguments(),
         ),
         tool(
             "test_elicitation_sep1330_enums",
             "Elicits a form with all five enum shapes (SEP-1330)",
-            super::no_arguments(),
+            no_arguments(),
         ),
     ]
 }
 
 pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, ErrorData>> {
     let ctx = call.ctx;
-    let instance = &call.server.instance;
+    let instance = call.instance;
     let outcome = match call.name.as_str() {
         "test_sampling" => {
             let prompt = match call.str_arg("prompt") {

@@ -7,75 +7,65 @@
 //! - [`input_required`]: the 2026-07-28 input-required (SEP-2322) and capability fixtures.
 //! - [`berth`]: the tools Berth's own tests call (`counter_*`, `echo`, `instance_info`, …);
 //!   their names are a contract with the rest of the workspace.
+//! - [`tool_call`] ([`Call`]), [`definition`] and [`response`]: what every tool module shares.
 //!
 //! Each module lists its tools and answers calls for them; [`call`] asks each in turn.
+//!
+//! Imports: this file holds only module declarations and the entry points [`list`], [`find`] and
+//! [`call`], which call the tool modules; no tool module imports this file. Tool modules import
+//! `tool_call`, `definition` and `response`, which import no tool module.
 
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, InputResponses,
-    JsonObject, Tool,
-};
+use rmcp::model::{CallToolRequestParams, CallToolResponse, Tool};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::input::{InputError, Outcome, Retry};
-use crate::server::ExampleServer;
+use crate::state::{Instance, Session};
 
 mod berth;
 mod content;
+mod definition;
 mod input_required;
 mod interactive;
+mod response;
 mod signals;
+mod tool_call;
 
-/// One `tools/call`, as the tool modules see it.
-pub(crate) struct Call<'a> {
-    pub(crate) server: &'a ExampleServer,
-    pub(crate) ctx: &'a RequestContext<RoleServer>,
-    pub(crate) name: String,
-    pub(crate) args: JsonObject,
-    input_responses: Option<InputResponses>,
-    request_state: Option<String>,
-}
+use self::tool_call::Call;
 
 /// Every tool currently listed, in a stable order.
-pub(crate) fn list(server: &ExampleServer) -> Vec<Tool> {
+pub(crate) fn list(instance: &Instance) -> Vec<Tool> {
     let mut tools = Vec::new();
     tools.extend(content::definitions());
     tools.extend(signals::definitions());
     tools.extend(interactive::definitions());
     tools.extend(input_required::definitions());
     tools.extend(berth::definitions());
-    if server.instance.dynamic_tool() {
+    if instance.dynamic_tool() {
         tools.push(content::dynamic_definition());
     }
     tools
 }
 
 /// The listed tool called `name`, if any.
-pub(crate) fn find(server: &ExampleServer, name: &str) -> Option<Tool> {
-    list(server).into_iter().find(|tool| tool.name == name)
+pub(crate) fn find(instance: &Instance, name: &str) -> Option<Tool> {
+    list(instance).into_iter().find(|tool| tool.name == name)
 }
 
 /// Runs a `tools/call`. An unknown (or currently unlisted) tool is `-32602`, as the spec asks.
 pub(crate) async fn call(
-    server: &ExampleServer,
+    instance: &Instance,
+    session: &Session,
     params: CallToolRequestParams,
     ctx: &RequestContext<RoleServer>,
 ) -> Result<CallToolResponse, ErrorData> {
-    if find(server, &params.name).is_none() {
+    if find(instance, &params.name).is_none() {
         return Err(ErrorData::invalid_params(
             format!("unknown tool: {}", params.name),
             Some(json!({"name": params.name})),
         ));
     }
-    let call = Call {
-        server,
-        ctx,
-        name: params.name.into_owned(),
-        args: params.arguments.unwrap_or_default(),
-        input_responses: params.input_responses,
-        request_state: params.request_state,
-    };
+    let call = Call::new(instance, session, ctx, params);
     let answered = match content::call(&call) {
         Some(result) => Some(result),
         None => signals::call(&call).await,
@@ -98,66 +88,4 @@ pub(crate) async fn call(
             None,
         ))
     })
-}
-
-// === impl Call ===
-
-impl Call<'_> {
-    /// The 2026-07-28 retry fields of this call, for [`crate::input::run`].
-    pub(crate) fn retry(&self) -> Retry {
-        Retry {
-            scope: format!("tools/call:{}", self.name),
-            input_responses: self.input_responses.clone(),
-            request_state: self.request_state.clone(),
-        }
-    }
-
-    /// A string argument, or the message of the tool error to answer with.
-    pub(crate) fn str_arg(&self, name: &str) -> Result<&str, String> {
-        self.args
-            .get(name)
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("argument `{name}` must be a string"))
-    }
-}
-
-// === helpers shared by the tool modules ===
-
-/// A tool definition from a JSON input schema.
-pub(crate) fn tool(name: &'static str, description: &'static str, schema: Value) -> Tool {
-    let schema = match schema {
-        Value::Object(object) => object,
-        _ => JsonObject::new(),
-    };
-    Tool::new(name, description, schema)
-}
-
-/// The input schema of a tool without arguments.
-pub(crate) fn no_arguments() -> Value {
-    json!({"type": "object", "properties": {}})
-}
-
-/// A successful result with one text block.
-pub(crate) fn text(text: impl Into<String>) -> CallToolResponse {
-    CallToolResponse::Complete(CallToolResult::success(vec![ContentBlock::text(text)]))
-}
-
-/// A tool execution error (`isError: true`) with one text block.
-pub(crate) fn tool_error(text: impl Into<String>) -> CallToolResponse {
-    CallToolResponse::Complete(CallToolResult::error(vec![ContentBlock::text(text)]))
-}
-
-/// Maps a finished input flow to a `tools/call` response.
-///
-/// A client that could not answer a legacy server→client request gets a tool error it can read;
-/// a bad 2026-07-28 retry is a JSON-RPC error.
-pub(crate) fn from_input(
-    outcome: Result<Outcome<CallToolResponse>, InputError>,
-) -> Result<CallToolResponse, ErrorData> {
-    match outcome {
-        Ok(Outcome::Done(response)) => Ok(response),
-        Ok(Outcome::InputRequired(result)) => Ok(CallToolResponse::InputRequired(result)),
-        Err(InputError::Client(message)) => Ok(tool_error(message)),
-        Err(InputError::Protocol(error)) => Err(error),
-    }
 }

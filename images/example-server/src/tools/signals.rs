@@ -1,14 +1,20 @@
 //! Tools that send something besides their result: log messages, progress, list-changed and
 //! resource-updated notifications, and (over HTTP) a server-side close of their own SSE stream.
+//!
+//! Imports: `tool_call`, `definition`, `response` and the crate's `fixtures`, `listeners`,
+//! `notify`. Must not import `tools/mod.rs` or another tool module.
 
 use std::time::Duration;
 
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResponse, LoggingLevel, Tool};
 
-use super::{Call, no_arguments, text, tool};
+use super::definition::{no_arguments, tool};
+use super::response::text;
+use super::tool_call::Call;
 use crate::fixtures::WATCHED_URI;
-use crate::notify::{self, Change};
+use crate::listeners::Change;
+use crate::notify;
 
 /// Pause between the notifications of one call, so clients see them arrive over time.
 const STEP: Duration = Duration::from_millis(50);
@@ -55,7 +61,6 @@ pub(super) fn definitions() -> Vec<Tool> {
 }
 
 pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, ErrorData>> {
-    let server = call.server;
     let response = match call.name.as_str() {
         "test_tool_with_logging" | "test_logging_tool" => {
             for message in [
@@ -63,7 +68,7 @@ pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, Err
                 "Tool processing data",
                 "Tool execution completed",
             ] {
-                notify::log(call.ctx, &server.session, LoggingLevel::Info, message).await;
+                notify::log(call.ctx, call.session, LoggingLevel::Info, message).await;
                 tokio::time::sleep(STEP).await;
             }
             text("Logging test completed")
@@ -76,24 +81,24 @@ pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, Err
             text("Progress test completed")
         }
         "test_reconnection" => {
-            match &server.instance.streams {
+            match &call.instance.streams {
                 Some(streams) => streams.close_and_await_resume(call.ctx).await,
                 None => tokio::time::sleep(STEP * 2).await,
             }
             text("Reconnection test completed")
         }
         "test_trigger_tool_change" => {
-            let listed = server.instance.toggle_dynamic_tool();
+            let listed = call.instance.toggle_dynamic_tool();
             announce(call, Change::Tools).await;
             text(format!("test_dynamic_tool listed: {listed}"))
         }
         "test_trigger_prompt_change" => {
-            let listed = server.instance.toggle_dynamic_prompt();
+            let listed = call.instance.toggle_dynamic_prompt();
             announce(call, Change::Prompts).await;
             text(format!("test_dynamic_prompt listed: {listed}"))
         }
         "test_trigger_resource_update" => {
-            let revision = server.instance.bump_watched();
+            let revision = call.instance.bump_watched();
             announce(call, Change::Resource(WATCHED_URI.into())).await;
             text(format!("{WATCHED_URI} is now at revision {revision}"))
         }
@@ -103,12 +108,5 @@ pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, Err
 }
 
 async fn announce(call: &Call<'_>, change: Change) {
-    let server = call.server;
-    notify::announce(
-        call.ctx,
-        &server.session,
-        &server.instance.listeners,
-        change,
-    )
-    .await;
+    notify::announce(call.ctx, call.session, &call.instance.listeners, change).await;
 }
