@@ -281,6 +281,8 @@ impl Drop for Berth {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
                 return;
             }
+            // `Drop` cannot await: poll the exiting child synchronously.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.child.start_kill();

@@ -37,6 +37,8 @@ impl RedisServer {
             {
                 return replica;
             }
+            // A synchronous helper polling a child process: nothing to yield to.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(Duration::from_millis(25));
         }
         panic!("the replica on port {port} never linked to its primary");
@@ -80,6 +82,8 @@ impl RedisServer {
             if seen >= replicas {
                 return sentinel;
             }
+            // A synchronous helper polling a child process: nothing to yield to.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(Duration::from_millis(25));
         }
         panic!("the Sentinel on port {port} never saw {replicas} replica(s)");
@@ -112,6 +116,8 @@ impl RedisServer {
             if server.cli(&["PING"]).trim() == "PONG" {
                 return server;
             }
+            // A synchronous helper polling a child process: nothing to yield to.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(Duration::from_millis(25));
         }
         panic!("redis-server on port {port} did not answer PING");
