@@ -52,8 +52,9 @@ use self::replies::{created, int, parse_xrange, unexpected};
 /// fail fast with [`Error::Unavailable`] ("Redis at HOST:PORT is unreachable:
 /// …; check store.url") and succeed again once Redis is back:
 ///
-/// - `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`: a [`ConnectionManager`]
-///   (one multiplexed connection) that reconnects by itself after errors.
+/// - `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`: a
+///   [`ConnectionManager`](redis::aio::ConnectionManager) (one multiplexed
+///   connection) that reconnects by itself after errors.
 /// - `redis+sentinel://[[USER]:PASSWORD@]HOST[:PORT][,HOST[:PORT]…]/MASTER[/DB]`
 ///   (Sentinel port 26379 by default; the credentials are for the Redis
 ///   nodes, the Sentinels are reached without): the Sentinels are asked for

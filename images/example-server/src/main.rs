@@ -1,4 +1,6 @@
 //! The `berth-example-server` binary: see the library for what it serves.
+//!
+//! Imports: only the library's public entry points (`init_logging`, `run`).
 
 use std::process::ExitCode;
 

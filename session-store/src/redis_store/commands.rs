@@ -14,8 +14,8 @@ use crate::store::ttl_millis;
 /// rejects values that overflow when added to the current time.
 pub(super) const MAX_TTL_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
 
-/// `compare_and_put`: KEYS[1] key; ARGV[1] expected, ARGV[2] new value,
-/// ARGV[3] TTL in ms or `KEEPTTL`. Returns 1 if swapped, else 0. A GET on an
+/// `compare_and_put`: `KEYS[1]` key; `ARGV[1]` expected, `ARGV[2]` new value,
+/// `ARGV[3]` TTL in ms or `KEEPTTL`. Returns 1 if swapped, else 0. A GET on an
 /// event log fails with WRONGTYPE before anything is written.
 pub(super) const COMPARE_AND_PUT_LUA: &str = r"
 local current = redis.call('GET', KEYS[1])
@@ -30,8 +30,8 @@ end
 return 1
 ";
 
-/// `append_event`: KEYS[1] log (a stream), KEYS[2] its sequence counter;
-/// ARGV[1] event, ARGV[2] cap (>= 1), ARGV[3] TTL in ms. Returns the event's
+/// `append_event`: `KEYS[1]` log (a stream), `KEYS[2]` its sequence counter;
+/// `ARGV[1]` event, `ARGV[2]` cap (>= 1), `ARGV[3]` TTL in ms. Returns the event's
 /// sequence number. A new log restarts the counter at 1; a counter lost
 /// while its log lives (eviction, a stray DEL, a `touch` of the log alone)
 /// resumes after the newest entry, so ids stay increasing. Scripts are not

@@ -21,6 +21,8 @@
 //! With `--share DIR`, every message received is appended to
 //! `DIR/received.jsonl` as `{"pid": …, "message": …}`, so a test sees exactly
 //! what Berth sent, and `forge` learns the ids other processes were sent.
+//!
+//! Imports: nothing from the library (no SDK, so every hostile byte is exact).
 
 use std::fs::OpenOptions;
 use std::io::{BufRead, Write};

@@ -10,7 +10,7 @@
 //! - `streams.rs`: [`StreamTracker`], the session manager that lets `test_reconnection` close
 //!   its own SSE stream.
 //! - `request_headers.rs`: tools can see the HTTP request that carried their call
-//!   ([`request_headers`]): Berth's tests use it to check what a backend receives from Berth
+//!   ([`request_headers()`]): Berth's tests use it to check what a backend receives from Berth
 //!   (never the agent's token or cookies).
 //!
 //! Imports: this file holds only module declarations and re-exports, and no module imports it.
