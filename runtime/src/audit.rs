@@ -9,7 +9,7 @@
 /// A request named a session that does not exist for its caller: unknown,
 /// expired, or another user's (the caller's identity derives another key).
 /// The caller gets 404, exactly as for an unknown session.
-pub fn session_refused(tenant: &str, server: &str, subject: &str, method: &str) {
+pub(crate) fn session_refused(tenant: &str, server: &str, subject: &str, method: &str) {
     tracing::warn!(
         target: "berth::audit",
         event = "session.refused",
@@ -23,7 +23,7 @@ pub fn session_refused(tenant: &str, server: &str, subject: &str, method: &str) 
 
 /// A principal of `token_tenant` asked for a server of another tenant;
 /// it gets 403.
-pub fn tenant_refused(token_tenant: &str, tenant: &str, server: &str, subject: &str) {
+pub(crate) fn tenant_refused(token_tenant: &str, tenant: &str, server: &str, subject: &str) {
     tracing::warn!(
         target: "berth::audit",
         event = "tenant.refused",
@@ -36,7 +36,7 @@ pub fn tenant_refused(token_tenant: &str, tenant: &str, server: &str, subject: &
 }
 
 /// A pod took over a session whose owner is gone.
-pub fn session_taken_over(tenant: &str, server: &str, subject: &str) {
+pub(crate) fn session_taken_over(tenant: &str, server: &str, subject: &str) {
     tracing::info!(
         target: "berth::audit",
         event = "session.taken_over",

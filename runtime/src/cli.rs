@@ -1,5 +1,8 @@
 //! The `berth` command line: `demo`, `serve`, `token`, and the bundled
 //! `example-server`.
+//!
+//! May import: `config`, external crates. Nothing in the library imports it
+//! but the binary.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -5,38 +5,53 @@
 //! demand; session records are sealed in a [`berth_session_store`] under
 //! per-user hashed keys.
 //!
-//! # Layout
-//! - [`config`]: the TOML/env configuration, validated up front.
-//! - [`app`]: assembling the components; `App::run(listener, shutdown)`.
-//! - [`audit`]: security-relevant events on the `berth::audit` target.
-//! - [`server`]: the hyper connection loop and graceful drain.
-//! - [`http`]: routes, guards (Host/Origin, auth), MCP handlers, replies.
-//! - [`stateless`]: the 2026-07-28 era on the same endpoint.
-//! - [`hosting`]: hosting sessions, routing, event streams, reaping.
-//! - [`backend`]: where instances run (`process`, `docker`).
-//! - [`secrets`]: deployments' Vault secrets, read when a call needs them;
-//!   [`keys`]: the session sealing keys (Vault, env or state dir).
-//! - [`jsonrpc`]: zero-copy JSON-RPC framing and error codes.
-//! - [`cli`]: the `berth` command line (`demo`, `serve`, `token`).
+//! # Layers
+//! Imports run one way, top to bottom; a module imports only from its own
+//! module and from layers below its own (`runtime/layers` lists them, and
+//! `scripts/check-imports` fails the build on an import that runs up or
+//! sideways, or on any circle between files):
+//!
+//! ```text
+//! cli                         the `berth` command line
+//! app                         assembling the parts; App::build / App::run
+//! mcp                         the MCP endpoint: router, legacy/ (sessions), stateless/ (2026-07-28)
+//! http                        shared HTTP plumbing: state, admission, bodies, replies, SSE, locating owners
+//! hosting                     hosting sessions: table, start, restore, principals, handshake, continuations
+//! secrets  cluster  servers   Vault secrets and session keys | leases, forwarding | the server table
+//! backend                     where instances run: process, docker, the Streamable HTTP bridge
+//! config  jsonrpc  audit      leaves: configuration | JSON-RPC framing | audit events
+//! protocol                    the protocol leaf: versions, header names, the initialize handshake
+//! ```
+//!
+//! Each module's doc says what it may import and what it must not.
+//!
+//! # Public surface
+//! Modules are private; what the binary needs is re-exported here
+//! ([`App`], [`Config`], [`cli`]), and what the fuzz targets need is in
+//! [`fuzzing`].
 
 #![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#![warn(missing_docs)]
 // Guards return a ready-made HTTP response as their error (axum style); it
 // is built only on the rejection path, so its size costs nothing per request.
 #![allow(clippy::result_large_err)]
 
-pub mod app;
-pub mod audit;
-pub mod backend;
+mod app;
+mod audit;
+mod backend;
 pub mod cli;
-pub mod cluster;
-pub mod config;
-pub mod hosting;
-pub mod http;
-pub mod jsonrpc;
-pub mod keys;
-pub mod secrets;
-pub mod server;
-pub mod stateless;
+mod cluster;
+mod config;
+#[doc(hidden)]
+pub mod fuzzing;
+mod hosting;
+mod http;
+mod jsonrpc;
+mod mcp;
+mod protocol;
+mod secrets;
+mod servers;
 
 pub use self::app::{App, StartError};
-pub use self::config::Config;
+pub use self::config::{Config, ConfigError, ServerConfig};
+pub use self::servers::{HostedServer, ServerChange, ServerTable};

@@ -14,16 +14,16 @@ use zeroize::Zeroizing;
 
 /// Secret environment variables for one instance; `Debug` shows names only.
 #[derive(Clone, Default)]
-pub struct SecretEnv(BTreeMap<String, Zeroizing<String>>);
+pub(crate) struct SecretEnv(BTreeMap<String, Zeroizing<String>>);
 
 impl SecretEnv {
     /// Wraps resolved values.
-    pub fn new(vars: BTreeMap<String, Zeroizing<String>>) -> Self {
+    pub(crate) fn new(vars: BTreeMap<String, Zeroizing<String>>) -> Self {
         SecretEnv(vars)
     }
 
     /// `NAME`, value pairs.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 }
@@ -36,7 +36,7 @@ impl std::fmt::Debug for SecretEnv {
 
 /// Produces the secret headers of one hosting session's requests.
 #[async_trait]
-pub trait CallHeaders: Send + Sync {
+pub(crate) trait CallHeaders: Send + Sync {
     /// Headers to add to the next request (values marked sensitive), or
     /// why they cannot be had (no secret value in the message).
     async fn headers(&self) -> Result<http::HeaderMap, String>;
@@ -44,7 +44,7 @@ pub trait CallHeaders: Send + Sync {
 
 /// A shared [`CallHeaders`]; `Debug` shows nothing of it.
 #[derive(Clone)]
-pub struct HeaderSource(pub Arc<dyn CallHeaders>);
+pub(crate) struct HeaderSource(pub Arc<dyn CallHeaders>);
 
 impl std::fmt::Debug for HeaderSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

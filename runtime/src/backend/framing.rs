@@ -123,7 +123,7 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
 
 /// Reads a server's output as lines until EOF, handing each message (or
 /// the reason it was dropped) to `sink`.
-pub async fn read_lines<R>(
+pub(crate) async fn read_lines<R>(
     reader: R,
     limit: usize,
     sink: std::sync::Arc<dyn crate::backend::InboundSink>,
@@ -149,8 +149,11 @@ pub async fn read_lines<R>(
 /// Writes whole lines from `rx` to a server's input until the channel
 /// closes or `stop` fires, flushing once per burst; then closes the input
 /// (the polite way to ask a stdio server to exit).
-pub async fn write_lines<W>(mut input: W, mut rx: mpsc::Receiver<Bytes>, stop: CancellationToken)
-where
+pub(crate) async fn write_lines<W>(
+    mut input: W,
+    mut rx: mpsc::Receiver<Bytes>,
+    stop: CancellationToken,
+) where
     W: AsyncWrite + Unpin,
 {
     loop {

@@ -33,7 +33,7 @@ const MAX_STDERR_LINE: usize = 4096;
 
 /// Starts MCP servers as child processes.
 #[derive(Clone, Debug, Default)]
-pub struct ProcessBackend;
+pub(crate) struct ProcessBackend;
 
 // === impl ProcessBackend ===
 

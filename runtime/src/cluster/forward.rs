@@ -4,6 +4,8 @@
 //!
 //! A forwarded request carries [`FORWARDED_HEADER`] and is never forwarded
 //! again, so two pods that disagree about an owner cannot loop.
+//!
+//! May import: `cluster::lease`.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -11,7 +13,10 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use http::{HeaderMap, Method, header};
 
-use super::{Cluster, FORWARDED_HEADER, Lease};
+use super::lease::{Cluster, Lease};
+
+/// Header marking a request another pod forwarded (never forwarded again).
+pub(crate) const FORWARDED_HEADER: &str = "berth-forwarded-by";
 
 /// Headers that describe one hop, not the message.
 const HOP_BY_HOP: &[header::HeaderName] = &[
@@ -27,19 +32,19 @@ const HOP_BY_HOP: &[header::HeaderName] = &[
 
 /// Why a forward did not produce an answer.
 #[derive(Debug)]
-pub enum ForwardError {
+pub(crate) enum ForwardError {
     /// The owner does not answer (it may have just died; its lease lapses
     /// soon and the session can be taken over).
     Unreachable(String),
 }
 
 /// Whether `headers` mark a request already forwarded by another pod.
-pub fn was_forwarded(headers: &HeaderMap) -> bool {
+pub(crate) fn was_forwarded(headers: &HeaderMap) -> bool {
     headers.contains_key(FORWARDED_HEADER)
 }
 
 /// Sends the request to `owner` and streams its answer back.
-pub async fn forward(
+pub(crate) async fn forward(
     cluster: &Cluster,
     owner: &Lease,
     method: Method,

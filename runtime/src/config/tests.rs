@@ -1,3 +1,4 @@
+use super::values::check_name;
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -14,6 +14,8 @@
 //! whose answer never came (its pod died mid-call) is ended with a
 //! retryable JSON-RPC error carrying the agent's request id, so no request
 //! is silently dropped.
+//!
+//! May import: `hosting::stream`, external crates (the sealed store).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -50,7 +52,7 @@ fn is_false(b: &bool) -> bool {
 
 /// Where one session's streams are journaled; a cheap `Clone` handle.
 #[derive(Clone)]
-pub struct Journal {
+pub(crate) struct Journal {
     store: SealedStore,
     binding: SessionBinding,
     cap: usize,
@@ -59,7 +61,7 @@ pub struct Journal {
 
 /// A session's streams as the journal holds them.
 #[derive(Debug, Default)]
-pub struct Restored {
+pub(crate) struct Restored {
     /// The standalone stream's events.
     pub standalone: Vec<Event>,
     /// Request streams by number.
@@ -68,7 +70,7 @@ pub struct Restored {
 
 /// One request stream rebuilt from the journal.
 #[derive(Debug, Default)]
-pub struct RestoredStream {
+pub(crate) struct RestoredStream {
     /// Its events, in order.
     pub events: Vec<Event>,
     /// The agent's id of the request it answers, if the opening entry is
@@ -83,7 +85,12 @@ pub struct RestoredStream {
 impl Journal {
     /// The journal of the session bound by `binding`; the log keeps the
     /// newest `cap` entries and expires after `ttl` without appends.
-    pub fn new(store: SealedStore, binding: SessionBinding, cap: usize, ttl: Duration) -> Self {
+    pub(crate) fn new(
+        store: SealedStore,
+        binding: SessionBinding,
+        cap: usize,
+        ttl: Duration,
+    ) -> Self {
         Journal {
             store,
             binding,
@@ -96,7 +103,11 @@ impl Journal {
     /// entry with the agent's request id (stored before the agent sees
     /// anything, so another pod can always answer the request), then every
     /// event. If the store fails, the stream is served from memory only.
-    pub async fn follow_request(&self, stream: Arc<EventStream>, request_id: Option<&RawValue>) {
+    pub(crate) async fn follow_request(
+        &self,
+        stream: Arc<EventStream>,
+        request_id: Option<&RawValue>,
+    ) {
         if let Some(r) = request_id {
             let opening = Entry {
                 s: stream.id(),
@@ -115,7 +126,7 @@ impl Journal {
 
     /// Starts copying `stream`'s events after `after` into the log; its
     /// readers now see only stored events. No-op if already journaled.
-    pub fn follow(&self, stream: Arc<EventStream>, after: u64) {
+    pub(crate) fn follow(&self, stream: Arc<EventStream>, after: u64) {
         if stream.start_journal() {
             tokio::spawn(self.clone().copy(stream, after));
         }
@@ -181,7 +192,7 @@ impl Journal {
     }
 
     /// Reads the session's streams back from the log.
-    pub async fn load(&self) -> Result<Restored, StoreError> {
+    pub(crate) async fn load(&self) -> Result<Restored, StoreError> {
         let entries: Vec<(u64, Entry)> = self.store.events_after(&self.binding, 0).await?;
         let mut restored = Restored::default();
         for (_, entry) in entries {

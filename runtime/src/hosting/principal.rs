@@ -8,105 +8,97 @@
 //! the same container (keeping the server's state and its initialization,
 //! both kept in the sealed record) or starts and initializes a new instance.
 //! With the embedded memory store, each pod simply runs its own.
+//!
+//! May import: `hosting::{sessions, start, route, session, record, error}`,
+//! `cluster`, `protocol`.
 
 use std::sync::Arc;
 
-use berth_session_store::{Error as StoreError, SessionBinding};
+use berth_session_store::Error as StoreError;
 
-use super::record::{RECORD_VERSION, SessionRecord};
-use super::{HostingSession, STATELESS_MARKER, Sessions, store_unavailable};
+use super::error::HostingError;
+use super::record::SessionRecord;
+use super::route::Route;
+use super::session::HostingSession;
+use super::sessions::Sessions;
 use crate::cluster::Lease;
-use crate::config::ServerConfig;
-use crate::jsonrpc::RpcError;
+use crate::protocol::Version;
+use crate::servers::HostedServer;
 
 /// Where a stateless principal's hosting session runs.
-pub enum PrincipalSession {
-    /// Here: the session, its binding, and whether it was just started
+pub(crate) enum PrincipalSession {
+    /// Here: the session, its route, and whether it was just started
     /// (its backend still needs initializing).
-    Here(Arc<HostingSession>, SessionBinding, bool),
+    Here(Arc<HostingSession>, Route, bool),
     /// On another live pod.
     Remote(Lease),
 }
 
-// === impl Sessions ===
+/// What the gated slow path found.
+enum Found {
+    Here(Arc<HostingSession>, bool),
+    Remote(Lease),
+}
+
+// === impl Sessions (stateless principals) ===
 
 impl Sessions {
-    /// The binding of a stateless principal's hosting session.
-    pub fn bind_principal(&self, tenant: &str, server: &str, subject: &str) -> SessionBinding {
-        self.bind(tenant, server, subject, STATELESS_MARKER)
-    }
-
     /// The hosting session shared by all stateless (2026-07-28) requests of
     /// one principal to one server: here (started or taken over on first
     /// use), or on the pod that owns it.
-    pub async fn stateless(
+    pub(crate) async fn stateless(
         &self,
-        tenant: &str,
-        server: &str,
+        server: &Arc<HostedServer>,
         subject: &str,
-        config: &ServerConfig,
-    ) -> Result<PrincipalSession, RpcError> {
-        let binding = self.bind_principal(tenant, server, subject);
-        if let Some(s) = self.find(&binding)
+    ) -> Result<PrincipalSession, HostingError> {
+        let route = self.principal_route(server, subject);
+        if let Some(s) = self.find(&route)
             && s.closed_reason().is_none()
         {
-            return Ok(PrincipalSession::Here(s, binding, false));
+            return Ok(PrincipalSession::Here(s, route, false));
         }
-        let slow = self.stateless_slow(tenant, server, subject, config, &binding);
-        match self.gated(binding.record_key(), slow).await? {
-            Located::Here(session, fresh) => Ok(PrincipalSession::Here(session, binding, fresh)),
-            Located::Remote(lease) => Ok(PrincipalSession::Remote(lease)),
+        match self.gated(&route, self.stateless_slow(&route)).await? {
+            Found::Here(session, fresh) => Ok(PrincipalSession::Here(session, route, fresh)),
+            Found::Remote(lease) => Ok(PrincipalSession::Remote(lease)),
         }
     }
 
-    async fn stateless_slow(
-        &self,
-        tenant: &str,
-        server: &str,
-        subject: &str,
-        config: &ServerConfig,
-        binding: &SessionBinding,
-    ) -> Result<Located, RpcError> {
-        if let Some(s) = self.find(binding) {
+    async fn stateless_slow(&self, route: &Route) -> Result<Found, HostingError> {
+        if let Some(s) = self.find(route) {
             if s.closed_reason().is_none() {
-                return Ok(Located::Here(s, false));
+                return Ok(Found::Here(s, false));
             }
-            self.remove(binding).await;
+            self.remove(route).await;
         }
-        if !self.shared.shared_store {
-            let session = self
-                .start(tenant, server, subject, config, binding, false)
-                .await?;
-            return Ok(Located::Here(session, true));
+        if !self.shared.settings.shared_store {
+            let session = self.start(route, false).await?;
+            return Ok(Found::Here(session, true));
         }
-        if let Some(lease) = self.lease_or_owner(binding).await? {
-            return Ok(Located::Remote(lease));
+        if let Some(lease) = self.lease_or_owner(route).await? {
+            return Ok(Found::Remote(lease));
         }
-        if let Some(session) = self
-            .reattach_principal(tenant, server, subject, config, binding)
-            .await?
-        {
-            return Ok(Located::Here(session, false));
+        if let Some(session) = self.reattach_principal(route).await? {
+            return Ok(Found::Here(session, false));
         }
-        let session = self
-            .start(tenant, server, subject, config, binding, true)
-            .await?;
-        Ok(Located::Here(session, true))
+        let session = self.start(route, true).await?;
+        Ok(Found::Here(session, true))
     }
 
     /// Re-attaches the instance a previous owner left running, if the
     /// record names one and the backend still has it.
     async fn reattach_principal(
         &self,
-        tenant: &str,
-        server: &str,
-        subject: &str,
-        config: &ServerConfig,
-        binding: &SessionBinding,
-    ) -> Result<Option<Arc<HostingSession>>, RpcError> {
-        let record: Option<SessionRecord> = match self.shared.store.load(binding, None).await {
+        route: &Route,
+    ) -> Result<Option<Arc<HostingSession>>, HostingError> {
+        let record: Option<SessionRecord> = match self
+            .shared
+            .deps
+            .store
+            .load(&route.binding, None)
+            .await
+        {
             Ok(record) => record,
-            Err(e @ StoreError::Unavailable(_)) => return Err(store_unavailable(e)),
+            Err(e @ StoreError::Unavailable(_)) => return Err(HostingError::store(e)),
             Err(e) => {
                 tracing::warn!(error = %e, "unusable principal session record; starting afresh");
                 None
@@ -121,70 +113,52 @@ impl Sessions {
         let Ok(init) = serde_json::from_str::<serde_json::Value>(&init) else {
             return Ok(None);
         };
-        let (session, labels) = self.prepare(tenant, server, subject, binding, true, None)?;
-        let spec = self.session_spec(tenant, server, subject, config);
+        let (session, labels) = self.prepare(route, true, None)?;
+        let spec = self.session_spec(route);
         let Some(instance) = self
             .shared
+            .deps
             .backend
             .reattach(&spec, &labels, &handle, session.clone())
             .await
-            .map_err(|e| self.start_error(tenant, server, e))?
+            .map_err(|e| self.start_error(route, e))?
         else {
             return Ok(None);
         };
         tracing::info!(
-            tenant,
-            server,
-            subject,
+            tenant = route.tenant(),
+            server = route.server_name(),
+            subject = %route.subject,
             "took over a principal's session whose pod is gone"
         );
         session.attach(instance);
-        session.set_protocol_version(record.protocol_version);
+        session.set_protocol_version(&record.protocol_version);
         let _ = session.backend_init().set(Arc::new(init));
-        self.register(binding, session.clone(), config, true);
+        self.register(route, session.clone(), true);
         Ok(Some(session))
     }
 
     /// Records a principal's freshly initialized session, so another pod
     /// can take it over (shared store only; best effort).
-    pub async fn save_principal(
+    pub(crate) async fn save_principal(
         &self,
-        binding: &SessionBinding,
+        route: &Route,
         session: &HostingSession,
         initialize_params: &str,
-        config: &ServerConfig,
     ) {
-        if !self.shared.shared_store {
+        if !self.shared.settings.shared_store {
             return;
         }
-        let identity = session.identity();
-        let record = SessionRecord {
-            v: RECORD_VERSION,
-            tenant: identity.tenant.clone(),
-            server: identity.server.clone(),
-            subject: identity.subject.clone(),
-            protocol_version: session.protocol_version().unwrap_or_default().to_owned(),
-            initialize_params: initialize_params.to_owned(),
-            pod: self.shared.pod.clone(),
-            instance: session.instance_resume(),
-            created_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or_default(),
-            backend_init: session.backend_init().get().map(|v| v.to_string()),
-        };
+        let version = session.protocol_version().map_or("", Version::as_str);
+        let record = self.record(route, session, version, initialize_params);
         if let Err(e) = self
             .shared
+            .deps
             .store
-            .save(binding, &record, config.idle_timeout)
+            .save(&route.binding, &record, route.config().idle_timeout)
             .await
         {
             tracing::warn!(error = %e, "could not store a principal's session record; another pod cannot take it over");
         }
     }
-}
-
-enum Located {
-    Here(Arc<HostingSession>, bool),
-    Remote(Lease),
 }

@@ -4,15 +4,17 @@
 //! It holds what a pod needs to re-create the session's backend after a
 //! failover (the `initialize` parameters, the negotiated version). It is
 //! sealed with AES-256-GCM, so the store never sees it in the clear.
+//!
+//! May import: external crates only.
 
 use serde::{Deserialize, Serialize};
 
 /// Version of the record layout.
-pub const RECORD_VERSION: u32 = 1;
+pub(crate) const RECORD_VERSION: u32 = 1;
 
 /// A legacy session's durable state.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SessionRecord {
+pub(crate) struct SessionRecord {
     /// Layout version.
     pub v: u32,
     /// Tenant.

@@ -7,23 +7,26 @@
 //! it with the `initialize` parameters kept in the sealed record, so the
 //! agent carries on with the same `Mcp-Session-Id`. The session's journaled
 //! streams are rebuilt, so the agent can resume them here.
+//!
+//! May import: `hosting::{sessions, start, handshake, route, session,
+//! record, error}`, `cluster`, `audit`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_session_store::{Error as StoreError, SessionBinding};
+use berth_session_store::Error as StoreError;
 
+use super::error::HostingError;
+use super::handshake::{self, HandshakeFailure};
 use super::record::SessionRecord;
-use super::{HostingSession, Next, Sessions, store_unavailable};
+use super::route::Route;
+use super::session::HostingSession;
+use super::sessions::Sessions;
 use crate::cluster::Lease;
-use crate::config::ServerConfig;
-use crate::jsonrpc::{Envelope, ErrorCode, RpcError};
-
-/// Id of the `initialize` Berth sends when re-initializing a server.
-const RESTORE_ID: &str = r#""berth-restore""#;
+use crate::servers::HostedServer;
 
 /// Where a legacy session is, for the pod a request reached.
-pub enum Located {
+pub(crate) enum Located {
     /// Served here: the session and its server's request timeout.
     Local(Arc<HostingSession>, Duration),
     /// Owned by another live pod.
@@ -32,49 +35,40 @@ pub enum Located {
     Gone,
 }
 
-// === impl Sessions ===
+// === impl Sessions (restoring) ===
 
 impl Sessions {
     /// Finds a legacy session here, on another pod, or nowhere; takes it
     /// over when its owner is gone.
-    pub async fn locate_legacy(
+    pub(crate) async fn locate_legacy(
         &self,
-        tenant: &str,
-        server: &str,
+        server: &Arc<HostedServer>,
         subject: &str,
         session_id: &str,
-        config: &ServerConfig,
-    ) -> Result<Located, RpcError> {
-        if let Some((s, t)) = self.find_legacy(tenant, server, subject, session_id) {
+    ) -> Result<Located, HostingError> {
+        if let Some((s, t)) = self.find_legacy(server, subject, session_id) {
             return Ok(Located::Local(s, t));
         }
-        let binding = self.bind(tenant, server, subject, session_id);
-        let slow = self.locate_slow(tenant, server, subject, session_id, config, &binding);
-        self.gated(binding.record_key(), slow).await
+        let route = self.legacy_route(server, subject, session_id);
+        self.gated(&route, self.locate_slow(&route, session_id))
+            .await
     }
 
-    async fn locate_slow(
-        &self,
-        tenant: &str,
-        server: &str,
-        subject: &str,
-        session_id: &str,
-        config: &ServerConfig,
-        binding: &SessionBinding,
-    ) -> Result<Located, RpcError> {
-        if let Some((s, t)) = self.find_legacy(tenant, server, subject, session_id) {
+    async fn locate_slow(&self, route: &Route, session_id: &str) -> Result<Located, HostingError> {
+        if let Some((s, t)) = self.find_legacy(&route.server, &route.subject, session_id) {
             return Ok(Located::Local(s, t));
         }
         // The record key derives from the caller's identity: another user
         // presenting this session id finds nothing here.
         let record: Option<SessionRecord> = match self
             .shared
+            .deps
             .store
-            .load(binding, Some(config.idle_timeout))
+            .load(&route.binding, Some(route.config().idle_timeout))
             .await
         {
             Ok(record) => record,
-            Err(e @ StoreError::Unavailable(_)) => return Err(store_unavailable(e)),
+            Err(e @ StoreError::Unavailable(_)) => return Err(HostingError::store(e)),
             Err(e) => {
                 // Corrupt, truncated, sealed under an unknown key id or for
                 // another binding: nobody can resume it; same as unknown.
@@ -85,20 +79,14 @@ impl Sessions {
         let Some(record) = record else {
             return Ok(Located::Gone);
         };
-        if let Some(lease) = self.lease_or_owner(binding).await? {
+        if let Some(lease) = self.lease_or_owner(route).await? {
             return Ok(Located::Remote(lease));
         }
-        crate::audit::session_taken_over(tenant, server, subject);
-        match self
-            .take_over(tenant, server, subject, config, binding, record)
-            .await
-        {
-            Ok(session) => {
-                let timeout = self.request_timeout(binding);
-                Ok(Located::Local(session, timeout))
-            }
+        crate::audit::session_taken_over(route.tenant(), route.server_name(), &route.subject);
+        match self.take_over(route, record).await {
+            Ok(session) => Ok(Located::Local(session, self.request_timeout(route))),
             Err(e) => {
-                self.shared.cluster.release(binding.record_key()).await;
+                self.shared.deps.cluster.release(route.record_key()).await;
                 Err(e)
             }
         }
@@ -108,15 +96,11 @@ impl Sessions {
     /// a new one; then registers the session here.
     async fn take_over(
         &self,
-        tenant: &str,
-        server: &str,
-        subject: &str,
-        config: &ServerConfig,
-        binding: &SessionBinding,
+        route: &Route,
         mut record: SessionRecord,
-    ) -> Result<Arc<HostingSession>, RpcError> {
-        let streams = if self.shared.shared_store {
-            match self.journal(binding, config).load().await {
+    ) -> Result<Arc<HostingSession>, HostingError> {
+        let streams = if self.shared.settings.shared_store {
+            match self.journal(route).load().await {
                 Ok(streams) => Some(streams),
                 Err(e) => {
                     tracing::warn!(error = %e, "could not read the session's stream journal; its streams cannot be resumed");
@@ -126,86 +110,59 @@ impl Sessions {
         } else {
             None
         };
-        let (session, labels) = self.prepare(tenant, server, subject, binding, true, streams)?;
-        let spec = self.session_spec(tenant, server, subject, config);
-        let backend = &self.shared.backend;
+        let (session, labels) = self.prepare(route, true, streams)?;
+        let spec = self.session_spec(route);
+        let backend = &self.shared.deps.backend;
         let reattached = match record.instance.as_deref() {
             Some(handle) => backend
                 .reattach(&spec, &labels, handle, session.clone())
                 .await
-                .map_err(|e| self.start_error(tenant, server, e))?,
+                .map_err(|e| self.start_error(route, e))?,
             None => None,
         };
-        session.set_protocol_version(record.protocol_version.clone());
+        session.set_protocol_version(&record.protocol_version);
         if let Some(instance) = reattached {
             session.attach(instance);
-            self.register(binding, session.clone(), config, true);
-            self.start_journal(&session, binding, config);
+            self.register(route, session.clone(), true);
+            self.start_journal(&session, route);
             return Ok(session);
         }
-        let spec = self.start_spec(tenant, server, subject, config).await?;
+        let spec = self.start_spec(route).await?;
         let instance = backend
             .start(&spec, &labels, session.clone())
             .await
-            .map_err(|e| self.start_error(tenant, server, e))?;
+            .map_err(|e| self.start_error(route, e))?;
         record.instance = instance.resume.clone();
         session.attach(instance);
-        let timeout = config
-            .request_timeout
-            .unwrap_or(self.shared.default_timeout);
-        if let Err(e) = reinitialize(&session, &record.initialize_params, timeout).await {
+        let params = if record.initialize_params.is_empty() {
+            "{}"
+        } else {
+            &record.initialize_params
+        };
+        if let Err(e) = handshake::initialize(&session, params, self.timeout_of(route)).await {
             session.shutdown("re-initializing the server failed").await;
-            return Err(e);
+            return Err(match e {
+                HandshakeFailure::Unusable => HostingError::UnusableRecord,
+                HandshakeFailure::Session(e) => e,
+                HandshakeFailure::NoAnswer => {
+                    HostingError::RestoreFailed("the server ended while re-initializing")
+                }
+                HandshakeFailure::Refused(_) => {
+                    HostingError::RestoreFailed("the server refused to re-initialize")
+                }
+            });
         }
-        self.register(binding, session.clone(), config, true);
-        self.start_journal(&session, binding, config);
+        self.register(route, session.clone(), true);
+        self.start_journal(&session, route);
         if let Err(e) = self
             .shared
+            .deps
             .store
-            .save(binding, &record, config.idle_timeout)
+            .save(&route.binding, &record, route.config().idle_timeout)
             .await
         {
             tracing::warn!(error = %e, "could not update the session record after a takeover");
         }
         Ok(session)
     }
-}
-
-/// Replays the agent's `initialize` (and `initialized`) to a new instance.
-async fn reinitialize(
-    session: &HostingSession,
-    params: &str,
-    timeout: Duration,
-) -> Result<(), RpcError> {
-    let params = if params.is_empty() { "{}" } else { params };
-    let init =
-        format!(r#"{{"jsonrpc":"2.0","id":{RESTORE_ID},"method":"initialize","params":{params}}}"#);
-    let env = Envelope::parse(init.as_bytes()).map_err(|_| {
-        RpcError::new(
-            ErrorCode::InternalError,
-            "the stored initialize parameters are unusable; start a new session",
-        )
-    })?;
-    let stream = session.open_stream();
-    session
-        .forward_request(init.as_bytes(), &env, stream.clone(), timeout)
-        .await?;
-    let Next::Event(answer) = stream.next_after(0).await else {
-        return Err(failed("the server ended while re-initializing"));
-    };
-    if crate::http::legacy::initialize_outcome(&answer.data).is_err() {
-        return Err(failed("the server refused to re-initialize"));
-    }
-    let initialized: &[u8] = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-    let env = Envelope::parse(initialized).expect("a constant notification parses");
-    session.forward_other(initialized, &env).await?;
-    Ok(())
-}
-
-fn failed(why: &str) -> RpcError {
-    RpcError::new(
-        ErrorCode::BackendUnavailable,
-        format!("{why} after this session's pod went away; retry or start a new session"),
-    )
-    .with_data(serde_json::json!({"retryable": true}))
 }

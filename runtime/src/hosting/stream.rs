@@ -10,9 +10,11 @@
 //! replay it, see [`super::journal`]): readers then see an event only once
 //! the journal has stored it, so whatever an agent saw can be resumed on any
 //! pod.
+//!
+//! May import: external crates only.
 
+use parking_lot::Mutex;
 use std::collections::VecDeque;
-use std::sync::Mutex;
 
 use bytes::Bytes;
 use tokio::sync::Notify;
@@ -134,7 +136,7 @@ impl EventStream {
     /// ignored (a late duplicate response cannot reopen a stream).
     pub fn push(&self, data: Bytes, last: bool) -> Option<u64> {
         let seq = {
-            let mut inner = self.inner.lock().expect("stream lock poisoned");
+            let mut inner = self.inner.lock();
             if inner.finished {
                 return None;
             }
@@ -153,31 +155,31 @@ impl EventStream {
 
     /// Ends the stream without a final message.
     pub fn finish(&self) {
-        self.inner.lock().expect("stream lock poisoned").finished = true;
+        self.inner.lock().finished = true;
         self.notify.notify_waiters();
     }
 
     /// Sequence number of the newest event (0 when empty).
     pub fn last_seq(&self) -> u64 {
-        self.inner.lock().expect("stream lock poisoned").next_seq - 1
+        self.inner.lock().next_seq - 1
     }
 
     /// True once the stream has ended.
     pub fn is_finished(&self) -> bool {
-        self.inner.lock().expect("stream lock poisoned").finished
+        self.inner.lock().finished
     }
 
     /// Starts journaling: from now on readers see only events the journal
     /// marked durable. `false` if the stream was already journaled.
     pub fn start_journal(&self) -> bool {
-        let mut inner = self.inner.lock().expect("stream lock poisoned");
+        let mut inner = self.inner.lock();
         !std::mem::replace(&mut inner.journaled, true)
     }
 
     /// The journal stored every event up to `seq`.
     pub fn mark_durable(&self, seq: u64) {
         {
-            let mut inner = self.inner.lock().expect("stream lock poisoned");
+            let mut inner = self.inner.lock();
             inner.durable = inner.durable.max(seq);
         }
         self.notify.notify_waiters();
@@ -213,7 +215,7 @@ impl EventStream {
     }
 
     fn peek(&self, after: u64, durable_only: bool) -> Option<Next> {
-        let inner = self.inner.lock().expect("stream lock poisoned");
+        let inner = self.inner.lock();
         let newest = inner.next_seq - 1;
         let visible = if durable_only && inner.journaled {
             inner.durable.min(newest)
@@ -241,7 +243,7 @@ impl EventStream {
 
     /// The oldest event still kept, if any.
     pub fn oldest_seq(&self) -> Option<u64> {
-        let inner = self.inner.lock().expect("stream lock poisoned");
+        let inner = self.inner.lock();
         inner.events.front().map(|e| e.seq)
     }
 }

@@ -4,6 +4,9 @@
 //! is taken over here, so the agent sees a delay, not an error.
 //! [`to_owner`] is also how stateless principals' requests reach the pod
 //! that runs their session.
+//!
+//! May import: `http::{state, admit, reply, errors}`, `hosting`, `cluster`,
+//! `jsonrpc`, `audit`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,19 +17,18 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::value::RawValue;
 
-use super::legacy::session_not_found;
-use super::reply;
-use super::{Admitted, AppState};
-use crate::cluster::forward::{ForwardError, forward, was_forwarded};
-use crate::cluster::{LEASE_TTL, Lease};
+use super::admit::Admitted;
+use super::errors::hosting_error;
+use super::reply::{self, owner_unreachable, session_not_found};
+use super::state::AppState;
+use crate::cluster::{ForwardError, LEASE_TTL, Lease, forward, was_forwarded};
 use crate::hosting::{HostingSession, Located};
-use crate::jsonrpc::{ErrorCode, RpcError};
 
 /// Attempts to reach an owner before giving up.
-pub const ATTEMPTS: usize = 3;
+pub(crate) const ATTEMPTS: usize = 3;
 
 /// The request's session here, or the answer already given.
-pub enum Resolved {
+pub(crate) enum Resolved {
     /// Serve it here.
     Here(Arc<HostingSession>, Duration),
     /// Answered (forwarded, 404 or an error).
@@ -34,7 +36,7 @@ pub enum Resolved {
 }
 
 /// The original request, for forwarding.
-pub struct Original<'a> {
+pub(crate) struct Original<'a> {
     /// GET, POST or DELETE.
     pub method: Method,
     /// Its headers.
@@ -46,7 +48,7 @@ pub struct Original<'a> {
 }
 
 /// Finds `session_id` for the admitted caller.
-pub async fn resolve(
+pub(crate) async fn resolve(
     app: &AppState,
     admitted: &Admitted,
     session_id: &str,
@@ -55,8 +57,8 @@ pub async fn resolve(
     let (p, s) = (&admitted.principal, &admitted.server);
     for _ in 0..ATTEMPTS {
         let located = app
-            .sessions
-            .locate_legacy(&s.tenant, &s.name, &p.subject, session_id, &s.config)
+            .sessions()
+            .locate_legacy(s, &p.subject, session_id)
             .await;
         let lease = match located {
             Ok(Located::Local(session, timeout)) => return Resolved::Here(session, timeout),
@@ -74,7 +76,7 @@ pub async fn resolve(
                 return Resolved::Answered(reply::rpc_error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     original.id,
-                    e,
+                    hosting_error(&e),
                 ));
             }
         };
@@ -83,11 +85,8 @@ pub async fn resolve(
             // better. Never forward twice.
             break;
         }
-        let binding = app
-            .sessions
-            .bind(&s.tenant, &s.name, &p.subject, session_id);
-        if let Some(answer) = to_owner(app, admitted, binding.record_key(), &lease, &original).await
-        {
+        let route = app.sessions().legacy_route(s, &p.subject, session_id);
+        if let Some(answer) = to_owner(app, admitted, route.record_key(), &lease, &original).await {
             return Resolved::Answered(answer);
         }
     }
@@ -97,7 +96,7 @@ pub async fn resolve(
 /// Forwards the request to the pod holding `lease`; `None` once that pod
 /// is gone (unreachable, or it stopped renewing its lease while the
 /// request waited), so the caller can take the session over.
-pub async fn to_owner(
+pub(crate) async fn to_owner(
     app: &AppState,
     admitted: &Admitted,
     record: &RecordKey,
@@ -107,7 +106,7 @@ pub async fn to_owner(
     let s = &admitted.server;
     let path = format!("/mcp/{}/{}", s.tenant, s.name);
     let forwarded = forward(
-        app.sessions.cluster(),
+        app.sessions().cluster(),
         lease,
         original.method.clone(),
         &path,
@@ -116,7 +115,7 @@ pub async fn to_owner(
     );
     // A stalled owner accepts the connection but never answers: give up on
     // it once it stops renewing its lease, and take the session over.
-    let lapsed = app.sessions.cluster().lapsed(record, lease);
+    let lapsed = app.sessions().cluster().lapsed(record, lease);
     tokio::select! {
         answer = forwarded => match answer {
             Ok(answer) => return Some(answer),
@@ -130,17 +129,4 @@ pub async fn to_owner(
         }
     }
     None
-}
-
-/// 503 for a session whose owner could not be reached.
-pub fn owner_unreachable(id: Option<&RawValue>) -> Response {
-    reply::rpc_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        id,
-        RpcError::new(
-            ErrorCode::Overloaded,
-            "the pod that owns this session could not be reached; retry shortly",
-        )
-        .with_data(serde_json::json!({"retryable": true})),
-    )
 }

@@ -95,7 +95,7 @@ impl RpcError {
 }
 
 /// Builds `{"jsonrpc":"2.0","id":<id|null>,"error":{...}}`.
-pub fn error_response(id: Option<&RawValue>, err: &RpcError) -> Vec<u8> {
+fn error_response(id: Option<&RawValue>, err: &RpcError) -> Vec<u8> {
     let mut error = serde_json::json!({
         "code": err.code.code(),
         "message": err.message,

@@ -9,7 +9,8 @@
 
 mod error;
 
-pub use self::error::{ErrorCode, RpcError, error_response};
+pub(crate) use self::error::ErrorCode;
+pub use self::error::RpcError;
 
 use std::borrow::Cow;
 
@@ -209,7 +210,7 @@ fn is_valid_id(raw: &RawValue) -> bool {
 }
 
 /// Parses a numeric id as `u64` (backend-side ids are always Berth's own counters).
-pub fn id_as_u64(raw: &RawValue) -> Option<u64> {
+pub(crate) fn id_as_u64(raw: &RawValue) -> Option<u64> {
     raw.get().parse().ok()
 }
 
@@ -235,7 +236,7 @@ pub fn splice_id(input: &[u8], part: &RawValue, replacement: &[u8]) -> Vec<u8> {
 
 /// Reads `params._meta.<field>` as raw JSON without decoding the rest of
 /// params. Used for progress tokens, rarely on the hot path.
-pub fn meta_field<'a>(params: Option<&'a RawValue>, field: &str) -> Option<&'a RawValue> {
+pub(crate) fn meta_field<'a>(params: Option<&'a RawValue>, field: &str) -> Option<&'a RawValue> {
     #[derive(Deserialize)]
     struct P<'a> {
         #[serde(borrow, rename = "_meta", default)]
@@ -252,15 +253,21 @@ pub fn meta_field<'a>(params: Option<&'a RawValue>, field: &str) -> Option<&'a R
 }
 
 /// Reads a top-level member of params as raw JSON.
-pub fn param_raw<'a>(params: Option<&'a RawValue>, field: &str) -> Option<&'a RawValue> {
+pub(crate) fn param_raw<'a>(params: Option<&'a RawValue>, field: &str) -> Option<&'a RawValue> {
     let map: std::collections::HashMap<Cow<'a, str>, &'a RawValue> =
         serde_json::from_str(params?.get()).ok()?;
     map.into_iter().find(|(k, _)| k == field).map(|(_, v)| v)
 }
 
 /// Reads a top-level string member of params, e.g. `name` of `tools/call`.
-pub fn param_str<'a>(params: Option<&'a RawValue>, field: &str) -> Option<Cow<'a, str>> {
+pub(crate) fn param_str<'a>(params: Option<&'a RawValue>, field: &str) -> Option<Cow<'a, str>> {
     serde_json::from_str::<Cow<'a, str>>(param_raw(params, field)?.get()).ok()
+}
+
+/// The `error.message` of an error response.
+pub(crate) fn error_message(msg: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(msg).ok()?;
+    v.pointer("/error/message")?.as_str().map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -91,14 +91,11 @@ fn meta_and_param_lookup() {
 #[test]
 fn error_response_echoes_id_verbatim() {
     let raw = RawValue::from_string("\"abc\"".into()).unwrap();
-    let out = error_response(
-        Some(&raw),
-        &RpcError::new(ErrorCode::MethodNotFound, "nope"),
-    );
+    let out = RpcError::new(ErrorCode::MethodNotFound, "nope").to_response(Some(&raw));
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["id"], "abc");
     assert_eq!(v["error"]["code"], -32601);
-    let out = error_response(None, &RpcError::new(ErrorCode::ParseError, "bad"));
+    let out = RpcError::new(ErrorCode::ParseError, "bad").to_response(None);
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert!(v["id"].is_null());
 }

@@ -8,19 +8,18 @@
 //! [`http_bridge`]: crate::backend::http_bridge
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bollard::container::{
-    AttachContainerOptions, LogOutput, RemoveContainerOptions, StopContainerOptions,
-};
+use bollard::container::{AttachContainerOptions, LogOutput, StopContainerOptions};
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::io::BufReader;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{DockerBackend, Slot, engine, network};
+use super::exit::ExitNotice;
+use super::host::{DockerHost, Slot, engine};
+use super::network;
 use crate::backend::framing::{read_lines, write_lines};
 use crate::backend::{
     BackendError, InboundSink, Instance, InstanceLabels, ServerSpec, StopControl, http_bridge,
@@ -33,72 +32,17 @@ const OUTBOUND_QUEUE: usize = 256;
 /// Longest stderr line logged.
 const MAX_STDERR_LINE: usize = 4096;
 
-/// Reports a container's end to its session exactly once, whoever notices
-/// first (the attach stream ending, or the engine's `die`/`oom` event).
-pub(super) struct ExitNotice {
-    sink: std::sync::Mutex<Option<Arc<dyn InboundSink>>>,
-    fired: AtomicBool,
-    oom: AtomicBool,
-}
-
-// === impl ExitNotice ===
-
-impl ExitNotice {
-    fn new(sink: Option<Arc<dyn InboundSink>>) -> Arc<Self> {
-        Arc::new(ExitNotice {
-            sink: std::sync::Mutex::new(sink),
-            fired: AtomicBool::new(false),
-            oom: AtomicBool::new(false),
-        })
-    }
-
-    /// A notice for a container no session uses yet (warm pool).
-    pub(super) fn new_detached() -> Arc<Self> {
-        Self::new(None)
-    }
-
-    /// Records an OOM kill (from the event stream) for the exit reason.
-    pub(super) fn mark_oom(&self) {
-        self.oom.store(true, Ordering::Release);
-    }
-
-    /// Tells the session the container is gone (once).
-    pub(super) fn fire(&self, reason: String) {
-        if self.fired.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let reason = if self.oom.load(Ordering::Acquire) {
-            format!("{reason}; it was killed for exceeding its memory limit")
-        } else {
-            reason
-        };
-        let sink = self.sink.lock().expect("exit notice lock poisoned").take();
-        if let Some(sink) = sink {
-            sink.on_exit(reason);
-        }
-    }
-
-    /// Whether the container's end was already reported.
-    pub(super) fn has_fired(&self) -> bool {
-        self.fired.load(Ordering::Acquire)
-    }
-
-    fn set_sink(&self, sink: Arc<dyn InboundSink>) {
-        *self.sink.lock().expect("exit notice lock poisoned") = Some(sink);
-    }
-}
-
 /// Attaches to a created container, then starts it (no output is missed).
 pub(super) async fn attach_and_start(
-    backend: &DockerBackend,
+    host: &DockerHost,
     id: &str,
     spec: &ServerSpec,
     labels: &InstanceLabels,
     sink: Arc<dyn InboundSink>,
     slot: Slot,
 ) -> Result<Instance, BackendError> {
-    let instance = attach(backend, id, spec, labels, sink, slot).await?;
-    if let Err(e) = backend.client()?.start_container::<String>(id, None).await {
+    let instance = attach(host, id, spec, labels, sink, slot).await?;
+    if let Err(e) = host.client()?.start_container::<String>(id, None).await {
         instance.control.shutdown().await;
         return Err(engine("start the container", e));
     }
@@ -108,14 +52,14 @@ pub(super) async fn attach_and_start(
 /// Attaches to a container's output (and, for stdio servers, its input)
 /// and connects the session to it.
 pub(super) async fn attach(
-    backend: &DockerBackend,
+    host: &DockerHost,
     id: &str,
     spec: &ServerSpec,
     labels: &InstanceLabels,
     sink: Arc<dyn InboundSink>,
     slot: Slot,
 ) -> Result<Instance, BackendError> {
-    let docker = backend.client()?;
+    let docker = host.client()?;
     let http = spec.transport == Transport::Http;
     let attached = match docker
         .attach_container(
@@ -133,11 +77,11 @@ pub(super) async fn attach(
     {
         Ok(a) => a,
         Err(e) => {
-            remove(backend, id).await;
+            host.remove(id).await;
             return Err(engine("attach to the container", e));
         }
     };
-    let notice = backend
+    let notice = host
         .shared
         .live
         .entry(id.to_owned())
@@ -151,10 +95,9 @@ pub(super) async fn attach(
     let reader = if http {
         // The output is only logs; it ends when the container does.
         let reader = tokio::spawn(demux(attached.output, None, labels.session.clone()));
-        let resolve =
-            network::endpoint(backend.clone(), id.to_owned(), spec.clone(), notice.clone());
+        let resolve = network::endpoint(host.clone(), id.to_owned(), spec.clone(), notice.clone());
         http_bridge::spawn(
-            backend.shared.http.clone(),
+            host.shared.http.clone(),
             resolve,
             rx,
             sink,
@@ -174,7 +117,7 @@ pub(super) async fn attach(
         tokio::spawn(read_loop(stdout_rx, spec.max_message_bytes, sink))
     };
     tokio::spawn(supervise(
-        backend.clone(),
+        host.clone(),
         id.to_owned(),
         spec.shutdown_grace,
         Stops {
@@ -273,7 +216,7 @@ struct Stops {
 
 #[allow(clippy::too_many_arguments)]
 async fn supervise(
-    backend: DockerBackend,
+    host: DockerHost,
     id: String,
     grace: Duration,
     stops: Stops,
@@ -290,13 +233,13 @@ async fn supervise(
             // Handed over: the container runs on; this pod forgets it.
             tracing::info!(container = %id, "detached from a running container for another pod to re-attach");
             reader.abort();
-            backend.shared.live.remove(&id);
+            host.shared.live.remove(&id);
             drop(slot);
             let _ = done.send(true);
             return;
         }
     };
-    let reason = match backend.client() {
+    let reason = match host.client() {
         Ok(docker) => {
             if stopped_by_us {
                 // Polite first: stdin closes (writer), then SIGTERM with a
@@ -324,37 +267,7 @@ async fn supervise(
         Err(e) => format!("server container is unreachable: {e}"),
     };
     notice.fire(reason);
-    remove(&backend, &id).await;
+    host.remove(&id).await;
     drop(slot);
     let _ = done.send(true);
-}
-
-/// Force-removes a container and forgets it.
-pub(super) async fn remove(backend: &DockerBackend, id: &str) {
-    let opts = RemoveContainerOptions {
-        force: true,
-        v: true,
-        ..RemoveContainerOptions::default()
-    };
-    let outcome = match backend.client() {
-        Ok(docker) => docker.remove_container(id, Some(opts)).await,
-        Err(e) => {
-            tracing::warn!(container = %id, error = %e, "could not remove container; the sweeper will retry");
-            backend.shared.live.remove(id);
-            return;
-        }
-    };
-    if let Err(e) = outcome {
-        let gone = matches!(
-            &e,
-            bollard::errors::Error::DockerResponseServerError {
-                status_code: 404,
-                ..
-            }
-        );
-        if !gone {
-            tracing::warn!(container = %id, error = %e, "could not remove container; the sweeper will retry");
-        }
-    }
-    backend.shared.live.remove(id);
 }

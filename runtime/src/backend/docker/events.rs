@@ -8,12 +8,12 @@ use std::time::Duration;
 use bollard::system::EventsOptions;
 use futures::StreamExt;
 
-use super::DockerBackend;
-use super::spec::LABEL_POD;
+use super::host::DockerHost;
+use super::labels::LABEL_POD;
 
 /// Watches until shutdown.
-pub(super) async fn watch(backend: DockerBackend) {
-    let shared = &backend.shared;
+pub(super) async fn watch(host: DockerHost) {
+    let shared = &host.shared;
     loop {
         let filters = HashMap::from([
             ("type".to_owned(), vec!["container".to_owned()]),
@@ -23,7 +23,7 @@ pub(super) async fn watch(backend: DockerBackend) {
             ),
             ("event".to_owned(), vec!["die".to_owned(), "oom".to_owned()]),
         ]);
-        let docker = match backend.client() {
+        let docker = match host.client() {
             Ok(d) => d,
             Err(_) => {
                 tokio::select! {

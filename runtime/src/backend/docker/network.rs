@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use bollard::network::{CreateNetworkOptions, ListNetworksOptions};
 
-use super::attach::ExitNotice;
-use super::{DockerBackend, LABEL_MANAGED, engine};
+use super::exit::ExitNotice;
+use super::host::{DockerHost, engine};
+use super::labels::LABEL_MANAGED;
 use crate::backend::{BackendError, ServerSpec};
 
 /// Docker bridge option that stops containers on the network from
@@ -39,16 +40,16 @@ const PROBE_EVERY: Duration = Duration::from_millis(20);
 /// racer settles on the managed network with that name and the smallest
 /// id and removes the others (still unused), because Docker will not
 /// start a container whose network name is ambiguous.
-pub(super) async fn ensure_internal(backend: &DockerBackend) -> Result<String, BackendError> {
-    let name = &backend.shared.config.internal_network;
-    let mut known = backend.shared.internal_network.lock().await;
+pub(super) async fn ensure_internal(host: &DockerHost) -> Result<String, BackendError> {
+    let name = &host.shared.config.internal_network;
+    let mut known = host.shared.internal_network.lock().await;
     if let Some(id) = known.as_ref() {
         return Ok(id.clone());
     }
-    let id = match find(backend, name).await? {
+    let id = match find(host, name).await? {
         Some(id) => id,
         None => {
-            let docker = backend.client()?;
+            let docker = host.client()?;
             docker
                 .create_network(CreateNetworkOptions {
                     name: name.clone(),
@@ -65,7 +66,7 @@ pub(super) async fn ensure_internal(backend: &DockerBackend) -> Result<String, B
             // Docker refuses to start a container while its network's
             // name is ambiguous.
             tokio::time::sleep(SETTLE).await;
-            let all = find_all(backend, name).await?;
+            let all = find_all(host, name).await?;
             let chosen = all.first().cloned().ok_or_else(|| {
                 BackendError::Engine(format!(
                     "lost the internal network `{name}` it just created"
@@ -83,22 +84,22 @@ pub(super) async fn ensure_internal(backend: &DockerBackend) -> Result<String, B
 
 /// Forgets the internal network's id (someone removed it; the next
 /// container start finds or creates it again).
-pub(super) async fn forget_internal(backend: &DockerBackend) {
-    *backend.shared.internal_network.lock().await = None;
+pub(super) async fn forget_internal(host: &DockerHost) {
+    *host.shared.internal_network.lock().await = None;
 }
 
 /// The smallest id among managed networks called exactly `name`.
-async fn find(backend: &DockerBackend, name: &str) -> Result<Option<String>, BackendError> {
-    Ok(find_all(backend, name).await?.into_iter().next())
+async fn find(host: &DockerHost, name: &str) -> Result<Option<String>, BackendError> {
+    Ok(find_all(host, name).await?.into_iter().next())
 }
 
 /// Ids of the managed networks called exactly `name`, smallest first.
-async fn find_all(backend: &DockerBackend, name: &str) -> Result<Vec<String>, BackendError> {
+async fn find_all(host: &DockerHost, name: &str) -> Result<Vec<String>, BackendError> {
     let filters = HashMap::from([
         ("name".to_owned(), vec![name.to_owned()]),
         ("label".to_owned(), vec![format!("{LABEL_MANAGED}=true")]),
     ]);
-    let networks = backend
+    let networks = host
         .client()?
         .list_networks(Some(ListNetworksOptions { filters }))
         .await
@@ -116,12 +117,12 @@ async fn find_all(backend: &DockerBackend, name: &str) -> Result<Vec<String>, Ba
 /// The server's MCP endpoint on the internal network, once it accepts
 /// connections; fails if the container ends or never listens.
 pub(super) async fn endpoint(
-    backend: DockerBackend,
+    host: DockerHost,
     id: String,
     spec: ServerSpec,
     notice: Arc<ExitNotice>,
 ) -> Result<url::Url, String> {
-    let network = backend.shared.config.internal_network.clone();
+    let network = host.shared.config.internal_network.clone();
     let deadline = tokio::time::Instant::now() + LISTEN_TIMEOUT;
     let mut address: Option<String> = None;
     loop {
@@ -136,7 +137,7 @@ pub(super) async fn endpoint(
             ));
         }
         if address.is_none() {
-            address = container_address(&backend, &id, &network).await;
+            address = container_address(&host, &id, &network).await;
         }
         if let Some(ip) = &address {
             let target = format!("{ip}:{}", spec.port);
@@ -151,13 +152,8 @@ pub(super) async fn endpoint(
 }
 
 /// The container's IP on `network`, once it has one.
-async fn container_address(backend: &DockerBackend, id: &str, network: &str) -> Option<String> {
-    let info = backend
-        .client()
-        .ok()?
-        .inspect_container(id, None)
-        .await
-        .ok()?;
+async fn container_address(host: &DockerHost, id: &str, network: &str) -> Option<String> {
+    let info = host.client().ok()?.inspect_container(id, None).await.ok()?;
     let networks = info.network_settings?.networks?;
     networks
         .get(network)?

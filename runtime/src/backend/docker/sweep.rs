@@ -6,9 +6,8 @@ use std::collections::HashMap;
 
 use bollard::container::ListContainersOptions;
 
-use super::attach::remove;
-use super::spec::{LABEL_LEASE, LABEL_MANAGED, LABEL_POD, LABEL_STORE};
-use super::{DockerBackend, engine};
+use super::host::{DockerHost, engine};
+use super::labels::{LABEL_LEASE, LABEL_MANAGED, LABEL_POD, LABEL_STORE};
 use crate::backend::BackendError;
 
 /// Containers younger than this are never swept (they may be between
@@ -16,22 +15,22 @@ use crate::backend::BackendError;
 const GRACE_SECS: i64 = 60;
 
 /// Sweeps now and then every `docker.sweep_every` until shutdown.
-pub(super) async fn run(backend: DockerBackend) {
+pub(super) async fn run(host: DockerHost) {
     loop {
-        if let Err(e) = sweep_once(&backend).await {
+        if let Err(e) = sweep_once(&host).await {
             tracing::warn!(error = %e, "container sweep failed; retrying later");
         }
         tokio::select! {
-            _ = tokio::time::sleep(backend.shared.config.sweep_every) => {}
-            _ = backend.shared.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(host.shared.config.sweep_every) => {}
+            _ = host.shared.shutdown.cancelled() => return,
         }
     }
 }
 
 /// One sweep; returns how many containers were removed.
-pub async fn sweep_once(backend: &DockerBackend) -> Result<usize, BackendError> {
+pub(super) async fn sweep_once(host: &DockerHost) -> Result<usize, BackendError> {
     let filters = HashMap::from([("label".to_owned(), vec![format!("{LABEL_MANAGED}=true")])]);
-    let list = backend
+    let list = host
         .client()?
         .list_containers(Some(ListContainersOptions {
             all: true,
@@ -54,9 +53,9 @@ pub async fn sweep_once(backend: &DockerBackend) -> Result<usize, BackendError> 
             .cloned()
             .unwrap_or_default();
         let young = c.created.is_some_and(|t| now - t < GRACE_SECS);
-        let orphan = if backend.shared.live.contains_key(&id) {
+        let orphan = if host.shared.live.contains_key(&id) {
             false // ours, possibly taken over from a dead pod
-        } else if pod == backend.shared.pod {
+        } else if pod == host.shared.pod {
             !young
         } else {
             pod_is_gone(&pod)
@@ -66,7 +65,7 @@ pub async fn sweep_once(backend: &DockerBackend) -> Result<usize, BackendError> 
         // Another deployment's container (another store) is not this
         // pod's to judge.
         let label = |k: &str| c.labels.as_ref().and_then(|l| l.get(k));
-        let probe = &backend.shared.lease_probe;
+        let probe = &host.shared.lease_probe;
         let foreign = label(LABEL_STORE).is_some_and(|s| s != probe.scope());
         let taken_over = match (orphan, label(LABEL_LEASE)) {
             (false, _) => false,
@@ -80,7 +79,7 @@ pub async fn sweep_once(backend: &DockerBackend) -> Result<usize, BackendError> 
         };
         if orphan && !taken_over {
             tracing::info!(container = %id, %pod, "removing orphaned container");
-            remove(backend, &id).await;
+            host.remove(&id).await;
             removed += 1;
         }
     }

@@ -15,16 +15,19 @@
 //!
 //! Redirects are never followed and no proxy is used: the bridge only
 //! talks to the address its backend resolved.
+//!
+//! May import: `backend` shapes, `backend::framing`, `jsonrpc`, `protocol`.
 
-pub mod sse;
+pub(crate) mod sse;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
 use http::StatusCode;
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use parking_lot::RwLock;
 use serde_json::value::RawValue;
 use tokio::io::BufReader;
 use tokio::sync::{mpsc, oneshot};
@@ -33,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use self::sse::{Next, SseReader};
 use crate::backend::{HeaderSource, InboundSink};
 use crate::jsonrpc::{Envelope, ErrorCode, Kind, RpcError};
+use crate::protocol::{LAST_EVENT_ID, MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
 
 /// How long the bridge waits for a POST's response headers before sending
 /// the next message. Keeps messages in order (a server sees `initialized`
@@ -49,13 +53,9 @@ const MAX_RETRY: Duration = Duration::from_secs(10);
 /// Reconnection delay when the server gives none.
 const DEFAULT_RETRY: Duration = Duration::from_secs(1);
 
-const SESSION_HEADER: &str = "mcp-session-id";
-const VERSION_HEADER: &str = "mcp-protocol-version";
-const LAST_EVENT_HEADER: &str = "last-event-id";
-
 /// A client that only talks to the address it is given: no proxy, no
 /// redirects (bridges to HTTP servers, forwarding between pods).
-pub fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -69,7 +69,7 @@ pub fn client() -> reqwest::Client {
 /// Runs a bridge: waits for `resolve` to yield the server's endpoint URL,
 /// then forwards `outbound` until `stop` is cancelled. A failed resolve is
 /// reported to `sink` and cancels `stop`, so the instance shuts down.
-pub fn spawn<F>(
+pub(crate) fn spawn<F>(
     client: reqwest::Client,
     resolve: F,
     outbound: mpsc::Receiver<Bytes>,
@@ -184,11 +184,11 @@ impl Bridge {
 
     /// Adds the session and version headers.
     fn with_session(&self, mut req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        if let Some(s) = self.session.read().expect("bridge lock poisoned").clone() {
-            req = req.header(SESSION_HEADER, s);
+        if let Some(s) = self.session.read().clone() {
+            req = req.header(MCP_SESSION_ID, s);
         }
-        if let Some(v) = self.version.read().expect("bridge lock poisoned").clone() {
-            req = req.header(VERSION_HEADER, v);
+        if let Some(v) = self.version.read().clone() {
+            req = req.header(MCP_PROTOCOL_VERSION, v);
         }
         req
     }
@@ -225,8 +225,8 @@ impl Bridge {
                 );
             }
         };
-        if let (true, Some(s)) = (initialize, response.headers().get(SESSION_HEADER)) {
-            *self.session.write().expect("bridge lock poisoned") = Some(s.clone());
+        if let (true, Some(s)) = (initialize, response.headers().get(MCP_SESSION_ID)) {
+            *self.session.write() = Some(s.clone());
         }
         let status = response.status();
         if status == StatusCode::ACCEPTED {
@@ -370,7 +370,7 @@ impl Bridge {
             .headers(self.secret_headers().await?)
             .header(ACCEPT, "text/event-stream");
         if let Some(id) = from {
-            req = req.header(LAST_EVENT_HEADER, id);
+            req = req.header(LAST_EVENT_ID, id);
         }
         let response = self
             .with_session(req)
@@ -406,7 +406,7 @@ impl Bridge {
     /// Hands a server message to the session; notes the negotiated version.
     fn deliver(&self, message: Bytes, initialize: bool) {
         if let Some(v) = initialize.then(|| negotiated_version(&message)).flatten() {
-            *self.version.write().expect("bridge lock poisoned") = Some(v);
+            *self.version.write() = Some(v);
         }
         self.sink.on_message(message);
     }
@@ -433,7 +433,7 @@ impl Bridge {
     }
 
     fn has_session(&self) -> bool {
-        self.session.read().expect("bridge lock poisoned").is_some()
+        self.session.read().is_some()
     }
 
     /// Ends the server's session (best effort; the instance stops anyway).

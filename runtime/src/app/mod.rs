@@ -1,0 +1,170 @@
+//! Assembling Berth from a [`Config`]: keys, session store, token
+//! validation, backend, the server table, sessions and the HTTP front.
+//!
+//! [`App::build`] does everything that can fail before a socket is bound;
+//! [`App::run`] takes a bound listener and a shutdown future, so tests and
+//! the load generator can run Berth in-process on `127.0.0.1:0`.
+//!
+//! May import: every module below it (`mcp`, `http`, `hosting`, `secrets`,
+//! `cluster`, `servers`, `backend`, `config`). Must not import `cli`.
+//!
+//! # Layout
+//! - `error`: [`StartError`]; `validator`: the token validator;
+//!   `tasks`: what runs beside the server (continuation sweeps, server
+//!   table changes reaching the backend).
+
+mod error;
+mod tasks;
+mod validator;
+
+pub use self::error::StartError;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use berth_session_store::{MemoryStore, RedisOptions, RedisStore, SealedStore, SessionStore};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::{Backend, DockerBackend, ProcessBackend};
+use crate::cluster::Cluster;
+use crate::config::{BackendKind, Config, ConfigError};
+use crate::hosting::{Continuations, Sessions};
+use crate::http::{AppState, StateParts};
+use crate::secrets::{Secrets, connect_vault, load_session_keys};
+use crate::servers::ServerTable;
+
+/// A built Berth, ready to serve.
+pub struct App {
+    config: Config,
+    state: AppState,
+    shutdown: CancellationToken,
+}
+
+// === impl App ===
+
+impl App {
+    /// Builds every component; must be called inside a Tokio runtime.
+    pub async fn build(config: Config) -> Result<App, StartError> {
+        let vault = connect_vault(&config.vault)?;
+        let keys = load_session_keys(&config, vault.as_ref()).await?;
+        let (validator, jwks) = validator::build(&config).await?;
+        let shutdown = CancellationToken::new();
+        let secrets = match vault {
+            Some(vault) => {
+                let stop = shutdown.clone();
+                let renewing = vault.clone();
+                tokio::spawn(async move { renewing.keep_alive(stop.cancelled_owned()).await });
+                Secrets::new(Some(vault), config.vault.tenant_prefix.clone())
+            }
+            None => Secrets::none(),
+        };
+        let store = SealedStore::new(open_store(&config)?, keys.clone());
+        let pod = config.pod_name.clone().unwrap_or_else(default_pod_name);
+        let cluster = Cluster::new(
+            pod.clone(),
+            store.store().clone(),
+            &config.store.url,
+            config.cluster.advertise_url.clone(),
+        );
+        let backend: Arc<dyn Backend> = match config.backend {
+            BackendKind::Process => Arc::new(ProcessBackend),
+            BackendKind::Docker => Arc::new(DockerBackend::connect(
+                config.docker.clone(),
+                pod,
+                Arc::new(cluster.clone()),
+                shutdown.clone(),
+            )?),
+        };
+        let sessions = Sessions::new(
+            &config,
+            backend.clone(),
+            keys,
+            store,
+            cluster,
+            Arc::new(secrets),
+            shutdown.clone(),
+        );
+        let servers = ServerTable::from_config(&config);
+        let specs: Vec<_> = servers.list().iter().map(|s| s.spec.clone()).collect();
+        backend.prepare(&specs).await;
+        tokio::spawn(tasks::follow_server_changes(
+            servers.changes(),
+            backend,
+            shutdown.clone(),
+        ));
+        let continuations = Continuations::default();
+        tokio::spawn(tasks::sweep_continuations(
+            continuations.clone(),
+            shutdown.clone(),
+        ));
+        let state = AppState::new(
+            &config,
+            StateParts {
+                validator,
+                servers,
+                sessions,
+                continuations,
+                jwks,
+                shutdown: shutdown.clone(),
+            },
+        );
+        Ok(App {
+            config,
+            state,
+            shutdown,
+        })
+    }
+
+    /// The servers this pod hosts (add, replace and remove them while it
+    /// runs).
+    pub fn servers(&self) -> &ServerTable {
+        self.state.servers()
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains
+    /// connections and stops every server instance.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) {
+        let sessions = self.state.sessions().clone();
+        if let Ok(addr) = listener.local_addr() {
+            sessions.cluster().bound(addr);
+        }
+        let token = self.shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            token.cancel();
+        });
+        let router = crate::mcp::router(self.state.clone());
+        crate::http::serve(listener, router, &self.config.limits, self.shutdown.clone()).await;
+        sessions.shutdown_all().await;
+        sessions.backend().drain().await;
+    }
+}
+
+/// The configured session store.
+fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>, StartError> {
+    if config.store.url == "memory" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    let options = RedisOptions {
+        timeout: config.store.timeout,
+        min_replicas_acked: config.store.min_replicas_acked,
+    };
+    let store =
+        RedisStore::connect_with(&config.store.url, options).map_err(|e| ConfigError::Key {
+            key: "store.url".into(),
+            message: e.to_string(),
+        })?;
+    Ok(Arc::new(store))
+}
+
+fn default_pod_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "berth".into());
+    format!("{host}-{}", std::process::id())
+}

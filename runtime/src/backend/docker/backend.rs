@@ -1,0 +1,123 @@
+//! [`DockerBackend`] as a [`Backend`]: start (from a warm pool or a new
+//! container), re-attach after a failover, fill, retire and drain pools.
+//!
+//! May import: the other `docker` files, `backend` shapes, `config`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use super::host::DockerHost;
+use super::pool::Pools;
+use super::{attach, container, events, sweep};
+use crate::backend::{
+    Backend, BackendError, InboundSink, Instance, InstanceLabels, LeaseProbe, ServerSpec,
+};
+use crate::config::{DockerConfig, Transport};
+
+/// Runs instances as containers.
+#[derive(Clone)]
+pub(crate) struct DockerBackend {
+    host: DockerHost,
+    pools: Arc<Pools>,
+}
+
+// === impl DockerBackend ===
+
+impl DockerBackend {
+    /// Connects to the engine (lazily: an unreachable engine is reported
+    /// per start, and Berth recovers when it returns) and starts the
+    /// sweeper and the event watcher.
+    pub(crate) fn connect(
+        config: DockerConfig,
+        pod: String,
+        lease_probe: Arc<dyn LeaseProbe>,
+        shutdown: CancellationToken,
+    ) -> Result<Self, BackendError> {
+        let host = DockerHost::new(config, pod, lease_probe, shutdown);
+        tokio::spawn(sweep::run(host.clone()));
+        tokio::spawn(events::watch(host.clone()));
+        Ok(DockerBackend {
+            host,
+            pools: Arc::new(Pools::default()),
+        })
+    }
+}
+
+#[async_trait]
+impl Backend for DockerBackend {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    async fn reattach(
+        &self,
+        spec: &ServerSpec,
+        labels: &InstanceLabels,
+        resume: &str,
+        sink: Arc<dyn InboundSink>,
+    ) -> Result<Option<Instance>, BackendError> {
+        if spec.transport == Transport::Http {
+            // The server's own protocol session lived in the dead pod's
+            // bridge; a fresh container and a replayed `initialize` it is.
+            self.host.remove(resume).await;
+            return Ok(None);
+        }
+        let docker = self.host.client()?;
+        let running = match docker.inspect_container(resume, None).await {
+            Ok(info) => info.state.and_then(|s| s.running).unwrap_or(false),
+            Err(_) => false,
+        };
+        if !running {
+            return Ok(None);
+        }
+        let slot = self.host.reserve(&spec.tenant)?;
+        tracing::info!(container = %resume, "re-attaching to a running container after failover");
+        attach::attach(&self.host, resume, spec, labels, sink, slot)
+            .await
+            .map(Some)
+    }
+
+    async fn drain(&self) {
+        self.pools.drain(&self.host).await;
+    }
+
+    async fn prepare(&self, specs: &[ServerSpec]) {
+        for spec in specs.iter().filter(|s| s.warm_pool > 0) {
+            self.pools.keep_filled(&self.host, spec.clone());
+        }
+    }
+
+    async fn retire(&self, spec: &ServerSpec) {
+        self.pools.retire(&self.host, spec).await;
+    }
+
+    async fn start(
+        &self,
+        spec: &ServerSpec,
+        labels: &InstanceLabels,
+        sink: Arc<dyn InboundSink>,
+    ) -> Result<Instance, BackendError> {
+        if let Some(warm) = self.pools.claim(spec) {
+            self.pools.note_claim(spec);
+            match attach::attach(&self.host, &warm.id, spec, labels, sink.clone(), warm.slot).await
+            {
+                Ok(instance) => {
+                    if let Some(lease) = &labels.lease {
+                        self.host.shared.lease_probe.claim(&warm.id, lease).await;
+                    }
+                    return Ok(instance);
+                }
+                Err(e) => {
+                    tracing::warn!(container = %warm.id, error = %e, "warm container unusable; starting a fresh one")
+                }
+            }
+        }
+        self.pools.note_claim(spec);
+        let slot = self.host.reserve(&spec.tenant)?;
+        let id =
+            container::create(&self.host, spec, &labels.session, labels.lease.as_deref()).await?;
+        attach::attach_and_start(&self.host, &id, spec, labels, sink, slot).await
+    }
+}

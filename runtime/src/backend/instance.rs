@@ -1,0 +1,77 @@
+//! A running server instance as the layers above see it: a message pipe
+//! ([`Instance::outbound`] in, an [`InboundSink`] out) and a way to stop it.
+//!
+//! May import: external crates only.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+/// Receives what an instance produces. Called from the backend's reader task;
+/// implementations must not block.
+pub(crate) trait InboundSink: Send + Sync + 'static {
+    /// One complete message (a line without its newline).
+    fn on_message(&self, line: Bytes);
+    /// The server wrote something that is not a usable message.
+    fn on_garbage(&self, reason: &str);
+    /// The instance is gone; no more calls follow.
+    fn on_exit(&self, reason: String);
+}
+
+/// A running server instance.
+pub(crate) struct Instance {
+    /// Human-readable instance id (pid or container id).
+    pub id: String,
+    /// What another pod needs to re-attach to this instance after a
+    /// failover (the container id); `None` if it dies with its pod.
+    pub resume: Option<String>,
+    /// Whole messages to the server, each one line ending in `\n`.
+    pub outbound: mpsc::Sender<Bytes>,
+    /// Stops the instance.
+    pub control: Box<dyn InstanceControl>,
+}
+
+/// Stops an instance.
+#[async_trait]
+pub(crate) trait InstanceControl: Send + Sync {
+    /// Stops the instance and waits until it is gone: close its input, then
+    /// escalate (SIGTERM, SIGKILL) after `grace` each.
+    async fn shutdown(&self);
+
+    /// Lets go of the instance without stopping it, so another pod can
+    /// re-attach (pod shutdown with a shared store). Instances that cannot
+    /// outlive their pod are stopped instead.
+    async fn detach(&self) {
+        self.shutdown().await;
+    }
+}
+
+/// Stops an instance run by a supervisor task: cancels `stop` and waits
+/// until the supervisor reports the instance gone through `done`.
+pub(crate) struct StopControl {
+    /// Tells the supervisor to stop the instance.
+    pub stop: tokio_util::sync::CancellationToken,
+    /// Becomes `true` once the instance is gone (or let go).
+    pub done: tokio::sync::watch::Receiver<bool>,
+    /// Tells the supervisor to let go without stopping; `None` when the
+    /// instance cannot outlive this pod.
+    pub detach: Option<tokio_util::sync::CancellationToken>,
+}
+
+#[async_trait]
+impl InstanceControl for StopControl {
+    async fn shutdown(&self) {
+        self.stop.cancel();
+        let mut done = self.done.clone();
+        let _ = done.wait_for(|d| *d).await;
+    }
+
+    async fn detach(&self) {
+        let Some(detach) = &self.detach else {
+            return self.shutdown().await;
+        };
+        detach.cancel();
+        let mut done = self.done.clone();
+        let _ = done.wait_for(|d| *d).await;
+    }
+}

@@ -1,0 +1,64 @@
+//! [`ServerSpec`]: what to run for one deployment, and
+//! [`InstanceLabels`]: who an instance belongs to.
+//!
+//! May import: `backend::delivery`, `config` (the transport).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::delivery::{HeaderSource, SecretEnv};
+use crate::config::Transport;
+
+/// What to run for one MCP server deployment.
+#[derive(Clone, Debug)]
+pub(crate) struct ServerSpec {
+    /// Tenant that owns the server.
+    pub tenant: String,
+    /// Server name within the tenant.
+    pub server: String,
+    /// Stdio or Streamable HTTP.
+    pub transport: Transport,
+    /// Port an HTTP-transport server listens on.
+    pub port: u16,
+    /// Path of an HTTP-transport server's MCP endpoint.
+    pub path: String,
+    /// Program and arguments (process backend; the command with docker).
+    pub command: Vec<String>,
+    /// Extra environment for the instance.
+    pub env: BTreeMap<String, String>,
+    /// Secret environment, resolved for the caller when the instance
+    /// starts (never part of the spec's hash or labels).
+    pub secret_env: SecretEnv,
+    /// Secret headers for each request to an HTTP-transport instance.
+    pub call_headers: Option<HeaderSource>,
+    /// Working directory for the process backend.
+    pub cwd: Option<std::path::PathBuf>,
+    /// Largest message accepted from the server, in bytes.
+    pub max_message_bytes: usize,
+    /// Grace period for each shutdown step (stdin close, SIGTERM).
+    pub shutdown_grace: Duration,
+    /// Image (docker backend).
+    pub image: Option<String>,
+    /// Memory limit in bytes (docker backend).
+    pub memory_bytes: i64,
+    /// CPU limit in billionths of a core (docker backend).
+    pub nano_cpus: i64,
+    /// Process limit (docker backend).
+    pub pids: i64,
+    /// Network granting egress; `None` means no network at all.
+    pub network: Option<String>,
+    /// Warm instances to keep ready (docker backend).
+    pub warm_pool: usize,
+    /// The server's idle timeout (pools are trimmed after it).
+    pub idle_timeout: Duration,
+}
+
+/// Labels identifying an instance's owner, for logs and (docker) labels.
+#[derive(Clone, Debug)]
+pub(crate) struct InstanceLabels {
+    /// Short, non-secret id of the hosting session (never the session id).
+    pub session: String,
+    /// Store key of the session's ownership lease, for sessions another
+    /// pod may take over (the sweeper spares instances whose lease is held).
+    pub lease: Option<String>,
+}

@@ -1,0 +1,91 @@
+//! `[servers.TENANT.SERVER]`: one hosted MCP server's deployment.
+//!
+//! May import: `config::vault` (a deployment's secret refs).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::vault::SecretRef;
+
+/// How Berth speaks MCP to a server instance.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Newline-delimited JSON-RPC over the instance's stdin/stdout.
+    #[default]
+    Stdio,
+    /// Streamable HTTP to `http://{instance address}:{port}{path}`.
+    Http,
+}
+
+/// One hosted MCP server.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// How Berth speaks MCP to the server: over its stdio, or over
+    /// Streamable HTTP to the port it listens on (docker backend).
+    pub transport: Transport,
+    /// Port an HTTP-transport server listens on inside its container.
+    pub port: u16,
+    /// Path of an HTTP-transport server's MCP endpoint.
+    pub path: String,
+    /// Program and arguments (the container's command with docker).
+    pub command: Vec<String>,
+    /// Environment for each instance.
+    pub env: BTreeMap<String, String>,
+    /// Working directory of each instance (process backend).
+    pub cwd: Option<PathBuf>,
+    /// Close hosting sessions unused for this long.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Time the server has to answer a request (default: `limits.request_timeout`).
+    #[serde(with = "humantime_serde::option")]
+    pub request_timeout: Option<Duration>,
+    /// Scopes a principal needs to use this server.
+    pub required_scopes: Vec<String>,
+    /// Image to run (docker backend), e.g. `berth/example-server`; pinned
+    /// to its digest when an instance starts.
+    pub image: Option<String>,
+    /// Memory limit per instance (docker), e.g. `256m`, `1g`.
+    pub memory: String,
+    /// CPU limit per instance (docker), in cores.
+    pub cpus: f64,
+    /// Process/thread limit per instance (docker).
+    pub pids: i64,
+    /// Docker network granting egress (docker); none when unset.
+    pub network: Option<String>,
+    /// Started, unclaimed instances kept ready (docker).
+    pub warm_pool: usize,
+    /// Secrets from Vault, resolved when a call needs them.
+    pub secrets: Vec<SecretRef>,
+}
+
+// === impl ServerConfig ===
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            transport: Transport::Stdio,
+            port: 8080,
+            path: "/mcp".into(),
+            command: Vec::new(),
+            env: BTreeMap::new(),
+            cwd: None,
+            // Ten minutes: agents pause between calls while the model thinks.
+            idle_timeout: Duration::from_secs(600),
+            request_timeout: None,
+            required_scopes: Vec::new(),
+            image: None,
+            // Enough for typical Node/Python MCP servers.
+            memory: "256m".into(),
+            cpus: 1.0,
+            pids: 128,
+            network: None,
+            warm_pool: 0,
+            secrets: Vec::new(),
+        }
+    }
+}

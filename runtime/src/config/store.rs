@@ -1,0 +1,75 @@
+//! `[store]` (where session records live), `[cluster]` (how pods reach
+//! each other) and `[keys]` (the session sealing keys).
+//!
+//! May import: nothing else in the crate.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Where session records live.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `memory` (embedded default, one pod), `redis://HOST[:PORT][/DB]` or
+    /// `redis+sentinel://HOST[:PORT][,HOST[:PORT]...]/MASTER`.
+    pub url: String,
+    /// Replicas that must acknowledge a new session before it is handed
+    /// to the agent (Redis `WAIT`); set >= 1 with replicas and Sentinel so
+    /// a primary failover loses no acknowledged session.
+    pub min_replicas_acked: usize,
+    /// Upper bound for one store operation.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+/// How pods find each other.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// URL other pods reach this pod at, for forwarding requests of
+    /// sessions it owns (e.g. `http://10.0.3.7:8080`); default: the bound
+    /// listen address.
+    pub advertise_url: Option<String>,
+    /// At SIGTERM, hand legacy docker sessions to the other pods (their
+    /// containers keep running and are re-attached) instead of stopping
+    /// them: for rolling updates. If no pod of the deployment runs again,
+    /// those containers stay until a pod returns and their records expire.
+    pub handoff_on_shutdown: bool,
+}
+
+/// Session sealing keys: from Vault (`vault_path`), from `master`/`bind`
+/// (e.g. `BERTH_KEYS__MASTER`), or kept in `state_dir/session-keys.json`.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// Master key as `id:hex64`; after a rotation `new:hex64,old:hex64`
+    /// (the first seals, the others still open older records).
+    pub master: Option<String>,
+    /// Binding key as `id:hex64`, or `new:hex64,old:hex64` likewise.
+    pub bind: Option<String>,
+    /// KV v2 path (under `vault.kv_mount`) of a secret with fields
+    /// `master` and `bind` (same forms as above); read once at start.
+    /// Needs `[vault]`.
+    pub vault_path: Option<String>,
+}
+
+impl std::fmt::Debug for KeysConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeysConfig")
+            .field("vault_path", &self.vault_path)
+            .finish_non_exhaustive()
+    }
+}
+
+// === impl StoreConfig ===
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: "memory".into(),
+            min_replicas_acked: 0,
+            timeout: Duration::from_secs(2),
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! The rules a parsed [`Config`] must meet before Berth starts; every
+//! error names the key to fix.
+//!
+//! May import: the other `config` files, and `protocol` (the header names
+//! a secret may not replace). Must not import anything above the leaves.
+
+use super::auth::AuthMode;
+use super::backend::BackendKind;
+use super::error::ConfigError;
+use super::root::Config;
+use super::server::{ServerConfig, Transport};
+use super::values::{check_name, parse_size};
+use super::vault::VaultAuthMethod;
+use crate::protocol::{LAST_EVENT_ID, MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
+
+// === impl Config ===
+
+impl Config {
+    /// Checks cross-field rules; errors name the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check_front()?;
+        self.check_store()?;
+        self.check_docker()?;
+        check_vault(self).map_err(|(k, m)| key(k, &m))?;
+        self.check_auth()?;
+        for (tenant, servers) in &self.servers {
+            check_name(tenant).map_err(|m| key(&format!("servers.{tenant}"), &m))?;
+            for (name, server) in servers {
+                self.check_server(tenant, name, server)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_front(&self) -> Result<(), ConfigError> {
+        if let Some(u) = &self.public_url {
+            let parsed = url::Url::parse(u).map_err(|e| {
+                key(
+                    "public_url",
+                    &format!("not a URL ({e}); use e.g. https://mcp.example.com"),
+                )
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                return Err(key("public_url", "must be an http(s) URL with a host"));
+            }
+        }
+        if self.limits.max_body_bytes < 1024 {
+            return Err(key("limits.max_body_bytes", "must be at least 1024"));
+        }
+        if self.limits.max_message_bytes < 1024 {
+            return Err(key("limits.max_message_bytes", "must be at least 1024"));
+        }
+        if self.limits.max_header_bytes < 8192 {
+            return Err(key(
+                "limits.max_header_bytes",
+                "must be at least 8192 (hyper's minimum)",
+            ));
+        }
+        if self.limits.request_timeout.is_zero() {
+            return Err(key("limits.request_timeout", "must be greater than zero"));
+        }
+        if self.limits.max_sessions == 0 {
+            return Err(key("limits.max_sessions", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    fn check_store(&self) -> Result<(), ConfigError> {
+        if let Some(u) = &self.cluster.advertise_url
+            && !url::Url::parse(u).is_ok_and(|p| p.scheme() == "http" || p.scheme() == "https")
+        {
+            return Err(key(
+                "cluster.advertise_url",
+                "must be an http(s) URL other pods can reach, e.g. http://10.0.3.7:8080",
+            ));
+        }
+        if self.store.url != "memory"
+            && !self.store.url.starts_with("redis://")
+            && !self.store.url.starts_with("redis+sentinel://")
+        {
+            return Err(key(
+                "store.url",
+                "must be `memory`, `redis://HOST:PORT` or `redis+sentinel://HOST:PORT/MASTER`",
+            ));
+        }
+        if self.store.timeout.is_zero() {
+            return Err(key("store.timeout", "must be greater than zero"));
+        }
+        Ok(())
+    }
+
+    fn check_docker(&self) -> Result<(), ConfigError> {
+        if self.docker.max_containers == 0 {
+            return Err(key("docker.max_containers", "must be at least 1"));
+        }
+        if self.docker.max_containers_per_tenant == 0 {
+            return Err(key(
+                "docker.max_containers_per_tenant",
+                "must be at least 1",
+            ));
+        }
+        parse_size(&self.docker.tmpfs_size).map_err(|m| key("docker.tmpfs_size", &m))?;
+        check_name(&self.docker.internal_network)
+            .map_err(|m| key("docker.internal_network", &m))?;
+        Ok(())
+    }
+
+    fn check_auth(&self) -> Result<(), ConfigError> {
+        if self.auth.mode == AuthMode::Oidc && self.auth.issuer.is_none() {
+            return Err(key("auth.issuer", "required when auth.mode = \"oidc\""));
+        }
+        if self.auth.mode == AuthMode::Jwt {
+            if self.auth.issuer.is_none() {
+                return Err(key("auth.issuer", "required when auth.mode = \"jwt\""));
+            }
+            if self.auth.jwks_file.is_none() {
+                return Err(key("auth.jwks_file", "required when auth.mode = \"jwt\""));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks one `[servers.TENANT.NAME]` deployment.
+    pub(crate) fn check_server(
+        &self,
+        tenant: &str,
+        name: &str,
+        s: &ServerConfig,
+    ) -> Result<(), ConfigError> {
+        let k = format!("servers.{tenant}.{name}");
+        check_name(name).map_err(|m| key(&k, &m))?;
+        let docker = self.backend == BackendKind::Docker;
+        if docker && s.image.as_deref().is_none_or(str::is_empty) {
+            return Err(key(
+                &format!("{k}.image"),
+                "required with backend = \"docker\", e.g. \"berth/example-server\"",
+            ));
+        }
+        if s.transport == Transport::Http && !docker {
+            return Err(key(
+                &format!("{k}.transport"),
+                "\"http\" needs backend = \"docker\" (Berth reaches the server's port on its internal network)",
+            ));
+        }
+        if s.transport == Transport::Http && (s.port == 0 || !s.path.starts_with('/')) {
+            return Err(key(
+                &format!("{k}.path"),
+                "an HTTP-transport server needs a port (1-65535) and a path starting with `/`, e.g. port = 8080, path = \"/mcp\"",
+            ));
+        }
+        if !docker && (s.command.is_empty() || s.command[0].is_empty()) {
+            return Err(key(
+                &format!("{k}.command"),
+                "must name a program, e.g. [\"npx\", \"-y\", \"@modelcontextprotocol/server-everything\"]",
+            ));
+        }
+        parse_size(&s.memory).map_err(|m| key(&format!("{k}.memory"), &m))?;
+        if !(s.cpus > 0.0 && s.cpus <= 64.0) {
+            return Err(key(&format!("{k}.cpus"), "must be between 0 and 64"));
+        }
+        if s.pids < 8 {
+            return Err(key(&format!("{k}.pids"), "must be at least 8"));
+        }
+        check_refs(self, s).map_err(|(field, m)| key(&format!("{k}.secrets{field}"), &m))?;
+        if s.idle_timeout.is_zero() {
+            return Err(key(
+                &format!("{k}.idle_timeout"),
+                "must be greater than zero",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn key(k: &str, m: &str) -> ConfigError {
+    ConfigError::Key {
+        key: k.to_owned(),
+        message: m.to_owned(),
+    }
+}
+
+/// Headers Berth sets itself on requests to HTTP backends; a secret may
+/// not replace them.
+const RESERVED_HEADERS: &[&str] = &[
+    "accept",
+    "connection",
+    "content-length",
+    "content-type",
+    "host",
+    "te",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Whether Berth sets the (lowercase) header `name` itself.
+fn is_reserved_header(name: &str) -> bool {
+    RESERVED_HEADERS.contains(&name)
+        || [MCP_SESSION_ID, MCP_PROTOCOL_VERSION, LAST_EVENT_ID]
+            .iter()
+            .any(|h| h.as_str() == name)
+}
+
+/// Checks `[vault]` and `keys.vault_path`; errors are (key, message).
+fn check_vault(config: &Config) -> Result<(), (&'static str, String)> {
+    let vault = &config.vault;
+    let Some(address) = &vault.address else {
+        if config.keys.vault_path.is_some() {
+            return Err(("keys.vault_path", "needs `vault.address`".into()));
+        }
+        return Ok(());
+    };
+    if !url::Url::parse(address).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+        return Err((
+            "vault.address",
+            "must be an http(s) URL, e.g. https://vault.example.com:8200".into(),
+        ));
+    }
+    berth_auth::vault::check_prefix(&vault.tenant_prefix)
+        .map_err(|m| ("vault.tenant_prefix", m))?;
+    if vault.timeout.is_zero() {
+        return Err(("vault.timeout", "must be greater than zero".into()));
+    }
+    match vault.auth {
+        VaultAuthMethod::Approle => {
+            if vault.role_id.is_none() {
+                return Err((
+                    "vault.role_id",
+                    "required with vault.auth = \"approle\"".into(),
+                ));
+            }
+            if vault.secret_id.is_none() && vault.secret_id_file.is_none() {
+                return Err((
+                    "vault.secret_id",
+                    "required with vault.auth = \"approle\" (or set vault.secret_id_file)".into(),
+                ));
+            }
+        }
+        VaultAuthMethod::Kubernetes if vault.role.is_none() => {
+            return Err((
+                "vault.role",
+                "required with vault.auth = \"kubernetes\"".into(),
+            ));
+        }
+        VaultAuthMethod::Token if vault.token.is_none() && vault.token_file.is_none() => {
+            return Err((
+                "vault.token",
+                "required with vault.auth = \"token\" (or set vault.token_file)".into(),
+            ));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Checks one server's secret refs; errors are (`[i].field`, message).
+fn check_refs(config: &Config, server: &ServerConfig) -> Result<(), (String, String)> {
+    for (i, secret) in server.secrets.iter().enumerate() {
+        let at = |field: &str| format!("[{i}]{field}");
+        if config.vault.address.is_none() {
+            return Err((
+                at(""),
+                "secret refs need `vault.address` (and Berth's Vault login)".into(),
+            ));
+        }
+        berth_auth::vault::check_template(&secret.path)
+            .map_err(|m| (at(".path"), format!("path {m}")))?;
+        if secret.key.is_empty() {
+            return Err((at(".key"), "must name a field of the secret".into()));
+        }
+        match (&secret.env, &secret.header) {
+            (Some(name), None) => {
+                let ok = name
+                    .bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_uppercase() || b == b'_')
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+                if !ok {
+                    return Err((
+                        at(".env"),
+                        format!("`{name}` is not an env var name; use A-Z, 0-9 and _"),
+                    ));
+                }
+                if server.env.contains_key(name) {
+                    return Err((
+                        at(".env"),
+                        format!("`{name}` is also set in `env`; keep one"),
+                    ));
+                }
+                if server.warm_pool > 0 {
+                    return Err((
+                        at(".env"),
+                        "env secrets are read when an instance starts for a caller, so they cannot go with `warm_pool` (pooled instances start before anyone calls); set warm_pool = 0 or deliver it as a header".into(),
+                    ));
+                }
+            }
+            (None, Some(name)) => {
+                if server.transport != Transport::Http {
+                    return Err((
+                        at(".header"),
+                        "headers need transport = \"http\"; use `env` for stdio servers".into(),
+                    ));
+                }
+                let lower = name.to_ascii_lowercase();
+                if http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
+                    return Err((at(".header"), format!("`{name}` is not a header name")));
+                }
+                if is_reserved_header(&lower) {
+                    return Err((
+                        at(".header"),
+                        format!("`{name}` is set by Berth itself; choose another header"),
+                    ));
+                }
+                if http::HeaderValue::from_str(&secret.value_prefix).is_err() {
+                    return Err((at(".value_prefix"), "must be visible ASCII".into()));
+                }
+            }
+            _ => {
+                return Err((
+                    at(""),
+                    "set exactly one of `env` (instance start) or `header` (each request)".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

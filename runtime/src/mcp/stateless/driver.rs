@@ -1,0 +1,321 @@
+//! Reading one backend call and turning what comes back into frames for
+//! the agent: progress (token mapped back), logs (only at or above the
+//! requested level), server→client requests (answered from
+//! `inputResponses`, gathered into an `input_required` result, or refused
+//! for a missing capability), and the final result, shaped.
+//!
+//! May import: `mcp::stateless::{call, errors, frame, input, results}`,
+//! `hosting`, `jsonrpc`.
+
+use bytes::Bytes;
+use http::StatusCode;
+use serde_json::{Map, Value};
+use tokio::time::{Duration, Instant};
+
+use super::call::{Call, answer};
+use super::errors::continuation_error;
+use super::frame::Frame;
+use super::input::{self, INPUT_METHODS};
+use super::results;
+use crate::hosting::{Continuation, Next, PendingInput};
+use crate::jsonrpc::{self, Envelope, ErrorCode, Kind, RpcError};
+
+/// How long Berth waits for more backend questions before answering the
+/// agent with one `input_required` result (backends often ask several
+/// questions concurrently).
+const GATHER: Duration = Duration::from_millis(50);
+
+/// RFC 5424 severities, lowest first.
+const LEVELS: &[&str] = &[
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
+
+/// Reads a backend call's stream and produces frames.
+pub(super) struct Driver {
+    call: Call,
+    cont: Option<Continuation>,
+    gather_until: Option<Instant>,
+    done: bool,
+}
+
+// === impl Driver ===
+
+impl Driver {
+    /// Drives a call already forwarded (or resumed) as `cont`.
+    pub(super) fn new(call: Call, cont: Continuation) -> Self {
+        Driver {
+            call,
+            cont: Some(cont),
+            gather_until: None,
+            done: false,
+        }
+    }
+
+    /// Immediately answers `input_required` for questions still open.
+    pub(super) fn ask_again(mut self) -> Frame {
+        self.input_required()
+    }
+
+    /// The next frame, or `None` after the final one.
+    pub(super) async fn next(&mut self) -> Option<Frame> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let (stream, after) = {
+                let c = self.cont.as_ref().expect("driver has a call until done");
+                (c.stream.clone(), c.after)
+            };
+            let next = match self.gather_until {
+                Some(t) => match tokio::time::timeout_at(t, stream.next_after(after)).await {
+                    Ok(n) => n,
+                    Err(_) => return Some(self.input_required()),
+                },
+                None => tokio::select! {
+                    n = stream.next_after(after) => n,
+                    _ = self.call.app.shutdown().cancelled() => {
+                        return Some(self.fail(RpcError::new(ErrorCode::InternalError, "Berth is shutting down; retry the request")));
+                    }
+                },
+            };
+            match next {
+                Next::Event(e) => {
+                    if let Some(c) = self.cont.as_mut() {
+                        c.after = e.seq;
+                    }
+                    if e.last {
+                        return Some(self.finish(&e.data));
+                    }
+                    if let Some(f) = self.on_message(&e.data).await {
+                        return Some(f);
+                    }
+                }
+                Next::Finished | Next::Gap => {
+                    return Some(self.fail(RpcError::new(
+                        ErrorCode::InternalError,
+                        "the server's answer was lost; retry the request",
+                    )));
+                }
+            }
+        }
+    }
+
+    async fn on_message(&mut self, data: &Bytes) -> Option<Frame> {
+        let env = Envelope::parse(data).ok()?;
+        match env.kind {
+            Kind::Notification => self.on_notification(data, &env),
+            Kind::Request => self.on_server_request(&env).await,
+            Kind::Response => None,
+        }
+    }
+
+    fn on_notification(&self, data: &Bytes, env: &Envelope<'_>) -> Option<Frame> {
+        match env.method_str() {
+            "notifications/progress" => {
+                let (backend_tok, original) = self.cont.as_ref()?.progress.as_ref()?;
+                let mut v: Value = serde_json::from_slice(data).ok()?;
+                let tok = v.pointer("/params/progressToken")?;
+                if serde_json::to_string(tok).ok()?.as_str() != &**backend_tok {
+                    return None;
+                }
+                v["params"]["progressToken"] = serde_json::from_str(original.get()).ok()?;
+                Some(Frame::Mid(Bytes::from(v.to_string())))
+            }
+            "notifications/message" => {
+                let wanted = self.call.req.log_level.as_deref()?;
+                let level = jsonrpc::param_str(env.params, "level")?;
+                let rank = |l: &str| LEVELS.iter().position(|x| *x == l);
+                (rank(&level)? >= rank(wanted)?).then(|| Frame::Mid(data.clone()))
+            }
+            // Cancellations, removed notifications and server-wide news
+            // (delivered on listen streams) are not part of the answer.
+            _ => None,
+        }
+    }
+
+    async fn on_server_request(&mut self, env: &Envelope<'_>) -> Option<Frame> {
+        let method = env.method_str().to_owned();
+        let backend_req_id = env.id?.to_owned();
+        let session = self.call.session.clone();
+        if method == "ping" {
+            answer(&session, &backend_req_id, Ok(serde_json::json!({}))).await;
+            return None;
+        }
+        let Some(cap) = input::required_capability(&method) else {
+            answer(
+                &session,
+                &backend_req_id,
+                Err((-32601, format!("{method} is not available through Berth"))),
+            )
+            .await;
+            return None;
+        };
+        if !INPUT_METHODS.contains(&self.call.req.method.as_str()) {
+            answer(
+                &session,
+                &backend_req_id,
+                Err((
+                    -32603,
+                    format!(
+                        "{method} is not available while answering {}",
+                        self.call.req.method
+                    ),
+                )),
+            )
+            .await;
+            return None;
+        }
+        if self.call.req.caps.get(cap).is_none() {
+            answer(
+                &session,
+                &backend_req_id,
+                Err((
+                    -32603,
+                    format!("the client did not declare the {cap} capability"),
+                )),
+            )
+            .await;
+            let mut caps = Map::new();
+            caps.insert(cap.to_owned(), serde_json::json!({}));
+            let err = RpcError::new(
+                ErrorCode::MissingCapability,
+                format!("Missing required client capability: this request needs `{cap}`; declare it in _meta clientCapabilities"),
+            )
+            .with_data(serde_json::json!({"requiredCapabilities": caps}));
+            return Some(self.fail(err));
+        }
+        let mut params: Value = env
+            .params
+            .and_then(|p| serde_json::from_str(p.get()).ok())
+            .unwrap_or_else(|| serde_json::json!({}));
+        let hint = input::take_hint(&mut params);
+        let cont = self.cont.as_mut()?;
+        let key = hint.unwrap_or_else(|| {
+            cont.key_seq += 1;
+            format!("{}-{}", input::key_prefix(&method), cont.key_seq)
+        });
+        if let Some(answer_value) = self
+            .call
+            .input_responses
+            .as_ref()
+            .and_then(|r| r.get(&key))
+            .cloned()
+        {
+            if !input::valid_answer(&method, &answer_value) {
+                answer(
+                    &session,
+                    &backend_req_id,
+                    Err((-32602, "invalid input response".into())),
+                )
+                .await;
+                return Some(self.fail(RpcError::new(
+                    ErrorCode::InvalidParams,
+                    format!(
+                        "Invalid params: inputResponses[\"{key}\"] is not a valid {method} result"
+                    ),
+                )));
+            }
+            answer(&session, &backend_req_id, Ok(answer_value)).await;
+            return None;
+        }
+        cont.pending.push(PendingInput {
+            key,
+            backend_request_id: backend_req_id,
+            shown: serde_json::json!({"method": method, "params": params}),
+            method,
+        });
+        if self.gather_until.is_none() {
+            self.gather_until = Some(Instant::now() + GATHER);
+        }
+        None
+    }
+
+    fn input_required(&mut self) -> Frame {
+        self.done = true;
+        let Some(mut cont) = self.cont.take() else {
+            return Frame::Final(Bytes::new(), StatusCode::OK);
+        };
+        cont.round += 1;
+        let mut requests = Map::new();
+        for p in &cont.pending {
+            requests.insert(p.key.clone(), p.shown.clone());
+        }
+        let keys = self.call.app.sessions().keys().clone();
+        let id = self.call.req.id.clone();
+        match self
+            .call
+            .app
+            .continuations()
+            .park(&keys, &self.call.route, cont)
+        {
+            Ok(state) => {
+                let result = serde_json::json!({
+                    "resultType": "input_required",
+                    "inputRequests": requests,
+                    "requestState": state,
+                });
+                Frame::Final(
+                    Bytes::from(results::result_message(&id, &result)),
+                    StatusCode::OK,
+                )
+            }
+            Err(e) => Frame::Final(
+                Bytes::from(continuation_error(&e).to_response(Some(&id))),
+                StatusCode::OK,
+            ),
+        }
+    }
+
+    fn finish(&mut self, data: &[u8]) -> Frame {
+        self.done = true;
+        self.cont = None;
+        let id = self.call.req.id.clone();
+        let msg = match Envelope::parse(data).ok().and_then(|e| e.id) {
+            Some(old) => jsonrpc::splice_id(data, old, id.get().as_bytes()),
+            None => data.to_vec(),
+        };
+        let (out, status) =
+            results::modernize(&msg, &self.call.req.method, self.call.uri.as_deref());
+        Frame::Final(Bytes::from(out), status)
+    }
+
+    fn fail(&mut self, err: RpcError) -> Frame {
+        self.done = true;
+        if let Some(c) = self.cont.take() {
+            let session = c.session.clone();
+            tokio::spawn(async move {
+                session
+                    .cancel(c.backend_id, "the request failed in Berth")
+                    .await
+            });
+        }
+        let status = results::status_for(err.code.code());
+        Frame::Final(
+            Bytes::from(err.to_response(Some(&self.call.req.id))),
+            status,
+        )
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // The agent went away mid-call: closing the stream cancels the request.
+        if let Some(c) = self.cont.take() {
+            let session = c.session.clone();
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    session
+                        .cancel(c.backend_id, "the agent closed the request")
+                        .await
+                });
+            }
+        }
+    }
+}

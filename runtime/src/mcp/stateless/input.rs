@@ -1,0 +1,132 @@
+//! Input requests of the 2026-07-28 era: a backend's server→client
+//! request (sampling, elicitation, roots) as an agent must answer it —
+//! the capability it needs, the shape a valid answer has, the key it is
+//! listed under — and the digest that binds a `requestState` to one call.
+//!
+//! May import: `hosting` (the route a state is bound to).
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::hosting::Route;
+
+/// `_meta` key a backend may set on a server→client request to choose the
+/// `inputRequests` key the agent sees (stripped before forwarding).
+pub(super) const INPUT_KEY_HINT: &str = "berth/inputKey";
+
+/// Methods that may answer `input_required`.
+pub(super) const INPUT_METHODS: &[&str] = &["tools/call", "prompts/get", "resources/read"];
+
+/// Binds a continuation to the principal, the method and its target and
+/// arguments, so a state cannot be replayed on another call.
+pub(super) fn digest(route: &Route, method: &str, params: &Map<String, Value>) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        route.tenant(),
+        route.server_name(),
+        route.subject.as_str(),
+        method,
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    for field in ["name", "uri", "arguments"] {
+        let v = params.get(field).map(|v| v.to_string()).unwrap_or_default();
+        h.update((v.len() as u64).to_be_bytes());
+        h.update(v.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// The client capability a server→client request needs.
+pub(super) fn required_capability(method: &str) -> Option<&'static str> {
+    match method {
+        "sampling/createMessage" => Some("sampling"),
+        "elicitation/create" => Some("elicitation"),
+        "roots/list" => Some("roots"),
+        _ => None,
+    }
+}
+
+/// Checks an agent's answer has the shape its question needs.
+pub(super) fn valid_answer(method: &str, answer: &Value) -> bool {
+    let Some(obj) = answer.as_object() else {
+        return false;
+    };
+    match method {
+        "elicitation/create" => matches!(
+            obj.get("action").and_then(Value::as_str),
+            Some("accept" | "decline" | "cancel")
+        ),
+        "sampling/createMessage" => {
+            obj.contains_key("role") && obj.contains_key("content") && obj.contains_key("model")
+        }
+        "roots/list" => obj.get("roots").is_some_and(Value::is_array),
+        _ => true,
+    }
+}
+
+/// Short method names for generated keys.
+pub(super) fn key_prefix(method: &str) -> &'static str {
+    match method {
+        "sampling/createMessage" => "sample",
+        "elicitation/create" => "elicit",
+        "roots/list" => "roots",
+        _ => "input",
+    }
+}
+
+/// Takes the key hint out of a server→client request's `_meta` (and drops
+/// `_meta` when nothing else is in it).
+pub(super) fn take_hint(params: &mut Value) -> Option<String> {
+    let meta = params.get_mut("_meta")?.as_object_mut()?;
+    let hint = meta.remove(INPUT_KEY_HINT)?.as_str().map(str::to_owned);
+    if meta.is_empty() {
+        params.as_object_mut()?.remove("_meta");
+    }
+    hint
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_shape_checked() {
+        assert!(valid_answer(
+            "elicitation/create",
+            &serde_json::json!({"action":"accept","content":{}})
+        ));
+        assert!(!valid_answer(
+            "elicitation/create",
+            &serde_json::json!(12345)
+        ));
+        assert!(!valid_answer(
+            "elicitation/create",
+            &serde_json::json!({"action":"maybe"})
+        ));
+        assert!(!valid_answer(
+            "sampling/createMessage",
+            &serde_json::json!({"role":"assistant"})
+        ));
+        assert!(valid_answer("roots/list", &serde_json::json!({"roots":[]})));
+    }
+
+    #[test]
+    fn hints_are_taken_out_of_meta() {
+        let mut p = serde_json::json!({"message": "m", "_meta": {INPUT_KEY_HINT: "pick"}});
+        assert_eq!(take_hint(&mut p).as_deref(), Some("pick"));
+        assert_eq!(p, serde_json::json!({"message": "m"}));
+        let mut keep = serde_json::json!({"_meta": {INPUT_KEY_HINT: "k", "other": 1}});
+        assert_eq!(take_hint(&mut keep).as_deref(), Some("k"));
+        assert_eq!(keep, serde_json::json!({"_meta": {"other": 1}}));
+        assert_eq!(take_hint(&mut serde_json::json!({})), None);
+    }
+
+    #[test]
+    fn capabilities_and_keys_per_method() {
+        assert_eq!(required_capability("roots/list"), Some("roots"));
+        assert_eq!(required_capability("ping"), None);
+        assert_eq!(key_prefix("elicitation/create"), "elicit");
+    }
+}

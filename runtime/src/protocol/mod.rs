@@ -1,0 +1,23 @@
+//! What Berth knows about the MCP protocol itself, in one leaf: the
+//! versions ([`Version`], ordered, never compared as strings), the header
+//! and `_meta` names, and the `initialize` handshake's messages.
+//!
+//! May import: external crates only. Must not import any other module of
+//! this crate (every layer above reads the protocol from here).
+
+mod handshake;
+mod headers;
+mod ids;
+mod version;
+
+pub(crate) use self::handshake::{
+    HandshakeError, INITIALIZED, InitializeResult, client_initialize_params, initialize_outcome,
+};
+pub(crate) use self::headers::{
+    LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, META_CLIENT_CAPS,
+    META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SERVER_INFO,
+    META_SUBSCRIPTION_ID,
+};
+pub(crate) use self::ids::random_id;
+pub(crate) use self::version::Era;
+pub use self::version::Version;

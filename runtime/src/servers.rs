@@ -1,0 +1,321 @@
+//! The servers this pod hosts: one table of [`HostedServer`]s, read on
+//! every request and changeable while Berth runs.
+//!
+//! Config-file servers are loaded at start; [`ServerTable::insert`] and
+//! [`ServerTable::remove`] add, replace and remove servers later (the
+//! control plane's deploys) without a restart. Readers never lock: the
+//! table is an immutable map behind an [`ArcSwap`], replaced whole on each
+//! change (changes are rare, reads are per request). Every change is also
+//! announced on a broadcast channel, so backends can fill or drain warm
+//! pools ([`ServerTable::changes`]).
+//!
+//! May import: `config`, `backend` (a server's [`ServerSpec`]), and
+//! external crates. Must not import `hosting`, `http`, `mcp` or `app`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+use tokio::sync::broadcast;
+
+use crate::backend::{SecretEnv, ServerSpec};
+use crate::config::{Config, ServerConfig, parse_size};
+
+/// Changes a slow subscriber may fall behind by before it misses some.
+const CHANGE_BACKLOG: usize = 256;
+
+/// A hosted server: its deployment, its public URLs and what the backend
+/// runs for it.
+#[derive(Debug)]
+pub struct HostedServer {
+    /// Tenant.
+    pub tenant: String,
+    /// Server name.
+    pub name: String,
+    /// Deployment configuration.
+    pub config: ServerConfig,
+    /// Canonical resource URL (the token audience).
+    pub resource: String,
+    /// RFC 9728 metadata URL.
+    pub metadata_url: String,
+    /// Scopes required for this server (Berth-wide ones included).
+    pub scopes: Vec<String>,
+    /// What the backend runs for it, independent of any caller (warm
+    /// pools start from it; sessions add the caller's secrets).
+    pub(crate) spec: ServerSpec,
+}
+
+/// A change to the table.
+#[derive(Clone, Debug)]
+pub enum ServerChange {
+    /// A server was added, or replaced by a new definition.
+    Added(Arc<HostedServer>),
+    /// A server was removed.
+    Removed(Arc<HostedServer>),
+}
+
+/// The servers this pod hosts; a cheap `Clone` handle.
+#[derive(Clone)]
+pub struct ServerTable {
+    inner: Arc<Inner>,
+}
+
+type Map = HashMap<String, HashMap<String, Arc<HostedServer>>>;
+
+struct Inner {
+    current: ArcSwap<Map>,
+    /// Serializes writers (read-copy-update); readers never take it.
+    write: Mutex<()>,
+    changes: broadcast::Sender<ServerChange>,
+    urls: Urls,
+    spec_limits: SpecLimits,
+}
+
+/// How a server's public URLs and scopes are made.
+struct Urls {
+    public_base: String,
+    required_scopes: Vec<String>,
+}
+
+/// Berth-wide limits that go into every [`ServerSpec`].
+#[derive(Clone, Copy)]
+struct SpecLimits {
+    max_message_bytes: usize,
+    shutdown_grace: Duration,
+}
+
+// === impl ServerTable ===
+
+impl ServerTable {
+    /// A table holding the servers of `config`.
+    pub fn from_config(config: &Config) -> Self {
+        let (changes, _) = broadcast::channel(CHANGE_BACKLOG);
+        let table = ServerTable {
+            inner: Arc::new(Inner {
+                current: ArcSwap::from_pointee(Map::new()),
+                write: Mutex::new(()),
+                changes,
+                urls: Urls {
+                    public_base: config.public_base(),
+                    required_scopes: config.auth.required_scopes.clone(),
+                },
+                spec_limits: SpecLimits {
+                    max_message_bytes: config.limits.max_message_bytes,
+                    // Each step of an instance's stop ladder; a pod's own
+                    // drain bounds the total.
+                    shutdown_grace: config.limits.shutdown_grace.min(Duration::from_secs(5)),
+                },
+            }),
+        };
+        for (tenant, list) in &config.servers {
+            for (name, server) in list {
+                table.insert(tenant, name, server.clone());
+            }
+        }
+        table
+    }
+
+    /// The server `tenant/name`, if hosted.
+    pub fn get(&self, tenant: &str, name: &str) -> Option<Arc<HostedServer>> {
+        self.inner.current.load().get(tenant)?.get(name).cloned()
+    }
+
+    /// Every hosted server.
+    pub fn list(&self) -> Vec<Arc<HostedServer>> {
+        let map = self.inner.current.load();
+        let mut all: Vec<_> = map.values().flat_map(|m| m.values().cloned()).collect();
+        all.sort_by(|a, b| (&a.tenant, &a.name).cmp(&(&b.tenant, &b.name)));
+        all
+    }
+
+    /// Adds `tenant/name`, or replaces its definition: requests read the
+    /// new one from now on; sessions already running keep the instance
+    /// they started with.
+    pub fn insert(&self, tenant: &str, name: &str, config: ServerConfig) -> Arc<HostedServer> {
+        let hosted = Arc::new(self.hosted(tenant, name, config));
+        let _writer = self.inner.write.lock();
+        let mut map = Map::clone(&self.inner.current.load());
+        map.entry(tenant.to_owned())
+            .or_default()
+            .insert(name.to_owned(), hosted.clone());
+        self.inner.current.store(Arc::new(map));
+        let _ = self.inner.changes.send(ServerChange::Added(hosted.clone()));
+        hosted
+    }
+
+    /// Removes `tenant/name`: new requests get 404 from now on.
+    pub fn remove(&self, tenant: &str, name: &str) -> Option<Arc<HostedServer>> {
+        let _writer = self.inner.write.lock();
+        let mut map = Map::clone(&self.inner.current.load());
+        let servers = map.get_mut(tenant)?;
+        let removed = servers.remove(name)?;
+        if servers.is_empty() {
+            map.remove(tenant);
+        }
+        self.inner.current.store(Arc::new(map));
+        let _ = self
+            .inner
+            .changes
+            .send(ServerChange::Removed(removed.clone()));
+        Some(removed)
+    }
+
+    /// Every change from now on.
+    pub fn changes(&self) -> broadcast::Receiver<ServerChange> {
+        self.inner.changes.subscribe()
+    }
+
+    /// The canonical resource URL of `tenant/name` (hosted or not).
+    pub fn resource_url(&self, tenant: &str, name: &str) -> String {
+        format!("{}/mcp/{tenant}/{name}", self.inner.urls.public_base)
+    }
+
+    /// The RFC 9728 metadata URL of `tenant/name` (hosted or not).
+    pub fn metadata_url(&self, tenant: &str, name: &str) -> String {
+        format!(
+            "{}/.well-known/oauth-protected-resource/mcp/{tenant}/{name}",
+            self.inner.urls.public_base
+        )
+    }
+
+    /// Scopes every server requires.
+    pub fn required_scopes(&self) -> &[String] {
+        &self.inner.urls.required_scopes
+    }
+
+    fn hosted(&self, tenant: &str, name: &str, config: ServerConfig) -> HostedServer {
+        let mut scopes = self.inner.urls.required_scopes.clone();
+        scopes.extend(config.required_scopes.iter().cloned());
+        HostedServer {
+            tenant: tenant.to_owned(),
+            name: name.to_owned(),
+            resource: self.resource_url(tenant, name),
+            metadata_url: self.metadata_url(tenant, name),
+            scopes,
+            spec: spec(tenant, name, &config, self.inner.spec_limits),
+            config,
+        }
+    }
+}
+
+/// What the backend runs for `tenant/name`, caller-independent.
+fn spec(tenant: &str, name: &str, config: &ServerConfig, limits: SpecLimits) -> ServerSpec {
+    ServerSpec {
+        tenant: tenant.to_owned(),
+        server: name.to_owned(),
+        transport: config.transport,
+        port: config.port,
+        path: config.path.clone(),
+        command: config.command.clone(),
+        env: config.env.clone(),
+        secret_env: SecretEnv::default(),
+        call_headers: None,
+        cwd: config.cwd.clone(),
+        max_message_bytes: limits.max_message_bytes,
+        shutdown_grace: limits.shutdown_grace,
+        image: config.image.clone(),
+        // Validated at config load (or deploy) time.
+        memory_bytes: parse_size(&config.memory).unwrap_or(256 << 20),
+        nano_cpus: (config.cpus * 1e9) as i64,
+        pids: config.pids,
+        network: config.network.clone(),
+        warm_pool: config.warm_pool,
+        idle_timeout: config.idle_timeout,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let mut c = Config {
+            public_url: Some("https://mcp.example.com/".into()),
+            ..Config::default()
+        };
+        c.auth.required_scopes = vec!["mcp".into()];
+        let files = ServerConfig {
+            command: vec!["/bin/cat".into()],
+            required_scopes: vec!["files:read".into()],
+            ..ServerConfig::default()
+        };
+        c.servers
+            .entry("acme".into())
+            .or_default()
+            .insert("files".into(), files);
+        c
+    }
+
+    #[test]
+    fn config_servers_are_loaded_with_their_urls_scopes_and_spec() {
+        let table = ServerTable::from_config(&config());
+        let s = table.get("acme", "files").expect("loaded from config");
+        assert_eq!(s.resource, "https://mcp.example.com/mcp/acme/files");
+        assert_eq!(
+            s.metadata_url,
+            "https://mcp.example.com/.well-known/oauth-protected-resource/mcp/acme/files"
+        );
+        assert_eq!(s.scopes, ["mcp", "files:read"]);
+        assert_eq!(s.spec.command, ["/bin/cat"]);
+        assert_eq!(s.spec.memory_bytes, 256 << 20);
+        assert!(table.get("acme", "other").is_none());
+        assert!(table.get("globex", "files").is_none());
+    }
+
+    #[test]
+    fn servers_are_added_replaced_and_removed_while_readers_keep_what_they_hold() {
+        let table = ServerTable::from_config(&config());
+        let mut changes = table.changes();
+        let before = table.get("acme", "files").unwrap();
+        let web = ServerConfig {
+            command: vec!["/bin/web".into()],
+            ..ServerConfig::default()
+        };
+        table.insert("globex", "web", web);
+        assert_eq!(
+            table.get("globex", "web").unwrap().spec.command,
+            ["/bin/web"]
+        );
+        let replacement = ServerConfig {
+            command: vec!["/bin/cat".into(), "-u".into()],
+            ..ServerConfig::default()
+        };
+        table.insert("acme", "files", replacement);
+        assert_eq!(
+            table.get("acme", "files").unwrap().spec.command,
+            ["/bin/cat", "-u"]
+        );
+        // A request that read the old definition keeps it.
+        assert_eq!(before.spec.command, ["/bin/cat"]);
+        assert_eq!(
+            table
+                .list()
+                .iter()
+                .map(|s| format!("{}/{}", s.tenant, s.name))
+                .collect::<Vec<_>>(),
+            ["acme/files", "globex/web"]
+        );
+        assert!(table.remove("globex", "web").is_some());
+        assert!(table.get("globex", "web").is_none());
+        assert!(table.remove("globex", "web").is_none(), "already gone");
+        let seen: Vec<String> = std::iter::from_fn(|| changes.try_recv().ok())
+            .map(|c| match c {
+                ServerChange::Added(s) => format!("+{}/{}", s.tenant, s.name),
+                ServerChange::Removed(s) => format!("-{}/{}", s.tenant, s.name),
+            })
+            .collect();
+        assert_eq!(seen, ["+globex/web", "+acme/files", "-globex/web"]);
+    }
+
+    #[test]
+    fn urls_of_unknown_servers_follow_the_same_scheme() {
+        let table = ServerTable::from_config(&config());
+        assert_eq!(
+            table.resource_url("x", "y"),
+            "https://mcp.example.com/mcp/x/y"
+        );
+        assert_eq!(table.required_scopes(), ["mcp"]);
+    }
+}
