@@ -8,7 +8,7 @@
 
 #![no_main]
 
-use berth::hosting::{EventId, EventStream, Next};
+use berth::fuzzing::streams::{EventId, EventStream, Next};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 

@@ -8,7 +8,7 @@
 
 #![no_main]
 
-use berth::jsonrpc::{self, Envelope, Kind};
+use berth::fuzzing::jsonrpc::{self, Envelope, Kind};
 use libfuzzer_sys::fuzz_target;
 use serde_json::value::RawValue;
 

@@ -11,7 +11,7 @@
 
 use std::sync::OnceLock;
 
-use berth::backend::framing::{Frame, LineReader};
+use berth::fuzzing::framing::{Frame, LineReader};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use tokio::runtime::Runtime;

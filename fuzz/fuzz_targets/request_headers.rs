@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(v) = http::HeaderValue::from_bytes(content_type) {
         headers.insert(http::header::CONTENT_TYPE, v);
     }
-    let _ = berth::http::guard::check_post_media(&headers);
+    let _ = berth::fuzzing::media::check_post_media(&headers);
 
     if let Ok(subject) = std::str::from_utf8(subject)
         && let Ok(path) = berth_auth::vault::resolve(

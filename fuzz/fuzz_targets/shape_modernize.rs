@@ -1,4 +1,4 @@
-//! `stateless::shape::modernize`: a backend (2025-era) message shaped for a
+//! `mcp::stateless::results::modernize`: a backend (2025-era) message shaped for a
 //! 2026-07-28 agent. Input layout: byte 0 picks the method the agent called
 //! (and whether a resource uri is known), the rest is the backend message.
 //!
@@ -9,8 +9,8 @@
 
 #![no_main]
 
-use berth::jsonrpc::{Envelope, Kind};
-use berth::stateless::shape;
+use berth::fuzzing::jsonrpc::{Envelope, Kind};
+use berth::fuzzing::stateless as shape;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use serde_json::value::RawValue;

@@ -12,7 +12,7 @@
 
 use std::sync::OnceLock;
 
-use berth::backend::http_bridge::sse::{Event, Next, SseReader};
+use berth::fuzzing::sse::{Event, Next, SseReader};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use tokio::runtime::Runtime;

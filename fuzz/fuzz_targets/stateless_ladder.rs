@@ -1,4 +1,4 @@
-//! The 2026-07-28 validation ladder (`stateless::ladder::validate`) on an
+//! The 2026-07-28 validation ladder (`mcp::stateless::validate`) on an
 //! HTTP-like input: `name: value` header lines, a blank line, then the body.
 //! Without a blank line the whole input is the body and there are no headers.
 //! Header lines that are not valid header names/values are skipped; repeated
@@ -13,10 +13,9 @@
 
 use std::collections::HashMap;
 
-use berth::http::STATELESS_VERSION;
-use berth::jsonrpc::{Envelope, Kind};
-use berth::stateless::ladder::{self, FORWARDED, Outcome};
-use berth::stateless::shape;
+use berth::fuzzing::jsonrpc::{Envelope, Kind};
+use berth::fuzzing::stateless::{self as ladder, FORWARDED, Outcome, Version};
+use berth::fuzzing::stateless as shape;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -68,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(header(&headers, "mcp-method").as_deref(), Some(method));
             assert_eq!(
                 header(&headers, "mcp-protocol-version").as_deref(),
-                Some(STATELESS_VERSION)
+                Some(Version::STATELESS.as_str())
             );
             assert!(req.caps.is_object());
             let env = Envelope::parse(body).expect("an accepted request parses");

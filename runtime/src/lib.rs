@@ -31,7 +31,6 @@
 //! [`fuzzing`].
 
 #![deny(clippy::disallowed_methods, clippy::disallowed_types)]
-#![warn(missing_docs)]
 // Guards return a ready-made HTTP response as their error (axum style); it
 // is built only on the rejection path, so its size costs nothing per request.
 #![allow(clippy::result_large_err)]

@@ -62,10 +62,11 @@ mod tests {
         let f = StartFailures::default();
         assert!(f.check("t", "s").is_ok());
         f.record("t", "s", "could not start server command `x`");
+        // Whole seconds, rounded up past the hold.
         let held = f.check("t", "s").unwrap_err();
         assert_eq!(
             held.to_string(),
-            "could not start server command `x` (not retried for another 5s)"
+            "could not start server command `x` (not retried for another 6s)"
         );
         assert!(f.check("t", "other").is_ok(), "only that server is held");
         tokio::time::advance(START_FAILURE_HOLD).await;

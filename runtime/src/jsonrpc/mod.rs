@@ -210,7 +210,7 @@ fn is_valid_id(raw: &RawValue) -> bool {
 }
 
 /// Parses a numeric id as `u64` (backend-side ids are always Berth's own counters).
-pub(crate) fn id_as_u64(raw: &RawValue) -> Option<u64> {
+pub fn id_as_u64(raw: &RawValue) -> Option<u64> {
     raw.get().parse().ok()
 }
 
@@ -236,7 +236,7 @@ pub fn splice_id(input: &[u8], part: &RawValue, replacement: &[u8]) -> Vec<u8> {
 
 /// Reads `params._meta.<field>` as raw JSON without decoding the rest of
 /// params. Used for progress tokens, rarely on the hot path.
-pub(crate) fn meta_field<'a>(params: Option<&'a RawValue>, field: &str) -> Option<&'a RawValue> {
+pub fn meta_field<'a>(params: Option<&'a RawValue>, field: &str) -> Option<&'a RawValue> {
     #[derive(Deserialize)]
     struct P<'a> {
         #[serde(borrow, rename = "_meta", default)]
@@ -253,14 +253,14 @@ pub(crate) fn meta_field<'a>(params: Option<&'a RawValue>, field: &str) -> Optio
 }
 
 /// Reads a top-level member of params as raw JSON.
-pub(crate) fn param_raw<'a>(params: Option<&'a RawValue>, field: &str) -> Option<&'a RawValue> {
+pub fn param_raw<'a>(params: Option<&'a RawValue>, field: &str) -> Option<&'a RawValue> {
     let map: std::collections::HashMap<Cow<'a, str>, &'a RawValue> =
         serde_json::from_str(params?.get()).ok()?;
     map.into_iter().find(|(k, _)| k == field).map(|(_, v)| v)
 }
 
 /// Reads a top-level string member of params, e.g. `name` of `tools/call`.
-pub(crate) fn param_str<'a>(params: Option<&'a RawValue>, field: &str) -> Option<Cow<'a, str>> {
+pub fn param_str<'a>(params: Option<&'a RawValue>, field: &str) -> Option<Cow<'a, str>> {
     serde_json::from_str::<Cow<'a, str>>(param_raw(params, field)?.get()).ok()
 }
 
