@@ -242,3 +242,90 @@ fn state_binding(keys: &KeyRing, route: &Route, id: &str) -> SessionBinding {
         &format!("~mrtr:{id}"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hosting::route::testing::{keys, route};
+    use crate::hosting::session::SessionIdentity;
+
+    fn parked_call(digest: &str) -> Continuation {
+        let identity = SessionIdentity {
+            tenant: "acme".into(),
+            server: "files".into(),
+            subject: "alice".into(),
+            label: "test".into(),
+        };
+        let session = HostingSession::new(identity, 8);
+        let stream = session.open_stream();
+        let mut cont = Continuation::new(session, 7, stream, digest.into(), None);
+        cont.round = 1;
+        cont
+    }
+
+    fn refused(r: Result<Continuation, ContinuationError>) -> String {
+        match r {
+            Err(ContinuationError::Refused(why)) => format!("{why:?}"),
+            Err(e) => panic!("expected a refusal, got {e}"),
+            Ok(_) => panic!("expected a refusal, got the continuation"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_state_opens_once_for_its_principal_and_call() {
+        let keys = keys();
+        let alice = route(&keys, "alice", "~stateless");
+        let parked = Continuations::default();
+        let state = parked.park(&keys, &alice, parked_call("d1")).unwrap();
+        assert!(state.starts_with(STATE_PREFIX));
+        let cont = parked
+            .take(&keys, &alice, &state, "d1")
+            .expect("its owner, its call");
+        assert_eq!(cont.backend_id, 7);
+        assert_eq!(
+            refused(parked.take(&keys, &alice, &state, "d1")),
+            "Unknown",
+            "single use"
+        );
+    }
+
+    #[tokio::test]
+    async fn another_principal_another_call_or_a_tampered_state_is_refused() {
+        let keys = keys();
+        let alice = route(&keys, "alice", "~stateless");
+        let bob = route(&keys, "bob", "~stateless");
+        let parked = Continuations::default();
+        let state = parked.park(&keys, &alice, parked_call("d1")).unwrap();
+        assert_eq!(refused(parked.take(&keys, &bob, &state, "d1")), "Sealed");
+        assert_eq!(
+            refused(parked.take(&keys, &alice, &state, "d2")),
+            "Mismatch"
+        );
+        // Flip one character in the middle of the sealed part.
+        let mut tampered = state.clone().into_bytes();
+        let mid = tampered.len() - 20;
+        tampered[mid] = if tampered[mid] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(
+            refused(parked.take(&keys, &alice, &tampered, "d1")),
+            "Sealed"
+        );
+        assert_eq!(
+            refused(parked.take(&keys, &alice, "v2.x.y", "d1")),
+            "Malformed"
+        );
+        // None of the refused attempts used it up.
+        assert!(parked.take(&keys, &alice, &state, "d1").is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn parked_calls_expire() {
+        let keys = keys();
+        let alice = route(&keys, "alice", "~stateless");
+        let parked = Continuations::default();
+        let state = parked.park(&keys, &alice, parked_call("d1")).unwrap();
+        tokio::time::advance(PARK_FOR + Duration::from_secs(1)).await;
+        parked.sweep().await;
+        assert_eq!(refused(parked.take(&keys, &alice, &state, "d1")), "Unknown");
+    }
+}

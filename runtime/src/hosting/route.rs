@@ -45,3 +45,45 @@ impl Route {
         self.binding.record_key()
     }
 }
+
+/// Routes for unit tests: server `acme/files` (process backend, `cat`),
+/// bound under fixed test keys.
+#[cfg(test)]
+pub(crate) mod testing {
+    use berth_session_store::KeyRing;
+
+    use super::Route;
+    use crate::config::{Config, ServerConfig};
+    use crate::servers::ServerTable;
+
+    /// A key ring with fixed keys.
+    pub(crate) fn keys() -> KeyRing {
+        KeyRing::from_specs(
+            &format!("m1:{}", "11".repeat(32)),
+            &format!("b1:{}", "22".repeat(32)),
+        )
+        .expect("fixed test keys are valid")
+    }
+
+    /// The route of `subject`'s session `session_id` on `acme/files`.
+    pub(crate) fn route(keys: &KeyRing, subject: &str, session_id: &str) -> Route {
+        let mut config = Config::default();
+        let files = ServerConfig {
+            command: vec!["cat".into()],
+            ..ServerConfig::default()
+        };
+        config
+            .servers
+            .entry("acme".into())
+            .or_default()
+            .insert("files".into(), files);
+        let server = ServerTable::from_config(&config)
+            .get("acme", "files")
+            .expect("configured");
+        Route {
+            binding: keys.bind("acme", "files", subject, session_id),
+            server,
+            subject: subject.to_owned(),
+        }
+    }
+}

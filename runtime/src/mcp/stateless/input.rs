@@ -124,6 +124,33 @@ mod tests {
     }
 
     #[test]
+    fn digests_bind_principal_and_target() {
+        let keys = crate::hosting::testing::keys();
+        let alice = crate::hosting::testing::route(&keys, "alice", "~stateless");
+        let bob = crate::hosting::testing::route(&keys, "bob", "~stateless");
+        let mut p = Map::new();
+        p.insert("name".into(), "x".into());
+        assert_ne!(
+            digest(&alice, "tools/call", &p),
+            digest(&bob, "tools/call", &p)
+        );
+        assert_ne!(
+            digest(&alice, "tools/call", &p),
+            digest(&alice, "prompts/get", &p)
+        );
+        let mut q = p.clone();
+        q.insert("arguments".into(), serde_json::json!({"k":1}));
+        assert_ne!(
+            digest(&alice, "tools/call", &p),
+            digest(&alice, "tools/call", &q)
+        );
+        assert_eq!(
+            digest(&alice, "tools/call", &p),
+            digest(&alice, "tools/call", &p)
+        );
+    }
+
+    #[test]
     fn capabilities_and_keys_per_method() {
         assert_eq!(required_capability("roots/list"), Some("roots"));
         assert_eq!(required_capability("ping"), None);
