@@ -12,7 +12,7 @@
 //! sideways, or on any circle between files):
 //!
 //! ```text
-//! cli                         the `berth` command line
+//! cli  fuzzing                the `berth` command line | re-exports for the fuzz targets
 //! app                         assembling the parts; App::build / App::run
 //! mcp                         the MCP endpoint: router, legacy/ (sessions), stateless/ (2026-07-28)
 //! http                        shared HTTP plumbing: state, admission, bodies, replies, SSE, locating owners
