@@ -5,6 +5,8 @@
 //!
 //! Each event names what happened (`event`), the tenant, server and subject
 //! involved, and why. They never carry a token, a session id or a secret.
+//!
+//! May import: nothing (a leaf: only `tracing`).
 
 /// A request named a session that does not exist for its caller: unknown,
 /// expired, or another user's (the caller's identity derives another key).

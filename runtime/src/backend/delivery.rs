@@ -5,6 +5,8 @@
 //! and a [`HeaderSource`] is asked for fresh headers before every request
 //! (so a secret rotated in Vault is used by the next call). Where they
 //! come from is `crate::secrets`.
+//!
+//! May import: external crates only.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

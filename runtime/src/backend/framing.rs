@@ -4,6 +4,8 @@
 //! and never buffers more than the configured limit: an oversized line is
 //! skipped to its end and reported, so a server that floods megabyte lines
 //! cannot pin memory.
+//!
+//! May import: `backend` shapes (the inbound sink).
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};

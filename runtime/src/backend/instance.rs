@@ -75,3 +75,32 @@ impl InstanceControl for StopControl {
         let _ = done.wait_for(|d| *d).await;
     }
 }
+
+/// Instances for unit tests: a pipe whose other end the test reads, and
+/// that stops at once.
+#[cfg(test)]
+pub(crate) mod testing {
+    use bytes::Bytes;
+    use tokio::sync::mpsc;
+
+    use super::{Instance, InstanceControl};
+
+    struct Stopped;
+
+    #[async_trait::async_trait]
+    impl InstanceControl for Stopped {
+        async fn shutdown(&self) {}
+    }
+
+    /// An instance whose messages arrive on the returned receiver.
+    pub(crate) fn pipe() -> (Instance, mpsc::Receiver<Bytes>) {
+        let (tx, rx) = mpsc::channel(16);
+        let instance = Instance {
+            id: "test".into(),
+            resume: None,
+            outbound: tx,
+            control: Box::new(Stopped),
+        };
+        (instance, rx)
+    }
+}

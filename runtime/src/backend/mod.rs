@@ -36,6 +36,8 @@ pub(crate) use self::delivery::{CallHeaders, HeaderSource, SecretEnv};
 pub(crate) use self::docker::DockerBackend;
 pub(crate) use self::error::BackendError;
 pub(crate) use self::instance::StopControl;
+#[cfg(test)]
+pub(crate) use self::instance::testing;
 pub(crate) use self::instance::{InboundSink, Instance};
 pub(crate) use self::process::ProcessBackend;
 pub(crate) use self::spec::{InstanceLabels, ServerSpec};

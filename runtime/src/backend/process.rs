@@ -5,6 +5,8 @@
 //! that owns the [`Child`], reaps it (no zombies) and runs the shutdown
 //! ladder: close stdin, wait, SIGTERM the process group, wait, SIGKILL.
 //! stderr lines go to the log under target `berth::backend::stderr`.
+//!
+//! May import: `backend` shapes, `backend::framing`.
 
 use std::process::Stdio;
 use std::sync::Arc;

@@ -1,4 +1,6 @@
 //! `BERTH_*` environment overrides onto the TOML document.
+//!
+//! May import: `config::error`.
 
 use super::ConfigError;
 

@@ -9,8 +9,8 @@
 //!
 //! Errors name the key (and the env variable, when it came from one).
 //!
-//! A leaf of the runtime: may import `protocol` (header names) and
-//! external crates; nothing else in the crate imports into it.
+//! May import: `protocol` (header names) and external crates. A leaf:
+//! everything above may read the configuration.
 //!
 //! # Layout
 //! - `root`: [`Config`] and its defaults; `limits`, `auth`, `store`,

@@ -246,17 +246,10 @@ fn state_binding(keys: &KeyRing, route: &Route, id: &str) -> SessionBinding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hosting::route::testing::{keys, route};
-    use crate::hosting::session::SessionIdentity;
+    use crate::hosting::testing::{keys, route, session};
 
     fn parked_call(digest: &str) -> Continuation {
-        let identity = SessionIdentity {
-            tenant: "acme".into(),
-            server: "files".into(),
-            subject: "alice".into(),
-            label: "test".into(),
-        };
-        let session = HostingSession::new(identity, 8);
+        let session = session();
         let stream = session.open_stream();
         let mut cont = Continuation::new(session, 7, stream, digest.into(), None);
         cont.round = 1;

@@ -43,6 +43,8 @@ mod sessions;
 mod start;
 mod stream;
 mod table;
+#[cfg(test)]
+pub(crate) mod testing;
 mod upkeep;
 
 #[cfg(test)]
@@ -55,8 +57,7 @@ pub(crate) use self::handshake::{HandshakeFailure, initialize};
 pub(crate) use self::principal::PrincipalSession;
 pub(crate) use self::restore::Located;
 pub(crate) use self::route::Route;
-#[cfg(test)]
-pub(crate) use self::route::testing;
+
 pub(crate) use self::session::HostingSession;
 pub(crate) use self::sessions::Sessions;
 pub use self::stream::{EventId, EventStream, Next};

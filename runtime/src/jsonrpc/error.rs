@@ -2,6 +2,8 @@
 //!
 //! This is the one place where failures become `-32xxx` codes; everything
 //! else returns [`RpcError`] and lets the HTTP layer pick the status.
+//!
+//! May import: external crates only.
 
 use serde_json::value::RawValue;
 

@@ -6,6 +6,8 @@
 //! `id` bytes when a message crosses from an agent to a backend or back.
 //!
 //! Error objects follow the JSON-RPC and MCP codes; see [`ErrorCode`].
+//!
+//! May import: external crates only (a leaf: nothing below it).
 
 mod error;
 

@@ -3,6 +3,8 @@
 //! read here), a session restored on another pod (the agent's stored
 //! params are replayed), and a server Berth initializes on a stateless
 //! agent's behalf (Berth's own params, from here).
+//!
+//! May import: `protocol::version`.
 
 use serde_json::Value;
 

@@ -1,4 +1,6 @@
 //! The names MCP gives its HTTP headers and its `_meta` keys.
+//!
+//! May import: external crates only.
 
 use http::HeaderName;
 

@@ -1,4 +1,6 @@
 //! Unguessable identifiers: session ids, continuation ids, name suffixes.
+//!
+//! May import: external crates only.
 
 use base64::Engine;
 use rand::RngCore;

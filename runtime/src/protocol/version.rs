@@ -1,6 +1,8 @@
 //! MCP protocol versions: an ordered enum, the era each belongs to, and
 //! the feature predicates the rest of Berth asks instead of comparing
 //! version strings.
+//!
+//! May import: nothing.
 
 use std::fmt;
 

@@ -5,6 +5,9 @@
 //! stop and remove the container when the session ends or it dies (the
 //! attach stream ending is how its exit shows).
 //!
+//! May import: `docker::{host, exit, network}`, `backend` shapes,
+//! `backend::{framing, http_bridge}`, `config`.
+//!
 //! [`http_bridge`]: crate::backend::http_bridge
 
 use std::sync::Arc;

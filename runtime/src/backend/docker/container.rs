@@ -1,5 +1,8 @@
 //! The container a hosting session runs in: image pinned by digest, the
 //! hardening every container gets, limits and labels.
+//!
+//! May import: `docker::{host, labels, network}`, `backend` shapes, `config`,
+//! `protocol`.
 
 use std::collections::HashMap;
 

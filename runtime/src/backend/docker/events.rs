@@ -1,6 +1,8 @@
 //! The engine's event stream: container deaths and OOM kills of this pod's
 //! containers are reported to their sessions as soon as the engine says
 //! so. Reconnects when the engine restarts.
+//!
+//! May import: `docker::{host, labels}`.
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -7,6 +7,8 @@
 //! An HTTP-transport container joins it instead of `--network none`;
 //! [`endpoint`] finds the container's address there and waits until the
 //! server accepts connections.
+//!
+//! May import: `docker::{host, exit, labels}`, `backend` shapes.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! The orphan sweeper: removes Berth-labelled containers whose session or
 //! owning pod is gone, at start-up and periodically, so a `kill -9` of a
 //! pod leaves nothing behind once a pod runs again on that host.
+//!
+//! May import: `docker::{host, labels}`, `backend` shapes.
 
 use std::collections::HashMap;
 

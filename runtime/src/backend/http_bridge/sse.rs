@@ -1,6 +1,8 @@
 //! Reading a server's `text/event-stream` responses: events with `id`,
 //! `data` and `retry` fields (per the WHATWG SSE parsing rules), with a size
 //! limit per event so a server cannot pin memory with an endless event.
+//!
+//! May import: `backend::framing`.
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncBufRead;

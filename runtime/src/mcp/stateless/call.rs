@@ -57,8 +57,13 @@ pub(super) async fn answer(
 }
 
 /// Starts the backend call for a fresh request and returns its continuation.
-pub(super) async fn start(call: &Call, timeout: Duration) -> Result<Continuation, HostingError> {
-    let mut params = call.req.params.clone();
+pub(super) async fn start(
+    session: &Arc<HostingSession>,
+    req: &StatelessRequest,
+    digest: &str,
+    timeout: Duration,
+) -> Result<Continuation, HostingError> {
+    let mut params = req.params.clone();
     let foreign_state = params
         .get("requestState")
         .and_then(Value::as_str)
@@ -75,8 +80,7 @@ pub(super) async fn start(call: &Call, timeout: Duration) -> Result<Continuation
         // The backend session speaks the version it negotiated with Berth;
         // a per-request 2026 version would switch a dual-era server's
         // behaviour behind Berth's back.
-        if call
-            .session
+        if session
             .protocol_version()
             .is_none_or(|v| v.era() != Era::Stateless)
         {
@@ -84,7 +88,7 @@ pub(super) async fn start(call: &Call, timeout: Duration) -> Result<Continuation
         }
         if let Some(tok) = meta.get("progressToken").cloned() {
             // Agents reuse tokens; the backend sees one unique per call.
-            let unique = format!("berth-{}", call.session.reserve_unique());
+            let unique = format!("berth-{}", session.reserve_unique());
             let unique_raw = Value::String(unique.clone()).to_string();
             meta.insert("progressToken".into(), Value::String(unique));
             let original =
@@ -94,12 +98,11 @@ pub(super) async fn start(call: &Call, timeout: Duration) -> Result<Continuation
         }
     }
     let params = Value::Object(params).to_string();
-    let stream = call.session.open_stream();
-    let backend_id = call
-        .session
+    let stream = session.open_stream();
+    let backend_id = session
         .forward_composed(
-            call.req.id.clone(),
-            &call.req.method,
+            req.id.clone(),
+            &req.method,
             &params,
             stream.clone(),
             timeout,
@@ -107,32 +110,34 @@ pub(super) async fn start(call: &Call, timeout: Duration) -> Result<Continuation
         )
         .await?;
     Ok(Continuation::new(
-        call.session.clone(),
+        session.clone(),
         backend_id,
         stream,
-        call.digest.clone(),
+        digest.to_owned(),
         progress,
     ))
 }
 
 /// Resumes a parked call with this request's answers. `Err` frames are final.
 pub(super) async fn resume(
-    call: &Call,
+    session: &Arc<HostingSession>,
+    req_id: &RawValue,
+    input_responses: Option<&Map<String, Value>>,
     mut cont: Continuation,
     timeout: Duration,
 ) -> Result<(Continuation, bool), Frame> {
-    if call.session.closed_reason().is_some() || !Arc::ptr_eq(&cont.session, &call.session) {
+    if session.closed_reason().is_some() || !Arc::ptr_eq(&cont.session, session) {
         let err = RpcError::new(
             ErrorCode::InvalidParams,
             "Invalid params: the call behind requestState has ended; start the request again",
         );
         return Err(Frame::Final(
-            Bytes::from(err.to_response(Some(&call.req.id))),
+            Bytes::from(err.to_response(Some(req_id))),
             StatusCode::BAD_REQUEST,
         ));
     }
     cont.session.unpark(cont.backend_id, timeout);
-    let responses = call.input_responses.clone().unwrap_or_default();
+    let responses = input_responses.cloned().unwrap_or_default();
     let mut still = Vec::new();
     for p in std::mem::take(&mut cont.pending) {
         match responses.get(&p.key) {
@@ -158,7 +163,7 @@ pub(super) async fn resume(
                     ),
                 );
                 return Err(Frame::Final(
-                    Bytes::from(err.to_response(Some(&call.req.id))),
+                    Bytes::from(err.to_response(Some(req_id))),
                     StatusCode::BAD_REQUEST,
                 ));
             }
@@ -168,4 +173,156 @@ pub(super) async fn resume(
     let complete = still.is_empty();
     cont.pending = still;
     Ok((cont, complete))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hosting::testing::session_with_pipe;
+    use crate::protocol::{META_CLIENT_CAPS, Version};
+
+    fn request(params: Value) -> StatelessRequest {
+        let Value::Object(params) = params else {
+            panic!("params are an object")
+        };
+        StatelessRequest {
+            id: RawValue::from_string("\"agent-1\"".into()).unwrap(),
+            method: "tools/call".into(),
+            params,
+            caps: serde_json::json!({}),
+            client_info: None,
+            log_level: None,
+        }
+    }
+
+    async fn sent(rx: &mut tokio::sync::mpsc::Receiver<Bytes>) -> Value {
+        let line = rx.recv().await.expect("Berth wrote to the backend");
+        assert_eq!(line.last(), Some(&b'\n'), "one line per message");
+        serde_json::from_slice(&line).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_session_era_backend_gets_no_2026_version_and_a_unique_progress_token() {
+        let (session, mut rx) = session_with_pipe();
+        session.set_protocol_version(Version::V2025_11_25.as_str());
+        let req = request(serde_json::json!({
+            "name": "echo",
+            "arguments": {"text": "hi"},
+            "_meta": {
+                META_PROTOCOL_VERSION: "2026-07-28",
+                META_CLIENT_CAPS: {},
+                "progressToken": 5,
+            },
+        }));
+        let cont = start(&session, &req, "d", Duration::from_secs(5))
+            .await
+            .unwrap();
+        let msg = sent(&mut rx).await;
+        assert_eq!(msg["method"], "tools/call");
+        assert_eq!(
+            msg["id"], cont.backend_id,
+            "the backend sees Berth's own id"
+        );
+        let meta = &msg["params"]["_meta"];
+        assert!(meta.get(META_PROTOCOL_VERSION).is_none(), "{meta}");
+        let token = meta["progressToken"].as_str().unwrap();
+        assert!(token.starts_with("berth-"), "{token}");
+        let (backend_token, agent_token) = cont.progress.as_ref().unwrap();
+        assert_eq!(&**backend_token, format!("\"{token}\""));
+        assert_eq!(
+            agent_token.get(),
+            "5",
+            "mapped back to the agent's own token"
+        );
+        assert_eq!(msg["params"]["arguments"]["text"], "hi");
+    }
+
+    #[tokio::test]
+    async fn berth_issued_state_is_stripped_but_a_servers_own_state_passes() {
+        let (session, mut rx) = session_with_pipe();
+        let ours = request(serde_json::json!({
+            "name": "x",
+            "requestState": format!("{}abc.def", crate::hosting::STATE_PREFIX),
+            "inputResponses": {"k": {}},
+            "_meta": {META_CLIENT_CAPS: {}},
+        }));
+        start(&session, &ours, "d", Duration::from_secs(5))
+            .await
+            .unwrap();
+        let msg = sent(&mut rx).await;
+        assert!(msg["params"].get("requestState").is_none());
+        assert!(msg["params"].get("inputResponses").is_none());
+        let theirs = request(serde_json::json!({
+            "name": "x",
+            "requestState": "server-opaque",
+            "inputResponses": {"k": {}},
+            "_meta": {META_CLIENT_CAPS: {}},
+        }));
+        start(&session, &theirs, "d", Duration::from_secs(5))
+            .await
+            .unwrap();
+        let msg = sent(&mut rx).await;
+        assert_eq!(msg["params"]["requestState"], "server-opaque");
+        assert_eq!(msg["params"]["inputResponses"]["k"], serde_json::json!({}));
+    }
+
+    #[tokio::test]
+    async fn a_resumed_call_answers_valid_inputs_and_refuses_invalid_ones() {
+        let (session, mut rx) = session_with_pipe();
+        let req = request(serde_json::json!({"name": "x", "_meta": {META_CLIENT_CAPS: {}}}));
+        let mut cont = start(&session, &req, "d", Duration::from_secs(5))
+            .await
+            .unwrap();
+        let _call = sent(&mut rx).await;
+        cont.pending.push(crate::hosting::PendingInput {
+            key: "elicit-1".into(),
+            backend_request_id: RawValue::from_string("42".into()).unwrap(),
+            method: "elicitation/create".into(),
+            shown: serde_json::json!({}),
+        });
+        let answers: Map<String, Value> =
+            serde_json::from_value(serde_json::json!({"elicit-1": {"action": "decline"}})).unwrap();
+        let (cont, complete) = resume(
+            &session,
+            &req.id,
+            Some(&answers),
+            cont,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("a valid answer resumes"));
+        assert!(complete);
+        let answer = sent(&mut rx).await;
+        assert_eq!(answer["id"], 42);
+        assert_eq!(answer["result"]["action"], "decline");
+        drop(cont);
+
+        let mut cont = start(&session, &req, "d", Duration::from_secs(5))
+            .await
+            .unwrap();
+        let _call = sent(&mut rx).await;
+        cont.pending.push(crate::hosting::PendingInput {
+            key: "elicit-1".into(),
+            backend_request_id: RawValue::from_string("43".into()).unwrap(),
+            method: "elicitation/create".into(),
+            shown: serde_json::json!({}),
+        });
+        let bad: Map<String, Value> =
+            serde_json::from_value(serde_json::json!({"elicit-1": {"action": "maybe"}})).unwrap();
+        let Err(Frame::Final(body, status)) =
+            resume(&session, &req.id, Some(&bad), cont, Duration::from_secs(5)).await
+        else {
+            panic!("an invalid answer ends the call");
+        };
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let err: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(err["id"], "agent-1");
+        assert_eq!(err["error"]["code"], -32602);
+        assert_eq!(
+            sent(&mut rx).await["error"]["code"],
+            -32602,
+            "the server is told"
+        );
+        assert_eq!(sent(&mut rx).await["method"], "notifications/cancelled");
+    }
 }

@@ -106,13 +106,21 @@ async fn forward(
                     );
                 }
             };
-            match call::resume(&call, cont, timeout).await {
+            match call::resume(
+                &call.session,
+                &call.req.id,
+                call.input_responses.as_ref(),
+                cont,
+                timeout,
+            )
+            .await
+            {
                 Err(frame) => return single(frame),
                 Ok((cont, true)) => Driver::new(call, cont),
                 Ok((cont, false)) => return single(Driver::new(call, cont).ask_again()),
             }
         }
-        _ => match call::start(&call, timeout).await {
+        _ => match call::start(&call.session, &call.req, &call.digest, timeout).await {
             Ok(cont) => Driver::new(call, cont),
             Err(e) => return forward_failed(&e, &call.req.id),
         },
