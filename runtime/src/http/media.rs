@@ -88,17 +88,8 @@ pub(crate) fn check_json_content_type(headers: &HeaderMap) -> Result<(), Respons
 
 #[cfg(test)]
 mod tests {
-    use http::HeaderValue;
-
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
+    use crate::http::testing::headers;
 
     #[test]
     fn accept_parsing() {

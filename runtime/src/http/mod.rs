@@ -29,6 +29,8 @@ mod media;
 mod reply;
 mod sse;
 mod state;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub(crate) use self::admit::Admitted;
 pub(crate) use self::body::{bad_path, read_body};

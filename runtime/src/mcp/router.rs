@@ -107,14 +107,7 @@ async fn not_found() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, http::HeaderValue::from_static(v));
-        }
-        h
-    }
+    use crate::http::testing::headers;
 
     #[test]
     fn eras_are_told_apart_by_session_and_version_headers() {

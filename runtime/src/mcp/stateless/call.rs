@@ -195,6 +195,16 @@ mod tests {
         }
     }
 
+    /// The server asked an elicitation (backend id `id`) under `elicit-1`.
+    fn ask(cont: &mut Continuation, id: &str) {
+        cont.pending.push(crate::hosting::PendingInput {
+            key: "elicit-1".into(),
+            backend_request_id: RawValue::from_string(id.into()).unwrap(),
+            method: "elicitation/create".into(),
+            shown: serde_json::json!({}),
+        });
+    }
+
     async fn sent(rx: &mut tokio::sync::mpsc::Receiver<Bytes>) -> Value {
         let line = rx.recv().await.expect("Berth wrote to the backend");
         assert_eq!(line.last(), Some(&b'\n'), "one line per message");
@@ -274,12 +284,7 @@ mod tests {
             .await
             .unwrap();
         let _call = sent(&mut rx).await;
-        cont.pending.push(crate::hosting::PendingInput {
-            key: "elicit-1".into(),
-            backend_request_id: RawValue::from_string("42".into()).unwrap(),
-            method: "elicitation/create".into(),
-            shown: serde_json::json!({}),
-        });
+        ask(&mut cont, "42");
         let answers: Map<String, Value> =
             serde_json::from_value(serde_json::json!({"elicit-1": {"action": "decline"}})).unwrap();
         let (cont, complete) = resume(
@@ -301,12 +306,7 @@ mod tests {
             .await
             .unwrap();
         let _call = sent(&mut rx).await;
-        cont.pending.push(crate::hosting::PendingInput {
-            key: "elicit-1".into(),
-            backend_request_id: RawValue::from_string("43".into()).unwrap(),
-            method: "elicitation/create".into(),
-            shown: serde_json::json!({}),
-        });
+        ask(&mut cont, "43");
         let bad: Map<String, Value> =
             serde_json::from_value(serde_json::json!({"elicit-1": {"action": "maybe"}})).unwrap();
         let Err(Frame::Final(body, status)) =
