@@ -5,6 +5,7 @@
 //! May import: `hosting::{sessions, table, route, session, journal,
 //! record, error}`, `cluster`, `backend`, `protocol`.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -202,8 +203,14 @@ impl Sessions {
 
     /// Runs `work` holding the start gate of `route`'s session, so
     /// concurrent first requests for one session do the slow path once.
-    pub(super) async fn gated<T>(&self, route: &Route, work: impl Future<Output = T>) -> T {
-        self.shared.gate.run(route.record_key(), work).await
+    /// Boxed: the slow path's state (a takeover, a start) stays off the
+    /// request future every fast-path request would otherwise carry.
+    pub(super) fn gated<'a, T: 'a>(
+        &'a self,
+        route: &'a Route,
+        work: impl Future<Output = T> + Send + 'a,
+    ) -> Pin<Box<dyn Future<Output = T> + Send + 'a>> {
+        Box::pin(self.shared.gate.run(route.record_key(), work))
     }
 
     /// Takes the session's lease unless another live pod holds it, in

@@ -86,7 +86,16 @@ pub(crate) async fn resolve(
             break;
         }
         let route = app.sessions().legacy_route(s, &p.subject, session_id);
-        if let Some(answer) = to_owner(app, admitted, route.record_key(), &lease, &original).await {
+        // Boxed: forwarding is the rare path; its state stays off the
+        // future of every request served here.
+        let forwarded = Box::pin(to_owner(
+            app,
+            admitted,
+            route.record_key(),
+            &lease,
+            &original,
+        ));
+        if let Some(answer) = forwarded.await {
             return Resolved::Answered(answer);
         }
     }

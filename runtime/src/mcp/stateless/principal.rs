@@ -53,7 +53,15 @@ pub(super) async fn ensure(
                     id: Some(&req.id),
                 };
                 let route = sessions.principal_route(s, subject);
-                match to_owner(app, admitted, route.record_key(), &lease, &original).await {
+                // Boxed: the rare path stays off every request's future.
+                let forwarded = Box::pin(to_owner(
+                    app,
+                    admitted,
+                    route.record_key(),
+                    &lease,
+                    &original,
+                ));
+                match forwarded.await {
                     Some(answer) => return Ok(Ensured::Answered(answer)),
                     None => continue,
                 }
