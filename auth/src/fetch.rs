@@ -26,6 +26,7 @@ const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 /// time, and a resolver that refuses link-local and metadata addresses.
 pub(crate) fn client() -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
+        .tls_backend_preconfigured(crate::tls::client_config())
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(FETCH_TIMEOUT)

@@ -24,6 +24,8 @@
 //! - [`vault`]: Berth's Vault client (AppRole, Kubernetes or token login,
 //!   renewal, KV v2 reads) and the confinement of secret paths to their
 //!   tenant's prefix.
+//! - [`tls`]: the rustls configuration with compiled-in roots every outbound
+//!   HTTPS client of Berth uses (no system CA store needed).
 //! - [`Error`] (`error.rs`): the one error type, with its mapping to HTTP status and
 //!   the `WWW-Authenticate` `error` code.
 //!
@@ -50,6 +52,7 @@ mod keys;
 mod oidc;
 mod principal;
 mod scopes;
+pub mod tls;
 mod ttl;
 mod validator;
 pub mod vault;

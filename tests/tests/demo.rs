@@ -117,3 +117,34 @@ async fn sigterm_stops_berth_and_its_servers() {
         );
     }
 }
+
+/// Berth verifies outbound TLS against roots compiled into it, so it starts
+/// and serves where there is no system CA store (the `FROM scratch` runtime
+/// image). With reqwest's default (the system store) it panicked at start.
+#[tokio::test]
+async fn starts_and_serves_without_a_system_ca_store() {
+    let config = r#"
+state_dir = "{state_dir}"
+listen = "127.0.0.1:0"
+[servers.demo.everything]
+command = ["{berth_bin}", "example-server"]
+"#;
+    let nowhere = [
+        ("SSL_CERT_FILE", "/nonexistent/ca-certificates.crt"),
+        ("SSL_CERT_DIR", "/nonexistent/certs"),
+    ];
+    let berth = Berth::serve(config, &nowhere).await;
+    let token = berth.token("alice", "demo", &[]);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let r = mcp_post(
+        &reqwest::Client::new(),
+        &berth.url("demo", "everything"),
+        &token,
+        body,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!berth.log().contains("CA root"), "{}", berth.log());
+}

@@ -54,9 +54,12 @@ const MAX_RETRY: Duration = Duration::from_secs(10);
 const DEFAULT_RETRY: Duration = Duration::from_secs(1);
 
 /// A client that only talks to the address it is given: no proxy, no
-/// redirects (bridges to HTTP servers, forwarding between pods).
+/// redirects (bridges to HTTP servers, forwarding between pods); HTTPS
+/// (an `https` advertise URL) is verified against the compiled-in roots,
+/// so it builds on hosts without a system CA store.
 pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
+        .tls_backend_preconfigured(berth_auth::tls::client_config())
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
