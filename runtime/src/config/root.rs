@@ -23,7 +23,7 @@ use super::vault::VaultConfig;
 pub struct Config {
     /// Address the data plane (MCP + well-known endpoints) listens on.
     pub listen: SocketAddr,
-    /// Public base URL agents use (scheme://host[:port]); the canonical
+    /// Public base URL agents use (`scheme://host[:port]`); the canonical
     /// resource URL of a server is `{public_url}/mcp/{tenant}/{server}`.
     /// Defaults to `http://{listen}`.
     pub public_url: Option<String>,

@@ -8,6 +8,7 @@
 //! May import: `http::{state, admit, reply, errors}`, `hosting`, `cluster`,
 //! `jsonrpc`, `audit`.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,16 +87,7 @@ pub(crate) async fn resolve(
             break;
         }
         let route = app.sessions().legacy_route(s, &p.subject, session_id);
-        // Boxed: forwarding is the rare path; its state stays off the
-        // future of every request served here.
-        let forwarded = Box::pin(to_owner(
-            app,
-            admitted,
-            route.record_key(),
-            &lease,
-            &original,
-        ));
-        if let Some(answer) = forwarded.await {
+        if let Some(answer) = to_owner(app, admitted, route.record_key(), &lease, &original).await {
             return Resolved::Answered(answer);
         }
     }
@@ -105,7 +97,20 @@ pub(crate) async fn resolve(
 /// Forwards the request to the pod holding `lease`; `None` once that pod
 /// is gone (unreachable, or it stopped renewing its lease while the
 /// request waited), so the caller can take the session over.
-pub(crate) async fn to_owner(
+///
+/// Boxed: forwarding is the rare path, and its state (an HTTP client
+/// call) would otherwise ride on the future of every request served here.
+pub(crate) fn to_owner<'a>(
+    app: &'a AppState,
+    admitted: &'a Admitted,
+    record: &'a RecordKey,
+    lease: &'a Lease,
+    original: &'a Original<'_>,
+) -> Pin<Box<dyn Future<Output = Option<Response>> + Send + 'a>> {
+    Box::pin(forward_to_owner(app, admitted, record, lease, original))
+}
+
+async fn forward_to_owner(
     app: &AppState,
     admitted: &Admitted,
     record: &RecordKey,

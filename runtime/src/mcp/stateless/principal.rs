@@ -53,15 +53,7 @@ pub(super) async fn ensure(
                     id: Some(&req.id),
                 };
                 let route = sessions.principal_route(s, subject);
-                // Boxed: the rare path stays off every request's future.
-                let forwarded = Box::pin(to_owner(
-                    app,
-                    admitted,
-                    route.record_key(),
-                    &lease,
-                    &original,
-                ));
-                match forwarded.await {
+                match to_owner(app, admitted, route.record_key(), &lease, &original).await {
                     Some(answer) => return Ok(Ensured::Answered(answer)),
                     None => continue,
                 }
