@@ -233,7 +233,8 @@ impl Continuation {
 }
 
 /// The binding a `requestState` is sealed under: the principal's, with the
-/// continuation's id in place of a session id.
+/// continuation's id in place of a session id (`~mrtr:` cannot collide
+/// with a session id: none starts with `~`).
 fn state_binding(keys: &KeyRing, route: &Route, id: &str) -> SessionBinding {
     keys.bind(
         route.tenant(),

@@ -44,7 +44,7 @@ pub struct StatelessRequest {
     pub log_level: Option<String>,
 }
 
-/// What the ladder decided.
+/// What validation decided.
 #[derive(Debug)]
 pub enum Outcome {
     /// A valid request.
@@ -54,7 +54,7 @@ pub enum Outcome {
     Notification,
 }
 
-/// A ladder failure: the error and the id to echo.
+/// A validation failure: the error and the id to echo.
 #[derive(Debug)]
 pub struct Rejection {
     /// The request id, when readable.
@@ -63,7 +63,7 @@ pub struct Rejection {
     pub error: RpcError,
 }
 
-/// Runs the ladder.
+/// Validates a request, step by step in the spec's order.
 pub fn validate(headers: &HeaderMap, body: &[u8]) -> Result<Outcome, Rejection> {
     let env = match Envelope::parse(body) {
         Ok(e) => e,
@@ -296,7 +296,7 @@ mod tests {
     }
 
     #[test]
-    fn ladder_order_is_meta_then_headers_then_version_then_method() {
+    fn checks_run_meta_then_headers_then_version_then_method() {
         let h = headers("server/discover", None);
         assert_eq!(
             code(validate(
