@@ -4,6 +4,7 @@
 //! May import: `config`, external crates. Nothing in the library imports it
 //! but the binary.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -57,6 +58,16 @@ pub struct DemoArgs {
     /// Image for the docker backend.
     #[arg(long)]
     pub image: Option<String>,
+    /// Set an environment variable for the hosted server (repeatable):
+    /// `KEY=VALUE`, or `KEY` to pass Berth's own value on. The server gets
+    /// only a minimal environment otherwise.
+    #[arg(long = "env", short = 'e', value_name = "KEY[=VALUE]")]
+    pub env: Vec<String>,
+    /// Read environment variables for the hosted server from a file: one
+    /// `KEY=VALUE` (or `KEY`) per line, `#` comments and blank lines
+    /// skipped, values taken literally (as `docker run --env-file`).
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
     /// Host this stdio MCP server instead of the example (after `--`).
     #[arg(last = true)]
     pub command: Vec<String>,
@@ -131,6 +142,8 @@ impl DemoArgs {
                 ..ServerConfig::default()
             },
         };
+        let mut server = server;
+        server.env = self.server_env(|k| std::env::var(k).ok())?;
         config
             .servers
             .entry("demo".into())
@@ -139,6 +152,64 @@ impl DemoArgs {
         config.validate()?;
         Ok(config)
     }
+
+    /// The hosted server's environment from `--env-file`, then `--env`
+    /// (later settings win); `lookup` reads Berth's own environment for a
+    /// bare `KEY`.
+    fn server_env(
+        &self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<BTreeMap<String, String>> {
+        let mut env = BTreeMap::new();
+        if let Some(path) = &self.env_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!("--env-file {}: cannot read it: {e}", path.display())
+            })?;
+            for (n, line) in text.lines().enumerate() {
+                let line = line.trim_start();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let at = format!("--env-file {} line {}", path.display(), n + 1);
+                set_env(&mut env, line, &at, &lookup)?;
+            }
+        }
+        for item in &self.env {
+            set_env(&mut env, item, &format!("--env {item}"), &lookup)?;
+        }
+        Ok(env)
+    }
+}
+
+/// Applies one `KEY=VALUE` or `KEY` setting; `at` names where it came from.
+fn set_env(
+    env: &mut BTreeMap<String, String>,
+    item: &str,
+    at: &str,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
+    let (key, value) = match item.split_once('=') {
+        Some((k, v)) => (k, Some(v.to_owned())),
+        None => (item.trim_end(), None),
+    };
+    let valid = !key.is_empty()
+        && !key.as_bytes()[0].is_ascii_digit()
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid {
+        anyhow::bail!(
+            "{at}: `{key}` is not a variable name; use KEY=VALUE with A-Z, a-z, 0-9 and _"
+        );
+    }
+    match value.or_else(|| lookup(key)) {
+        Some(v) => {
+            env.insert(key.to_owned(), v);
+        }
+        // `KEY` alone and unset here: nothing to pass, as with docker.
+        None => {
+            env.remove(key);
+        }
+    }
+    Ok(())
 }
 
 // === impl TokenArgs ===
@@ -172,4 +243,82 @@ pub fn demo_banner(url: &str, token: &str, state_dir: &std::path::Path) -> Strin
          Stop with Ctrl-C.\n",
         state_dir.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo(args: &[&str]) -> DemoArgs {
+        let mut all = vec!["berth", "demo"];
+        all.extend_from_slice(args);
+        match Cli::try_parse_from(all).expect("valid arguments").command {
+            Command::Demo(d) => d,
+            other => panic!("not demo: {other:?}"),
+        }
+    }
+
+    fn lookup(key: &str) -> Option<String> {
+        (key == "FROM_BERTH").then(|| "inherited".to_owned())
+    }
+
+    #[test]
+    fn env_flags_set_override_and_pass_through_like_docker() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            file.path(),
+            "# a comment\n\nPYTHONPATH=/srv/lib\nTOKEN=from-file\nFROM_BERTH\nNOT_SET_ANYWHERE\nEMPTY=\nSPACES=a b = c\n",
+        )
+        .unwrap();
+        let args = demo(&[
+            "--env-file",
+            file.path().to_str().unwrap(),
+            "--env",
+            "TOKEN=from-flag",
+            "-e",
+            "EXTRA=1",
+        ]);
+        let env = args.server_env(lookup).unwrap();
+        assert_eq!(env["PYTHONPATH"], "/srv/lib");
+        assert_eq!(env["TOKEN"], "from-flag", "--env wins over the file");
+        assert_eq!(
+            env["FROM_BERTH"], "inherited",
+            "a bare KEY passes Berth's value"
+        );
+        assert!(
+            !env.contains_key("NOT_SET_ANYWHERE"),
+            "a bare unset KEY passes nothing"
+        );
+        assert_eq!(env["EMPTY"], "");
+        assert_eq!(env["SPACES"], "a b = c", "values are literal");
+        assert_eq!(env["EXTRA"], "1");
+    }
+
+    #[test]
+    fn bad_env_settings_name_where_they_came_from() {
+        let e = demo(&["--env", "1BAD=x"]).server_env(lookup).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("--env 1BAD=x: `1BAD` is not a variable name"),
+            "{e}"
+        );
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), "OK=1\nnot valid=2\n").unwrap();
+        let e = demo(&["--env-file", file.path().to_str().unwrap()])
+            .server_env(lookup)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("line 2: `not valid` is not a variable name"),
+            "{e}"
+        );
+        let e = demo(&["--env-file", "/nonexistent/env"])
+            .server_env(lookup)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("--env-file /nonexistent/env: cannot read it"),
+            "{e}"
+        );
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use berth_tests::{Berth, berth_command, child_pids, mcp_post, run, workspace_root};
+use berth_tests::{Berth, berth_command, child_pids, eventually, mcp_post, run, workspace_root};
 
 #[tokio::test]
 async fn the_printed_command_calls_a_tool() {
@@ -147,4 +147,75 @@ command = ["{berth_bin}", "example-server"]
     .unwrap();
     assert_eq!(r.status(), 200);
     assert!(!berth.log().contains("CA root"), "{}", berth.log());
+}
+
+/// `berth demo --env KEY=VALUE` reaches the hosted server (which otherwise
+/// gets a minimal environment).
+#[tokio::test]
+async fn env_flags_reach_the_hosted_server() {
+    let berth = Berth::demo(&["--env", "GREETING=hello from --env"]).await;
+    let token = berth.token("alice", "demo", &[]);
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"env_get","arguments":{"name":"GREETING"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+    let r = mcp_post(
+        &reqwest::Client::new(),
+        &berth.url("demo", "everything"),
+        &token,
+        call,
+    )
+    .header("mcp-protocol-version", "2026-07-28")
+    .header("mcp-method", "tools/call")
+    .header("mcp-name", "env_get")
+    .send()
+    .await
+    .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["result"]["content"][0]["text"], "hello from --env", "{v}");
+}
+
+/// A server that dies before it says anything gets an error naming the
+/// environment it had (names only, never values), so a missing variable is
+/// easy to spot.
+#[tokio::test]
+async fn a_server_that_dies_silently_is_told_apart_with_its_environment() {
+    let berth = Berth::demo(&[
+        "--env",
+        "APP_TOKEN=s3cr3t-value",
+        "--",
+        "sh",
+        "-c",
+        "echo 'ModuleNotFoundError: no module named app' >&2; exit 3",
+    ])
+    .await;
+    let token = berth.token("alice", "demo", &[]);
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let r = mcp_post(
+        &reqwest::Client::new(),
+        &berth.url("demo", "everything"),
+        &token,
+        init,
+    )
+    .send()
+    .await
+    .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    let message = v["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{v}"));
+    assert!(message.contains("exited with status 3"), "{message}");
+    assert!(
+        message.contains("before writing any MCP message"),
+        "{message}"
+    );
+    assert!(
+        message.contains("APP_TOKEN") && message.contains("PATH"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("s3cr3t-value"),
+        "never a value: {message}"
+    );
+    assert!(
+        berth.log().contains("no module named app"),
+        "stderr is logged"
+    );
 }

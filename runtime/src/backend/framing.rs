@@ -124,25 +124,34 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
 }
 
 /// Reads a server's output as lines until EOF, handing each message (or
-/// the reason it was dropped) to `sink`.
+/// the reason it was dropped) to `sink`; returns how many lines it read
+/// (0: the server never wrote anything).
 pub(crate) async fn read_lines<R>(
     reader: R,
     limit: usize,
     sink: std::sync::Arc<dyn crate::backend::InboundSink>,
-) where
+) -> u64
+where
     R: AsyncBufRead + Unpin,
 {
     let mut lines = LineReader::new(reader, limit);
+    let mut read = 0;
     loop {
         match lines.next_frame().await {
-            Ok(Frame::Line(line)) => sink.on_message(line),
-            Ok(Frame::Oversized(n)) => sink.on_garbage(&format!(
-                "server wrote a {n}-byte message, over the {limit}-byte limit"
-            )),
-            Ok(Frame::Eof) => return,
+            Ok(Frame::Line(line)) => {
+                read += 1;
+                sink.on_message(line);
+            }
+            Ok(Frame::Oversized(n)) => {
+                read += 1;
+                sink.on_garbage(&format!(
+                    "server wrote a {n}-byte message, over the {limit}-byte limit"
+                ));
+            }
+            Ok(Frame::Eof) => return read,
             Err(e) => {
                 sink.on_garbage(&format!("reading server output failed: {e}"));
-                return;
+                return read;
             }
         }
     }

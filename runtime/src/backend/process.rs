@@ -97,16 +97,20 @@ impl Backend for ProcessBackend {
         ));
         let session = labels.session.clone();
         tokio::spawn(stderr_loop(BufReader::new(stderr), session.clone()));
-        tokio::spawn(supervise(
-            child,
-            pid,
-            spec.shutdown_grace,
-            stop.clone(),
-            reader,
-            sink,
-            done_tx,
-            session,
-        ));
+        let env_names = passed_env_names(spec);
+        tokio::spawn(
+            Supervised {
+                pid,
+                grace: spec.shutdown_grace,
+                stop: stop.clone(),
+                reader,
+                sink,
+                done: done_tx,
+                session,
+                env_names,
+            }
+            .run(child),
+        );
         tracing::debug!(pid, server = %spec.server, "started server process");
         Ok(Instance {
             resume: None,
@@ -132,36 +136,72 @@ where
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn supervise(
-    mut child: Child,
+/// The environment variables an instance gets, by name (never values):
+/// the few inherited from Berth, the deployment's and its secrets'.
+fn passed_env_names(spec: &ServerSpec) -> Vec<String> {
+    let mut names: Vec<String> = INHERITED_ENV
+        .iter()
+        .filter(|k| std::env::var_os(k).is_some())
+        .map(|k| (*k).to_owned())
+        .chain(spec.env.keys().cloned())
+        .chain(spec.secret_env.iter().map(|(k, _)| k.to_owned()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// What the supervisor task of one child process watches.
+struct Supervised {
     pid: u32,
     grace: Duration,
     stop: CancellationToken,
-    reader: tokio::task::JoinHandle<()>,
+    /// The stdout reader; yields how many lines the server wrote.
+    reader: tokio::task::JoinHandle<u64>,
     sink: Arc<dyn InboundSink>,
     done: tokio::sync::watch::Sender<bool>,
     session: String,
-) {
-    let status = tokio::select! {
-        s = child.wait() => s,
-        _ = stop.cancelled() => stop_child(&mut child, pid, grace).await,
-    };
-    // The process is reaped; its group may still hold orphans (grandchildren).
-    signal_group(pid, nix::sys::signal::Signal::SIGKILL);
-    // Let the reader deliver what the server wrote before it exited.
-    let _ = tokio::time::timeout(grace, reader).await;
-    let reason = match status {
-        Ok(s) => match (s.code(), std::os::unix::process::ExitStatusExt::signal(&s)) {
-            (Some(code), _) => format!("server process exited with status {code}"),
-            (None, Some(sig)) => format!("server process was killed by signal {sig}"),
-            _ => "server process exited".to_owned(),
-        },
-        Err(e) => format!("waiting for the server process failed: {e}"),
-    };
-    tracing::debug!(pid, session = %session, %reason, "server process gone");
-    sink.on_exit(reason);
-    let _ = done.send(true);
+    /// Names of the environment variables the process got.
+    env_names: Vec<String>,
+}
+
+// === impl Supervised ===
+
+impl Supervised {
+    /// Owns the child until it is gone: reaps it (no zombies), runs the
+    /// shutdown ladder when asked, and tells the session why it ended.
+    async fn run(self, mut child: Child) {
+        let pid = self.pid;
+        let status = tokio::select! {
+            s = child.wait() => s,
+            _ = self.stop.cancelled() => stop_child(&mut child, pid, self.grace).await,
+        };
+        // The process is reaped; its group may still hold orphans (grandchildren).
+        signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+        // Let the reader deliver what the server wrote before it exited.
+        let lines = tokio::time::timeout(self.grace, self.reader).await;
+        let mut reason = match status {
+            Ok(s) => match (s.code(), std::os::unix::process::ExitStatusExt::signal(&s)) {
+                (Some(code), _) => format!("server process exited with status {code}"),
+                (None, Some(sig)) => format!("server process was killed by signal {sig}"),
+                _ => "server process exited".to_owned(),
+            },
+            Err(e) => format!("waiting for the server process failed: {e}"),
+        };
+        let silent = matches!(lines, Ok(Ok(0)));
+        if silent && !self.stop.is_cancelled() {
+            // A server that dies before saying anything usually misses
+            // something from its environment (a path, a token): say what
+            // it had. Names only; values may be secrets.
+            reason.push_str(&format!(
+                " before writing any MCP message; it ran with only these environment variables: {} (add more with `env` in the server's deployment, or `berth demo --env KEY=VALUE`; its stderr is in Berth's log under berth::backend::stderr)",
+                self.env_names.join(", ")
+            ));
+        }
+        tracing::debug!(pid, session = %self.session, %reason, "server process gone");
+        self.sink.on_exit(reason);
+        let _ = self.done.send(true);
+    }
 }
 
 async fn stop_child(
