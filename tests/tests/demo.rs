@@ -214,8 +214,9 @@ async fn a_server_that_dies_silently_is_told_apart_with_its_environment() {
         !message.contains("s3cr3t-value"),
         "never a value: {message}"
     );
-    assert!(
-        berth.log().contains("no module named app"),
-        "stderr is logged"
-    );
+    let logged = eventually(Duration::from_secs(5), || {
+        berth.log().contains("no module named app")
+    })
+    .await;
+    assert!(logged, "the server's stderr is in Berth's log");
 }
