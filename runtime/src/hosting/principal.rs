@@ -1,7 +1,9 @@
 //! The hosting session of a stateless (2026-07-28) principal.
 //!
 //! A 2026-07-28 agent has no session id: all its requests to one server
-//! share one hosting session per principal (tenant, server, subject). With
+//! share one hosting session per principal (tenant, server, subject) and
+//! variant (what else must match to share an instance: the client
+//! capabilities the agents declared, which the server learned once). With
 //! a store shared by several pods, that session is owned like a legacy one:
 //! a lease names the pod that runs its instance, requests reaching another
 //! pod are forwarded there, and when the owner dies the next pod re-attaches
@@ -50,8 +52,9 @@ impl Sessions {
         &self,
         server: &Arc<HostedServer>,
         subject: &str,
+        variant: &str,
     ) -> Result<PrincipalSession, HostingError> {
-        let route = self.principal_route(server, subject);
+        let route = self.principal_route(server, subject, variant);
         if let Some(s) = self.find(&route)
             && s.closed_reason().is_none()
         {

@@ -30,8 +30,8 @@ use crate::protocol::random_id;
 use crate::secrets::Secrets;
 use crate::servers::HostedServer;
 
-/// Marker used as the "session id" of a stateless principal's hosting
-/// session: it never collides with a real id (those are base64url).
+/// Prefix of the "session id" of a stateless principal's hosting session:
+/// it never collides with a real id (those are base64url).
 const STATELESS_MARKER: &str = "~stateless";
 
 /// The pod's open hosting sessions.
@@ -152,9 +152,16 @@ impl Sessions {
     }
 
     /// The route of the hosting session shared by a stateless principal's
-    /// requests to `server`.
-    pub(crate) fn principal_route(&self, server: &Arc<HostedServer>, subject: &str) -> Route {
-        self.legacy_route(server, subject, STATELESS_MARKER)
+    /// requests to `server` that agree on `variant` (the client
+    /// capabilities their agents declared: a server told of a capability
+    /// serves only agents that have it).
+    pub(crate) fn principal_route(
+        &self,
+        server: &Arc<HostedServer>,
+        subject: &str,
+        variant: &str,
+    ) -> Route {
+        self.legacy_route(server, subject, &format!("{STATELESS_MARKER}:{variant}"))
     }
 
     fn bind(&self, tenant: &str, server: &str, subject: &str, session_id: &str) -> SessionBinding {

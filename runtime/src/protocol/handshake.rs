@@ -57,16 +57,16 @@ pub(crate) fn initialize_outcome(reply: &[u8]) -> Result<InitializeResult, Hands
 }
 
 /// The `initialize` params Berth sends when it initializes a server on a
-/// stateless agent's behalf: the newest session-era version, every client
-/// capability Berth can relay (each request's own capabilities are
-/// enforced per request), and the agent's `clientInfo` when it sent one.
-pub(crate) fn client_initialize_params(client_info: Option<Value>) -> String {
+/// stateless agent's behalf: the newest session-era version, the client
+/// `capabilities` the agents of that session declared, and the agent's
+/// `clientInfo` when it sent one.
+pub(crate) fn client_initialize_params(client_info: Option<Value>, capabilities: Value) -> String {
     let info = client_info.unwrap_or_else(
         || serde_json::json!({"name": "berth", "version": env!("CARGO_PKG_VERSION")}),
     );
     serde_json::json!({
         "protocolVersion": Version::LATEST_SESSIONS.as_str(),
-        "capabilities": {"sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {}},
+        "capabilities": capabilities,
         "clientInfo": info,
     })
     .to_string()
@@ -107,13 +107,21 @@ mod tests {
 
     #[test]
     fn berth_asks_for_the_newest_session_version_with_the_agents_identity() {
-        let params: Value = serde_json::from_str(&client_initialize_params(Some(
-            serde_json::json!({"name": "agent", "version": "1"}),
-        )))
+        let params: Value = serde_json::from_str(&client_initialize_params(
+            Some(serde_json::json!({"name": "agent", "version": "1"})),
+            serde_json::json!({"roots": {}}),
+        ))
         .unwrap();
         assert_eq!(params["protocolVersion"], "2025-11-25");
         assert_eq!(params["clientInfo"]["name"], "agent");
-        let default: Value = serde_json::from_str(&client_initialize_params(None)).unwrap();
+        assert_eq!(params["capabilities"], serde_json::json!({"roots": {}}));
+        let default: Value =
+            serde_json::from_str(&client_initialize_params(None, serde_json::json!({}))).unwrap();
         assert_eq!(default["clientInfo"]["name"], "berth");
+        assert_eq!(
+            default["capabilities"],
+            serde_json::json!({}),
+            "nothing claimed"
+        );
     }
 }

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use tokio::time::{Duration, Instant};
 
 use super::call::{Call, answer};
+use super::capabilities::{Needs, Relayed};
 use super::errors::continuation_error;
 use super::frame::Frame;
 use super::input::{self, INPUT_METHODS};
@@ -148,7 +149,11 @@ impl Driver {
             answer(&session, &backend_req_id, Ok(serde_json::json!({}))).await;
             return None;
         }
-        let Some(cap) = input::required_capability(&method) else {
+        let mut params: Value = env
+            .params
+            .and_then(|p| serde_json::from_str(p.get()).ok())
+            .unwrap_or_else(|| serde_json::json!({}));
+        let Some(needs) = Needs::of(&method, Some(&params)) else {
             answer(
                 &session,
                 &backend_req_id,
@@ -172,7 +177,8 @@ impl Driver {
             .await;
             return None;
         }
-        if self.call.req.caps.get(cap).is_none() {
+        if !Relayed::from_declared(&self.call.req.caps).has(needs) {
+            let cap = needs.name();
             answer(
                 &session,
                 &backend_req_id,
@@ -182,19 +188,13 @@ impl Driver {
                 )),
             )
             .await;
-            let mut caps = Map::new();
-            caps.insert(cap.to_owned(), serde_json::json!({}));
             let err = RpcError::new(
                 ErrorCode::MissingCapability,
                 format!("Missing required client capability: this request needs `{cap}`; declare it in _meta clientCapabilities"),
             )
-            .with_data(serde_json::json!({"requiredCapabilities": caps}));
+            .with_data(serde_json::json!({"requiredCapabilities": needs.required()}));
             return Some(self.fail(err));
         }
-        let mut params: Value = env
-            .params
-            .and_then(|p| serde_json::from_str(p.get()).ok())
-            .unwrap_or_else(|| serde_json::json!({}));
         let hint = input::take_hint(&mut params);
         let cont = self.cont.as_mut()?;
         let key = hint.unwrap_or_else(|| {

@@ -1,7 +1,8 @@
 //! Input requests of the 2026-07-28 era: a backend's server→client
 //! request (sampling, elicitation, roots) as an agent must answer it —
-//! the capability it needs, the shape a valid answer has, the key it is
-//! listed under — and the digest that binds a `requestState` to one call.
+//! the shape a valid answer has, the key it is listed under — and the
+//! digest that binds a `requestState` to one call. (The capability each
+//! needs is in `capabilities`.)
 //!
 //! May import: `hosting` (the route a state is bound to).
 
@@ -36,16 +37,6 @@ pub(super) fn digest(route: &Route, method: &str, params: &Map<String, Value>) -
         h.update(v.as_bytes());
     }
     hex::encode(h.finalize())
-}
-
-/// The client capability a server→client request needs.
-pub(super) fn required_capability(method: &str) -> Option<&'static str> {
-    match method {
-        "sampling/createMessage" => Some("sampling"),
-        "elicitation/create" => Some("elicitation"),
-        "roots/list" => Some("roots"),
-        _ => None,
-    }
 }
 
 /// Checks an agent's answer has the shape its question needs.
@@ -152,8 +143,6 @@ mod tests {
 
     #[test]
     fn capabilities_and_keys_per_method() {
-        assert_eq!(required_capability("roots/list"), Some("roots"));
-        assert_eq!(required_capability("ping"), None);
         assert_eq!(key_prefix("elicitation/create"), "elicit");
     }
 }

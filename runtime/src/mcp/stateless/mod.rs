@@ -15,7 +15,8 @@
 //!
 //! # Layout
 //! - `post`: POST dispatch; `validate`: request checks in the spec's order.
-//! - `principal`: the principal's hosting session (here or forwarded).
+//! - `principal`: the principal's hosting session (here or forwarded);
+//!   `capabilities`: what the agent declared, as relayed to the server.
 //! - `call`: starting or resuming one backend call; `driver`: reading it
 //!   into frames; `input`: input requests and their answers.
 //! - `discover`, `listen`: `server/discover`, `subscriptions/listen`.
@@ -23,6 +24,7 @@
 //!   and error replies; `frame`, `reply`: frames and JSON/SSE answers.
 
 mod call;
+mod capabilities;
 mod discover;
 mod driver;
 mod errors;

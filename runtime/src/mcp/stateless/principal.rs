@@ -1,9 +1,10 @@
 //! The principal's hosting session for a stateless request: found or
-//! started here and initialized by Berth on the agent's behalf, or the
+//! started here and initialized by Berth on the agent's behalf (declaring
+//! the client capabilities the agent declared, and no others), or the
 //! request forwarded to the pod that owns it.
 //!
-//! May import: `mcp::stateless::validate`, `http`, `hosting`, `cluster`,
-//! `protocol`.
+//! May import: `mcp::stateless::{validate, capabilities}`, `http`,
+//! `hosting`, `cluster`, `protocol`.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use axum::response::Response;
 use http::{HeaderMap, Method};
 use serde_json::Value;
 
+use super::capabilities::Relayed;
 use super::validate::StatelessRequest;
 use crate::cluster::was_forwarded;
 use crate::hosting::{
@@ -39,8 +41,10 @@ pub(super) async fn ensure(
     let s = &admitted.server;
     let subject = &admitted.principal.subject;
     let sessions = app.sessions();
+    let declared = Relayed::from_declared(&req.caps);
+    let variant = declared.key();
     for _ in 0..ATTEMPTS {
-        let (session, route, fresh) = match sessions.stateless(s, subject).await? {
+        let (session, route, fresh) = match sessions.stateless(s, subject, &variant).await? {
             PrincipalSession::Here(session, route, fresh) => (session, route, fresh),
             PrincipalSession::Remote(lease) => {
                 if was_forwarded(headers) {
@@ -52,7 +56,7 @@ pub(super) async fn ensure(
                     body,
                     id: Some(&req.id),
                 };
-                let route = sessions.principal_route(s, subject);
+                let route = sessions.principal_route(s, subject, &variant);
                 match to_owner(app, admitted, route.record_key(), &lease, &original).await {
                     Some(answer) => return Ok(Ensured::Answered(answer)),
                     None => continue,
@@ -64,7 +68,8 @@ pub(super) async fn ensure(
         let init = session
             .backend_init()
             .get_or_try_init(|| {
-                let params = client_initialize_params(req.client_info.clone());
+                let params =
+                    client_initialize_params(req.client_info.clone(), declared.to_initialize());
                 sent = Some(params.clone());
                 initialize_backend(&session, params, timeout)
             })
