@@ -6,11 +6,13 @@
 //! agent would.
 
 pub mod balancer;
+pub mod conformance;
 pub mod docker;
 pub mod legacy;
 pub mod oidc;
 pub mod pods;
 pub mod redis;
+pub mod sdk_servers;
 pub mod vault;
 
 use std::path::{Path, PathBuf};

@@ -7,153 +7,60 @@
 //!
 //! Pass counts go to `$BERTH_RESULTS/conformance.summary` for scripts/test.
 
-use std::collections::BTreeSet;
-use std::time::Duration;
+use berth_tests::conformance::{Auth, Report, Suite, record};
+use berth_tests::{Berth, tool};
 
-use berth_tests::{Berth, results_dir, run, tool, workspace_root};
-use tokio::process::Command;
-
-/// One scenario line of the CLI's summary.
-#[derive(Debug)]
-struct Scenario {
-    name: String,
-    passed: bool,
-}
-
-/// Parses `✓ name: N passed, M failed` lines and the "Not scored" list.
-fn parse(output: &str) -> (Vec<Scenario>, BTreeSet<String>) {
-    let summary = output.split("=== SUMMARY ===").nth(1).unwrap_or("");
-    let mut scenarios = Vec::new();
-    let mut unscored = BTreeSet::new();
-    let mut in_unscored = false;
-    for line in summary.lines() {
-        if line.starts_with("Not scored") {
-            in_unscored = true;
-            continue;
-        }
-        let trimmed = line.trim_start();
-        let (mark, rest) = match trimmed.chars().next() {
-            Some('✓') => (true, &trimmed['✓'.len_utf8()..]),
-            Some('✗') => (false, &trimmed['✗'.len_utf8()..]),
-            _ => continue,
-        };
-        let rest = rest.trim();
-        if in_unscored {
-            if let Some(name) = rest.split_whitespace().next() {
-                unscored.insert(name.to_owned());
-            }
-        } else if let Some((name, _)) = rest.split_once(':') {
-            scenarios.push(Scenario {
-                name: name.trim().to_owned(),
-                passed: mark,
-            });
-        }
-    }
-    (scenarios, unscored)
-}
-
-async fn run_suite(berth: &Berth, cli_var: &str, args: &[&str]) -> String {
-    let node = tool("BERTH_TEST_NODE");
-    let cli = tool(cli_var);
-    let token = berth.token("conformance", "demo", &[]);
+/// Runs `suite` against Berth's `demo/everything`, as the subject
+/// `conformance` (the preload sends its token).
+async fn run_suite(berth: &Berth, suite: Suite) -> Report {
     // The DNS-rebinding scenario requires a localhost URL.
     let base = berth.base.replace("127.0.0.1", "localhost");
-    let url = format!("{base}/mcp/demo/everything");
-    let out_dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(node);
-    cmd.arg("--import")
-        .arg(workspace_root().join("tests/conformance/auth-preload.mjs"))
-        .arg(&cli)
-        .args(["server", "--url", &url])
-        .args(args)
-        .current_dir(out_dir.path())
-        .env("BERTH_ORIGIN", &base)
-        .env("BERTH_TOKEN", token)
-        .env("BERTH_CONFORMANCE_ENTRY", &cli);
-    let (_status, stdout, stderr) = run(&mut cmd, Duration::from_secs(900)).await;
-    format!("{stdout}\n{stderr}")
-}
-
-fn record(name: &str, line: &str, output: &str) {
-    let dir = results_dir();
-    std::fs::write(dir.join(format!("{name}.log")), output).unwrap();
-    let summary = dir.join("conformance.summary");
-    let mut text = std::fs::read_to_string(&summary).unwrap_or_default();
-    text.push_str(line);
-    text.push('\n');
-    std::fs::write(summary, text).unwrap();
+    let auth = Auth {
+        token: berth.token("conformance", "demo", &[]),
+        origin: base.clone(),
+    };
+    suite
+        .run(&format!("{base}/mcp/demo/everything"), Some(&auth))
+        .await
 }
 
 #[tokio::test]
 async fn conformance_2025_11_25_all_scenarios_pass() {
     let berth = Berth::demo(&[]).await;
-    let output = run_suite(
-        &berth,
-        "BERTH_TEST_CONFORMANCE",
-        &["--spec-version", "2025-11-25"],
-    )
-    .await;
-    let (scenarios, _) = parse(&output);
-    let passed = scenarios.iter().filter(|s| s.passed).count();
-    let failed: Vec<&str> = scenarios
-        .iter()
-        .filter(|s| !s.passed)
-        .map(|s| s.name.as_str())
-        .collect();
+    let report = run_suite(&berth, Suite::spec_2025_11_25()).await;
+    let output = &report.output;
+    let total = report.scenarios.len();
+    let failed = report.failed();
     record(
         "conformance-2025-11-25",
         &format!(
-            "conformance 0.1.16 --spec-version 2025-11-25: {passed}/{} scenarios passed",
-            scenarios.len()
+            "conformance 0.1.16 --spec-version 2025-11-25: {}/{total} scenarios passed",
+            total - failed.len()
         ),
-        &output,
+        output,
     );
-    assert_eq!(
-        scenarios.len(),
-        30,
-        "expected the 30 active scenarios:\n{output}"
-    );
+    assert_eq!(total, 30, "expected the 30 active scenarios:\n{output}");
     assert!(failed.is_empty(), "failing scenarios: {failed:?}\n{output}");
 }
 
 #[tokio::test]
 async fn conformance_2026_07_28_all_scored_scenarios_pass() {
     let berth = Berth::demo(&[]).await;
-    let output = run_suite(
-        &berth,
-        "BERTH_TEST_CONFORMANCE_NEXT",
-        &["--requirements", "2026-07-28"],
-    )
-    .await;
-    let (scenarios, unscored) = parse(&output);
-    let scored: Vec<&Scenario> = scenarios
-        .iter()
-        .filter(|s| !unscored.contains(&s.name))
-        .collect();
-    let passed = scored.iter().filter(|s| s.passed).count();
-    let failed: Vec<&str> = scored
-        .iter()
-        .filter(|s| !s.passed)
-        .map(|s| s.name.as_str())
-        .collect();
-    let extra_passed = scenarios
-        .iter()
-        .filter(|s| unscored.contains(&s.name) && s.passed)
-        .count();
+    let report = run_suite(&berth, Suite::requirements_2026_07_28()).await;
+    let output = &report.output;
+    let scored = report.scored().len();
+    let passed = report.scored_passed().len();
+    let failed = report.scored_failed();
     record(
         "conformance-2026-07-28",
         &format!(
-            "conformance 0.2.0-alpha.12 --requirements 2026-07-28: {passed}/{} scored scenarios passed (unscored extension/pending: {extra_passed}/{} passed)",
-            scored.len(),
-            unscored.len()
+            "conformance 0.2.0-alpha.12 --requirements 2026-07-28: {passed}/{scored} scored scenarios passed (unscored extension/pending: {}/{} passed)",
+            report.unscored_passed().len(),
+            report.unscored().len()
         ),
-        &output,
+        output,
     );
-    assert_eq!(
-        scored.len(),
-        37,
-        "expected the 37 scored scenarios:\n{output}"
-    );
+    assert_eq!(scored, 37, "expected the 37 scored scenarios:\n{output}");
     assert!(
         failed.is_empty(),
         "failing scored scenarios: {failed:?}\n{output}"
@@ -175,28 +82,20 @@ command = ["{berth_bin}", "example-server"]
 #[tokio::test]
 async fn conformance_2025_11_25_pending_scenarios_pass_with_sse_polling() {
     let berth = Berth::serve(POLLING, &[]).await;
-    let output = run_suite(
-        &berth,
-        "BERTH_TEST_CONFORMANCE",
-        &["--spec-version", "2025-11-25", "--suite", "all"],
-    )
-    .await;
-    let (scenarios, _) = parse(&output);
-    let passed = scenarios.iter().filter(|s| s.passed).count();
-    let failed: Vec<&str> = scenarios
-        .iter()
-        .filter(|s| !s.passed)
-        .map(|s| s.name.as_str())
-        .collect();
+    let suite = Suite::spec_2025_11_25().with_args(&["--suite", "all"]);
+    let report = run_suite(&berth, suite).await;
+    let output = &report.output;
+    let total = report.scenarios.len();
+    let failed = report.failed();
     record(
         "conformance-2025-11-25-all",
         &format!(
-            "conformance 0.1.16 --spec-version 2025-11-25 --suite all (with limits.sse_poll_close): {passed}/{} scenarios passed",
-            scenarios.len()
+            "conformance 0.1.16 --spec-version 2025-11-25 --suite all (with limits.sse_poll_close): {}/{total} scenarios passed",
+            total - failed.len()
         ),
-        &output,
+        output,
     );
-    assert_eq!(scenarios.len(), 32, "active + pending scenarios:\n{output}");
+    assert_eq!(total, 32, "active + pending scenarios:\n{output}");
     assert!(failed.is_empty(), "failing scenarios: {failed:?}\n{output}");
     // Priming event, retry field and the Last-Event-ID resume all succeed
     // (a missing one is a warning, not a failure, in this suite).
@@ -250,58 +149,36 @@ async fn conformance_passes_through_http_transport_containers() {
 async fn both_suites_pass(config: &str, label: &str, record_prefix: &str) {
     let _ = tool("DOCKER_HOST");
     let berth = Berth::serve(config, &[]).await;
-    let output = run_suite(
-        &berth,
-        "BERTH_TEST_CONFORMANCE",
-        &["--spec-version", "2025-11-25"],
-    )
-    .await;
-    let (scenarios, _) = parse(&output);
-    let failed: Vec<&str> = scenarios
-        .iter()
-        .filter(|s| !s.passed)
-        .map(|s| s.name.as_str())
-        .collect();
-    let passed = scenarios.len() - failed.len();
+    let report = run_suite(&berth, Suite::spec_2025_11_25()).await;
+    let output = &report.output;
+    let total = report.scenarios.len();
+    let failed = report.failed();
     record(
         &format!("{record_prefix}-2025-11-25"),
         &format!(
-            "conformance 0.1.16 --spec-version 2025-11-25, {label}: {passed}/{} scenarios passed",
-            scenarios.len()
+            "conformance 0.1.16 --spec-version 2025-11-25, {label}: {}/{total} scenarios passed",
+            total - failed.len()
         ),
-        &output,
+        output,
     );
-    assert_eq!(scenarios.len(), 30, "{output}");
+    assert_eq!(total, 30, "{output}");
     assert!(
         failed.is_empty(),
         "failing scenarios ({label}): {failed:?}\n{output}"
     );
-    let output = run_suite(
-        &berth,
-        "BERTH_TEST_CONFORMANCE_NEXT",
-        &["--requirements", "2026-07-28"],
-    )
-    .await;
-    let (scenarios, unscored) = parse(&output);
-    let scored: Vec<&Scenario> = scenarios
-        .iter()
-        .filter(|s| !unscored.contains(&s.name))
-        .collect();
-    let failed: Vec<&str> = scored
-        .iter()
-        .filter(|s| !s.passed)
-        .map(|s| s.name.as_str())
-        .collect();
+    let report = run_suite(&berth, Suite::requirements_2026_07_28()).await;
+    let output = &report.output;
+    let scored = report.scored().len();
+    let failed = report.scored_failed();
     record(
         &format!("{record_prefix}-2026-07-28"),
         &format!(
-            "conformance 0.2.0-alpha.12 --requirements 2026-07-28, {label}: {}/{} scored scenarios passed",
-            scored.len() - failed.len(),
-            scored.len()
+            "conformance 0.2.0-alpha.12 --requirements 2026-07-28, {label}: {}/{scored} scored scenarios passed",
+            scored - failed.len()
         ),
-        &output,
+        output,
     );
-    assert_eq!(scored.len(), 37, "{output}");
+    assert_eq!(scored, 37, "{output}");
     assert!(
         failed.is_empty(),
         "failing scored scenarios ({label}): {failed:?}\n{output}"
@@ -311,8 +188,9 @@ async fn both_suites_pass(config: &str, label: &str, record_prefix: &str) {
 #[test]
 fn summary_parser_reads_scored_and_unscored() {
     let out = "x\n=== SUMMARY ===\n✓ a: 1 passed, 0 failed\n✗ b: 0 passed, 1 failed\nTotal: 1 passed\nNot scored for 2026-07-28: 1\n  ✗ b (extension)\n";
-    let (s, u) = parse(out);
+    let report = Report::parse(out);
+    let s = &report.scenarios;
     assert_eq!(s.len(), 2);
     assert!(s[0].passed && !s[1].passed);
-    assert!(u.contains("b"));
+    assert!(!s[1].scored);
 }
