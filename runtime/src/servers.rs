@@ -9,8 +9,8 @@
 //! announced on a broadcast channel, so backends can fill or drain warm
 //! pools ([`ServerTable::changes`]).
 //!
-//! May import: `config`, `backend` (a server's [`ServerSpec`]), and
-//! external crates. Must not import `hosting`, `http`, `mcp` or `app`.
+//! May import: `config`, `backend` (a server's [`ServerSpec`]), `protocol`
+//! (eras) and external crates. Must not import `hosting`, `http`, `mcp` or `app`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,10 +18,11 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
-use tokio::sync::broadcast;
+use tokio::sync::{OnceCell, broadcast};
 
 use crate::backend::{SecretEnv, ServerSpec};
 use crate::config::{Config, ServerConfig, parse_size};
+use crate::protocol::Era;
 
 /// Changes a slow subscriber may fall behind by before it misses some.
 const CHANGE_BACKLOG: usize = 256;
@@ -45,7 +46,17 @@ pub struct HostedServer {
     /// What the backend runs for it, independent of any caller (warm
     /// pools start from it; sessions add the caller's secrets).
     pub(crate) spec: ServerSpec,
+    /// Which era the server speaks to stateless agents' sessions: found
+    /// out once per definition (a redeploy asks again), by the first
+    /// session that needs to know.
+    pub(crate) backend_era: OnceCell<Era>,
+    /// The arguments its tools mirror in `Mcp-Param-*` headers (SEP-2243),
+    /// by tool: (argument, header suffix). Learned once per definition.
+    pub(crate) param_headers: OnceCell<ParamHeaders>,
 }
+
+/// Tool name → the (argument, `Mcp-Param-` suffix) pairs it declares.
+pub(crate) type ParamHeaders = HashMap<String, Vec<(String, String)>>;
 
 /// A change to the table.
 #[derive(Clone, Debug)]
@@ -195,6 +206,8 @@ impl ServerTable {
             metadata_url: self.metadata_url(tenant, name),
             scopes,
             spec: spec(tenant, name, &config, self.inner.spec_limits),
+            backend_era: OnceCell::new(),
+            param_headers: OnceCell::new(),
             config,
         }
     }

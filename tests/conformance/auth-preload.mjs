@@ -2,8 +2,10 @@
 // against Berth with authentication on: the CLI cannot send a bearer token,
 // so this adds `Authorization: Bearer $BERTH_TOKEN` to every request it
 // makes to $BERTH_ORIGIN, through `fetch` (the TypeScript SDK client and the
-// raw probes) and `undici.request` (the DNS-rebinding probe). Requests to
-// any other origin are untouched.
+// raw probes), `undici.request` (the DNS-rebinding probe) and
+// `http.request` (the header-validation probes). Requests to any other
+// origin are untouched.
+import http from 'node:http';
 import { createRequire } from 'node:module';
 
 const origin = process.env.BERTH_ORIGIN;
@@ -47,3 +49,21 @@ if (entry) {
     return originalRequest.call(this, url, opts);
   };
 }
+
+// Raw `node:http` probes (the header-validation scenarios) pass
+// `{hostname, port, path, headers}` options.
+
+const originalHttpRequest = http.request;
+http.request = function (options, ...rest) {
+  if (options && typeof options === 'object' && !(options instanceof URL) && options.hostname) {
+    const url = `http://${options.hostname}${options.port ? `:${options.port}` : ''}/`;
+    if (forBerth(url)) {
+      const headers = { ...(options.headers ?? {}) };
+      if (!Object.keys(headers).some((k) => k.toLowerCase() === 'authorization')) {
+        headers.authorization = `Bearer ${token}`;
+      }
+      options = { ...options, headers };
+    }
+  }
+  return originalHttpRequest.call(this, options, ...rest);
+};

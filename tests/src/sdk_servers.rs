@@ -5,6 +5,10 @@
 //! - Python: `tests/servers/python/everything.py`, on PyPI `mcp` 2.3.0
 //!   (`BERTH_TEST_PYTHON`). Native it speaks the 2025 session era and
 //!   2026-07-28; `--legacy-only` only the session era.
+//! - TypeScript: `tests/servers/typescript/everything.mjs`, on npm
+//!   `@modelcontextprotocol/server` 2.4.0 (`BERTH_TEST_TS_SERVER`, run with
+//!   `BERTH_TEST_NODE`, SDK modules in `BERTH_TS_SDK_MODULES`). The same two
+//!   modes.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -50,6 +54,31 @@ pub fn python_stdio_command(legacy_only: bool) -> Vec<String> {
 /// port (`--legacy-only` if asked) and waits until it listens.
 pub async fn python_server(legacy_only: bool) -> ServerProcess {
     let mut argv = python_stdio_command(legacy_only);
+    let program = argv.remove(0);
+    ServerProcess::start(&program, &argv, "--http").await
+}
+
+/// The command line that serves the TypeScript SDK server over stdio (for
+/// Berth to host, which passes it a minimal environment, hence
+/// `--modules`): `[node, everything.mjs, --modules DIR]`, plus
+/// `--legacy-only` if asked.
+pub fn typescript_stdio_command(legacy_only: bool) -> Vec<String> {
+    let mut argv = vec![
+        tool("BERTH_TEST_NODE").display().to_string(),
+        tool("BERTH_TEST_TS_SERVER").display().to_string(),
+        "--modules".to_owned(),
+        tool("BERTH_TS_SDK_MODULES").display().to_string(),
+    ];
+    if legacy_only {
+        argv.push("--legacy-only".to_owned());
+    }
+    argv
+}
+
+/// Starts the TypeScript SDK server over Streamable HTTP on a free
+/// loopback port (`--legacy-only` if asked) and waits until it listens.
+pub async fn typescript_server(legacy_only: bool) -> ServerProcess {
+    let mut argv = typescript_stdio_command(legacy_only);
     let program = argv.remove(0);
     ServerProcess::start(&program, &argv, "--http").await
 }

@@ -1,9 +1,10 @@
-//! Driving the `initialize` handshake with a hosting session's server:
-//! send `initialize`, read its answer (past any notification the server
-//! sends first), record the negotiated version, send `initialized`. Used
-//! for a session restored on another pod (the agent's stored params) and
-//! for a server Berth initializes on a stateless agent's behalf (Berth's
-//! own params); the messages themselves come from `protocol`.
+//! Driving the handshakes with a hosting session's server: `initialize`
+//! (send it, read its answer past any notification the server sends
+//! first, record the negotiated version, send `initialized`), used for a
+//! session restored on another pod (the agent's stored params) and for a
+//! server Berth initializes on a stateless agent's behalf (Berth's own
+//! params); and `server/discover`, which tells whether the server speaks
+//! the stateless era itself. The messages come from `protocol`.
 //!
 //! May import: `hosting::{session, stream, error}`, `protocol`.
 
@@ -15,7 +16,61 @@ use serde_json::value::RawValue;
 use super::error::HostingError;
 use super::session::HostingSession;
 use super::stream::Next;
-use crate::protocol::{HandshakeError, INITIALIZED, InitializeResult, initialize_outcome};
+use crate::protocol::{
+    HandshakeError, INITIALIZED, InitializeResult, Version, discover_params, initialize_outcome,
+    speaks_stateless,
+};
+
+/// The id Berth's own `server/discover` carries.
+const DISCOVER_ID: &str = r#""berth-discover""#;
+
+/// Asks the session's server whether it speaks the stateless era
+/// (`server/discover`). A server that answers with an error, says another
+/// version, or says nothing within `wait` does not; neither does one that
+/// ends (the caller finds the session closed). On `true`, the session's
+/// protocol version is the stateless one.
+pub(crate) async fn discover(
+    session: &HostingSession,
+    wait: Duration,
+) -> Result<bool, HostingError> {
+    let id = RawValue::from_string(DISCOVER_ID.to_owned()).expect("a constant id is JSON");
+    let stream = session.open_stream();
+    let backend_id = session
+        .forward_composed(
+            id,
+            "server/discover",
+            &discover_params(),
+            stream.clone(),
+            wait,
+            None,
+        )
+        .await?;
+    let answer = tokio::time::timeout(wait, async {
+        let mut after = 0;
+        loop {
+            match stream.next_after(after).await {
+                Next::Event(e) if e.last => return Some(e),
+                Next::Event(e) => after = e.seq,
+                Next::Finished | Next::Gap => return None,
+            }
+        }
+    })
+    .await;
+    let native = match answer {
+        Ok(Some(reply)) => speaks_stateless(&reply.data),
+        Ok(None) => false,
+        Err(_) => {
+            // Some servers hold requests until `initialize`: forget this
+            // one quietly (no cancellation before a handshake).
+            session.forget(backend_id);
+            false
+        }
+    };
+    if native {
+        session.set_protocol_version(Version::STATELESS.as_str());
+    }
+    Ok(native)
+}
 
 /// The id Berth's own `initialize` carries (the server sees the session's
 /// own backend id; this is what the reply is spliced back to).

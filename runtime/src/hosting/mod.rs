@@ -53,11 +53,11 @@ pub(crate) use self::continuations::{
     Continuation, ContinuationError, Continuations, PendingInput, STATE_PREFIX,
 };
 pub(crate) use self::error::HostingError;
-pub(crate) use self::handshake::{HandshakeFailure, initialize};
+pub(crate) use self::handshake::{HandshakeFailure, discover, initialize};
 pub(crate) use self::principal::PrincipalSession;
 pub(crate) use self::restore::Located;
 pub(crate) use self::route::Route;
 
-pub(crate) use self::session::HostingSession;
+pub(crate) use self::session::{BackendSetup, HostingSession};
 pub(crate) use self::sessions::Sessions;
 pub use self::stream::{EventId, EventStream, Next};

@@ -21,7 +21,7 @@ use berth_session_store::Error as StoreError;
 use super::error::HostingError;
 use super::record::SessionRecord;
 use super::route::Route;
-use super::session::HostingSession;
+use super::session::{BackendSetup, HostingSession};
 use super::sessions::Sessions;
 use crate::cluster::Lease;
 use crate::protocol::Version;
@@ -110,11 +110,16 @@ impl Sessions {
         let Some(record) = record else {
             return Ok(None);
         };
-        let (Some(handle), Some(init)) = (record.instance, record.backend_init) else {
+        let Some(handle) = record.instance else {
             return Ok(None);
         };
-        let Ok(init) = serde_json::from_str::<serde_json::Value>(&init) else {
-            return Ok(None);
+        let setup = match (record.native, record.backend_init) {
+            (true, _) => BackendSetup::Native,
+            (false, Some(init)) => match serde_json::from_str::<serde_json::Value>(&init) {
+                Ok(init) => BackendSetup::Initialized(Arc::new(init)),
+                Err(_) => return Ok(None),
+            },
+            (false, None) => return Ok(None),
         };
         let (session, labels) = self.prepare(route, true, None)?;
         let spec = self.session_spec(route);
@@ -136,7 +141,7 @@ impl Sessions {
         );
         session.attach(instance);
         session.set_protocol_version(&record.protocol_version);
-        let _ = session.backend_init().set(Arc::new(init));
+        let _ = session.backend_setup().set(setup);
         self.register(route, session.clone(), true);
         Ok(Some(session))
     }

@@ -40,4 +40,7 @@ pub(crate) struct SessionRecord {
     /// the instance need not initialize it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend_init: Option<String>,
+    /// The backend speaks 2026-07-28 itself (no `initialize` to replay).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub native: bool,
 }

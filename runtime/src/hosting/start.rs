@@ -95,7 +95,8 @@ impl Sessions {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or_default(),
-            backend_init: session.backend_init().get().map(|v| v.to_string()),
+            backend_init: session.backend_init().map(|v| v.to_string()),
+            native: session.is_native(),
         }
     }
 

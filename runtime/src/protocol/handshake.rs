@@ -8,6 +8,7 @@
 
 use serde_json::Value;
 
+use super::headers::{META_CLIENT_CAPS, META_PROTOCOL_VERSION};
 use super::version::Version;
 
 /// The `notifications/initialized` a client sends after the reply.
@@ -54,6 +55,37 @@ pub(crate) fn initialize_outcome(reply: &[u8]) -> Result<InitializeResult, Hands
         result,
         protocol_version,
     })
+}
+
+/// The params of the `server/discover` Berth sends to learn whether a
+/// server speaks the stateless era: the stateless version and no client
+/// capabilities (Berth asks for itself, not for an agent).
+pub(crate) fn discover_params() -> String {
+    serde_json::json!({
+        "_meta": {
+            META_PROTOCOL_VERSION: Version::STATELESS.as_str(),
+            META_CLIENT_CAPS: {},
+        }
+    })
+    .to_string()
+}
+
+/// Whether a `server/discover` reply says the server speaks the stateless
+/// version Berth serves.
+pub(crate) fn speaks_stateless(reply: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Reply {
+        result: Option<Discovered>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Discovered {
+        #[serde(rename = "supportedVersions", default)]
+        supported: Vec<String>,
+    }
+    serde_json::from_slice::<Reply>(reply)
+        .ok()
+        .and_then(|r| r.result)
+        .is_some_and(|d| d.supported.iter().any(|v| v == Version::STATELESS.as_str()))
 }
 
 /// The `initialize` params Berth sends when it initializes a server on a
@@ -103,6 +135,22 @@ mod tests {
             initialize_outcome(br#"{"jsonrpc":"2.0","id":1}"#),
             Err(HandshakeError::Refused(d)) if d.is_empty()
         ));
+    }
+
+    #[test]
+    fn discovery_tells_stateless_servers_from_the_rest() {
+        let params: Value = serde_json::from_str(&discover_params()).unwrap();
+        assert_eq!(params["_meta"][META_PROTOCOL_VERSION], "2026-07-28");
+        assert!(speaks_stateless(
+            br#"{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2025-11-25","2026-07-28"]}}"#
+        ));
+        assert!(!speaks_stateless(
+            br#"{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2025-11-25"]}}"#
+        ));
+        assert!(!speaks_stateless(
+            br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}}"#
+        ));
+        assert!(!speaks_stateless(b"garbage"));
     }
 
     #[test]

@@ -11,7 +11,8 @@ mod ids;
 mod version;
 
 pub(crate) use self::handshake::{
-    HandshakeError, INITIALIZED, InitializeResult, client_initialize_params, initialize_outcome,
+    HandshakeError, INITIALIZED, InitializeResult, client_initialize_params, discover_params,
+    initialize_outcome, speaks_stateless,
 };
 pub(crate) use self::headers::{
     LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, META_CLIENT_CAPS,

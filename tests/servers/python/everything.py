@@ -38,7 +38,7 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from everything_server import build  # noqa: E402
+from everything_server import build, input_required  # noqa: E402
 from everything_server.events import InMemoryEventStore  # noqa: E402
 from mcp.server import NotificationOptions  # noqa: E402
 from mcp.server.mcpserver import MCPServer  # noqa: E402
@@ -56,7 +56,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--http", metavar="HOST:PORT", help="serve Streamable HTTP at http://HOST:PORT/mcp")
     parser.add_argument("--legacy-only", action="store_true", help="speak only the 2025-era handshake protocol")
+    parser.add_argument(
+        "--berth-input-keys",
+        action="store_true",
+        help="tag 2025-era input requests with Berth's _meta['berth/inputKey'] hint (off: as any SDK server)",
+    )
     args = parser.parse_args()
+    input_required.TAG_INPUT_KEYS = args.berth_input_keys
     mcp = build()
     if args.http:
         host, _, port = args.http.rpartition(":")

@@ -3,13 +3,14 @@
 //! most likely belongs to or to the standalone stream.
 //!
 //! May import: `hosting::session` (the session it routes for), `backend`
-//! (the [`InboundSink`] trait), `jsonrpc`.
+//! (the [`InboundSink`] trait), `jsonrpc`, `protocol`.
 
 use bytes::Bytes;
 
 use super::HostingSession;
 use crate::backend::InboundSink;
 use crate::jsonrpc::{self, Envelope, Kind};
+use crate::protocol::META_SUBSCRIPTION_ID;
 
 // === impl HostingSession (routing what the backend sends) ===
 
@@ -34,6 +35,15 @@ impl HostingSession {
 
     fn route_from_server(&self, line: Bytes, env: &Envelope<'_>) {
         let method = env.method_str();
+        // What a 2026-07-28 subscription delivers is tagged with the id of
+        // its `subscriptions/listen` request (Berth's backend-side id).
+        let subscription = jsonrpc::meta_field(env.params, META_SUBSCRIPTION_ID)
+            .and_then(jsonrpc::id_as_u64)
+            .and_then(|id| self.routing.lock().stream_of(id));
+        if let Some(stream) = subscription {
+            stream.push(line, false);
+            return;
+        }
         // Server-wide news belongs on the standalone stream (GET, or the
         // 2026-07-28 listen streams), never on one request's stream.
         let server_wide =

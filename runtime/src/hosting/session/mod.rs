@@ -30,6 +30,7 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
+pub(crate) use self::parts::BackendSetup;
 use self::parts::{Activity, Handshake, Journaling};
 use self::routing::Routing;
 use self::wire::{compose_request, fresh_epoch, to_line};
@@ -213,9 +214,23 @@ impl HostingSession {
         }
     }
 
-    /// The backend's `InitializeResult` cell (sessions Berth initializes).
-    pub(crate) fn backend_init(&self) -> &tokio::sync::OnceCell<Arc<serde_json::Value>> {
-        &self.handshake.init
+    /// How the backend is set up for stateless agents (set once, by the
+    /// first request that needs it).
+    pub(crate) fn backend_setup(&self) -> &tokio::sync::OnceCell<BackendSetup> {
+        &self.handshake.setup
+    }
+
+    /// The backend's `InitializeResult`, if Berth initialized it.
+    pub(crate) fn backend_init(&self) -> Option<Arc<serde_json::Value>> {
+        match self.handshake.setup.get() {
+            Some(BackendSetup::Initialized(init)) => Some(init.clone()),
+            _ => None,
+        }
+    }
+
+    /// True when the backend speaks 2026-07-28 itself.
+    pub(crate) fn is_native(&self) -> bool {
+        matches!(self.handshake.setup.get(), Some(BackendSetup::Native))
     }
 
     /// Why the session ended, if it did.
@@ -329,6 +344,12 @@ impl HostingSession {
             return Err(e);
         }
         Ok(backend_id)
+    }
+
+    /// Forgets a pending request without telling the server (its answer,
+    /// should it come, is dropped).
+    pub(crate) fn forget(&self, backend_id: u64) {
+        self.routing.lock().take(backend_id);
     }
 
     /// Parks a pending request (its agent must come back with input) until

@@ -25,14 +25,23 @@ pub(super) struct Activity {
     stopping: AtomicBool,
 }
 
-/// What the `initialize` handshake settled.
+/// What the handshake settled.
 #[derive(Debug, Default)]
 pub(super) struct Handshake {
     /// The version the backend negotiated (unknown versions are `None`).
     pub(super) version: OnceLock<Version>,
-    /// The backend's `InitializeResult`, for sessions Berth initialized
-    /// itself (2026-07-28 agents).
-    pub(super) init: tokio::sync::OnceCell<Arc<serde_json::Value>>,
+    /// How Berth set the backend up for stateless (2026-07-28) agents.
+    pub(super) setup: tokio::sync::OnceCell<BackendSetup>,
+}
+
+/// How a hosting session's backend was set up for stateless agents.
+#[derive(Clone, Debug)]
+pub(crate) enum BackendSetup {
+    /// It speaks 2026-07-28 itself: requests go through as they are.
+    Native,
+    /// It speaks only the session era: Berth initialized it on the agents'
+    /// behalf; its `InitializeResult`.
+    Initialized(Arc<serde_json::Value>),
 }
 
 /// Where resumable streams are copied (legacy sessions, shared store).

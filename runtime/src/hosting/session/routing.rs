@@ -206,6 +206,12 @@ impl Routing {
         self.pending.drain().map(|(_, p)| p).collect()
     }
 
+    /// The stream of the pending request sent to the backend as
+    /// `backend_id`.
+    pub(super) fn stream_of(&self, backend_id: u64) -> Option<Arc<EventStream>> {
+        self.pending.get(&backend_id).map(|p| p.stream.clone())
+    }
+
     /// Where a message the server sent on its own goes: the stream of the
     /// request whose progress token it carries, else the most recently
     /// active unparked request; `None` means the standalone stream.

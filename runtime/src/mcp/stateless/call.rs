@@ -41,6 +41,17 @@ pub(super) struct Call {
     pub(super) digest: String,
 }
 
+/// What goes to the server as the call's `requestState`.
+#[derive(Debug)]
+pub(super) enum ServerState {
+    /// A session-era server: Berth asks and answers for it, so no state
+    /// and no answers go to it (but a state Berth did not issue does).
+    Translated,
+    /// A server that speaks 2026-07-28 itself: its own state, as Berth
+    /// unsealed it from the agent's (or none), with the agent's answers.
+    Native(Option<String>),
+}
+
 /// Answers a backend's server→client request.
 pub(super) async fn answer(
     session: &HostingSession,
@@ -62,17 +73,30 @@ pub(super) async fn start(
     req: &StatelessRequest,
     digest: &str,
     timeout: Duration,
+    state: ServerState,
 ) -> Result<Continuation, HostingError> {
     let mut params = req.params.clone();
-    let foreign_state = params
-        .get("requestState")
-        .and_then(Value::as_str)
-        .is_some_and(|s| !s.starts_with(crate::hosting::STATE_PREFIX));
-    if !foreign_state {
-        // Berth answers the server's questions itself; a state Berth did not
-        // issue belongs to a 2026-aware server and goes through untouched.
-        params.remove("inputResponses");
-        params.remove("requestState");
+    match state {
+        ServerState::Translated => {
+            let foreign_state = params
+                .get("requestState")
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.starts_with(crate::hosting::STATE_PREFIX));
+            if !foreign_state {
+                // Berth answers the server's questions itself; a state Berth
+                // did not issue goes through untouched.
+                params.remove("inputResponses");
+                params.remove("requestState");
+            }
+        }
+        // The server asks its own questions: the agent's answers go to it,
+        // with the state it issued (unsealed by the caller).
+        ServerState::Native(Some(state)) => {
+            params.insert("requestState".into(), Value::String(state));
+        }
+        ServerState::Native(None) => {
+            params.remove("requestState");
+        }
     }
     let mut progress = None;
     let mut backend_token = None;
@@ -224,9 +248,15 @@ mod tests {
                 "progressToken": 5,
             },
         }));
-        let cont = start(&session, &req, "d", Duration::from_secs(5))
-            .await
-            .unwrap();
+        let cont = start(
+            &session,
+            &req,
+            "d",
+            Duration::from_secs(5),
+            ServerState::Translated,
+        )
+        .await
+        .unwrap();
         let msg = sent(&mut rx).await;
         assert_eq!(msg["method"], "tools/call");
         assert_eq!(
@@ -256,9 +286,15 @@ mod tests {
             "inputResponses": {"k": {}},
             "_meta": {META_CLIENT_CAPS: {}},
         }));
-        start(&session, &ours, "d", Duration::from_secs(5))
-            .await
-            .unwrap();
+        start(
+            &session,
+            &ours,
+            "d",
+            Duration::from_secs(5),
+            ServerState::Translated,
+        )
+        .await
+        .unwrap();
         let msg = sent(&mut rx).await;
         assert!(msg["params"].get("requestState").is_none());
         assert!(msg["params"].get("inputResponses").is_none());
@@ -268,9 +304,15 @@ mod tests {
             "inputResponses": {"k": {}},
             "_meta": {META_CLIENT_CAPS: {}},
         }));
-        start(&session, &theirs, "d", Duration::from_secs(5))
-            .await
-            .unwrap();
+        start(
+            &session,
+            &theirs,
+            "d",
+            Duration::from_secs(5),
+            ServerState::Translated,
+        )
+        .await
+        .unwrap();
         let msg = sent(&mut rx).await;
         assert_eq!(msg["params"]["requestState"], "server-opaque");
         assert_eq!(msg["params"]["inputResponses"]["k"], serde_json::json!({}));
@@ -280,9 +322,15 @@ mod tests {
     async fn a_resumed_call_answers_valid_inputs_and_refuses_invalid_ones() {
         let (session, mut rx) = session_with_pipe();
         let req = request(serde_json::json!({"name": "x", "_meta": {META_CLIENT_CAPS: {}}}));
-        let mut cont = start(&session, &req, "d", Duration::from_secs(5))
-            .await
-            .unwrap();
+        let mut cont = start(
+            &session,
+            &req,
+            "d",
+            Duration::from_secs(5),
+            ServerState::Translated,
+        )
+        .await
+        .unwrap();
         let _call = sent(&mut rx).await;
         ask(&mut cont, "42");
         let answers: Map<String, Value> =
@@ -302,9 +350,15 @@ mod tests {
         assert_eq!(answer["result"]["action"], "decline");
         drop(cont);
 
-        let mut cont = start(&session, &req, "d", Duration::from_secs(5))
-            .await
-            .unwrap();
+        let mut cont = start(
+            &session,
+            &req,
+            "d",
+            Duration::from_secs(5),
+            ServerState::Translated,
+        )
+        .await
+        .unwrap();
         let _call = sent(&mut rx).await;
         ask(&mut cont, "43");
         let bad: Map<String, Value> =

@@ -29,7 +29,7 @@ const CAPABILITY_KEYS: &[&str] = &[
 
 /// Answers `server/discover`.
 pub(super) fn discover(session: &HostingSession, req: &StatelessRequest) -> Response {
-    let init = session.backend_init().get().cloned().unwrap_or_default();
+    let init = session.backend_init().unwrap_or_default();
     let result = discover_result(&init);
     json(
         StatusCode::OK,

@@ -18,13 +18,19 @@ use super::errors::continuation_error;
 use super::frame::Frame;
 use super::input::{self, INPUT_METHODS};
 use super::results;
+use super::sealed_state;
 use crate::hosting::{Continuation, Next, PendingInput};
 use crate::jsonrpc::{self, Envelope, ErrorCode, Kind, RpcError};
+use crate::protocol::{META_SUBSCRIPTION_ID, Version};
 
 /// How long Berth waits for more backend questions before answering the
 /// agent with one `input_required` result (backends often ask several
 /// questions concurrently).
 const GATHER: Duration = Duration::from_millis(50);
+
+/// Longest a listen stream stays silent before an SSE comment keeps it
+/// open through proxies.
+const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// RFC 5424 severities, lowest first.
 const LEVELS: &[&str] = &[
@@ -79,6 +85,11 @@ impl Driver {
                     Ok(n) => n,
                     Err(_) => return Some(self.input_required()),
                 },
+                None if self.is_native_listen() => tokio::select! {
+                    n = stream.next_after(after) => n,
+                    _ = tokio::time::sleep(KEEPALIVE) => return Some(Frame::KeepAlive),
+                    _ = self.call.app.shutdown().cancelled() => return None,
+                },
                 None => tokio::select! {
                     n = stream.next_after(after) => n,
                     _ = self.call.app.shutdown().cancelled() => {
@@ -118,6 +129,21 @@ impl Driver {
     }
 
     fn on_notification(&self, data: &Bytes, env: &Envelope<'_>) -> Option<Frame> {
+        let native = self.call.session.is_native();
+        if native && self.is_native_listen() {
+            // The server tags what a subscription delivers with the id it
+            // saw; the agent knows its own.
+            let mut v: Value = serde_json::from_slice(data).ok()?;
+            if let Some(meta) = v
+                .pointer_mut("/params/_meta")
+                .and_then(Value::as_object_mut)
+                && meta.contains_key(META_SUBSCRIPTION_ID)
+            {
+                let agent_id: Value = serde_json::from_str(self.call.req.id.get()).ok()?;
+                meta.insert(META_SUBSCRIPTION_ID.into(), agent_id);
+            }
+            return Some(Frame::Mid(Bytes::from(v.to_string())));
+        }
         match env.method_str() {
             "notifications/progress" => {
                 let (backend_tok, original) = self.cont.as_ref()?.progress.as_ref()?;
@@ -129,6 +155,8 @@ impl Driver {
                 v["params"]["progressToken"] = serde_json::from_str(original.get()).ok()?;
                 Some(Frame::Mid(Bytes::from(v.to_string())))
             }
+            // A native server heard the requested level itself.
+            "notifications/message" if native => Some(Frame::Mid(data.clone())),
             "notifications/message" => {
                 let wanted = self.call.req.log_level.as_deref()?;
                 let level = jsonrpc::param_str(env.params, "level")?;
@@ -281,9 +309,62 @@ impl Driver {
             Some(old) => jsonrpc::splice_id(data, old, id.get().as_bytes()),
             None => data.to_vec(),
         };
+        let msg = if self.call.session.is_native() && self.call.req.method == "server/discover" {
+            endpoint_versions(msg)
+        } else {
+            msg
+        };
+        let msg = if self.call.session.is_native() {
+            match self.seal_server_state(msg) {
+                Ok(msg) => msg,
+                Err(e) => {
+                    let err = RpcError::new(
+                        ErrorCode::InternalError,
+                        format!("could not seal requestState: {e}"),
+                    );
+                    return Frame::Final(Bytes::from(err.to_response(Some(&id))), StatusCode::OK);
+                }
+            }
+        } else {
+            msg
+        };
         let (out, status) =
             results::modernize(&msg, &self.call.req.method, self.call.uri.as_deref());
         Frame::Final(Bytes::from(out), status)
+    }
+
+    /// A native server's `input_required` answer with its `requestState`
+    /// sealed for this principal and call; other answers unchanged.
+    fn seal_server_state(&self, msg: Vec<u8>) -> Result<Vec<u8>, String> {
+        // Most answers are complete: look before decoding.
+        if memchr::memmem::find(&msg, b"input_required").is_none() {
+            return Ok(msg);
+        }
+        let mut v: Value = serde_json::from_slice(&msg).map_err(|e| e.to_string())?;
+        let Some(result) = v.get_mut("result").and_then(Value::as_object_mut) else {
+            return Ok(msg);
+        };
+        if result.get("resultType").and_then(Value::as_str) != Some("input_required") {
+            return Ok(msg);
+        }
+        let server_state = result
+            .get("requestState")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let keys = self.call.app.sessions().keys();
+        let sealed = sealed_state::seal(
+            keys,
+            &self.call.route,
+            &self.call.digest,
+            server_state.as_deref(),
+        )?;
+        result.insert("requestState".into(), Value::String(sealed));
+        serde_json::to_vec(&v).map_err(|e| e.to_string())
+    }
+
+    /// A `subscriptions/listen` the server itself serves.
+    fn is_native_listen(&self) -> bool {
+        self.call.req.method == "subscriptions/listen" && self.call.session.is_native()
     }
 
     fn fail(&mut self, err: RpcError) -> Frame {
@@ -318,4 +399,23 @@ impl Drop for Driver {
             }
         }
     }
+}
+
+/// A native server's `server/discover` answer, listing the versions the
+/// endpoint (Berth in front of the server) speaks: the ones Berth checks
+/// requests against and names in its -32022 errors, so an agent sees one
+/// consistent list.
+fn endpoint_versions(msg: Vec<u8>) -> Vec<u8> {
+    let Ok(mut v) = serde_json::from_slice::<Value>(&msg) else {
+        return msg;
+    };
+    let Some(result) = v.get_mut("result").and_then(Value::as_object_mut) else {
+        return msg;
+    };
+    let supported: Vec<Value> = Version::SUPPORTED
+        .iter()
+        .map(|v| Value::String(v.as_str().to_owned()))
+        .collect();
+    result.insert("supportedVersions".into(), Value::Array(supported));
+    serde_json::to_vec(&v).unwrap_or(msg)
 }

@@ -17,11 +17,16 @@ use crate::jsonrpc::{ErrorCode, RpcError};
 pub(super) fn continuation_error(e: &ContinuationError) -> RpcError {
     match e {
         ContinuationError::Seal(_) => RpcError::new(ErrorCode::InternalError, e.to_string()),
-        ContinuationError::Refused(_) => RpcError::new(
-            ErrorCode::InvalidParams,
-            "Invalid params: requestState is invalid, expired or was already used; start the request again without it",
-        ),
+        ContinuationError::Refused(_) => refused_state(),
     }
+}
+
+/// The agent's error for a `requestState` Berth will not honour.
+pub(super) fn refused_state() -> RpcError {
+    RpcError::new(
+        ErrorCode::InvalidParams,
+        "Invalid params: requestState is invalid, expired or was already used; start the request again without it",
+    )
 }
 
 /// The principal's session could not be had.

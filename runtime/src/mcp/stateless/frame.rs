@@ -13,4 +13,7 @@ pub(super) enum Frame {
     /// The answer (result or error) with the HTTP status it implies when
     /// sent as plain JSON.
     Final(Bytes, StatusCode),
+    /// Nothing happened for a while on a long-lived stream: an SSE comment
+    /// keeps proxies from closing it.
+    KeepAlive,
 }

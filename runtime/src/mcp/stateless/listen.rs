@@ -51,7 +51,6 @@ pub(super) async fn listen(
     };
     let caps = session
         .backend_init()
-        .get()
         .and_then(|i| i.get("capabilities").cloned())
         .unwrap_or_default();
     let flag = |cap: &str, field: &str| {

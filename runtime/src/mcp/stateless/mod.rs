@@ -20,6 +20,8 @@
 //! - `call`: starting or resuming one backend call; `driver`: reading it
 //!   into frames; `input`: input requests and their answers.
 //! - `discover`, `listen`: `server/discover`, `subscriptions/listen`.
+//! - `sealed_state`: a native server's `requestState`, sealed per call;
+//!   `param_headers`: `Mcp-Param-*` headers checked for the server.
 //! - `results`: results and errors shaped for 2026; `errors`: statuses
 //!   and error replies; `frame`, `reply`: frames and JSON/SSE answers.
 
@@ -31,10 +33,12 @@ mod errors;
 mod frame;
 mod input;
 mod listen;
+mod param_headers;
 mod post;
 mod principal;
 mod reply;
 mod results;
+mod sealed_state;
 mod validate;
 
 pub(crate) use self::post::post;

@@ -11,18 +11,24 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
-use super::call::{self, Call};
+use super::call::{self, Call, ServerState};
 use super::discover::discover;
 use super::driver::Driver;
-use super::errors::{continuation_error, forward_failed, rejected, start_failed};
+use super::errors::{continuation_error, forward_failed, refused_state, rejected, start_failed};
 use super::input;
 use super::listen::listen;
+use super::param_headers;
 use super::principal::{self, Ensured};
 use super::reply::{respond, single};
+use super::sealed_state;
 use super::validate::{Outcome, StatelessRequest, validate};
 use crate::hosting::{HostingSession, Route, STATE_PREFIX};
 use crate::http::{Admitted, AppState, accepted, check_post_media};
 use crate::jsonrpc::{ErrorCode, RpcError};
+
+/// How long a `subscriptions/listen` a server serves itself may stay open
+/// (it ends sooner when the agent goes away).
+const LISTEN_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// Handles a stateless POST.
 pub(crate) async fn post(
@@ -44,10 +50,11 @@ pub(crate) async fn post(
         Ok(Ensured::Answered(response)) => return response,
         Err(e) => return start_failed(&e, &req.id),
     };
+    // A server that speaks 2026-07-28 itself answers everything itself.
     match req.method.as_str() {
-        "server/discover" => discover(&session, &req),
-        "subscriptions/listen" => listen(app, session, req).await,
-        _ => forward(app, session, route, req).await,
+        "server/discover" if !session.is_native() => discover(&session, &req),
+        "subscriptions/listen" if !session.is_native() => listen(app, session, req).await,
+        _ => forward(app, session, route, req, headers).await,
     }
 }
 
@@ -57,6 +64,7 @@ async fn forward(
     session: Arc<HostingSession>,
     route: Route,
     req: StatelessRequest,
+    headers: &HeaderMap,
 ) -> Response {
     let invalid = |message: &str| {
         rejected(
@@ -64,7 +72,11 @@ async fn forward(
             RpcError::new(ErrorCode::InvalidParams, message),
         )
     };
-    let timeout = app.sessions().request_timeout(&route);
+    let timeout = if req.method == "subscriptions/listen" {
+        LISTEN_FOR
+    } else {
+        app.sessions().request_timeout(&route)
+    };
     let input_responses = match req.params.get("inputResponses") {
         None => None,
         Some(Value::Object(m)) => Some(m.clone()),
@@ -80,6 +92,16 @@ async fn forward(
         .get("uri")
         .and_then(Value::as_str)
         .map(str::to_owned);
+    if req.method == "tools/call" {
+        // The server never sees the request's headers: Berth checks the
+        // ones its tools declare.
+        let declared = param_headers::declarations(&route.server, &session, timeout).await;
+        let tool = req.params.get("name").and_then(Value::as_str).unwrap_or("");
+        let arguments = req.params.get("arguments").and_then(Value::as_object);
+        if let Err(e) = param_headers::check(declared, tool, arguments, headers) {
+            return rejected(Some(&req.id), e);
+        }
+    }
     let digest = input::digest(&route, &req.method, &req.params);
     let call = Call {
         app: app.clone(),
@@ -90,6 +112,28 @@ async fn forward(
         uri,
         digest,
     };
+    if call.session.is_native() {
+        // The server's own state, unsealed: only the call it was issued
+        // for, by the principal it was issued to, gets it back.
+        let server_state = match &state {
+            None => None,
+            Some(state) => {
+                let keys = app.sessions().keys();
+                match sealed_state::open(keys, &call.route, &call.digest, state) {
+                    Ok(inner) => inner,
+                    Err(why) => {
+                        tracing::info!(subject = %call.route.subject, reason = ?why, "refused requestState");
+                        return rejected(Some(&call.req.id), refused_state());
+                    }
+                }
+            }
+        };
+        let native = ServerState::Native(server_state);
+        return match call::start(&call.session, &call.req, &call.digest, timeout, native).await {
+            Ok(cont) => respond(Driver::new(call, cont)).await,
+            Err(e) => forward_failed(&e, &call.req.id),
+        };
+    }
     let driver = match state {
         Some(state) if state.starts_with(STATE_PREFIX) => {
             let keys = app.sessions().keys();
@@ -120,7 +164,15 @@ async fn forward(
                 Ok((cont, false)) => return single(Driver::new(call, cont).ask_again()),
             }
         }
-        _ => match call::start(&call.session, &call.req, &call.digest, timeout).await {
+        _ => match call::start(
+            &call.session,
+            &call.req,
+            &call.digest,
+            timeout,
+            ServerState::Translated,
+        )
+        .await
+        {
             Ok(cont) => Driver::new(call, cont),
             Err(e) => return forward_failed(&e, &call.req.id),
         },

@@ -10,16 +10,24 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use http::{HeaderMap, Method};
-use serde_json::Value;
 
 use super::capabilities::Relayed;
 use super::validate::StatelessRequest;
 use crate::cluster::was_forwarded;
 use crate::hosting::{
-    HandshakeFailure, HostingError, HostingSession, PrincipalSession, Route, initialize,
+    BackendSetup, HandshakeFailure, HostingError, HostingSession, PrincipalSession, Route,
+    discover, initialize,
 };
 use crate::http::{ATTEMPTS, Admitted, AppState, Original, owner_unreachable, to_owner};
-use crate::protocol::client_initialize_params;
+use crate::protocol::{Era, Version, client_initialize_params};
+use crate::servers::HostedServer;
+
+/// How long a server has to answer `server/discover` before Berth takes
+/// it for one that speaks only the session era (some hold every request
+/// until `initialize`). Generous: it includes the server's own start-up
+/// (an interpreter loading its SDK on a busy host), and a wrong guess
+/// would stick for the server's definition. Asked once per definition.
+const DISCOVER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The principal's hosting session, or the answer of the pod that runs it.
 pub(super) enum Ensured {
@@ -65,18 +73,22 @@ pub(super) async fn ensure(
         };
         let timeout = sessions.request_timeout(&route);
         let mut sent = None;
-        let init = session
-            .backend_init()
-            .get_or_try_init(|| {
+        let setup = session
+            .backend_setup()
+            .get_or_try_init(|| async {
+                if speaks_stateless(s, &session).await? {
+                    return Ok(BackendSetup::Native);
+                }
                 let params =
                     client_initialize_params(req.client_info.clone(), declared.to_initialize());
                 sent = Some(params.clone());
-                initialize_backend(&session, params, timeout)
+                initialize_backend(&session, params, timeout).await
             })
             .await;
-        return match init {
+        return match setup {
             Ok(_) => {
-                if let Some(params) = sent.filter(|_| fresh) {
+                if fresh {
+                    let params = sent.unwrap_or_default();
                     sessions.save_principal(&route, &session, &params).await;
                 }
                 Ok(Ensured::Here(session, route))
@@ -97,15 +109,44 @@ pub(super) async fn ensure(
     Ok(Ensured::Answered(owner_unreachable(Some(&req.id))))
 }
 
+/// Whether `server` speaks 2026-07-28 itself: asked once per definition,
+/// through the first session that needs to know (this one, if none has).
+async fn speaks_stateless(
+    server: &HostedServer,
+    session: &HostingSession,
+) -> Result<bool, HostingError> {
+    let era = server
+        .backend_era
+        .get_or_try_init(|| async {
+            let native = discover(session, DISCOVER_WAIT).await?;
+            tracing::info!(
+                tenant = %server.tenant, server = %server.name,
+                era = if native { "2026-07-28 (native)" } else { "session era (translated)" },
+                "found out which era the server speaks"
+            );
+            Ok::<_, HostingError>(if native {
+                Era::Stateless
+            } else {
+                Era::Sessions
+            })
+        })
+        .await?;
+    if *era == Era::Stateless {
+        session.set_protocol_version(Version::STATELESS.as_str());
+        return Ok(true);
+    }
+    Ok(false)
+}
+
 /// Runs the session-era handshake with the backend on the agent's behalf
 /// and keeps its `InitializeResult` (for `server/discover`).
 async fn initialize_backend(
     session: &HostingSession,
     params: String,
     timeout: std::time::Duration,
-) -> Result<Arc<Value>, HostingError> {
+) -> Result<BackendSetup, HostingError> {
     match initialize(session, &params, timeout).await {
-        Ok(init) => Ok(Arc::new(init.result)),
+        Ok(init) => Ok(BackendSetup::Initialized(Arc::new(init.result))),
         Err(HandshakeFailure::Session(e)) => Err(e),
         Err(HandshakeFailure::Refused(e)) => Err(HostingError::Handshake(e)),
         Err(HandshakeFailure::NoAnswer | HandshakeFailure::Unusable) => {

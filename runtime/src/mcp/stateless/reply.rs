@@ -21,6 +21,7 @@ pub(super) fn single(frame: Frame) -> Response {
     match frame {
         Frame::Final(b, status) => json(status, b),
         Frame::Mid(b) => json(StatusCode::OK, b),
+        Frame::KeepAlive => error(StatusCode::OK, ErrorCode::InternalError, "no answer"),
     }
 }
 
@@ -30,18 +31,23 @@ pub(super) async fn respond(mut driver: Driver) -> Response {
     let first = driver.next().await;
     match first {
         Some(Frame::Final(b, status)) => json(status, b),
-        Some(Frame::Mid(b)) => {
-            let head = futures::stream::once(async move { Ok::<_, Infallible>(sse_frame(&b)) });
+        Some(head @ (Frame::Mid(_) | Frame::KeepAlive)) => {
+            let head = futures::stream::once(async move { Ok::<_, Infallible>(sse_bytes(head)) });
             let rest = futures::stream::unfold(driver, |mut d| async move {
                 let f = d.next().await?;
-                let bytes = match f {
-                    Frame::Mid(b) | Frame::Final(b, _) => sse_frame(&b),
-                };
-                Some((Ok::<_, Infallible>(bytes), d))
+                Some((Ok::<_, Infallible>(sse_bytes(f)), d))
             });
             sse_response(Body::from_stream(futures::StreamExt::chain(head, rest)))
         }
         None => error(StatusCode::OK, ErrorCode::InternalError, "no answer"),
+    }
+}
+
+/// A frame on an SSE body.
+fn sse_bytes(frame: Frame) -> Bytes {
+    match frame {
+        Frame::Mid(b) | Frame::Final(b, _) => sse_frame(&b),
+        Frame::KeepAlive => Bytes::from_static(b": keep-alive\n\n"),
     }
 }
 

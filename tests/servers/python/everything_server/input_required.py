@@ -55,8 +55,10 @@ def _wire(result: Any) -> dict[str, Any]:
 
 # `_meta` key naming a legacy server-to-client request's key in the 2026-07-28 form (the Rust
 # example server's convention), so a host that turns these requests into an
-# `InputRequiredResult` (Berth) can reuse the fixture's keys.
+# `InputRequiredResult` (Berth) can reuse the fixture's keys. Off unless `--berth-input-keys`:
+# a server written by anyone else sends no such hint, and that is what the tests hold Berth to.
 INPUT_KEY_META = "berth/inputKey"
+TAG_INPUT_KEYS = False
 
 RESULT_TYPES: dict[str, type[ElicitResult] | type[CreateMessageResult] | type[ListRootsResult]] = {
     "elicitation/create": ElicitResult,
@@ -71,7 +73,8 @@ async def flow(ctx: Context, step: Callable[[Answers], Ask | Any]) -> Any:
     At 2026-07-28 one round per request: earlier answers come back in `requestState`, new ones
     in `inputResponses`; a step that still asks becomes an `InputRequiredResult`. In a 2025-era
     session a step's questions are sent to the client at once, as concurrent server-to-client
-    requests tagged with their key (`_meta["berth/inputKey"]`), until the step stops asking.
+    requests (tagged with their key, `_meta["berth/inputKey"]`, with `--berth-input-keys`),
+    until the step stops asking.
     """
     if is_modern(ctx):
         answers: Answers = json.loads(ctx.request_state) if ctx.request_state else {}
@@ -91,8 +94,10 @@ async def flow(ctx: Context, step: Callable[[Answers], Ask | Any]) -> Any:
 
 async def _ask_back(ctx: Context, key: str, request: InputRequest, answers: Answers) -> None:
     """Sends one question as a server-to-client request on the call's own stream; records the answer."""
-    params = (request.params or RequestParams()).model_copy(update={"meta": {INPUT_KEY_META: key}})
-    tagged = request.model_copy(update={"params": params})
+    tagged = request
+    if TAG_INPUT_KEYS:
+        params = (request.params or RequestParams()).model_copy(update={"meta": {INPUT_KEY_META: key}})
+        tagged = request.model_copy(update={"params": params})
     metadata = ServerMessageMetadata(related_request_id=ctx.request_id)
     answers[key] = _wire(await ctx.session.send_request(tagged, RESULT_TYPES[request.method], metadata=metadata))
 
