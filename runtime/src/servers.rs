@@ -46,17 +46,14 @@ pub struct HostedServer {
     /// What the backend runs for it, independent of any caller (warm
     /// pools start from it; sessions add the caller's secrets).
     pub(crate) spec: ServerSpec,
+    /// The registry version this definition is (`None`: from the config
+    /// file).
+    pub version: Option<u32>,
     /// Which era the server speaks to stateless agents' sessions: found
     /// out once per definition (a redeploy asks again), by the first
     /// session that needs to know.
     pub(crate) backend_era: OnceCell<Era>,
-    /// The arguments its tools mirror in `Mcp-Param-*` headers (SEP-2243),
-    /// by tool: (argument, header suffix). Learned once per definition.
-    pub(crate) param_headers: OnceCell<ParamHeaders>,
 }
-
-/// Tool name → the (argument, `Mcp-Param-` suffix) pairs it declares.
-pub(crate) type ParamHeaders = HashMap<String, Vec<(String, String)>>;
 
 /// A change to the table.
 #[derive(Clone, Debug)]
@@ -82,6 +79,9 @@ struct Inner {
     changes: broadcast::Sender<ServerChange>,
     urls: Urls,
     spec_limits: SpecLimits,
+    /// Why a server that is not hosted cannot be called (no active
+    /// version, decommissioned), for the error agents get.
+    unavailable: parking_lot::RwLock<HashMap<(String, String), String>>,
 }
 
 /// How a server's public URLs and scopes are made.
@@ -118,6 +118,7 @@ impl ServerTable {
                     // drain bounds the total.
                     shutdown_grace: config.limits.shutdown_grace.min(Duration::from_secs(5)),
                 },
+                unavailable: parking_lot::RwLock::default(),
             }),
         };
         for (tenant, list) in &config.servers {
@@ -145,12 +146,48 @@ impl ServerTable {
     /// new one from now on; sessions already running keep the instance
     /// they started with.
     pub fn insert(&self, tenant: &str, name: &str, config: ServerConfig) -> Arc<HostedServer> {
-        let hosted = Arc::new(self.hosted(tenant, name, config));
+        self.put(self.hosted(tenant, name, config, None))
+    }
+
+    /// [`ServerTable::insert`] for version `version` of a registry server.
+    pub(crate) fn insert_version(
+        &self,
+        tenant: &str,
+        name: &str,
+        config: ServerConfig,
+        version: u32,
+    ) -> Arc<HostedServer> {
+        self.put(self.hosted(tenant, name, config, Some(version)))
+    }
+
+    /// Why `tenant/name` cannot be called, when the registry knows it but
+    /// it is not hosted.
+    pub fn unavailable(&self, tenant: &str, name: &str) -> Option<String> {
+        self.inner
+            .unavailable
+            .read()
+            .get(&(tenant.to_owned(), name.to_owned()))
+            .cloned()
+    }
+
+    /// Records (or clears) why `tenant/name` cannot be called.
+    pub(crate) fn set_unavailable(&self, tenant: &str, name: &str, reason: Option<String>) {
+        let key = (tenant.to_owned(), name.to_owned());
+        let mut map = self.inner.unavailable.write();
+        match reason {
+            Some(r) => map.insert(key, r),
+            None => map.remove(&key),
+        };
+    }
+
+    fn put(&self, hosted: HostedServer) -> Arc<HostedServer> {
+        let hosted = Arc::new(hosted);
+        self.set_unavailable(&hosted.tenant, &hosted.name, None);
         let _writer = self.inner.write.lock();
         let mut map = Map::clone(&self.inner.current.load());
-        map.entry(tenant.to_owned())
+        map.entry(hosted.tenant.clone())
             .or_default()
-            .insert(name.to_owned(), hosted.clone());
+            .insert(hosted.name.clone(), hosted.clone());
         self.inner.current.store(Arc::new(map));
         let _ = self.inner.changes.send(ServerChange::Added(hosted.clone()));
         hosted
@@ -196,7 +233,13 @@ impl ServerTable {
         &self.inner.urls.required_scopes
     }
 
-    fn hosted(&self, tenant: &str, name: &str, config: ServerConfig) -> HostedServer {
+    fn hosted(
+        &self,
+        tenant: &str,
+        name: &str,
+        config: ServerConfig,
+        version: Option<u32>,
+    ) -> HostedServer {
         let mut scopes = self.inner.urls.required_scopes.clone();
         scopes.extend(config.required_scopes.iter().cloned());
         HostedServer {
@@ -207,7 +250,7 @@ impl ServerTable {
             scopes,
             spec: spec(tenant, name, &config, self.inner.spec_limits),
             backend_era: OnceCell::new(),
-            param_headers: OnceCell::new(),
+            version,
             config,
         }
     }
@@ -225,6 +268,7 @@ fn spec(tenant: &str, name: &str, config: &ServerConfig, limits: SpecLimits) -> 
         env: config.env.clone(),
         secret_env: SecretEnv::default(),
         call_headers: None,
+        param_headers: Arc::default(),
         cwd: config.cwd.clone(),
         max_message_bytes: limits.max_message_bytes,
         shutdown_grace: limits.shutdown_grace,

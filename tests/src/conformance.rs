@@ -195,13 +195,49 @@ impl Suite {
                 .env("BERTH_TOKEN", &auth.token)
                 .env("BERTH_CONFORMANCE_ENTRY", &cli);
         }
+        let results = out_dir.path().join("results");
         cmd.arg(&cli)
             .args(["server", "--url", url])
             .args(&self.args)
+            .arg("--output-dir")
+            .arg(&results)
             .current_dir(out_dir.path());
         let (_status, stdout, stderr) = run(&mut cmd, SUITE_LIMIT).await;
-        Report::parse(&format!("{stdout}\n{stderr}"))
+        let failures = failed_checks(&results);
+        Report::parse(&format!(
+            "{stdout}\n{stderr}\n=== FAILED CHECKS ===\n{failures}"
+        ))
     }
+}
+
+/// Every failed check the suite saved under `results` (its
+/// `checks.json` files), one per line with its message and details.
+fn failed_checks(results: &std::path::Path) -> String {
+    let mut out = String::new();
+    let Ok(dirs) = std::fs::read_dir(results) else {
+        return out;
+    };
+    let mut dirs: Vec<_> = dirs.filter_map(Result::ok).map(|d| d.path()).collect();
+    dirs.sort();
+    for dir in dirs {
+        let Ok(text) = std::fs::read_to_string(dir.join("checks.json")) else {
+            continue;
+        };
+        let checks: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap_or_default();
+        let scenario = dir.file_name().unwrap_or_default().to_string_lossy();
+        for check in checks.iter().filter(|c| c["status"] == "FAILURE") {
+            out.push_str(&format!(
+                "{scenario}: {} — {} {}\n",
+                check["id"].as_str().unwrap_or("?"),
+                check["errorMessage"].as_str().unwrap_or(""),
+                check
+                    .get("details")
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+            ));
+        }
+    }
+    out
 }
 
 /// Writes a suite's full output to `$BERTH_RESULTS/{name}.log` and appends

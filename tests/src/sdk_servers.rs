@@ -9,6 +9,10 @@
 //!   `@modelcontextprotocol/server` 2.4.0 (`BERTH_TEST_TS_SERVER`, run with
 //!   `BERTH_TEST_NODE`, SDK modules in `BERTH_TS_SDK_MODULES`). The same two
 //!   modes.
+//!
+//! `tests/servers/build-images` (run by `scripts/test`) puts each into an
+//! image with every file at its host path, so the same command lines run
+//! in containers: [`Sdk::image`], [`Sdk::container_http_args`].
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -81,6 +85,62 @@ pub async fn typescript_server(legacy_only: bool) -> ServerProcess {
     let mut argv = typescript_stdio_command(legacy_only);
     let program = argv.remove(0);
     ServerProcess::start(&program, &argv, "--http").await
+}
+
+/// An SDK server, by language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sdk {
+    /// `tests/servers/python` on PyPI `mcp`.
+    Python,
+    /// `tests/servers/typescript` on npm `@modelcontextprotocol/server`.
+    TypeScript,
+}
+
+// === impl Sdk ===
+
+impl Sdk {
+    /// Its name in reports: `python` or `typescript`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sdk::Python => "python",
+            Sdk::TypeScript => "typescript",
+        }
+    }
+
+    /// The command line serving it over stdio (`--legacy-only` if asked).
+    pub fn stdio_command(self, legacy_only: bool) -> Vec<String> {
+        match self {
+            Sdk::Python => python_stdio_command(legacy_only),
+            Sdk::TypeScript => typescript_stdio_command(legacy_only),
+        }
+    }
+
+    /// Starts it directly over Streamable HTTP on a loopback port.
+    pub async fn direct(self, legacy_only: bool) -> ServerProcess {
+        match self {
+            Sdk::Python => python_server(legacy_only).await,
+            Sdk::TypeScript => typescript_server(legacy_only).await,
+        }
+    }
+
+    /// The test image holding it (built by `tests/servers/build-images`).
+    pub fn image(self) -> &'static str {
+        match self {
+            Sdk::Python => "berth-test/python-sdk-server",
+            Sdk::TypeScript => "berth-test/typescript-sdk-server",
+        }
+    }
+
+    /// What to add to [`Sdk::stdio_command`] to serve Streamable HTTP on
+    /// port 8080 of a container (reached by its address, so no Host
+    /// checks).
+    pub fn container_http_args(self) -> Vec<String> {
+        let mut args = vec!["--http".to_owned(), "0.0.0.0:8080".to_owned()];
+        if self == Sdk::TypeScript {
+            args.push("--any-host".to_owned());
+        }
+        args
+    }
 }
 
 // === impl ServerProcess ===

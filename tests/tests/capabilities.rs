@@ -1,9 +1,10 @@
 //! A 2026-07-28 agent's declared client capabilities, as Berth relays them
 //! to a session-era server: the server is told exactly what the agents of
 //! its hosting session declared — never a capability an agent lacks — and
-//! agents that declared different sets never share an instance.
+//! agents that declared different sets never share an instance. A server
+//! that speaks 2026-07-28 gets each request's own capabilities instead.
 
-use berth_tests::{Berth, mcp_post, workspace_root};
+use berth_tests::{Berth, berth_bin, mcp_post, workspace_root};
 use serde_json::{Value, json};
 
 /// One 2026-07-28 `tools/call` of `name` as `berth`'s user `subject`,
@@ -35,6 +36,19 @@ async fn call(berth: &Berth, subject: &str, name: &str, caps: Value, extra: Valu
     .await
     .expect("Berth answers");
     response.json().await.expect("a JSON answer")
+}
+
+/// `berth demo` hosting the example server limited to the session era
+/// (`--sessions-only`: it answers `server/discover` with -32601).
+async fn demo_of_a_session_era_server() -> Berth {
+    let bin = berth_bin();
+    Berth::demo(&[
+        "--",
+        bin.to_str().unwrap(),
+        "example-server",
+        "--sessions-only",
+    ])
+    .await
 }
 
 fn instance_id(answer: &Value) -> String {
@@ -77,7 +91,7 @@ async fn a_session_era_server_is_told_exactly_what_the_agent_declared() {
 /// capabilities, and asks only through them.
 #[tokio::test]
 async fn a_server_asks_only_through_the_capabilities_its_agent_declared() {
-    let berth = Berth::demo(&[]).await;
+    let berth = demo_of_a_session_era_server().await;
     let only_elicitation = json!({"elicitation": {}});
     let first = call(
         &berth,
@@ -120,7 +134,7 @@ async fn a_server_asks_only_through_the_capabilities_its_agent_declared() {
 
 #[tokio::test]
 async fn agents_that_declared_different_capabilities_never_share_an_instance() {
-    let berth = Berth::demo(&[]).await;
+    let berth = demo_of_a_session_era_server().await;
     let bare = instance_id(&call(&berth, "alice", "instance_info", json!({}), json!({})).await);
     let again = instance_id(&call(&berth, "alice", "instance_info", json!({}), json!({})).await);
     assert_eq!(bare, again, "one principal, one set: one instance");
@@ -142,7 +156,7 @@ async fn agents_that_declared_different_capabilities_never_share_an_instance() {
 
 #[tokio::test]
 async fn a_server_that_needs_a_capability_the_agent_lacks_refuses_with_32021() {
-    let berth = Berth::demo(&[]).await;
+    let berth = demo_of_a_session_era_server().await;
     let answer = call(
         &berth,
         "alice",
@@ -154,4 +168,43 @@ async fn a_server_that_needs_a_capability_the_agent_lacks_refuses_with_32021() {
     assert_eq!(answer["error"]["code"], -32021, "{answer}");
     let required = &answer["error"]["data"]["requiredCapabilities"];
     assert!(required.get("sampling").is_some(), "{answer}");
+}
+
+/// A server that speaks 2026-07-28 reads each request's capabilities from
+/// its `_meta`: Berth speaks to it natively, so one instance serves a
+/// principal whatever each request declares, and the server itself checks
+/// what each request declared.
+#[tokio::test]
+async fn a_native_server_reads_each_requests_capabilities_from_one_instance() {
+    let berth = Berth::demo(&[]).await;
+    let bare = instance_id(&call(&berth, "alice", "instance_info", json!({}), json!({})).await);
+    let with_sampling = instance_id(
+        &call(
+            &berth,
+            "alice",
+            "instance_info",
+            json!({"sampling": {}}),
+            json!({}),
+        )
+        .await,
+    );
+    assert_eq!(bare, with_sampling, "one principal: one instance");
+    let refused = call(
+        &berth,
+        "alice",
+        "test_missing_capability",
+        json!({}),
+        json!({}),
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], -32021, "{refused}");
+    let allowed = call(
+        &berth,
+        "alice",
+        "test_missing_capability",
+        json!({"sampling": {}}),
+        json!({}),
+    )
+    .await;
+    assert!(allowed.get("error").is_none(), "{allowed}");
 }

@@ -500,8 +500,10 @@ async fn a_malformed_initialize_from_one_agent_does_not_lock_out_others() {
         let b = post(&c, &url, &bob, None, &[], &init).await;
         assert!(b.session.is_some(), "Bob was locked out: {:?}", b.messages);
     }
-    // The same with 2026-07-28 requests, where Berth initializes the
-    // server with the agent's clientInfo.
+    // The same with 2026-07-28 requests to a session-era server, which
+    // Berth initializes with the agent's clientInfo (hostile-server
+    // refuses a malformed one, as an SDK server would).
+    let url = berth.url("demo", "hostile");
     let mallory = berth.token("mallory", "demo", &[]);
     let carol = berth.token("carol", "demo", &[]);
     let bad = stateless_call(

@@ -15,6 +15,8 @@ usage: berth-example-server [--http ADDR [--allowed-host HOST]... [--any-host]]
   --http ADDR          serve MCP over Streamable HTTP at http://ADDR/mcp (e.g. 127.0.0.1:0)
   --allowed-host HOST  also accept this Host header (default: loopback names only)
   --any-host           accept any Host header (no DNS-rebinding protection)
+  --sessions-only      stdio: speak only the 2025 session era, as servers written
+                       before 2026-07-28 do (server/discover is -32601)
   --misbehave MODE     a broken stdio server for fault tests: exit-now, flood,
                        big-lines, silent, fork-bomb
   -h, --help           print this help";
@@ -22,7 +24,10 @@ usage: berth-example-server [--http ADDR [--allowed-host HOST]... [--any-host]]
 /// What to serve.
 #[derive(Debug)]
 pub(crate) enum Mode {
-    Stdio,
+    /// Stdio; `sessions_only` hides the 2026-07-28 era.
+    Stdio {
+        sessions_only: bool,
+    },
     Http {
         addr: SocketAddr,
         hosts: HostPolicy,
@@ -43,6 +48,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
     let mut args = args.into_iter();
     let mut addr = None;
     let mut hosts = HostPolicy::default();
+    let mut sessions_only = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
@@ -59,6 +65,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
                     .push(args.next().ok_or("--allowed-host needs a host")?);
             }
             "--any-host" => hosts.any_host = true,
+            "--sessions-only" => sessions_only = true,
             "--misbehave" => {
                 let value = args.next().ok_or("--misbehave needs a mode")?;
                 let mode = Misbehavior::parse(&value)?;
@@ -68,11 +75,12 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
         }
     }
     match addr {
+        Some(_) if sessions_only => Err("--sessions-only applies to stdio only".into()),
         Some(addr) => Ok(Command::Run(Mode::Http { addr, hosts })),
         None if hosts.any_host || !hosts.extra_hosts.is_empty() => {
             Err("--allowed-host and --any-host only apply with --http".into())
         }
-        None => Ok(Command::Run(Mode::Stdio)),
+        None => Ok(Command::Run(Mode::Stdio { sessions_only })),
     }
 }
 
@@ -86,7 +94,19 @@ mod tests {
 
     #[test]
     fn no_arguments_is_stdio() {
-        assert!(matches!(parse_str(&[]), Ok(Command::Run(Mode::Stdio))));
+        assert!(matches!(
+            parse_str(&[]),
+            Ok(Command::Run(Mode::Stdio {
+                sessions_only: false
+            }))
+        ));
+        assert!(matches!(
+            parse_str(&["--sessions-only"]),
+            Ok(Command::Run(Mode::Stdio {
+                sessions_only: true
+            }))
+        ));
+        assert!(parse_str(&["--sessions-only", "--http", "127.0.0.1:0"]).is_err());
     }
 
     #[test]

@@ -87,7 +87,7 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
         }
     };
     let result = match mode {
-        args::Mode::Stdio => stdio::serve().await,
+        args::Mode::Stdio { sessions_only } => stdio::serve(sessions_only).await,
         args::Mode::Misbehave(m) => misbehave::run(m).await,
         args::Mode::Http { addr, hosts } => http::serve_until_signal(addr, hosts).await,
     };

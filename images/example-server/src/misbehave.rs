@@ -91,7 +91,7 @@ pub(crate) async fn run(mode: Misbehavior) -> anyhow::Result<()> {
                 let _ = child.kill();
                 let _ = child.wait();
             }
-            stdio::serve().await
+            stdio::serve(false).await
         }
     }
 }

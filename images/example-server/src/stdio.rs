@@ -1,4 +1,5 @@
-//! The default transport: one MCP connection on stdin/stdout.
+//! The default transport: one MCP connection on stdin/stdout, optionally
+//! limited to the 2025 session era.
 //!
 //! Imports: `server`, `state`, `shutdown`. Must not import `lib.rs`, `args` or `misbehave` (the
 //! fork-bomb mode ends by calling [`serve`]).
@@ -6,17 +7,28 @@
 use std::sync::Arc;
 
 use rmcp::ServiceExt;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
 
 use crate::server::ExampleServer;
 use crate::shutdown::shutdown_signal;
 use crate::state::Instance;
 
+/// Buffer between the connection and the server, in bytes.
+const PIPE_BYTES: usize = 1 << 20;
+
 /// Serves one connection on stdin/stdout until the client closes it or a signal arrives.
-pub(crate) async fn serve() -> anyhow::Result<()> {
+/// `sessions_only` answers `server/discover` with -32601, as a server of the session era
+/// does, so clients (and Berth) speak the 2025 handshake to it.
+pub(crate) async fn serve(sessions_only: bool) -> anyhow::Result<()> {
     let instance = Arc::new(Instance::new(None)?);
-    let running = ExampleServer::new(instance)
-        .serve(rmcp::transport::stdio())
-        .await?;
+    let server = ExampleServer::new(instance);
+    let running = if sessions_only {
+        server.serve(sessions_only_pipe()).await?
+    } else {
+        server.serve(rmcp::transport::stdio()).await?
+    };
     tokio::select! {
         quit = running.waiting() => {
             tracing::info!(reason = ?quit?, "stdio connection closed");
@@ -24,4 +36,84 @@ pub(crate) async fn serve() -> anyhow::Result<()> {
         () = shutdown_signal() => tracing::info!("signal received, exiting"),
     }
     Ok(())
+}
+
+/// The server's end of a pipe to stdin/stdout that answers `server/discover` itself and
+/// passes every other line through.
+fn sessions_only_pipe() -> (
+    tokio::io::ReadHalf<tokio::io::DuplexStream>,
+    tokio::io::WriteHalf<tokio::io::DuplexStream>,
+) {
+    let (ours, theirs) = tokio::io::duplex(PIPE_BYTES);
+    let (from_server, mut to_server) = tokio::io::split(ours);
+    let (lines_tx, mut lines_rx) = mpsc::channel::<String>(64);
+    // stdin → server, except discovery.
+    let refusals = lines_tx.clone();
+    tokio::spawn(async move {
+        let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+        while let Ok(Some(line)) = stdin.next_line().await {
+            if let Some(refusal) = refuse_discovery(&line) {
+                if refusals.send(refusal).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            let written = async {
+                to_server.write_all(line.as_bytes()).await?;
+                to_server.write_all(b"\n").await
+            };
+            if written.await.is_err() {
+                break;
+            }
+        }
+        // The client closed stdin: the server's read side ends too.
+        let _ = to_server.shutdown().await;
+    });
+    // server → stdout.
+    tokio::spawn(async move {
+        let mut out = BufReader::new(from_server).lines();
+        while let Ok(Some(line)) = out.next_line().await {
+            if lines_tx.send(line).await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut stdout = tokio::io::stdout();
+        while let Some(mut line) = lines_rx.recv().await {
+            line.push('\n');
+            if stdout.write_all(line.as_bytes()).await.is_err() || stdout.flush().await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio::io::split(theirs)
+}
+
+/// The -32601 answer to a `server/discover` request line; `None` for any other line.
+fn refuse_discovery(line: &str) -> Option<String> {
+    let message: Value = serde_json::from_str(line).ok()?;
+    if message.get("method")?.as_str()? != "server/discover" {
+        return None;
+    }
+    let id = message.get("id")?.clone();
+    Some(
+        json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "Method not found: server/discover"}})
+            .to_string(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuse_discovery;
+
+    #[test]
+    fn only_discovery_requests_are_refused() {
+        let refusal = refuse_discovery(r#"{"jsonrpc":"2.0","id":7,"method":"server/discover"}"#)
+            .expect("refused");
+        assert!(refusal.contains(r#""id":7"#) && refusal.contains("-32601"));
+        assert!(refuse_discovery(r#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"#).is_none());
+        assert!(refuse_discovery(r#"{"jsonrpc":"2.0","method":"server/discover"}"#).is_none());
+        assert!(refuse_discovery("not json").is_none());
+    }
 }

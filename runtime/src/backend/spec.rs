@@ -1,13 +1,17 @@
 //! [`ServerSpec`]: what to run for one deployment, and
 //! [`InstanceLabels`]: who an instance belongs to.
 //!
-//! May import: `backend::delivery`, `config` (the transport).
+//! May import: `backend::delivery`, `config` (the transport), `protocol`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::OnceCell;
 
 use super::delivery::{HeaderSource, SecretEnv};
 use crate::config::Transport;
+use crate::protocol::ParamHeaders;
 
 /// What to run for one MCP server deployment.
 #[derive(Clone, Debug)]
@@ -31,6 +35,11 @@ pub(crate) struct ServerSpec {
     pub secret_env: SecretEnv,
     /// Secret headers for each request to an HTTP-transport instance.
     pub call_headers: Option<HeaderSource>,
+    /// The arguments the server's tools mirror in `Mcp-Param-*` headers
+    /// (SEP-2243), learned once per definition from its `tools/list` and
+    /// shared by its instances: the HTTP bridge sends them, as a client
+    /// must, when it speaks 2026-07-28 to the server.
+    pub param_headers: Arc<OnceCell<ParamHeaders>>,
     /// Working directory for the process backend.
     pub cwd: Option<std::path::PathBuf>,
     /// Largest message accepted from the server, in bytes.

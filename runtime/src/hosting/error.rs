@@ -41,6 +41,9 @@ pub(crate) enum HostingError {
     /// The session has no running instance.
     #[error("server instance is not running")]
     NotRunning,
+    /// The server could not be asked which era it speaks.
+    #[error("could not ask the MCP server which protocol era it speaks: {0}")]
+    Unreachable(String),
     /// The server did not complete `initialize` (Berth initializing it on
     /// a stateless agent's behalf).
     #[error("the MCP server did not answer initialize")]

@@ -6,7 +6,7 @@
 //! params); and `server/discover`, which tells whether the server speaks
 //! the stateless era itself. The messages come from `protocol`.
 //!
-//! May import: `hosting::{session, stream, error}`, `protocol`.
+//! May import: `hosting::{session, stream, error}`, `jsonrpc`, `protocol`.
 
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use serde_json::value::RawValue;
 use super::error::HostingError;
 use super::session::HostingSession;
 use super::stream::Next;
+use crate::jsonrpc::ErrorCode;
 use crate::protocol::{
     HandshakeError, INITIALIZED, InitializeResult, Version, discover_params, initialize_outcome,
     speaks_stateless,
@@ -27,8 +28,10 @@ const DISCOVER_ID: &str = r#""berth-discover""#;
 /// Asks the session's server whether it speaks the stateless era
 /// (`server/discover`). A server that answers with an error, says another
 /// version, or says nothing within `wait` does not; neither does one that
-/// ends (the caller finds the session closed). On `true`, the session's
-/// protocol version is the stateless one.
+/// ends (the caller finds the session closed). A server that could not be
+/// asked (an HTTP server Berth could not reach) is an error, so the
+/// question is asked again. On `true`, the session's protocol version is
+/// the stateless one.
 pub(crate) async fn discover(
     session: &HostingSession,
     wait: Duration,
@@ -57,7 +60,14 @@ pub(crate) async fn discover(
     })
     .await;
     let native = match answer {
-        Ok(Some(reply)) => speaks_stateless(&reply.data),
+        Ok(Some(reply)) => {
+            if session.closed_reason().is_none()
+                && let Some(reason) = unavailable(&reply.data)
+            {
+                return Err(HostingError::Unreachable(reason));
+            }
+            speaks_stateless(&reply.data)
+        }
         Ok(None) => false,
         Err(_) => {
             // Some servers hold requests until `initialize`: forget this
@@ -70,6 +80,22 @@ pub(crate) async fn discover(
         session.set_protocol_version(Version::STATELESS.as_str());
     }
     Ok(native)
+}
+
+/// The message of a reply that says the server could not be reached
+/// (Berth's own `-32002`, not the server's answer).
+fn unavailable(reply: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Reply {
+        error: Option<Error>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Error {
+        code: i64,
+        message: String,
+    }
+    let error = serde_json::from_slice::<Reply>(reply).ok()?.error?;
+    (error.code == ErrorCode::BackendUnavailable.code()).then_some(error.message)
 }
 
 /// The id Berth's own `initialize` carries (the server sees the session's

@@ -152,9 +152,10 @@ impl Sessions {
     }
 
     /// The route of the hosting session shared by a stateless principal's
-    /// requests to `server` that agree on `variant` (the client
-    /// capabilities their agents declared: a server told of a capability
-    /// serves only agents that have it).
+    /// requests to `server` that agree on `variant` (for a session-era
+    /// server, the client capabilities their agents declared: a server
+    /// told of a capability serves only agents that have it; one variant
+    /// for a server that reads them from each request).
     pub(crate) fn principal_route(
         &self,
         server: &Arc<HostedServer>,

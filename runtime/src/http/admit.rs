@@ -73,6 +73,13 @@ impl AppState {
             ));
         }
         let Some(server) = server else {
+            if let Some(reason) = servers.unavailable(tenant, name) {
+                return Err(reply::error(
+                    StatusCode::NOT_FOUND,
+                    ErrorCode::InvalidRequest,
+                    format!("Not Found: {reason}"),
+                ));
+            }
             return Err(reply::error(
                 StatusCode::NOT_FOUND,
                 ErrorCode::InvalidRequest,

@@ -28,7 +28,7 @@ pub(crate) fn hosting_error(e: &HostingError) -> RpcError {
             format!("{s}; retry once Vault is back"),
         )
         .with_data(retryable()),
-        HostingError::RestoreFailed(_) => {
+        HostingError::RestoreFailed(_) | HostingError::Unreachable(_) => {
             RpcError::new(ErrorCode::BackendUnavailable, e.to_string()).with_data(retryable())
         }
         HostingError::UnusableRecord => RpcError::new(ErrorCode::InternalError, e.to_string()),

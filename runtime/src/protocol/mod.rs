@@ -1,6 +1,7 @@
 //! What Berth knows about the MCP protocol itself, in one leaf: the
 //! versions ([`Version`], ordered, never compared as strings), the header
-//! and `_meta` names, and the `initialize` handshake's messages.
+//! and `_meta` names, the `initialize` handshake's messages, and the
+//! 2026-07-28 routing headers mirrored from a request's body.
 //!
 //! May import: external crates only. Must not import any other module of
 //! this crate (every layer above reads the protocol from here).
@@ -8,6 +9,7 @@
 mod handshake;
 mod headers;
 mod ids;
+mod routing_headers;
 mod version;
 
 pub(crate) use self::handshake::{
@@ -20,5 +22,10 @@ pub(crate) use self::headers::{
     META_SUBSCRIPTION_ID,
 };
 pub(crate) use self::ids::random_id;
+pub use self::routing_headers::decode_header_value;
+pub(crate) use self::routing_headers::{
+    ParamHeaders, declarations, encode_header_value, header_text, name_field, param_headers_for,
+    value_at,
+};
 pub(crate) use self::version::Era;
 pub use self::version::Version;

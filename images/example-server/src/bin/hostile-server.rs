@@ -2,7 +2,10 @@
 //! security tests (`tests/tests/hostile.rs`). It speaks raw
 //! newline-delimited JSON-RPC, no SDK, so every hostile byte is exact.
 //!
-//! It answers `initialize` (with instruction-shaped `instructions`),
+//! It speaks the session era only (`server/discover` is -32601). It
+//! answers `initialize` (with instruction-shaped `instructions`; a
+//! `clientInfo` whose name or version is not a string is -32602, as an SDK
+//! server would refuse it),
 //! `tools/list` (with an instruction-shaped tool description) and these
 //! `tools/call` names:
 //! - `inject`: a result whose texts are instruction-shaped: a fake system
@@ -79,6 +82,15 @@ fn handle(msg: &Value, share: Option<&Path>, out: &Out) {
     let method = msg.get("method").and_then(Value::as_str).unwrap_or("");
     match method {
         "initialize" => {
+            let info = &msg["params"]["clientInfo"];
+            let well_formed =
+                info.is_null() || (info["name"].is_string() && info["version"].is_string());
+            if !well_formed {
+                return send(
+                    out,
+                    &json!({"jsonrpc":"2.0","id":id,"error":{"code":-32602,"message":"Invalid params: clientInfo needs a string name and version"}}),
+                );
+            }
             let version = msg["params"]["protocolVersion"]
                 .as_str()
                 .unwrap_or("2025-11-25");

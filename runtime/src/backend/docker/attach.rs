@@ -99,15 +99,14 @@ pub(super) async fn attach(
         // The output is only logs; it ends when the container does.
         let reader = tokio::spawn(demux(attached.output, None, labels.session.clone()));
         let resolve = network::endpoint(host.clone(), id.to_owned(), spec.clone(), notice.clone());
-        http_bridge::spawn(
-            host.shared.http.clone(),
-            resolve,
-            rx,
+        let setup = http_bridge::BridgeSetup {
+            client: host.shared.http.clone(),
             sink,
-            spec.max_message_bytes,
-            spec.call_headers.clone(),
-            stop.clone(),
-        );
+            limit: spec.max_message_bytes,
+            secrets: spec.call_headers.clone(),
+            declared: spec.param_headers.clone(),
+        };
+        http_bridge::spawn(setup, resolve, rx, stop.clone());
         reader
     } else {
         let (stdout_tx, stdout_rx) = mpsc::channel::<std::io::Result<Bytes>>(64);

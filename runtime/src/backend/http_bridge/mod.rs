@@ -4,7 +4,13 @@
 //! response, the events of the standalone GET stream) goes to the
 //! instance's [`InboundSink`].
 //!
-//! The bridge keeps the server's `Mcp-Session-Id` and negotiated
+//! It speaks both eras, as the messages it is given do. A 2026-07-28
+//! request (its `_meta` names the version) goes out on its own, with the
+//! routing headers mirrored from its body (`outbound`), no session; its
+//! cancellation closes its POST (that era's HTTP wire has no client
+//! notifications); the server's JSON-RPC error for it comes back as its
+//! answer even when the server gave it no id. For the session era, the
+//! bridge keeps the server's `Mcp-Session-Id` and negotiated
 //! `MCP-Protocol-Version` and sends both on every later request; it opens
 //! the GET stream once the session is initialized (servers that answer 405
 //! have none); it resumes an SSE response the server closed before
@@ -18,25 +24,30 @@
 //!
 //! May import: `backend` shapes, `backend::framing`, `jsonrpc`, `protocol`.
 
+mod outbound;
 pub(crate) mod sse;
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
+use http::HeaderMap;
 use http::StatusCode;
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use serde_json::value::RawValue;
 use tokio::io::BufReader;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OnceCell, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use self::outbound::Outbound;
 use self::sse::{Next, SseReader};
 use crate::backend::{HeaderSource, InboundSink};
 use crate::jsonrpc::{Envelope, ErrorCode, Kind, RpcError};
-use crate::protocol::{LAST_EVENT_ID, MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
+use crate::protocol::{LAST_EVENT_ID, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, ParamHeaders};
 
 /// How long the bridge waits for a POST's response headers before sending
 /// the next message. Keeps messages in order (a server sees `initialized`
@@ -69,16 +80,27 @@ pub(crate) fn client() -> reqwest::Client {
         .expect("a plain HTTP client always builds")
 }
 
+/// What a bridge is given besides its messages.
+pub(crate) struct BridgeSetup {
+    /// The HTTP client (see [`client`]).
+    pub client: reqwest::Client,
+    /// Where the server's messages go.
+    pub sink: Arc<dyn InboundSink>,
+    /// Largest message accepted from the server, in bytes.
+    pub limit: usize,
+    /// The deployment's secret headers, if it has any.
+    pub secrets: Option<HeaderSource>,
+    /// The server's `Mcp-Param-*` declarations, once learned.
+    pub declared: Arc<OnceCell<ParamHeaders>>,
+}
+
 /// Runs a bridge: waits for `resolve` to yield the server's endpoint URL,
 /// then forwards `outbound` until `stop` is cancelled. A failed resolve is
-/// reported to `sink` and cancels `stop`, so the instance shuts down.
+/// reported to the sink and cancels `stop`, so the instance shuts down.
 pub(crate) fn spawn<F>(
-    client: reqwest::Client,
+    setup: BridgeSetup,
     resolve: F,
     outbound: mpsc::Receiver<Bytes>,
-    sink: Arc<dyn InboundSink>,
-    limit: usize,
-    secrets: Option<HeaderSource>,
     stop: CancellationToken,
 ) where
     F: std::future::Future<Output = Result<url::Url, String>> + Send + 'static,
@@ -91,19 +113,22 @@ pub(crate) fn spawn<F>(
         let url = match url {
             Ok(url) => url,
             Err(reason) => {
-                sink.on_garbage(&reason);
+                setup.sink.on_garbage(&reason);
                 stop.cancel();
                 return;
             }
         };
         let bridge = Arc::new(Bridge {
-            client,
+            client: setup.client,
             url,
-            sink,
-            limit,
-            secrets,
+            sink: setup.sink,
+            limit: setup.limit,
+            secrets: setup.secrets,
+            declared: setup.declared,
+            session_era: AtomicBool::new(false),
             session: RwLock::new(None),
             version: RwLock::new(None),
+            in_flight: Mutex::new(HashMap::new()),
             tasks: stop.child_token(),
         });
         bridge.run(outbound, stop).await;
@@ -117,19 +142,19 @@ struct Bridge {
     limit: usize,
     /// Secret headers added to every request (read anew each time).
     secrets: Option<HeaderSource>,
+    /// The server's `Mcp-Param-*` declarations, once learned.
+    declared: Arc<OnceCell<ParamHeaders>>,
+    /// Whether an `initialize` went out: the server is spoken to in the
+    /// session era.
+    session_era: AtomicBool,
     /// The server's `Mcp-Session-Id`, once it assigned one.
     session: RwLock<Option<HeaderValue>>,
     /// The protocol version the server agreed to in `initialize`.
     version: RwLock<Option<HeaderValue>>,
+    /// Closes the POST of an in-flight 2026-07-28 request, by raw id.
+    in_flight: Mutex<HashMap<String, CancellationToken>>,
     /// Cancels the per-message tasks and the GET stream.
     tasks: CancellationToken,
-}
-
-/// What the bridge needs to know about an outbound message.
-struct Outbound {
-    /// Raw id of a request (its answer must come back).
-    request_id: Option<Box<RawValue>>,
-    method: Option<String>,
 }
 
 // === impl Bridge ===
@@ -143,20 +168,46 @@ impl Bridge {
                 _ = stop.cancelled() => None,
             };
             let Some(message) = message else { break };
-            let info = Outbound::of(&message);
+            let info = Outbound::of(&message, self.declared.get());
             if info.method.as_deref() == Some("initialize") {
                 // Everything after depends on the session it creates.
-                self.post(message, info.request_id, true, None).await;
+                self.session_era.store(true, Ordering::Relaxed);
+                self.post(message, info, true, None).await;
+                continue;
+            }
+            if !self.session_era.load(Ordering::Relaxed)
+                && info.stateless.is_none()
+                && info.request_id.is_none()
+            {
+                // 2026-07-28 over HTTP has no client notifications: a
+                // cancellation closes its request's POST.
+                match &info.cancels {
+                    Some(id) => self.abort(id),
+                    None => {
+                        tracing::debug!(method = ?info.method, "not sent: no 2026-07-28 HTTP form")
+                    }
+                }
                 continue;
             }
             let (headers_tx, headers_rx) = oneshot::channel();
             let bridge = self.clone();
             let initialized = info.method.as_deref() == Some("notifications/initialized");
+            let closes = bridge.tasks.child_token();
+            let key = info
+                .stateless
+                .as_ref()
+                .and(info.request_id.as_ref())
+                .map(|id| id.get().to_owned());
+            if let Some(key) = &key {
+                self.in_flight.lock().insert(key.clone(), closes.clone());
+            }
             tokio::spawn(async move {
-                let tasks = bridge.tasks.clone();
                 tokio::select! {
-                    _ = bridge.post(message, info.request_id, false, Some(headers_tx)) => {}
-                    _ = tasks.cancelled() => {}
+                    _ = bridge.post(message, info, false, Some(headers_tx)) => {}
+                    _ = closes.cancelled() => {}
+                }
+                if let Some(key) = key {
+                    bridge.in_flight.lock().remove(&key);
                 }
             });
             let _ = tokio::time::timeout(HEADER_WAIT, headers_rx).await;
@@ -176,12 +227,20 @@ impl Bridge {
         self.end_session().await;
     }
 
+    /// Closes the POST of the 2026-07-28 request with raw id `id` (its
+    /// cancellation); nothing if it has been answered.
+    fn abort(&self, id: &str) {
+        if let Some(closes) = self.in_flight.lock().remove(id) {
+            closes.cancel();
+        }
+    }
+
     /// The deployment's secret headers for the next request, fresh from
     /// their source; empty when it has none.
-    async fn secret_headers(&self) -> Result<http::HeaderMap, String> {
+    async fn secret_headers(&self) -> Result<HeaderMap, String> {
         match &self.secrets {
             Some(source) => source.0.headers().await,
-            None => Ok(http::HeaderMap::new()),
+            None => Ok(HeaderMap::new()),
         }
     }
 
@@ -200,10 +259,15 @@ impl Bridge {
     async fn post(
         &self,
         message: Bytes,
-        request_id: Option<Box<RawValue>>,
+        info: Outbound,
         initialize: bool,
         headers_sent: Option<oneshot::Sender<()>>,
     ) {
+        let Outbound {
+            request_id,
+            stateless,
+            ..
+        } = info;
         let secrets = match self.secret_headers().await {
             Ok(headers) => headers,
             Err(reason) => return self.fail(request_id.as_deref(), &reason),
@@ -215,7 +279,11 @@ impl Bridge {
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json, text/event-stream")
             .body(message);
-        let response = self.with_session(req).send().await;
+        let req = match &stateless {
+            Some(routing) => req.headers(routing.clone()),
+            None => self.with_session(req),
+        };
+        let response = req.send().await;
         if let Some(tx) = headers_sent {
             let _ = tx.send(());
         }
@@ -237,7 +305,7 @@ impl Bridge {
         }
         if status.is_success() && is_event_stream(&response) {
             return self
-                .read_response_stream(response, request_id, initialize)
+                .read_response_stream(response, request_id, initialize, stateless.is_none())
                 .await;
         }
         // A JSON body: the answer, or (on an error status) maybe a JSON-RPC
@@ -248,6 +316,21 @@ impl Bridge {
         };
         if answers(&body, request_id.as_deref()) || (status.is_success() && !body.is_empty()) {
             self.deliver(body, initialize);
+        } else if let (Some(_), Some(id)) = (&stateless, request_id.as_deref()) {
+            // The server refused a 2026-07-28 request at the HTTP level:
+            // its own error, or one that says so (not retryable: asking
+            // again gets the same answer).
+            let answer = error_for(&body, id).unwrap_or_else(|| {
+                let err = RpcError::new(
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "the server refused the request with HTTP {status}: {}",
+                        String::from_utf8_lossy(&body[..body.len().min(200)])
+                    ),
+                );
+                Bytes::from(err.to_response(Some(id)))
+            });
+            self.sink.on_message(answer);
         } else if request_id.is_some() || !status.is_success() {
             let reason = if status == StatusCode::NOT_FOUND && self.has_session() {
                 "the server no longer knows this session (HTTP 404)".to_owned()
@@ -265,6 +348,7 @@ impl Bridge {
         response: reqwest::Response,
         request_id: Option<Box<RawValue>>,
         initialize: bool,
+        resumable: bool,
     ) {
         let mut response = response;
         let mut last_event: Option<String> = None;
@@ -297,6 +381,12 @@ impl Bridge {
             }
             if request_id.is_none() {
                 return;
+            }
+            if !resumable {
+                return self.fail(
+                    request_id.as_deref(),
+                    "the server closed the response stream before answering",
+                );
             }
             let Some(from) = last_event.clone() else {
                 return self.fail(
@@ -449,25 +539,6 @@ impl Bridge {
     }
 }
 
-// === impl Outbound ===
-
-impl Outbound {
-    fn of(message: &[u8]) -> Self {
-        match Envelope::parse(message) {
-            Ok(env) => Outbound {
-                request_id: (env.kind == Kind::Request)
-                    .then(|| env.id.map(ToOwned::to_owned))
-                    .flatten(),
-                method: env.method.map(|m| m.into_owned()),
-            },
-            Err(_) => Outbound {
-                request_id: None,
-                method: None,
-            },
-        }
-    }
-}
-
 fn is_event_stream(response: &reqwest::Response) -> bool {
     response
         .headers()
@@ -492,6 +563,18 @@ fn answers(message: &[u8], id: Option<&RawValue>) -> bool {
     let Some(id) = id else { return false };
     matches!(Envelope::parse(message), Ok(env) if env.kind == Kind::Response
         && env.id.is_some_and(|got| got.get() == id.get()))
+}
+
+/// A JSON-RPC error the server sent without an id (as it may on an HTTP
+/// error status), re-addressed to the request `id`.
+fn error_for(body: &[u8], id: &RawValue) -> Option<Bytes> {
+    let mut message: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let object = message.as_object_mut()?;
+    if !object.get("error")?.is_object() || !object.get("id")?.is_null() {
+        return None;
+    }
+    object.insert("id".into(), serde_json::from_str(id.get()).ok()?);
+    Some(Bytes::from(message.to_string()))
 }
 
 /// The `protocolVersion` of an `initialize` result, as a header value.
@@ -541,6 +624,21 @@ mod tests {
             Some(&id)
         ));
         assert!(!answers(br#"{"jsonrpc":"2.0","id":7,"result":{}}"#, None));
+    }
+
+    #[test]
+    fn an_id_less_error_is_re_addressed_to_the_request() {
+        let id = RawValue::from_string(r#""r1""#.into()).unwrap();
+        let got = error_for(
+            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Unsupported protocol version"}}"#,
+            &id,
+        )
+        .unwrap();
+        let got: serde_json::Value = serde_json::from_slice(&got).unwrap();
+        assert_eq!(got["id"], "r1");
+        assert_eq!(got["error"]["message"], "Unsupported protocol version");
+        assert!(error_for(b"Bad Request", &id).is_none());
+        assert!(error_for(br#"{"jsonrpc":"2.0","id":null,"result":{}}"#, &id).is_none());
     }
 
     #[test]

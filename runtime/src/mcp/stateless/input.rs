@@ -67,11 +67,16 @@ pub(super) fn key_prefix(method: &str) -> &'static str {
     }
 }
 
-/// Takes the key hint out of a server→client request's `_meta` (and drops
-/// `_meta` when nothing else is in it).
+/// Takes the key hint out of a server→client request's `_meta`, with its
+/// `progressToken` (the server's session-era token: an embedded input
+/// request has no progress of its own), and drops `_meta` when nothing
+/// else is in it.
 pub(super) fn take_hint(params: &mut Value) -> Option<String> {
     let meta = params.get_mut("_meta")?.as_object_mut()?;
-    let hint = meta.remove(INPUT_KEY_HINT)?.as_str().map(str::to_owned);
+    let hint = meta
+        .remove(INPUT_KEY_HINT)
+        .and_then(|h| h.as_str().map(str::to_owned));
+    meta.remove("progressToken");
     if meta.is_empty() {
         params.as_object_mut()?.remove("_meta");
     }
@@ -112,6 +117,9 @@ mod tests {
         assert_eq!(take_hint(&mut keep).as_deref(), Some("k"));
         assert_eq!(keep, serde_json::json!({"_meta": {"other": 1}}));
         assert_eq!(take_hint(&mut serde_json::json!({})), None);
+        let mut progress = serde_json::json!({"_meta": {"progressToken": 4, "other": 1}});
+        assert_eq!(take_hint(&mut progress), None);
+        assert_eq!(progress, serde_json::json!({"_meta": {"other": 1}}));
     }
 
     #[test]

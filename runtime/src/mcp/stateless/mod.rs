@@ -43,4 +43,5 @@ mod validate;
 
 pub(crate) use self::post::post;
 pub use self::results::{modernize, status_for};
-pub use self::validate::{FORWARDED, Outcome, StatelessRequest, decode_header_value, validate};
+pub use self::validate::{FORWARDED, Outcome, StatelessRequest, validate};
+pub use crate::protocol::decode_header_value;

@@ -1,23 +1,27 @@
 //! `Mcp-Param-*` headers (SEP-2243): a tool may declare arguments that
-//! clients mirror in headers (`x-mcp-header` in its input schema), so
-//! gateways can route on them; the server must reject a request whose
-//! headers and body disagree. A server behind Berth over stdio never sees
-//! the headers, so Berth checks them, against the declarations it learns
-//! from the server's `tools/list` (once per server definition).
+//! clients mirror in headers (`x-mcp-header` in its input schema, on a
+//! chain of `properties`), so gateways can route on them; the server must
+//! reject a request whose headers and body disagree. Berth checks them for
+//! every server, against the declarations it learns from the server's
+//! `tools/list` (once per server definition): a server behind stdio never
+//! sees the headers, and one behind Streamable HTTP gets them anew from
+//! the bridge, mirrored from the body Berth checked.
 //!
 //! May import: `hosting`, `servers`, `jsonrpc`, `protocol`.
 
 use std::time::Duration;
 
-use base64::Engine;
 use http::HeaderMap;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::hosting::{HostingError, HostingSession, Next};
 use crate::jsonrpc::{ErrorCode, RpcError};
-use crate::protocol::{META_CLIENT_CAPS, META_PROTOCOL_VERSION, Version};
-use crate::servers::{HostedServer, ParamHeaders};
+use crate::protocol::{
+    META_CLIENT_CAPS, META_PROTOCOL_VERSION, ParamHeaders, Version,
+    declarations as declarations_of, decode_header_value, header_text, value_at,
+};
+use crate::servers::HostedServer;
 
 /// Pages of `tools/list` Berth reads at most.
 const MAX_PAGES: usize = 32;
@@ -30,10 +34,11 @@ pub(super) async fn declarations<'a>(
     timeout: Duration,
 ) -> &'a ParamHeaders {
     server
+        .spec
         .param_headers
         .get_or_init(|| async {
             match list_tools(session, timeout).await {
-                Ok(tools) => from_tools(&tools),
+                Ok(tools) => declarations_of(&tools),
                 Err(e) => {
                     tracing::warn!(error = %e, "could not list the server's tools to learn its Mcp-Param headers");
                     ParamHeaders::new()
@@ -53,86 +58,44 @@ pub(super) fn check(
     let Some(params) = declared.get(tool) else {
         return Ok(());
     };
-    for (argument, suffix) in params {
+    for param in params {
+        let suffix = &param.suffix;
         let name = format!("mcp-param-{}", suffix.to_ascii_lowercase());
-        let header = headers
-            .get(&name)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.trim_matches([' ', '\t']));
-        let body = arguments.and_then(|a| a.get(argument));
+        let mut values = headers.get_all(&name).iter();
+        let first = values.next();
         let mismatch = |why: &str| {
             Err(RpcError::new(
                 ErrorCode::HeaderMismatch,
                 format!("Header mismatch: `Mcp-Param-{suffix}` {why}"),
             ))
         };
-        match (header, body) {
-            (None, None) => {}
-            (None, Some(_)) => return mismatch("is required: the body sets that argument"),
+        if values.next().is_some() {
+            return mismatch("is repeated");
+        }
+        let header = first
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim_matches([' ', '\t']));
+        let body = arguments.and_then(|a| value_at(a, &param.path));
+        match (header, body.map(header_text)) {
+            (None, None | Some(None)) => {}
+            (None, Some(Some(_))) => {
+                return mismatch("is required: the body sets that argument");
+            }
             (Some(_), None) => return mismatch("is set but the body has no such argument"),
-            (Some(h), Some(b)) => {
-                let Some(decoded) = decode(h) else {
+            (Some(_), Some(None)) => {
+                return mismatch("is set but that argument has no header form");
+            }
+            (Some(h), Some(Some(b))) => {
+                let Some(decoded) = decode_header_value(h) else {
                     return mismatch("is not valid Base64");
                 };
-                if Some(decoded) != as_header_text(b) {
+                if decoded != b {
                     return mismatch("does not match the body");
                 }
             }
         }
     }
     Ok(())
-}
-
-/// A header value: `=?base64?…?=` is Base64 (standard alphabet, padded);
-/// anything else is literal. `None` for invalid Base64.
-fn decode(value: &str) -> Option<String> {
-    match value
-        .strip_prefix("=?base64?")
-        .and_then(|r| r.strip_suffix("?="))
-    {
-        Some(b64) => base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok()),
-        None => Some(value.to_owned()),
-    }
-}
-
-/// How a body value reads in a header (strings as they are, numbers and
-/// booleans as JSON); other values are not mirrored.
-fn as_header_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(_) | Value::Bool(_) => Some(v.to_string()),
-        _ => None,
-    }
-}
-
-/// The declarations in a `tools/list` result's tools.
-fn from_tools(tools: &[Value]) -> ParamHeaders {
-    let mut declared = ParamHeaders::new();
-    for tool in tools {
-        let Some(name) = tool.get("name").and_then(Value::as_str) else {
-            continue;
-        };
-        let Some(props) = tool
-            .pointer("/inputSchema/properties")
-            .and_then(Value::as_object)
-        else {
-            continue;
-        };
-        let pairs: Vec<(String, String)> = props
-            .iter()
-            .filter_map(|(arg, schema)| {
-                let header = schema.get("x-mcp-header")?.as_str()?;
-                Some((arg.clone(), header.to_owned()))
-            })
-            .collect();
-        if !pairs.is_empty() {
-            declared.insert(name.to_owned(), pairs);
-        }
-    }
-    declared
 }
 
 /// Every tool the session's server lists (following cursors).
@@ -197,7 +160,7 @@ async fn list_tools(
 /// Declarations from a `tools` array (for tests).
 #[cfg(test)]
 fn declared(tools: Value) -> ParamHeaders {
-    from_tools(tools.as_array().unwrap())
+    declarations_of(tools.as_array().unwrap())
 }
 
 #[cfg(test)]
@@ -253,5 +216,31 @@ mod tests {
             "nothing declared"
         );
         assert!(check(&d, "unknown", None, &headers(&[])).is_ok());
+        assert!(
+            !ok(&[("mcp-param-region", "Hello"), ("mcp-param-region", "Hello")]),
+            "repeated"
+        );
+    }
+
+    #[test]
+    fn nested_arguments_are_checked_at_their_path() {
+        let d = declared(json!([
+            {"name": "deploy", "inputSchema": {"type": "object", "properties": {
+                "target": {"type": "object", "properties": {
+                    "zone": {"type": "integer", "x-mcp-header": "Zone"}}},
+            }}},
+        ]));
+        let a = args(json!({"target": {"zone": 3}}));
+        let ok = |a: &Map<String, Value>, h: &[(&str, &str)]| {
+            check(&d, "deploy", Some(a), &headers(h)).is_ok()
+        };
+        assert!(ok(&a, &[("mcp-param-zone", "3")]));
+        assert!(!ok(&a, &[("mcp-param-zone", "4")]));
+        assert!(!ok(&a, &[]));
+        assert!(ok(&args(json!({"target": {}})), &[]));
+        assert!(!ok(
+            &args(json!({"target": {}})),
+            &[("mcp-param-zone", "3")]
+        ));
     }
 }

@@ -1,7 +1,10 @@
 //! The principal's hosting session for a stateless request: found or
-//! started here and initialized by Berth on the agent's behalf (declaring
-//! the client capabilities the agent declared, and no others), or the
-//! request forwarded to the pod that owns it.
+//! started here, or the request forwarded to the pod that owns it. A new
+//! session's server is asked (once per definition) whether it speaks
+//! 2026-07-28; if it does, requests go to it as they are, one session per
+//! principal; if not, Berth initializes it on the agent's behalf
+//! (declaring the client capabilities the agent declared, and no others),
+//! one session per principal and declared set.
 //!
 //! May import: `mcp::stateless::{validate, capabilities}`, `http`,
 //! `hosting`, `cluster`, `protocol`.
@@ -29,6 +32,11 @@ use crate::servers::HostedServer;
 /// would stick for the server's definition. Asked once per definition.
 const DISCOVER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The hosting-session variant of a principal's requests to a server that
+/// speaks 2026-07-28, or whose era is not known yet (capability-set
+/// variants are made of `s`, `t`, `f`, `u`, `r` or `-`).
+const NATIVE_VARIANT: &str = "native";
+
 /// The principal's hosting session, or the answer of the pod that runs it.
 pub(super) enum Ensured {
     /// Here, initialized, with its route.
@@ -50,8 +58,16 @@ pub(super) async fn ensure(
     let subject = &admitted.principal.subject;
     let sessions = app.sessions();
     let declared = Relayed::from_declared(&req.caps);
-    let variant = declared.key();
     for _ in 0..ATTEMPTS {
+        // A server that speaks 2026-07-28 reads each request's
+        // capabilities from its `_meta`: one session serves all of a
+        // principal's requests. A session-era server is told them once, in
+        // `initialize`: one session per declared set. While the era is
+        // unknown, the principal's native session finds it out.
+        let variant = match s.backend_era.get() {
+            Some(Era::Sessions) => declared.key(),
+            _ => NATIVE_VARIANT.to_owned(),
+        };
         let (session, route, fresh) = match sessions.stateless(s, subject, &variant).await? {
             PrincipalSession::Here(session, route, fresh) => (session, route, fresh),
             PrincipalSession::Remote(lease) => {
@@ -71,12 +87,22 @@ pub(super) async fn ensure(
                 }
             }
         };
+        let native = match speaks_stateless(s, &session).await {
+            Ok(native) => native,
+            Err(e) => return Err(failed(app, s, &session, &route, e).await),
+        };
+        if !native && variant == NATIVE_VARIANT {
+            // Found out here: the server belongs on its declared-set
+            // sessions (this instance was only asked).
+            sessions.remove(&route).await;
+            continue;
+        }
         let timeout = sessions.request_timeout(&route);
         let mut sent = None;
         let setup = session
             .backend_setup()
             .get_or_try_init(|| async {
-                if speaks_stateless(s, &session).await? {
+                if native {
                     return Ok(BackendSetup::Native);
                 }
                 let params =
@@ -93,20 +119,29 @@ pub(super) async fn ensure(
                 }
                 Ok(Ensured::Here(session, route))
             }
-            Err(e) => {
-                // Only an instance that ended counts as a server that
-                // cannot start (see `mcp::legacy`): the agent's
-                // clientInfo is in this initialize, and one agent must
-                // not lock the others out.
-                if session.closed_reason().is_some() {
-                    sessions.record_start_failure(&s.tenant, &s.name, &e.to_string());
-                }
-                sessions.remove(&route).await;
-                Err(e)
-            }
+            Err(e) => Err(failed(app, s, &session, &route, e).await),
         };
     }
     Ok(Ensured::Answered(owner_unreachable(Some(&req.id))))
+}
+
+/// Ends a session whose server could not be set up; returns why. Only an
+/// instance that ended counts as a server that cannot start (see
+/// `mcp::legacy`): the agent's clientInfo is in Berth's `initialize`, and
+/// one agent must not lock the others out.
+async fn failed(
+    app: &AppState,
+    server: &HostedServer,
+    session: &HostingSession,
+    route: &Route,
+    e: HostingError,
+) -> HostingError {
+    let sessions = app.sessions();
+    if session.closed_reason().is_some() {
+        sessions.record_start_failure(&server.tenant, &server.name, &e.to_string());
+    }
+    sessions.remove(route).await;
+    e
 }
 
 /// Whether `server` speaks 2026-07-28 itself: asked once per definition,

@@ -13,6 +13,7 @@ use crate::jsonrpc::{Envelope, ErrorCode, Kind, ParseError, RpcError};
 use crate::protocol::{
     MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, META_CLIENT_CAPS as META_CAPS,
     META_CLIENT_INFO as META_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION as META_VERSION, Version,
+    decode_header_value, name_field,
 };
 
 /// Methods a 2026-07-28 agent may call that Berth forwards to the server.
@@ -148,12 +149,7 @@ pub fn validate(headers: &HeaderMap, body: &[u8]) -> Result<Outcome, Rejection> 
     // Step 3: routing headers must match the body.
     check_header(headers, &MCP_PROTOCOL_VERSION, version, &id)?;
     check_header(headers, &MCP_METHOD, &method, &id)?;
-    let name_field = match method.as_str() {
-        "tools/call" | "prompts/get" => Some("name"),
-        "resources/read" => Some("uri"),
-        _ => None,
-    };
-    if let Some(field) = name_field {
+    if let Some(field) = name_field(&method) {
         let Some(Value::String(name)) = params.get(field) else {
             return Err(reject(
                 Some(id),
@@ -238,21 +234,6 @@ fn check_header(
         ));
     }
     Ok(())
-}
-
-/// Decodes the `=?base64?...?=` sentinel; other values are literal.
-pub fn decode_header_value(v: &str) -> Option<String> {
-    use base64::Engine;
-    match v
-        .strip_prefix("=?base64?")
-        .and_then(|r| r.strip_suffix("?="))
-    {
-        Some(b64) => base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok()),
-        None => Some(v.to_owned()),
-    }
 }
 
 fn reject(id: Option<Box<RawValue>>, code: ErrorCode, message: impl Into<String>) -> Rejection {
