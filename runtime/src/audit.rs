@@ -48,3 +48,24 @@ pub(crate) fn session_taken_over(tenant: &str, server: &str, subject: &str) {
         "took over a session whose pod is gone"
     );
 }
+
+/// A control-plane change: `event` is `server.deployed`,
+/// `version.approved`, `version.activated`, `server.deprecated` or
+/// `server.decommissioned`; `actor` is the admin who made it.
+pub(crate) fn control_change(
+    event: &'static str,
+    tenant: &str,
+    server: &str,
+    version: Option<u32>,
+    actor: &str,
+) {
+    tracing::info!(
+        target: "berth::audit",
+        event,
+        tenant,
+        server,
+        version,
+        actor,
+        "control-plane change"
+    );
+}

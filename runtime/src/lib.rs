@@ -14,9 +14,9 @@
 //! ```text
 //! cli  fuzzing                the `berth` command line | re-exports for the fuzz targets
 //! app                         assembling the parts; App::build / App::run
-//! mcp                         the MCP endpoint: router, legacy/ (sessions), stateless/ (2026-07-28)
+//! mcp  control                the MCP endpoint: router, legacy/, stateless/ | the /v1 control plane
 //! http                        shared HTTP plumbing: state, admission, bodies, replies, SSE, locating owners
-//! hosting                     hosting sessions: table, start, restore, principals, handshake, continuations
+//! hosting  registry           hosting sessions: table, start, restore, … | deployed servers and versions
 //! secrets  cluster  servers   Vault secrets and session keys | leases, forwarding | the server table
 //! backend                     where instances run: process, docker, the Streamable HTTP bridge
 //! config  jsonrpc  audit      leaves: configuration | JSON-RPC framing | audit events
@@ -41,6 +41,7 @@ mod backend;
 pub mod cli;
 mod cluster;
 mod config;
+mod control;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hosting;
@@ -48,6 +49,7 @@ mod http;
 mod jsonrpc;
 mod mcp;
 mod protocol;
+mod registry;
 mod secrets;
 mod servers;
 

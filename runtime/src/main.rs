@@ -63,10 +63,29 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(t) => t,
                 Err(e) => return usage(e),
             };
+            let admin_args = berth::cli::TokenArgs {
+                subject: "demo-admin".into(),
+                scopes: vec![config.control.admin_scope.clone()],
+                ..token_args
+            };
+            let admin = match admin_args.mint() {
+                Ok(t) => t,
+                Err(e) => return usage(e),
+            };
+            let deployment = match args.deployment() {
+                Ok(d) => d,
+                Err(e) => return usage(e),
+            };
             let state_dir = args.state_dir.clone();
-            serve(config, move |c: &Config| {
+            let register = Register {
+                tenant: "demo",
+                name: "everything",
+                deployment,
+                actor: "demo-admin",
+            };
+            serve(config, Some(register), move |c: &Config| {
                 let url = format!("{}/mcp/demo/everything", c.public_base());
-                demo_banner(&url, &token, &state_dir)
+                demo_banner(&url, &token, &admin, &state_dir)
             })
             .await
         }
@@ -74,7 +93,7 @@ async fn run(cli: Cli) -> ExitCode {
             init_logging(true);
             match Config::load(args.config.as_deref(), std::env::vars()) {
                 Ok(c) => {
-                    serve(c, |c: &Config| {
+                    serve(c, None, |c: &Config| {
                         format!("berth listening on {}", c.public_base())
                     })
                     .await
@@ -82,13 +101,32 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(e) => usage(e.into()),
             }
         }
+        Command::Server(args) => match args.run().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("berth server: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Token(_) => unreachable!("handled before the runtime starts"),
     }
 }
 
 /// Binds first (so `--listen 127.0.0.1:0` works and the banner shows the
 /// real port), then builds and runs Berth.
-async fn serve(mut config: Config, banner: impl FnOnce(&Config) -> String) -> ExitCode {
+/// A server the demo registers through the registry as it starts.
+struct Register {
+    tenant: &'static str,
+    name: &'static str,
+    deployment: serde_json::Value,
+    actor: &'static str,
+}
+
+async fn serve(
+    mut config: Config,
+    register: Option<Register>,
+    banner: impl FnOnce(&Config) -> String,
+) -> ExitCode {
     let listen = config.listen;
     let listener = match TcpListener::bind(listen).await {
         Ok(l) => l,
@@ -105,6 +143,13 @@ async fn serve(mut config: Config, banner: impl FnOnce(&Config) -> String) -> Ex
         Ok(app) => app,
         Err(e) => return usage(e.into()),
     };
+    if let Some(r) = register
+        && let Err(e) = app
+            .ensure_server(r.tenant, r.name, r.deployment, r.actor)
+            .await
+    {
+        return usage(e.into());
+    }
     tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "berth listening");
     println!("{text}");
     app.run(listener, shutdown_signal()).await;

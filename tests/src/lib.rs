@@ -7,6 +7,7 @@
 
 pub mod balancer;
 pub mod conformance;
+pub mod control;
 pub mod docker;
 pub mod legacy;
 pub mod oidc;

@@ -22,4 +22,7 @@ pub enum StartError {
     /// The backend could not be set up.
     #[error("backend")]
     Backend(#[from] BackendError),
+    /// The server registry could not be opened or read.
+    #[error("cannot open the server registry: {0}")]
+    Registry(String),
 }

@@ -5,8 +5,8 @@
 //! [`App::run`] takes a bound listener and a shutdown future, so tests and
 //! the load generator can run Berth in-process on `127.0.0.1:0`.
 //!
-//! May import: every module below it (`mcp`, `http`, `hosting`, `secrets`,
-//! `cluster`, `servers`, `backend`, `config`). Must not import `cli`.
+//! May import: every module below it (`mcp`, `control`, `http`, `hosting`,
+//! `registry`, `secrets`, `cluster`, `servers`, `backend`, `config`). Must not import `cli`.
 //!
 //! # Layout
 //! - `error`: [`StartError`]; `validator`: the token validator;
@@ -29,8 +29,10 @@ use tokio_util::sync::CancellationToken;
 use crate::backend::{Backend, DockerBackend, ProcessBackend};
 use crate::cluster::Cluster;
 use crate::config::{BackendKind, Config, ConfigError};
+use crate::control::ControlState;
 use crate::hosting::{Continuations, Sessions};
 use crate::http::{AppState, StateParts};
+use crate::registry::Registry;
 use crate::secrets::{Secrets, connect_vault, load_session_keys};
 use crate::servers::ServerTable;
 
@@ -38,6 +40,7 @@ use crate::servers::ServerTable;
 pub struct App {
     config: Config,
     state: AppState,
+    registry: Registry,
     shutdown: CancellationToken,
 }
 
@@ -76,6 +79,7 @@ impl App {
                 shutdown.clone(),
             )?),
         };
+        let shared_store = store.store().clone();
         let sessions = Sessions::new(
             &config,
             backend.clone(),
@@ -86,6 +90,13 @@ impl App {
             shutdown.clone(),
         );
         let servers = ServerTable::from_config(&config);
+        let registry = Registry::open(&config, shared_store, servers.clone())
+            .await
+            .map_err(StartError::Registry)?;
+        if config.store.url != "memory" {
+            // Changes made on other pods; the file store has one writer.
+            tokio::spawn(registry.clone().follow(shutdown.clone()));
+        }
         let specs: Vec<_> = servers.list().iter().map(|s| s.spec.clone()).collect();
         backend.prepare(&specs).await;
         tokio::spawn(tasks::follow_server_changes(
@@ -112,6 +123,7 @@ impl App {
         Ok(App {
             config,
             state,
+            registry,
             shutdown,
         })
     }
@@ -120,6 +132,23 @@ impl App {
     /// runs).
     pub fn servers(&self) -> &ServerTable {
         self.state.servers()
+    }
+
+    /// Makes `deployment` the active version of `tenant/name` as `actor`
+    /// (deploying, approving and activating it as one change), unless it
+    /// is already; returns the active version. `berth demo` registers its
+    /// server this way.
+    pub async fn ensure_server(
+        &self,
+        tenant: &str,
+        name: &str,
+        deployment: serde_json::Value,
+        actor: &str,
+    ) -> Result<u32, StartError> {
+        self.registry
+            .ensure(tenant, name, deployment, actor)
+            .await
+            .map_err(|e| StartError::Registry(format!("{tenant}/{name}: {e}")))
     }
 
     /// Serves on `listener` until `shutdown` completes, then drains
@@ -138,7 +167,14 @@ impl App {
             shutdown.await;
             token.cancel();
         });
-        let router = crate::mcp::router(self.state.clone());
+        let control = ControlState {
+            app: self.state.clone(),
+            registry: self.registry.clone(),
+        };
+        let router = crate::mcp::router(self.state.clone()).merge(crate::control::router(
+            control,
+            self.config.control.max_body_bytes,
+        ));
         crate::http::serve(listener, router, &self.config.limits, self.shutdown.clone()).await;
         sessions.shutdown_all().await;
         sessions.backend().drain().await;

@@ -14,12 +14,13 @@
 //!
 //! # Layout
 //! - `root`: [`Config`] and its defaults; `limits`, `auth`, `store`,
-//!   `backend`, `server`, `vault`: its sections.
+//!   `backend`, `control`, `server`, `vault`: its sections.
 //! - `load`: file + environment (`env`) + validation (`validate`).
 //! - `values`: sizes and names; `error`: [`ConfigError`].
 
 mod auth;
 mod backend;
+mod control;
 mod env;
 mod error;
 mod limits;
@@ -33,12 +34,14 @@ mod vault;
 
 pub(crate) use self::auth::AuthMode;
 pub(crate) use self::backend::{BackendKind, DockerConfig};
+pub(crate) use self::control::ControlConfig;
 pub use self::error::ConfigError;
 pub(crate) use self::limits::Limits;
 pub use self::root::Config;
 pub use self::server::ServerConfig;
 pub(crate) use self::server::Transport;
-pub(crate) use self::values::parse_size;
+pub(crate) use self::validate::Problem;
+pub(crate) use self::values::{check_name, parse_size};
 pub(crate) use self::vault::{SecretRef, VaultAuthMethod, VaultConfig};
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::auth::AuthConfig;
 use super::backend::{BackendKind, DockerConfig};
+use super::control::ControlConfig;
 use super::limits::{Limits, Security};
 use super::server::ServerConfig;
 use super::store::{ClusterConfig, KeysConfig, StoreConfig};
@@ -50,6 +51,8 @@ pub struct Config {
     pub backend: BackendKind,
     /// The Docker backend's engine connection and limits.
     pub docker: DockerConfig,
+    /// The control plane under `/v1`.
+    pub control: ControlConfig,
     /// Hosted servers: `servers.<tenant>.<server>`.
     pub servers: BTreeMap<String, BTreeMap<String, ServerConfig>>,
 }
@@ -72,6 +75,7 @@ impl Default for Config {
             vault: VaultConfig::default(),
             backend: BackendKind::default(),
             docker: DockerConfig::default(),
+            control: ControlConfig::default(),
             servers: BTreeMap::new(),
         }
     }

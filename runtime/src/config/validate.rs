@@ -10,7 +10,7 @@ use super::error::ConfigError;
 use super::root::Config;
 use super::server::{ServerConfig, Transport};
 use super::values::{check_name, parse_size};
-use super::vault::VaultAuthMethod;
+use super::vault::{SecretRef, VaultAuthMethod};
 use crate::protocol::{LAST_EVENT_ID, MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
 
 // === impl Config ===
@@ -120,7 +120,8 @@ impl Config {
         Ok(())
     }
 
-    /// Checks one `[servers.TENANT.NAME]` deployment.
+    /// Checks one `[servers.TENANT.NAME]` deployment; the first problem
+    /// found names its key.
     pub(crate) fn check_server(
         &self,
         tenant: &str,
@@ -129,46 +130,98 @@ impl Config {
     ) -> Result<(), ConfigError> {
         let k = format!("servers.{tenant}.{name}");
         check_name(name).map_err(|m| key(&k, &m))?;
+        match self.server_problems(s).into_iter().next() {
+            Some(p) => Err(key(&format!("{k}{}", p.dotted()), &p.message)),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem of one deployment under this configuration (backend,
+    /// Vault), each at its JSON pointer within the deployment; empty when
+    /// it is valid. The control plane lists them all at once.
+    pub(crate) fn server_problems(&self, s: &ServerConfig) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let mut problem = |at: &str, m: &str| out.push(Problem::new(at, m));
         let docker = self.backend == BackendKind::Docker;
         if docker && s.image.as_deref().is_none_or(str::is_empty) {
-            return Err(key(
-                &format!("{k}.image"),
+            problem(
+                "/image",
                 "required with backend = \"docker\", e.g. \"berth/example-server\"",
-            ));
+            );
         }
         if s.transport == Transport::Http && !docker {
-            return Err(key(
-                &format!("{k}.transport"),
+            problem(
+                "/transport",
                 "\"http\" needs backend = \"docker\" (Berth reaches the server's port on its internal network)",
-            ));
+            );
         }
-        if s.transport == Transport::Http && (s.port == 0 || !s.path.starts_with('/')) {
-            return Err(key(
-                &format!("{k}.path"),
-                "an HTTP-transport server needs a port (1-65535) and a path starting with `/`, e.g. port = 8080, path = \"/mcp\"",
-            ));
+        if s.transport == Transport::Http && s.port == 0 {
+            problem(
+                "/port",
+                "an HTTP-transport server needs a port (1-65535), e.g. port = 8080",
+            );
+        }
+        if s.transport == Transport::Http && !s.path.starts_with('/') {
+            problem(
+                "/path",
+                "an HTTP-transport server needs a path starting with `/`, e.g. path = \"/mcp\"",
+            );
         }
         if !docker && (s.command.is_empty() || s.command[0].is_empty()) {
-            return Err(key(
-                &format!("{k}.command"),
+            problem(
+                "/command",
                 "must name a program, e.g. [\"npx\", \"-y\", \"@modelcontextprotocol/server-everything\"]",
-            ));
+            );
         }
-        parse_size(&s.memory).map_err(|m| key(&format!("{k}.memory"), &m))?;
+        if let Err(m) = parse_size(&s.memory) {
+            problem("/memory", &m);
+        }
         if !(s.cpus > 0.0 && s.cpus <= 64.0) {
-            return Err(key(&format!("{k}.cpus"), "must be between 0 and 64"));
+            problem("/cpus", "must be between 0 and 64");
         }
         if s.pids < 8 {
-            return Err(key(&format!("{k}.pids"), "must be at least 8"));
+            problem("/pids", "must be at least 8");
         }
-        check_refs(self, s).map_err(|(field, m)| key(&format!("{k}.secrets{field}"), &m))?;
         if s.idle_timeout.is_zero() {
-            return Err(key(
-                &format!("{k}.idle_timeout"),
-                "must be greater than zero",
-            ));
+            problem("/idle_timeout", "must be greater than zero");
         }
-        Ok(())
+        out.extend(check_refs(self, s));
+        out
+    }
+}
+
+/// One problem of a deployment: where (a JSON pointer into it, RFC 6901)
+/// and what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Problem {
+    /// JSON pointer into the deployment, e.g. `/secrets/0/path`.
+    pub pointer: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem at `pointer`.
+    pub(crate) fn new(pointer: &str, message: &str) -> Self {
+        Problem {
+            pointer: pointer.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    /// The pointer as a config key suffix: `/secrets/0/path` ->
+    /// `.secrets[0].path`.
+    fn dotted(&self) -> String {
+        let mut out = String::new();
+        for part in self.pointer.split('/').skip(1) {
+            if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+                out.push_str(&format!("[{part}]"));
+            } else {
+                out.push('.');
+                out.push_str(part);
+            }
+        }
+        out
     }
 }
 
@@ -252,10 +305,25 @@ fn check_vault(config: &Config) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
-/// Checks one server's secret refs; errors are (`[i].field`, message).
-fn check_refs(config: &Config, server: &ServerConfig) -> Result<(), (String, String)> {
+/// Problems of one server's secret refs, at `/secrets/{i}[/field]`.
+fn check_refs(config: &Config, server: &ServerConfig) -> Vec<Problem> {
+    let mut out = Vec::new();
     for (i, secret) in server.secrets.iter().enumerate() {
-        let at = |field: &str| format!("[{i}]{field}");
+        if let Err((field, m)) = check_ref(config, server, secret) {
+            out.push(Problem::new(&format!("/secrets/{i}{field}"), &m));
+        }
+    }
+    out
+}
+
+/// The first problem of one secret ref, as (`/field` or "", message).
+fn check_ref(
+    config: &Config,
+    server: &ServerConfig,
+    secret: &SecretRef,
+) -> Result<(), (&'static str, String)> {
+    {
+        let at = |field: &'static str| field;
         if config.vault.address.is_none() {
             return Err((
                 at(""),
@@ -263,9 +331,9 @@ fn check_refs(config: &Config, server: &ServerConfig) -> Result<(), (String, Str
             ));
         }
         berth_auth::vault::check_template(&secret.path)
-            .map_err(|m| (at(".path"), format!("path {m}")))?;
+            .map_err(|m| (at("/path"), format!("path {m}")))?;
         if secret.key.is_empty() {
-            return Err((at(".key"), "must name a field of the secret".into()));
+            return Err((at("/key"), "must name a field of the secret".into()));
         }
         match (&secret.env, &secret.header) {
             (Some(name), None) => {
@@ -278,19 +346,19 @@ fn check_refs(config: &Config, server: &ServerConfig) -> Result<(), (String, Str
                         .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
                 if !ok {
                     return Err((
-                        at(".env"),
+                        at("/env"),
                         format!("`{name}` is not an env var name; use A-Z, 0-9 and _"),
                     ));
                 }
                 if server.env.contains_key(name) {
                     return Err((
-                        at(".env"),
+                        at("/env"),
                         format!("`{name}` is also set in `env`; keep one"),
                     ));
                 }
                 if server.warm_pool > 0 {
                     return Err((
-                        at(".env"),
+                        at("/env"),
                         "env secrets are read when an instance starts for a caller, so they cannot go with `warm_pool` (pooled instances start before anyone calls); set warm_pool = 0 or deliver it as a header".into(),
                     ));
                 }
@@ -298,22 +366,22 @@ fn check_refs(config: &Config, server: &ServerConfig) -> Result<(), (String, Str
             (None, Some(name)) => {
                 if server.transport != Transport::Http {
                     return Err((
-                        at(".header"),
+                        at("/header"),
                         "headers need transport = \"http\"; use `env` for stdio servers".into(),
                     ));
                 }
                 let lower = name.to_ascii_lowercase();
                 if http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
-                    return Err((at(".header"), format!("`{name}` is not a header name")));
+                    return Err((at("/header"), format!("`{name}` is not a header name")));
                 }
                 if is_reserved_header(&lower) {
                     return Err((
-                        at(".header"),
+                        at("/header"),
                         format!("`{name}` is set by Berth itself; choose another header"),
                     ));
                 }
                 if http::HeaderValue::from_str(&secret.value_prefix).is_err() {
-                    return Err((at(".value_prefix"), "must be visible ASCII".into()));
+                    return Err((at("/value_prefix"), "must be visible ASCII".into()));
                 }
             }
             _ => {

@@ -33,6 +33,7 @@ mod state;
 pub(crate) mod testing;
 
 pub(crate) use self::admit::Admitted;
+pub(crate) use self::auth::authenticate;
 pub(crate) use self::body::{bad_path, read_body};
 pub(crate) use self::errors::hosting_error;
 pub(crate) use self::listener::serve;

@@ -1,8 +1,11 @@
-//! The `berth` command line: `demo`, `serve`, `token`, and the bundled
-//! `example-server`.
+//! The `berth` command line: `demo`, `serve`, `token`, the control-plane
+//! client (`server`), and the bundled `example-server`.
 //!
-//! May import: `config`, external crates. Nothing in the library imports it
-//! but the binary.
+//! May import: `config`, `cli::*`, external crates. Nothing in the library
+//! imports it but the binary.
+//!
+//! # Layout
+//! - `server`: `berth server …`, a client of `/v1` (tables or `--json`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -11,7 +14,11 @@ use std::path::PathBuf;
 use berth_auth::{DevIssuer, TokenRequest};
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{BackendKind, Config, ServerConfig};
+use crate::config::{BackendKind, Config};
+
+mod server;
+
+pub use self::server::ServerArgs;
 
 /// Berth: MCP Server-as-a-Service runtime.
 #[derive(Debug, Parser)]
@@ -31,6 +38,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Mint a token from the dev issuer of the demo using the same state dir.
     Token(TokenArgs),
+    /// Deploy, approve, activate and retire servers (the /v1 control plane).
+    Server(ServerArgs),
     /// Run the bundled example MCP server (stdio, or --http ADDR; --help for more).
     #[command(hide = true, disable_help_flag = true)]
     ExampleServer {
@@ -120,37 +129,40 @@ impl DemoArgs {
             other => anyhow::bail!("--backend {other}: use `process` or `docker`"),
         };
         config.store.url = self.store.clone();
-        let server = match config.backend {
-            BackendKind::Docker => ServerConfig {
-                image: Some(
-                    self.image
-                        .clone()
-                        .unwrap_or_else(|| "berth/example-server".into()),
-                ),
-                command: self.command.clone(),
-                ..ServerConfig::default()
-            },
-            BackendKind::Process if self.command.is_empty() => {
-                let exe = std::env::current_exe()?;
-                ServerConfig {
-                    command: vec![exe.display().to_string(), "example-server".into()],
-                    ..ServerConfig::default()
-                }
-            }
-            BackendKind::Process => ServerConfig {
-                command: self.command.clone(),
-                ..ServerConfig::default()
-            },
-        };
-        let mut server = server;
-        server.env = self.server_env(|k| std::env::var(k).ok())?;
-        config
-            .servers
-            .entry("demo".into())
-            .or_default()
-            .insert("everything".into(), server);
+        // The demo's one admin approves what it deploys.
+        config.control.self_approval = vec!["demo".into()];
         config.validate()?;
         Ok(config)
+    }
+
+    /// The hosted server's deployment document (the shape of a
+    /// `[servers.demo.everything]` entry): registered through the
+    /// registry as the demo starts.
+    pub fn deployment(&self) -> anyhow::Result<serde_json::Value> {
+        let mut doc = serde_json::Map::new();
+        let command = match (self.backend.as_str(), self.command.is_empty()) {
+            ("docker", _) => {
+                let image = self
+                    .image
+                    .clone()
+                    .unwrap_or_else(|| "berth/example-server".into());
+                doc.insert("image".into(), image.into());
+                self.command.clone()
+            }
+            (_, true) => {
+                let exe = std::env::current_exe()?;
+                vec![exe.display().to_string(), "example-server".into()]
+            }
+            (_, false) => self.command.clone(),
+        };
+        if !command.is_empty() {
+            doc.insert("command".into(), command.into());
+        }
+        let env = self.server_env(|k| std::env::var(k).ok())?;
+        if !env.is_empty() {
+            doc.insert("env".into(), serde_json::to_value(env)?);
+        }
+        Ok(serde_json::Value::Object(doc))
     }
 
     /// The hosted server's environment from `--env-file`, then `--env`
@@ -232,16 +244,18 @@ impl TokenArgs {
 }
 
 /// What the demo prints once it listens.
-pub fn demo_banner(url: &str, token: &str, state_dir: &std::path::Path) -> String {
+pub fn demo_banner(url: &str, token: &str, admin: &str, state_dir: &std::path::Path) -> String {
     let curl = format!(
         "curl -s {url} \\\n    -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n    -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2026-07-28' \\\n    -H 'Mcp-Method: tools/call' -H 'Mcp-Name: echo' \\\n    -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{{\"name\":\"echo\",\"arguments\":{{\"text\":\"hello from Berth\"}},\"_meta\":{{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{{}}}}}}}}'"
     );
     format!(
         "\nBerth demo is running.\n\n  MCP endpoint : {url}\n  Bearer token : {token}\n\n\
          Call a tool (another shell):\n\n  TOKEN={token}\n  {curl}\n\n\
-         More tokens (other users, scopes): berth token --subject alice --state-dir {}\n\
+         More tokens (other users, scopes): berth token --subject alice --state-dir {dir}\n\n\
+         Deploy servers (control plane, admin token):\n\n  export BERTH_URL={base} BERTH_TOKEN={admin}\n  berth server list demo\n\n\
          Stop with Ctrl-C.\n",
-        state_dir.display()
+        dir = state_dir.display(),
+        base = url.split("/mcp/").next().unwrap_or(url),
     )
 }
 

@@ -1,0 +1,432 @@
+//! The `/v1/tenants/{tenant}/servers` handlers: read, deploy and change
+//! servers. Changes honour `If-Match` (the record's revision, as its
+//! `ETag`): a stale one gets 412; without it the registry's
+//! compare-and-set still serialises concurrent changes.
+//!
+//! May import: `control::{access, problem, state, views}`,
+//! `registry`, `audit`, external crates.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::{Value, json};
+
+use super::access::{Caller, authorize};
+use super::problem::{bad_path, problem, registry_error};
+use super::state::ControlState;
+use super::views;
+use crate::registry::{Change, Changed, ServerRecord};
+
+type TenantPath = Result<Path<String>, PathRejection>;
+type ServerPath = Result<Path<(String, String)>, PathRejection>;
+type VersionPath = Result<Path<(String, String, String)>, PathRejection>;
+
+/// `GET /v1/tenants/{tenant}/servers`.
+pub(crate) async fn list(
+    State(s): State<ControlState>,
+    path: TenantPath,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(Path(tenant)) = path else {
+        return bad_path("malformed tenant in the path");
+    };
+    if let Err(resp) = authorize(&s, &headers, &tenant).await {
+        return resp;
+    }
+    let records = match s.registry.list(&tenant).await {
+        Ok(r) => r,
+        Err(e) => return registry_error(&e),
+    };
+    let mut servers: Vec<Value> = records.iter().map(views::summary).collect();
+    servers.extend(
+        s.registry
+            .managed_names(&tenant)
+            .iter()
+            .map(|n| views::managed_summary(n)),
+    );
+    servers.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    Json(json!({"tenant": tenant, "servers": servers})).into_response()
+}
+
+/// `GET /v1/tenants/{tenant}/servers/{server}`.
+pub(crate) async fn show(
+    State(s): State<ControlState>,
+    path: ServerPath,
+    headers: HeaderMap,
+) -> Response {
+    let (tenant, server) = match read_server(&s, path, &headers).await {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    if s.registry.is_managed(&tenant, &server) {
+        let mut body = views::managed_summary(&server);
+        body["tenant"] = json!(tenant);
+        return Json(body).into_response();
+    }
+    match s.registry.get(&tenant, &server).await {
+        Ok(record) => with_etag(Json(views::server(&record)).into_response(), &record),
+        Err(e) => registry_error(&e),
+    }
+}
+
+/// `GET …/servers/{server}/versions`.
+pub(crate) async fn versions(
+    State(s): State<ControlState>,
+    path: ServerPath,
+    headers: HeaderMap,
+) -> Response {
+    let (tenant, server) = match read_server(&s, path, &headers).await {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    match s.registry.get(&tenant, &server).await {
+        Ok(record) => {
+            let versions: Vec<Value> = record.versions.iter().map(views::version).collect();
+            with_etag(Json(json!({"versions": versions})).into_response(), &record)
+        }
+        Err(e) => registry_error(&e),
+    }
+}
+
+/// `GET …/servers/{server}/versions/{version}`.
+pub(crate) async fn version(
+    State(s): State<ControlState>,
+    path: VersionPath,
+    headers: HeaderMap,
+) -> Response {
+    let (tenant, server, v) = match read_version(&s, path, &headers).await {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    match s.registry.get(&tenant, &server).await {
+        Ok(record) => match record.version(v) {
+            Some(found) => with_etag(Json(views::version(found)).into_response(), &record),
+            None => problem(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{tenant}/{server} has no version {v}"),
+            ),
+        },
+        Err(e) => registry_error(&e),
+    }
+}
+
+/// `PUT /v1/tenants/{tenant}/servers/{server}`: deploys a new version.
+pub(crate) async fn deploy(
+    State(s): State<ControlState>,
+    path: ServerPath,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Ok(Path((tenant, server))) = path else {
+        return bad_path("malformed tenant or server in the path");
+    };
+    let caller = match authorize(&s, &headers, &tenant).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!(
+                    "the deployment is larger than control.max_body_bytes ({} bytes)",
+                    s.registry.control().max_body_bytes
+                ),
+            );
+        }
+        Err(e) => return problem(e.status(), "bad_request", e.body_text()),
+    };
+    let document: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("the body is not JSON: {e}"),
+            );
+        }
+    };
+    let result = change(
+        &s,
+        &caller,
+        &tenant,
+        &server,
+        &headers,
+        Change::Deploy(document),
+    )
+    .await;
+    match result {
+        Ok(changed) => {
+            let version = changed.version.unwrap_or_default();
+            let digest = changed.record.version(version).map(|v| v.digest.clone());
+            crate::audit::control_change(
+                "server.deployed",
+                &tenant,
+                &server,
+                Some(version),
+                caller.subject(),
+            );
+            let body = json!({
+                "server": server, "version": version, "digest": digest, "state": "proposed",
+            });
+            let mut resp = with_etag(
+                (StatusCode::CREATED, Json(body)).into_response(),
+                &changed.record,
+            );
+            let location = format!("/v1/tenants/{tenant}/servers/{server}/versions/{version}");
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            resp
+        }
+        Err(resp) => resp,
+    }
+}
+
+/// `POST …/versions/{version}/approve`.
+pub(crate) async fn approve(
+    State(s): State<ControlState>,
+    path: VersionPath,
+    headers: HeaderMap,
+) -> Response {
+    version_change(&s, path, &headers, "version.approved", Change::Approve).await
+}
+
+/// `POST …/versions/{version}/activate`.
+pub(crate) async fn activate(
+    State(s): State<ControlState>,
+    path: VersionPath,
+    headers: HeaderMap,
+) -> Response {
+    version_change(&s, path, &headers, "version.activated", Change::Activate).await
+}
+
+/// `POST …/servers/{server}/rollback`: activates the previous approved
+/// version.
+pub(crate) async fn rollback(
+    State(s): State<ControlState>,
+    path: ServerPath,
+    headers: HeaderMap,
+) -> Response {
+    server_change(&s, path, &headers, "version.activated", Change::Rollback).await
+}
+
+/// `POST …/servers/{server}/deprecate`, body `{"sunset": "YYYY-MM-DD"}`
+/// (optional).
+pub(crate) async fn deprecate(
+    State(s): State<ControlState>,
+    path: ServerPath,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let sunset = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(v) => match v.get("sunset") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(d)) if is_date(d) => Some(d.clone()),
+                Some(_) => {
+                    return problem(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_request",
+                        "`sunset` must be a date like 2027-01-31",
+                    );
+                }
+            },
+            Err(e) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("the body is not JSON: {e}"),
+                );
+            }
+        }
+    };
+    server_change(
+        &s,
+        path,
+        &headers,
+        "server.deprecated",
+        Change::Deprecate(sunset),
+    )
+    .await
+}
+
+/// `DELETE /v1/tenants/{tenant}/servers/{server}`: decommissions.
+pub(crate) async fn decommission(
+    State(s): State<ControlState>,
+    path: ServerPath,
+    headers: HeaderMap,
+) -> Response {
+    server_change(
+        &s,
+        path,
+        &headers,
+        "server.decommissioned",
+        Change::Decommission,
+    )
+    .await
+}
+
+async fn version_change(
+    s: &ControlState,
+    path: VersionPath,
+    headers: &HeaderMap,
+    event: &'static str,
+    make: fn(u32) -> Change,
+) -> Response {
+    let Ok(Path((tenant, server, v))) = path else {
+        return bad_path("malformed tenant, server or version in the path");
+    };
+    let Ok(v) = v.parse::<u32>() else {
+        return bad_path("the version in the path must be a number: 1, 2, …");
+    };
+    let caller = match authorize(s, headers, &tenant).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    finish(
+        change(s, &caller, &tenant, &server, headers, make(v)).await,
+        event,
+        &tenant,
+        &server,
+        &caller,
+    )
+}
+
+async fn server_change(
+    s: &ControlState,
+    path: ServerPath,
+    headers: &HeaderMap,
+    event: &'static str,
+    what: Change,
+) -> Response {
+    let Ok(Path((tenant, server))) = path else {
+        return bad_path("malformed tenant or server in the path");
+    };
+    let caller = match authorize(s, headers, &tenant).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    finish(
+        change(s, &caller, &tenant, &server, headers, what).await,
+        event,
+        &tenant,
+        &server,
+        &caller,
+    )
+}
+
+fn finish(
+    result: Result<Changed, Response>,
+    event: &'static str,
+    tenant: &str,
+    server: &str,
+    caller: &Caller,
+) -> Response {
+    match result {
+        Ok(changed) => {
+            crate::audit::control_change(event, tenant, server, changed.version, caller.subject());
+            with_etag(
+                Json(views::server(&changed.record)).into_response(),
+                &changed.record,
+            )
+        }
+        Err(resp) => resp,
+    }
+}
+
+async fn change(
+    s: &ControlState,
+    caller: &Caller,
+    tenant: &str,
+    server: &str,
+    headers: &HeaderMap,
+    what: Change,
+) -> Result<Changed, Response> {
+    let if_match = match if_match(headers) {
+        Ok(m) => m,
+        Err(resp) => return Err(resp),
+    };
+    s.registry
+        .change(tenant, server, caller.subject(), if_match, what)
+        .await
+        .map_err(|e| registry_error(&e))
+}
+
+/// The revision named by `If-Match` (`"7"` or `7`); `*` or none: any.
+fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Response> {
+    let Some(raw) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = raw.to_str().unwrap_or("").trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    text.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map(Some)
+        .map_err(|_| {
+            problem(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "If-Match must be an ETag this API gave out, e.g. \"3\"",
+            )
+        })
+}
+
+async fn read_server(
+    s: &ControlState,
+    path: ServerPath,
+    headers: &HeaderMap,
+) -> Result<(String, String), Response> {
+    let Ok(Path((tenant, server))) = path else {
+        return Err(bad_path("malformed tenant or server in the path"));
+    };
+    authorize(s, headers, &tenant).await?;
+    Ok((tenant, server))
+}
+
+async fn read_version(
+    s: &ControlState,
+    path: VersionPath,
+    headers: &HeaderMap,
+) -> Result<(String, String, u32), Response> {
+    let Ok(Path((tenant, server, v))) = path else {
+        return Err(bad_path("malformed tenant, server or version in the path"));
+    };
+    let Ok(v) = v.parse::<u32>() else {
+        return Err(bad_path(
+            "the version in the path must be a number: 1, 2, …",
+        ));
+    };
+    authorize(s, headers, &tenant).await?;
+    Ok((tenant, server, v))
+}
+
+fn with_etag(mut resp: Response, record: &ServerRecord) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", record.revision)) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
+}
+
+/// `YYYY-MM-DD`.
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && humantime::parse_rfc3339(&format!("{s}T00:00:00Z")).is_ok()
+}

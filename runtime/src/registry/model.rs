@@ -1,0 +1,194 @@
+//! What the registry keeps: a [`ServerRecord`] per deployed server, with
+//! its immutable [`VersionRecord`]s and their lifecycle states.
+//!
+//! Records are stored as JSON; every change bumps the record's
+//! `revision`, which is also its `ETag`.
+//!
+//! May import: nothing else in the crate (plain data).
+
+use serde::{Deserialize, Serialize};
+
+/// How much harm the server can do (set by its owner, shown to approvers).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RiskTier {
+    /// Read-only, public data.
+    Low,
+    /// The default.
+    Medium,
+    /// Writes, or reaches internal systems.
+    High,
+    /// Money, production, or personal data at scale.
+    Critical,
+}
+
+/// The most sensitive data the server handles.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum DataClassification {
+    /// Anyone may see it.
+    Public,
+    /// The default.
+    Internal,
+    /// Need to know.
+    Confidential,
+    /// Regulated.
+    Restricted,
+}
+
+/// Who answers for a server, and what it is.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub(crate) struct Metadata {
+    /// Owning team or person.
+    pub owner: Option<String>,
+    /// How to reach the owner.
+    pub contact: Option<String>,
+    /// What the server is for.
+    pub description: Option<String>,
+    /// Risk tier.
+    pub risk_tier: RiskTier,
+    /// Data classification.
+    pub data_classification: DataClassification,
+}
+
+impl Default for Metadata {
+    fn default() -> Self {
+        Metadata {
+            owner: None,
+            contact: None,
+            description: None,
+            risk_tier: RiskTier::Medium,
+            data_classification: DataClassification::Internal,
+        }
+    }
+}
+
+/// Where a version is in its life.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum VersionState {
+    /// Deployed, waiting for approval.
+    Proposed,
+    /// Approved; may be activated.
+    Approved,
+    /// New sessions use it (at most one version per server).
+    Active,
+    /// Was active; may be activated again (rollback).
+    Retired,
+}
+
+impl VersionState {
+    /// The state's name, as in the API.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            VersionState::Proposed => "proposed",
+            VersionState::Approved => "approved",
+            VersionState::Active => "active",
+            VersionState::Retired => "retired",
+        }
+    }
+}
+
+/// One immutable version of a server.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub(crate) struct VersionRecord {
+    /// 1, 2, … per server.
+    pub version: u32,
+    /// Lifecycle state.
+    pub state: VersionState,
+    /// The deployment document (the shape of a `[servers.T.S]` entry), as
+    /// deployed, without the metadata.
+    pub deployment: serde_json::Value,
+    /// SHA-256 of the canonical deployment document, `sha256:…`.
+    pub digest: String,
+    /// Owner, risk tier, … as deployed with this version.
+    pub metadata: Metadata,
+    /// Subject that deployed it.
+    pub deployed_by: String,
+    /// When, RFC 3339.
+    pub deployed_at: String,
+    /// Subject that approved it.
+    pub approved_by: Option<String>,
+    /// When, RFC 3339.
+    pub approved_at: Option<String>,
+    /// When it was last activated, RFC 3339.
+    pub activated_at: Option<String>,
+}
+
+/// Where a server is in its life, beside its versions.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase", tag = "state")]
+pub(crate) enum ServerState {
+    /// Callable when it has an active version.
+    Live,
+    /// Still callable; announced to go away.
+    Deprecated {
+        /// The announced end date (RFC 3339 date), if any.
+        sunset: Option<String>,
+        /// When it was deprecated.
+        at: String,
+    },
+    /// Gone: calls are refused; kept so its history stays readable and
+    /// its name cannot be silently reused.
+    Decommissioned {
+        /// When.
+        at: String,
+    },
+}
+
+/// A deployed server with every version it had.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub(crate) struct ServerRecord {
+    /// Tenant.
+    pub tenant: String,
+    /// Server name.
+    pub name: String,
+    /// Bumped by every change; the record's `ETag`.
+    pub revision: u64,
+    /// Lifecycle state of the server as a whole.
+    pub state: ServerState,
+    /// Every version, oldest first (`versions[i].version == i + 1`).
+    pub versions: Vec<VersionRecord>,
+}
+
+impl ServerRecord {
+    /// A server with no versions yet.
+    pub(crate) fn new(tenant: &str, name: &str) -> Self {
+        ServerRecord {
+            tenant: tenant.to_owned(),
+            name: name.to_owned(),
+            revision: 0,
+            state: ServerState::Live,
+            versions: Vec::new(),
+        }
+    }
+
+    /// The active version, if any.
+    pub(crate) fn active(&self) -> Option<&VersionRecord> {
+        self.versions
+            .iter()
+            .find(|v| v.state == VersionState::Active)
+    }
+
+    /// Version `v`, if it exists.
+    pub(crate) fn version(&self, v: u32) -> Option<&VersionRecord> {
+        let i = usize::try_from(v).ok()?.checked_sub(1)?;
+        self.versions.get(i)
+    }
+
+    /// Whether the server is decommissioned.
+    pub(crate) fn is_decommissioned(&self) -> bool {
+        matches!(self.state, ServerState::Decommissioned { .. })
+    }
+
+    /// The server's state in one word, as in listings: `decommissioned`,
+    /// `deprecated`, `active` (has an active version) or `inactive`.
+    pub(crate) fn summary_state(&self) -> &'static str {
+        match self.state {
+            ServerState::Decommissioned { .. } => "decommissioned",
+            ServerState::Deprecated { .. } => "deprecated",
+            ServerState::Live if self.active().is_some() => "active",
+            ServerState::Live => "inactive",
+        }
+    }
+}

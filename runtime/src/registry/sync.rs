@@ -1,0 +1,86 @@
+//! Applying registry records to the pod's [`ServerTable`]: a server with
+//! an active version is hosted with that version's deployment; one
+//! without (proposed only, or decommissioned) is taken out of the table
+//! and agents are told why. Sessions already running keep the instance
+//! (and so the version) they started with.
+//!
+//! May import: `registry::{model, deployment}`, `servers`.
+
+use std::collections::{BTreeMap, HashSet};
+
+use parking_lot::Mutex;
+
+use super::deployment;
+use super::model::{ServerRecord, ServerState};
+use crate::servers::ServerTable;
+
+/// Applies `record` to `table` unless it is managed by the config file or
+/// this pod applied that revision already.
+pub(super) fn apply(
+    table: &ServerTable,
+    applied: &Mutex<BTreeMap<String, (u64, Option<u32>)>>,
+    record: &ServerRecord,
+    managed: &HashSet<String>,
+) {
+    let key = format!("{}/{}", record.tenant, record.name);
+    if managed.contains(&key) {
+        return;
+    }
+    let mut applied = applied.lock();
+    let before = applied.get(&key).copied();
+    if before.is_some_and(|(revision, _)| revision >= record.revision) {
+        return;
+    }
+    let active = record.active().filter(|_| !record.is_decommissioned());
+    let active_version = active.map(|v| v.version);
+    applied.insert(key, (record.revision, active_version));
+    let (tenant, name) = (record.tenant.as_str(), record.name.as_str());
+    match active {
+        Some(version) => {
+            if before.and_then(|(_, v)| v) == Some(version.version)
+                && table.get(tenant, name).is_some()
+            {
+                return;
+            }
+            match deployment::parse(&version.deployment) {
+                Ok(config) => {
+                    table.insert_version(tenant, name, config, version.version);
+                    tracing::info!(
+                        tenant,
+                        server = name,
+                        version = version.version,
+                        "serving a new version"
+                    );
+                }
+                Err(e) => tracing::error!(
+                    tenant,
+                    server = name,
+                    version = version.version,
+                    error = %e,
+                    "cannot read the active version's deployment; the server stays as it was"
+                ),
+            }
+        }
+        None => {
+            table.remove(tenant, name);
+            table.set_unavailable(tenant, name, Some(reason(record)));
+        }
+    }
+}
+
+/// Why agents cannot call a server without an active version.
+fn reason(record: &ServerRecord) -> String {
+    let name = format!("{}/{}", record.tenant, record.name);
+    if let ServerState::Decommissioned { at } = &record.state {
+        return format!("{name} was decommissioned at {at}");
+    }
+    let states: Vec<String> = record
+        .versions
+        .iter()
+        .map(|v| format!("version {} is {}", v.version, v.state.as_str()))
+        .collect();
+    format!(
+        "{name} has no active version ({}); an admin of the tenant activates an approved one",
+        states.join(", ")
+    )
+}
