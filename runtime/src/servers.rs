@@ -20,7 +20,7 @@ use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 use tokio::sync::{OnceCell, broadcast};
 
-use crate::backend::{SecretEnv, ServerSpec};
+use crate::backend::{Pinned, SecretEnv, ServerSpec};
 use crate::config::{Config, ServerConfig, parse_size};
 use crate::protocol::Era;
 
@@ -149,15 +149,28 @@ impl ServerTable {
         self.put(self.hosted(tenant, name, config, None))
     }
 
-    /// [`ServerTable::insert`] for version `version` of a registry server.
+    /// [`ServerTable::insert`] for version `version` of a registry server,
+    /// running exactly what it was pinned to when it was deployed.
     pub(crate) fn insert_version(
         &self,
         tenant: &str,
         name: &str,
         config: ServerConfig,
         version: u32,
+        pinned: &Pinned,
     ) -> Arc<HostedServer> {
-        self.put(self.hosted(tenant, name, config, Some(version)))
+        let mut hosted = self.hosted(tenant, name, config, Some(version));
+        if let Some(image) = &pinned.image {
+            hosted.spec.image = Some(image.clone());
+        }
+        hosted.spec.executable_digest = pinned.executable.as_ref().map(|(_, d)| d.clone());
+        self.put(hosted)
+    }
+
+    /// What the backend would run for `config` as `tenant/name` (to pin it
+    /// at deploy time).
+    pub(crate) fn spec_for(&self, tenant: &str, name: &str, config: &ServerConfig) -> ServerSpec {
+        spec(tenant, name, config, self.inner.spec_limits)
     }
 
     /// Why `tenant/name` cannot be called, when the registry knows it but
@@ -273,6 +286,7 @@ fn spec(tenant: &str, name: &str, config: &ServerConfig, limits: SpecLimits) -> 
         max_message_bytes: limits.max_message_bytes,
         shutdown_grace: limits.shutdown_grace,
         image: config.image.clone(),
+        executable_digest: None,
         // Validated at config load (or deploy) time.
         memory_bytes: parse_size(&config.memory).unwrap_or(256 << 20),
         nano_cpus: (config.cpus * 1e9) as i64,

@@ -90,7 +90,7 @@ impl App {
             shutdown.clone(),
         );
         let servers = ServerTable::from_config(&config);
-        let registry = Registry::open(&config, shared_store, servers.clone())
+        let registry = Registry::open(&config, shared_store, servers.clone(), backend.clone())
             .await
             .map_err(StartError::Registry)?;
         if config.store.url != "memory" {

@@ -22,6 +22,10 @@ pub enum BackendError {
         /// Server.
         server: String,
     },
+    /// The executable is missing, unreadable, or not the one its version
+    /// was pinned to.
+    #[error("{0}")]
+    Executable(String),
     /// The program could not be started.
     #[error(
         "could not start server command `{program}`: {source}; check the deployment's `command`"

@@ -21,6 +21,8 @@
 //!   servers that listen on a port (`transport = "http"`).
 //! - `delivery`: secrets handed to an instance (env at start, headers
 //!   per request).
+//! - `pin`: pinning an executable to its SHA-256 (images are pinned by
+//!   `docker`).
 
 mod delivery;
 mod docker;
@@ -28,6 +30,7 @@ mod error;
 pub(crate) mod framing;
 pub(crate) mod http_bridge;
 mod instance;
+mod pin;
 mod process;
 mod spec;
 mod traits;
@@ -39,6 +42,7 @@ pub(crate) use self::instance::StopControl;
 #[cfg(test)]
 pub(crate) use self::instance::testing;
 pub(crate) use self::instance::{InboundSink, Instance};
+pub(crate) use self::pin::Pinned;
 pub(crate) use self::process::ProcessBackend;
 pub(crate) use self::spec::{InstanceLabels, ServerSpec};
 pub(crate) use self::traits::{Backend, LeaseProbe};

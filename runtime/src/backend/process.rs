@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::framing::{read_lines, write_lines};
 use super::{
-    Backend, BackendError, InboundSink, Instance, InstanceLabels, ServerSpec, StopControl,
+    Backend, BackendError, InboundSink, Instance, InstanceLabels, Pinned, ServerSpec, StopControl,
 };
 
 /// Environment variables passed through to server processes. Everything else
@@ -45,6 +45,27 @@ impl Backend for ProcessBackend {
         "process"
     }
 
+    async fn pin(&self, spec: &ServerSpec) -> Result<Pinned, BackendError> {
+        let program = spec
+            .command
+            .first()
+            .ok_or_else(|| BackendError::NoCommand {
+                tenant: spec.tenant.clone(),
+                server: spec.server.clone(),
+            })?;
+        let path = super::pin::resolve(program)?;
+        let digest = tokio::task::spawn_blocking(move || {
+            let digest = super::pin::executable_digest(&path)?;
+            Ok::<_, BackendError>((path.display().to_string(), digest))
+        })
+        .await
+        .map_err(|e| BackendError::Executable(format!("hashing the executable failed: {e}")))??;
+        Ok(Pinned {
+            image: None,
+            executable: Some(digest),
+        })
+    }
+
     async fn start(
         &self,
         spec: &ServerSpec,
@@ -58,6 +79,9 @@ impl Backend for ProcessBackend {
                     tenant: spec.tenant.clone(),
                     server: spec.server.clone(),
                 })?;
+        if let Some(expected) = &spec.executable_digest {
+            super::pin::check_executable(program, expected)?;
+        }
         let mut cmd = Command::new(program);
         cmd.args(args)
             .env_clear()

@@ -46,8 +46,11 @@ pub(crate) struct ServerSpec {
     pub max_message_bytes: usize,
     /// Grace period for each shutdown step (stdin close, SIGTERM).
     pub shutdown_grace: Duration,
-    /// Image (docker backend).
+    /// Image (docker backend): a registry version's content digest.
     pub image: Option<String>,
+    /// The `sha256:…` the executable must hash to (process backend, for
+    /// registry versions): a changed file refuses to start.
+    pub executable_digest: Option<String>,
     /// Memory limit in bytes (docker backend).
     pub memory_bytes: i64,
     /// CPU limit in billionths of a core (docker backend).

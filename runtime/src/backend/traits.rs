@@ -9,6 +9,7 @@ use async_trait::async_trait;
 
 use super::error::BackendError;
 use super::instance::{InboundSink, Instance};
+use super::pin::Pinned;
 use super::spec::{InstanceLabels, ServerSpec};
 
 /// Starts instances.
@@ -25,6 +26,10 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// replaced (e.g. empties its warm pool). Sessions already running
     /// keep their instances. Default: nothing.
     async fn retire(&self, _spec: &ServerSpec) {}
+    /// Pins what `spec` runs to its content, when a version is deployed
+    /// (an image to its digest; an executable to its SHA-256). An error
+    /// names what is missing.
+    async fn pin(&self, spec: &ServerSpec) -> Result<Pinned, BackendError>;
     /// Starts one instance that reports to `sink`.
     async fn start(
         &self,

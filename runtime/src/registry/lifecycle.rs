@@ -7,7 +7,7 @@
 //! May import: `registry::{model, error}`.
 
 use super::error::RegistryError;
-use super::model::{Metadata, ServerRecord, ServerState, VersionRecord, VersionState};
+use super::model::{NewVersion, ServerRecord, ServerState, VersionRecord, VersionState};
 
 /// Who is acting, and when.
 pub(crate) struct Act<'a> {
@@ -20,9 +20,7 @@ pub(crate) struct Act<'a> {
 /// Adds a new proposed version; returns its number.
 pub(crate) fn deploy(
     record: &mut ServerRecord,
-    deployment: serde_json::Value,
-    digest: String,
-    metadata: Metadata,
+    new: &NewVersion,
     act: &Act<'_>,
 ) -> Result<u32, RegistryError> {
     refuse_if_gone(record)?;
@@ -31,9 +29,12 @@ pub(crate) fn deploy(
     record.versions.push(VersionRecord {
         version,
         state: VersionState::Proposed,
-        deployment,
-        digest,
-        metadata,
+        deployment: new.document.clone(),
+        digest: new.digest(),
+        deployment_digest: new.deployment_digest.clone(),
+        image_digest: new.image_digest.clone(),
+        executable: new.executable.clone(),
+        metadata: new.metadata.clone(),
         deployed_by: act.actor.to_owned(),
         deployed_at: act.now.to_owned(),
         approved_by: None,
@@ -43,26 +44,28 @@ pub(crate) fn deploy(
     Ok(version)
 }
 
-/// Makes the deployment with `digest` the active version, deploying and
-/// approving it (as `act.actor`) if needed; returns the version and
-/// whether anything changed.
+/// Makes `new` the active version, deploying and approving it (as
+/// `act.actor`) if needed; a version with the same deployment and the
+/// same pinned content is reused. Returns the version and whether
+/// anything changed.
 pub(crate) fn ensure(
     record: &mut ServerRecord,
-    deployment: serde_json::Value,
-    digest: String,
-    metadata: Metadata,
+    new: &NewVersion,
     act: &Act<'_>,
 ) -> Result<(u32, bool), RegistryError> {
     refuse_if_gone(record)?;
+    let digest = new.digest();
+    let same =
+        |v: &VersionRecord| v.digest == digest && v.deployment_digest == new.deployment_digest;
     if let Some(active) = record.active()
-        && active.digest == digest
+        && same(active)
     {
         return Ok((active.version, false));
     }
-    let existing = record.versions.iter().rev().find(|v| v.digest == digest);
+    let existing = record.versions.iter().rev().find(|v| same(v));
     let v = match existing {
         Some(found) => found.version,
-        None => deploy(record, deployment, digest, metadata, act)?,
+        None => deploy(record, new, act)?,
     };
     let version = version_mut(record, v)?;
     if version.state == VersionState::Proposed {
@@ -230,18 +233,20 @@ mod tests {
         now: "2026-12-06T09:00:00Z",
     };
 
+    fn new_version(n: usize) -> NewVersion {
+        NewVersion {
+            document: serde_json::json!({"command": ["/bin/cat", n.to_string()]}),
+            deployment_digest: format!("sha256:d{n}"),
+            image_digest: None,
+            executable: None,
+            metadata: super::super::model::Metadata::default(),
+        }
+    }
+
     fn deployed(n: usize) -> ServerRecord {
         let mut r = ServerRecord::new("acme", "files");
         for i in 0..n {
-            let doc = serde_json::json!({"command": ["/bin/cat", i.to_string()]});
-            deploy(
-                &mut r,
-                doc,
-                format!("sha256:{i}"),
-                Metadata::default(),
-                &ALICE,
-            )
-            .unwrap();
+            deploy(&mut r, &new_version(i), &ALICE).unwrap();
         }
         r
     }
@@ -307,27 +312,21 @@ mod tests {
     #[test]
     fn ensure_activates_a_deployment_once_and_reuses_known_versions() {
         let mut r = ServerRecord::new("demo", "everything");
-        let doc = |n: u32| serde_json::json!({"command": ["/bin/demo", n.to_string()]});
-        let meta = Metadata::default;
-        assert_eq!(
-            ensure(&mut r, doc(1), "d1".into(), meta(), &ALICE).unwrap(),
-            (1, true)
-        );
+        assert_eq!(ensure(&mut r, &new_version(1), &ALICE).unwrap(), (1, true));
         assert_eq!(r.versions[0].approved_by.as_deref(), Some("alice"));
-        assert_eq!(
-            ensure(&mut r, doc(1), "d1".into(), meta(), &ALICE).unwrap(),
-            (1, false)
-        );
-        assert_eq!(
-            ensure(&mut r, doc(2), "d2".into(), meta(), &ALICE).unwrap(),
-            (2, true)
-        );
+        assert_eq!(ensure(&mut r, &new_version(1), &ALICE).unwrap(), (1, false));
+        assert_eq!(ensure(&mut r, &new_version(2), &ALICE).unwrap(), (2, true));
         // Back to the first deployment: its version again, not a third.
-        assert_eq!(
-            ensure(&mut r, doc(1), "d1".into(), meta(), &ALICE).unwrap(),
-            (1, true)
-        );
+        assert_eq!(ensure(&mut r, &new_version(1), &ALICE).unwrap(), (1, true));
         assert_eq!(states(&r), ["active", "retired"]);
+        // The same document with a rebuilt executable is a new version.
+        let mut rebuilt = new_version(1);
+        rebuilt.executable = Some(super::super::model::ExecutablePin {
+            path: "/bin/cat".into(),
+            sha256: "sha256:new".into(),
+        });
+        assert_eq!(ensure(&mut r, &rebuilt, &ALICE).unwrap(), (3, true));
+        assert_eq!(r.versions[2].digest, "sha256:new");
     }
 
     #[test]
@@ -341,8 +340,7 @@ mod tests {
         decommission(&mut r, &BOB).unwrap();
         assert_eq!(r.summary_state(), "decommissioned");
         assert!(r.active().is_none());
-        let doc = serde_json::json!({});
-        let e = deploy(&mut r, doc, "d".into(), Metadata::default(), &ALICE).unwrap_err();
+        let e = deploy(&mut r, &new_version(9), &ALICE).unwrap_err();
         assert!(e.to_string().contains("decommissioned at"), "{e}");
         assert_eq!(activate(&mut r, 1, &BOB).unwrap_err().status(), 409);
         assert_eq!(decommission(&mut r, &BOB).unwrap_err().status(), 409);

@@ -10,8 +10,9 @@
 //! under the state dir otherwise ([`FileStore`]). Servers written in
 //! `berth.toml` are "managed by config": listed, but never changed here.
 //!
-//! May import: `registry::*`, `servers` (the table it fills), `config`,
-//! `audit`, external crates. Must not import `http`, `mcp`, `control` or
+//! May import: `registry::*`, `servers` (the table it fills), `backend`
+//! (pinning a deployment to its content), `config`, `audit`, external
+//! crates. Must not import `http`, `mcp`, `control` or
 //! `app`.
 //!
 //! # Layout
@@ -40,8 +41,10 @@ use parking_lot::Mutex;
 
 use self::file_store::FileStore;
 use self::lifecycle::Act;
+use self::model::{ExecutablePin, NewVersion};
 use self::store::{RegistryStore, SharedStore};
-use crate::config::{Config, ControlConfig, check_name};
+use crate::backend::{Backend, BackendError};
+use crate::config::{Config, ControlConfig, Problem, check_name};
 use crate::servers::ServerTable;
 
 /// How often every pod reads the index for changes made elsewhere.
@@ -62,6 +65,8 @@ pub(crate) struct Registry {
 struct Inner {
     store: Box<dyn RegistryStore>,
     table: ServerTable,
+    /// Pins deployments to their content.
+    backend: Arc<dyn Backend>,
     /// The rules deployments are checked against (backend, Vault).
     config: Config,
     /// `tenant/name` of servers written in the config file.
@@ -111,6 +116,7 @@ impl Registry {
         config: &Config,
         sessions: Arc<dyn SessionStore>,
         table: ServerTable,
+        backend: Arc<dyn Backend>,
     ) -> Result<Registry, String> {
         let store: Box<dyn RegistryStore> = if config.store.url == "memory" {
             Box::new(FileStore::open(&config.state_dir)?)
@@ -126,6 +132,7 @@ impl Registry {
             inner: Arc::new(Inner {
                 store,
                 table,
+                backend,
                 config: config.clone(),
                 managed,
                 applied: Mutex::new(BTreeMap::new()),
@@ -203,10 +210,11 @@ impl Registry {
                  or remove it from the file to manage it through /v1"
             )));
         }
-        // A deployment is checked once, before any store round trip.
+        // A deployment is checked and pinned once, before any store round
+        // trip.
         let deployment = match &change {
             Change::Deploy(body) | Change::Ensure(body) => {
-                Some(deployment::read(&self.inner.config, body).map_err(RegistryError::Invalid)?)
+                Some(self.prepare(tenant, name, body).await?)
             }
             _ => None,
         };
@@ -236,15 +244,8 @@ impl Registry {
             let act = Act { actor, now: &now };
             let version = match &change {
                 Change::Deploy(_) => {
-                    let d = deployment.as_ref().expect("checked above");
-                    let v = lifecycle::deploy(
-                        &mut record,
-                        d.document.clone(),
-                        d.digest.clone(),
-                        d.metadata.clone(),
-                        &act,
-                    )?;
-                    Some(v)
+                    let new = deployment.as_ref().expect("checked above");
+                    Some(lifecycle::deploy(&mut record, new, &act)?)
                 }
                 Change::Approve(v) => {
                     lifecycle::approve(&mut record, *v, self_approval, &act).map(|()| Some(*v))?
@@ -262,14 +263,8 @@ impl Registry {
                     None
                 }
                 Change::Ensure(_) => {
-                    let d = deployment.as_ref().expect("checked above");
-                    match lifecycle::ensure(
-                        &mut record,
-                        d.document.clone(),
-                        d.digest.clone(),
-                        d.metadata.clone(),
-                        &act,
-                    )? {
+                    let new = deployment.as_ref().expect("checked above");
+                    match lifecycle::ensure(&mut record, new, &act)? {
                         (v, false) => {
                             return Ok(Changed {
                                 version: Some(v),
@@ -305,6 +300,38 @@ impl Registry {
         Err(RegistryError::Unavailable(format!(
             "{tenant}/{name} changed {ATTEMPTS} times while this change was being made"
         )))
+    }
+
+    /// Checks a deployment document and pins what it runs (image digest,
+    /// executable hash) through the backend.
+    async fn prepare(
+        &self,
+        tenant: &str,
+        name: &str,
+        body: &serde_json::Value,
+    ) -> Result<NewVersion, RegistryError> {
+        let checked = deployment::read(&self.inner.config, body).map_err(RegistryError::Invalid)?;
+        let config = deployment::parse(&checked.document)
+            .map_err(|m| RegistryError::Invalid(vec![Problem::new("", &m)]))?;
+        let spec = self.inner.table.spec_for(tenant, name, &config);
+        let pinned = self.inner.backend.pin(&spec).await.map_err(|e| match e {
+            BackendError::MissingImage(_) => {
+                RegistryError::Invalid(vec![Problem::new("/image", &e.to_string())])
+            }
+            BackendError::Executable(_) | BackendError::NoCommand { .. } => {
+                RegistryError::Invalid(vec![Problem::new("/command", &e.to_string())])
+            }
+            other => RegistryError::Unavailable(format!("cannot pin the deployment: {other}")),
+        })?;
+        Ok(NewVersion {
+            document: checked.document,
+            deployment_digest: checked.digest,
+            image_digest: pinned.image,
+            executable: pinned
+                .executable
+                .map(|(path, sha256)| ExecutablePin { path, sha256 }),
+            metadata: checked.metadata,
+        })
     }
 
     /// [`Change::Ensure`] with no `If-Match`; returns the active version.

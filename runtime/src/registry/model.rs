@@ -89,6 +89,42 @@ impl VersionState {
     }
 }
 
+/// An executable pinned by content.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub(crate) struct ExecutablePin {
+    /// Its path, as resolved when the version was deployed.
+    pub path: String,
+    /// `sha256:…` of the file.
+    pub sha256: String,
+}
+
+/// A version about to be deployed: the checked document and what it was
+/// pinned to.
+#[derive(Clone, Debug)]
+pub(crate) struct NewVersion {
+    /// The deployment document, without metadata.
+    pub document: serde_json::Value,
+    /// SHA-256 of the canonical document.
+    pub deployment_digest: String,
+    /// The image's content digest (docker).
+    pub image_digest: Option<String>,
+    /// The executable's pin (process backend).
+    pub executable: Option<ExecutablePin>,
+    /// Owner, risk tier, ….
+    pub metadata: Metadata,
+}
+
+impl NewVersion {
+    /// The digest naming what the version runs (the deployment's own when
+    /// nothing was pinned).
+    pub(crate) fn digest(&self) -> String {
+        self.image_digest
+            .clone()
+            .or_else(|| self.executable.as_ref().map(|e| e.sha256.clone()))
+            .unwrap_or_else(|| self.deployment_digest.clone())
+    }
+}
+
 /// One immutable version of a server.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub(crate) struct VersionRecord {
@@ -99,8 +135,17 @@ pub(crate) struct VersionRecord {
     /// The deployment document (the shape of a `[servers.T.S]` entry), as
     /// deployed, without the metadata.
     pub deployment: serde_json::Value,
-    /// SHA-256 of the canonical deployment document, `sha256:…`.
+    /// What the version runs, by content: the image's digest (docker) or
+    /// the executable's SHA-256 (process backend), `sha256:…`.
     pub digest: String,
+    /// SHA-256 of the canonical deployment document, `sha256:…`.
+    pub deployment_digest: String,
+    /// The image's content digest, when the backend runs images.
+    #[serde(default)]
+    pub image_digest: Option<String>,
+    /// The executable and its SHA-256, when the backend runs processes.
+    #[serde(default)]
+    pub executable: Option<ExecutablePin>,
     /// Owner, risk tier, … as deployed with this version.
     pub metadata: Metadata,
     /// Subject that deployed it.

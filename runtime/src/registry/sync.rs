@@ -4,7 +4,7 @@
 //! and agents are told why. Sessions already running keep the instance
 //! (and so the version) they started with.
 //!
-//! May import: `registry::{model, deployment}`, `servers`.
+//! May import: `registry::{model, deployment}`, `servers`, `backend` (pins).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 
 use super::deployment;
 use super::model::{ServerRecord, ServerState};
+use crate::backend::Pinned;
 use crate::servers::ServerTable;
 
 /// Applies `record` to `table` unless it is managed by the config file or
@@ -44,7 +45,14 @@ pub(super) fn apply(
             }
             match deployment::parse(&version.deployment) {
                 Ok(config) => {
-                    table.insert_version(tenant, name, config, version.version);
+                    let pinned = Pinned {
+                        image: version.image_digest.clone(),
+                        executable: version
+                            .executable
+                            .as_ref()
+                            .map(|e| (e.path.clone(), e.sha256.clone())),
+                    };
+                    table.insert_version(tenant, name, config, version.version, &pinned);
                     tracing::info!(
                         tenant,
                         server = name,

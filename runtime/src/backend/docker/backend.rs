@@ -12,7 +12,7 @@ use super::host::DockerHost;
 use super::pool::Pools;
 use super::{attach, container, events, sweep};
 use crate::backend::{
-    Backend, BackendError, InboundSink, Instance, InstanceLabels, LeaseProbe, ServerSpec,
+    Backend, BackendError, InboundSink, Instance, InstanceLabels, LeaseProbe, Pinned, ServerSpec,
 };
 use crate::config::{DockerConfig, Transport};
 
@@ -49,6 +49,20 @@ impl DockerBackend {
 impl Backend for DockerBackend {
     fn name(&self) -> &'static str {
         "docker"
+    }
+
+    async fn pin(&self, spec: &ServerSpec) -> Result<Pinned, BackendError> {
+        let image = spec
+            .image
+            .as_deref()
+            .ok_or_else(|| BackendError::NoCommand {
+                tenant: spec.tenant.clone(),
+                server: spec.server.clone(),
+            })?;
+        Ok(Pinned {
+            image: Some(container::image_digest(&self.host, image).await?),
+            executable: None,
+        })
     }
 
     async fn reattach(

@@ -20,6 +20,20 @@ use super::network;
 use crate::backend::{BackendError, ServerSpec};
 use crate::config::Transport;
 
+/// The content digest (`sha256:…`) of `image` on the engine.
+pub(super) async fn image_digest(host: &DockerHost, image: &str) -> Result<String, BackendError> {
+    let docker = host.client()?;
+    let inspected = docker.inspect_image(image).await.map_err(|e| match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        } => BackendError::MissingImage(image.to_owned()),
+        other => engine("inspect the image", other),
+    })?;
+    inspected
+        .id
+        .ok_or_else(|| BackendError::MissingImage(image.to_owned()))
+}
+
 /// Creates (does not start) a container for `spec`; `session` labels it.
 pub(super) async fn create(
     host: &DockerHost,
@@ -33,17 +47,10 @@ pub(super) async fn create(
         server: spec.server.clone(),
     })?;
     // Pin the image to what it is *now*: a tag moved later cannot change
-    // what this session runs.
+    // what this session runs. (A registry version's image is a digest
+    // already, pinned when it was deployed.)
+    let digest = image_digest(host, &image).await?;
     let docker = host.client()?;
-    let inspected = docker.inspect_image(&image).await.map_err(|e| match e {
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        } => BackendError::MissingImage(image.clone()),
-        other => engine("inspect the image", other),
-    })?;
-    let digest = inspected
-        .id
-        .ok_or_else(|| BackendError::MissingImage(image.clone()))?;
     let mut labels = labels(&shared.pod, spec, session);
     labels.insert(
         LABEL_STORE.to_owned(),
