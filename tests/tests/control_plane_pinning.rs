@@ -59,11 +59,14 @@ async fn a_changed_executable_refuses_to_start_until_a_new_version_is_deployed()
     // Someone rewrites the file behind the version's back.
     std::fs::write(&script, format!("{body}# changed after approval\n")).unwrap();
     let r = init(&c, &url, &agent).await;
-    let status = r.status();
-    let said = r.text().await.unwrap();
-    assert_ne!(status, 200, "a changed executable started: {said}");
+    let said: serde_json::Value = r.json().await.unwrap();
     assert!(
-        said.contains("changed since this version was deployed"),
+        said.get("result").is_none(),
+        "a changed executable started: {said}"
+    );
+    let message = said["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("changed since this version was deployed"),
         "{said}"
     );
 
