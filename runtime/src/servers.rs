@@ -24,6 +24,9 @@ use crate::backend::{Pinned, SecretEnv, ServerSpec};
 use crate::config::{Config, ServerConfig, parse_size};
 use crate::protocol::Era;
 
+/// The next [`HostedServer::definition`].
+static NEXT_DEFINITION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// Changes a slow subscriber may fall behind by before it misses some.
 const CHANGE_BACKLOG: usize = 256;
 
@@ -46,6 +49,9 @@ pub struct HostedServer {
     /// What the backend runs for it, independent of any caller (warm
     /// pools start from it; sessions add the caller's secrets).
     pub(crate) spec: ServerSpec,
+    /// Unique per definition (each insert makes a new one): a failure of
+    /// one definition says nothing about the next.
+    pub(crate) definition: u64,
     /// The registry version this definition is (`None`: from the config
     /// file).
     pub version: Option<u32>,
@@ -263,6 +269,7 @@ impl ServerTable {
             scopes,
             spec: spec(tenant, name, &config, self.inner.spec_limits),
             backend_era: OnceCell::new(),
+            definition: NEXT_DEFINITION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             version,
             config,
         }

@@ -32,7 +32,7 @@ use crate::config::{BackendKind, Config, ConfigError};
 use crate::control::ControlState;
 use crate::hosting::{Continuations, Sessions};
 use crate::http::{AppState, StateParts};
-use crate::registry::Registry;
+use crate::registry::{Registry, RegistryError};
 use crate::secrets::{Secrets, connect_vault, load_session_keys};
 use crate::servers::ServerTable;
 
@@ -145,10 +145,26 @@ impl App {
         deployment: serde_json::Value,
         actor: &str,
     ) -> Result<u32, StartError> {
-        self.registry
-            .ensure(tenant, name, deployment, actor)
-            .await
-            .map_err(|e| StartError::Registry(format!("{tenant}/{name}: {e}")))
+        // The store may be coming up (or failing over) as Berth starts.
+        let mut wait = std::time::Duration::from_millis(100);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match self
+                .registry
+                .ensure(tenant, name, deployment.clone(), actor)
+                .await
+            {
+                Err(RegistryError::Unavailable(m)) if tokio::time::Instant::now() < deadline => {
+                    tracing::warn!(error = %m, "the registry store is unavailable; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(std::time::Duration::from_secs(2));
+                }
+                other => {
+                    return other
+                        .map_err(|e| StartError::Registry(format!("{tenant}/{name}: {e}")));
+                }
+            }
+        }
     }
 
     /// Serves on `listener` until `shutdown` completes, then drains

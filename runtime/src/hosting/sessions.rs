@@ -257,15 +257,18 @@ impl Sessions {
         Ok(spec)
     }
 
-    /// Remembers that `tenant/server` failed to start (spawn error, exit or
-    /// refusal before `initialize` completed), so new sessions fail fast.
-    pub(crate) fn record_start_failure(&self, tenant: &str, server: &str, reason: &str) {
-        self.shared.failures.record(tenant, server, reason);
+    /// Remembers that `server` failed to start (spawn error, exit or
+    /// refusal before `initialize` completed), so new sessions of this
+    /// definition fail fast.
+    pub(crate) fn record_start_failure(&self, server: &HostedServer, reason: &str) {
+        self.shared
+            .failures
+            .record(&server.tenant, &server.name, server.definition, reason);
     }
 
-    /// Forgets start failures of `tenant/server` (it initialized fine).
-    pub(crate) fn clear_start_failure(&self, tenant: &str, server: &str) {
-        self.shared.failures.clear(tenant, server);
+    /// Forgets start failures of `server` (it initialized fine).
+    pub(crate) fn clear_start_failure(&self, server: &HostedServer) {
+        self.shared.failures.clear(&server.tenant, &server.name);
     }
 
     /// Ends a session: removes it, stops its instance, deletes its record.

@@ -145,7 +145,7 @@ impl Sessions {
         }
         self.shared
             .failures
-            .check(route.tenant(), route.server_name())?;
+            .check(route.tenant(), route.server_name(), route.server.definition)?;
         let label = route
             .record_key()
             .as_str()
@@ -175,7 +175,7 @@ impl Sessions {
     pub(super) fn start_error(&self, route: &Route, e: BackendError) -> HostingError {
         tracing::warn!(tenant = route.tenant(), server = route.server_name(), error = %e, "server instance failed to start");
         if !matches!(e, BackendError::Capacity(_) | BackendError::Engine(_)) {
-            self.record_start_failure(route.tenant(), route.server_name(), &e.to_string());
+            self.record_start_failure(&route.server, &e.to_string());
         }
         HostingError::Backend(e)
     }

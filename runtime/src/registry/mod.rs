@@ -138,7 +138,12 @@ impl Registry {
                 applied: Mutex::new(BTreeMap::new()),
             }),
         };
-        registry.refresh().await?;
+        // A store that cannot be read yet (Redis restarting, a Sentinel
+        // failover) must not keep the pod down: config servers serve now,
+        // and `follow` applies the registry as soon as the store answers.
+        if let Err(e) = registry.refresh().await {
+            tracing::warn!(error = %e, "cannot read the server registry yet; retrying in the background");
+        }
         Ok(registry)
     }
 

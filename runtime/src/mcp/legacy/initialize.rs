@@ -57,12 +57,12 @@ pub(super) async fn initialize(
         if new.session.closed_reason().is_some() {
             let reason = jsonrpc::error_message(&event.data)
                 .unwrap_or_else(|| "the MCP server failed to initialize".into());
-            sessions.record_start_failure(&server.tenant, &server.name, &reason);
+            sessions.record_start_failure(&server, &reason);
         }
         sessions.remove(&new.route).await;
         return json(StatusCode::OK, event.data);
     };
-    sessions.clear_start_failure(&server.tenant, &server.name);
+    sessions.clear_start_failure(&server);
     new.session.set_protocol_version(&version);
     let params = env.params.map(|p| p.get()).unwrap_or_default();
     if let Err(e) = sessions.commit_legacy(&new, &version, params).await {

@@ -138,7 +138,7 @@ async fn failed(
 ) -> HostingError {
     let sessions = app.sessions();
     if session.closed_reason().is_some() {
-        sessions.record_start_failure(&server.tenant, &server.name, &e.to_string());
+        sessions.record_start_failure(server, &e.to_string());
     }
     sessions.remove(route).await;
     e
