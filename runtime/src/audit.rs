@@ -69,3 +69,16 @@ pub(crate) fn control_change(
         "control-plane change"
     );
 }
+
+/// A request reached a deprecated server (it is still served; the answer
+/// carries the deprecation notice in `_meta`).
+pub(crate) fn deprecated_server_used(tenant: &str, server: &str, subject: &str) {
+    tracing::info!(
+        target: "berth::audit",
+        event = "server.deprecated_used",
+        tenant,
+        server,
+        subject,
+        "request to a deprecated server"
+    );
+}

@@ -24,6 +24,11 @@ use crate::backend::{Pinned, SecretEnv, ServerSpec};
 use crate::config::{Config, ServerConfig, parse_size};
 use crate::protocol::Era;
 
+/// A notice added to the `_meta` of every answer of a server (its
+/// deprecation), shared by every definition and session of the server so
+/// a change reaches sessions already running.
+pub(crate) type Notice = Arc<arc_swap::ArcSwapOption<serde_json::Value>>;
+
 /// The next [`HostedServer::definition`].
 static NEXT_DEFINITION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -49,6 +54,8 @@ pub struct HostedServer {
     /// What the backend runs for it, independent of any caller (warm
     /// pools start from it; sessions add the caller's secrets).
     pub(crate) spec: ServerSpec,
+    /// The server's deprecation notice, if it is deprecated.
+    pub(crate) notice: Notice,
     /// Unique per definition (each insert makes a new one): a failure of
     /// one definition says nothing about the next.
     pub(crate) definition: u64,
@@ -88,6 +95,8 @@ struct Inner {
     /// Why a server that is not hosted cannot be called (no active
     /// version, decommissioned), for the error agents get.
     unavailable: parking_lot::RwLock<HashMap<(String, String), String>>,
+    /// Each server's notice handle (see [`Notice`]).
+    notices: parking_lot::RwLock<HashMap<(String, String), Notice>>,
 }
 
 /// How a server's public URLs and scopes are made.
@@ -125,6 +134,7 @@ impl ServerTable {
                     shutdown_grace: config.limits.shutdown_grace.min(Duration::from_secs(5)),
                 },
                 unavailable: parking_lot::RwLock::default(),
+                notices: parking_lot::RwLock::default(),
             }),
         };
         for (tenant, list) in &config.servers {
@@ -199,6 +209,22 @@ impl ServerTable {
         };
     }
 
+    /// Sets (or clears) the deprecation notice of `tenant/name`: every
+    /// answer of the server carries it in `_meta` from now on, sessions
+    /// already running included.
+    pub(crate) fn set_notice(&self, tenant: &str, name: &str, notice: Option<serde_json::Value>) {
+        self.notice_of(tenant, name).store(notice.map(Arc::new));
+    }
+
+    /// The shared notice handle of `tenant/name`.
+    fn notice_of(&self, tenant: &str, name: &str) -> Notice {
+        let key = (tenant.to_owned(), name.to_owned());
+        if let Some(n) = self.inner.notices.read().get(&key) {
+            return n.clone();
+        }
+        self.inner.notices.write().entry(key).or_default().clone()
+    }
+
     fn put(&self, hosted: HostedServer) -> Arc<HostedServer> {
         let hosted = Arc::new(hosted);
         self.set_unavailable(&hosted.tenant, &hosted.name, None);
@@ -269,6 +295,7 @@ impl ServerTable {
             scopes,
             spec: spec(tenant, name, &config, self.inner.spec_limits),
             backend_era: OnceCell::new(),
+            notice: self.notice_of(tenant, name),
             definition: NEXT_DEFINITION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             version,
             config,

@@ -3,13 +3,14 @@
 //! the rules on who may do what; bad input; two pods sharing one registry
 //! in Redis; the file store surviving a restart.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth_tests::control::{api, cli, example, ok, release, token_in};
-use berth_tests::legacy::session;
+use berth_tests::legacy::{call, session};
 use berth_tests::pods::modern;
 use berth_tests::redis::RedisServer;
-use berth_tests::{Berth, berth_bin};
+use berth_tests::{Berth, berth_bin, eventually};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -129,6 +130,23 @@ async fn a_tenant_goes_from_a_deployment_file_to_a_called_server_with_the_cli_al
     );
     let fresh = session(&c, &url, &agent).await;
     assert_eq!(release(&c, &url, &agent, &fresh).await, "one");
+    // Every answer now carries the notice, in sessions that started before
+    // the deprecation too, and in both eras; each request is audited.
+    let key = "io.berth/deprecation";
+    for sid in [&fresh, &old] {
+        let r = call(&c, &url, &agent, sid, "echo", json!({"text": "x"})).await;
+        assert_eq!(r["result"]["_meta"][key]["sunset"], "2027-01-31", "{r}");
+    }
+    let r = modern(
+        &c,
+        &url,
+        &agent,
+        "tools/call",
+        json!({"name": "echo", "arguments": {"text": "x"}}),
+    )
+    .await;
+    assert_eq!(r["result"]["_meta"][key]["deprecated"], true, "{r}");
+    assert!(berth.log().contains("server.deprecated_used"));
     ok(base, &admin, &["decommission", "demo/echo"]).await;
     let r = modern(
         &c,
@@ -510,8 +528,32 @@ async fn two_pods_on_one_redis_share_the_registry() {
     .await;
     assert_eq!(listed["servers"][0]["active_version"], 1);
 
-    // Decommission on A: B refuses new calls.
+    // A session open on pod B, with its own instance (a process).
+    let sid = session(&c, &url_b, &agent).await;
+    let info = call(&c, &url_b, &agent, &sid, "instance_info", json!({})).await;
+    let pid = info["result"]["structuredContent"]["pid"]
+        .as_u64()
+        .expect("a pid");
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+
+    // Decommission on A: B ends that session (its instance stops) and
+    // refuses new calls.
     assert_eq!(api(&c, Method::DELETE, &on_a, &bob, None).await.0, 200);
+    assert!(
+        eventually(Duration::from_secs(10), || !Path::new(&format!(
+            "/proc/{pid}"
+        ))
+        .exists())
+        .await,
+        "the instance of a decommissioned server kept running on pod B"
+    );
+    let after = call(&c, &url_b, &agent, &sid, "echo", json!({"text": "x"})).await;
+    assert!(
+        after["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("decommissioned")),
+        "{after}"
+    );
     let refused = async {
         loop {
             let r = modern(

@@ -2,13 +2,16 @@
 //! it was deployed with. A process-backend executable that changes after
 //! deploy refuses to start; a docker image tag moved after deploy changes
 //! nothing until a new version is deployed; an image the engine does not
-//! have is refused at deploy time.
+//! have is refused at deploy time; decommissioning removes the
+//! containers of its sessions.
 
 use berth_tests::control::api;
-use berth_tests::docker::docker;
+use std::time::Duration;
+
+use berth_tests::docker::{containers, docker};
 use berth_tests::legacy::{init, session};
 use berth_tests::pods::{modern, text};
-use berth_tests::{Berth, berth_bin};
+use berth_tests::{Berth, berth_bin, eventually};
 use reqwest::Method;
 use serde_json::json;
 
@@ -116,7 +119,22 @@ async fn a_moved_image_tag_changes_nothing_and_a_missing_image_is_refused() {
     );
     docker(&["rmi", tag]);
 
+    // Decommissioning ends the server's sessions and removes their containers.
+    session(&c, &url, &agent).await;
+    let labels = ["berth.tenant=acme", "berth.server=pinned"];
+    assert!(
+        !containers(&labels).is_empty(),
+        "the session has a container"
+    );
     let alice = berth.token("alice", "acme", &["berth:admin"]);
+    let server = format!("{}/v1/tenants/acme/servers/pinned", berth.base);
+    assert_eq!(api(&c, Method::DELETE, &server, &alice, None).await.0, 200);
+    assert!(
+        eventually(Duration::from_secs(20), || containers(&labels).is_empty()).await,
+        "containers of a decommissioned server remain: {:?}",
+        containers(&labels)
+    );
+
     let (status, body, _) = api(
         &c,
         Method::PUT,
@@ -133,4 +151,68 @@ async fn a_moved_image_tag_changes_nothing_and_a_missing_image_is_refused() {
             .unwrap()
             .contains("not on the Docker host")
     );
+}
+
+#[tokio::test]
+async fn a_server_json_from_the_mcp_registry_deploys_and_is_listed_back() {
+    let berth = Berth::serve(
+        "listen = \"127.0.0.1:0\"\nstate_dir = \"{state_dir}\"\nbackend = \"docker\"\n",
+        &[],
+    )
+    .await;
+    let server_json = json!({
+        "$schema": "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json",
+        "name": "io.github.berth/example-http",
+        "description": "The example server, over Streamable HTTP",
+        "version": "1.0.0",
+        "packages": [{
+            "registryType": "oci",
+            "identifier": "berth/example-server-http",
+            "transport": {"type": "streamable-http", "url": "http://localhost:8080/mcp"},
+            "environmentVariables": [{"name": "RELEASE", "default": "from-registry"}]
+        }]
+    });
+    deploy_active(&berth, server_json).await;
+    let c = reqwest::Client::new();
+    let agent = berth.token("carol", "acme", &[]);
+    let url = berth.url("acme", "pinned");
+    let r = modern(
+        &c,
+        &url,
+        &agent,
+        "tools/call",
+        json!({"name": "env_get", "arguments": {"name": "RELEASE"}}),
+    )
+    .await;
+    assert_eq!(text(&r), "from-registry", "{r}");
+
+    let alice = berth.token("alice", "acme", &["berth:admin"]);
+    let (status, listed, _) = api(
+        &c,
+        Method::GET,
+        &format!("{}/v1/tenants/acme/registry/v0/servers", berth.base),
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["metadata"]["count"], 1);
+    let entry = &listed["servers"][0];
+    assert_eq!(entry["server"]["name"], "acme/pinned");
+    assert_eq!(
+        entry["server"]["description"],
+        "The example server, over Streamable HTTP"
+    );
+    assert_eq!(entry["server"]["remotes"][0]["type"], "streamable-http");
+    assert_eq!(entry["server"]["remotes"][0]["url"], url);
+    let (status, body, _) = api(
+        &c,
+        Method::PUT,
+        &format!("{}/v1/tenants/acme/servers/npm-only", berth.base),
+        &alice,
+        Some(json!({"packages": [{"registryType": "npm", "identifier": "@acme/x"}]})),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["problems"][0]["pointer"], "/packages");
 }

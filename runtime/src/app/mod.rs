@@ -102,6 +102,7 @@ impl App {
         tokio::spawn(tasks::follow_server_changes(
             servers.changes(),
             backend,
+            sessions.clone(),
             shutdown.clone(),
         ));
         let continuations = Continuations::default();

@@ -11,7 +11,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::Backend;
-use crate::hosting::Continuations;
+use crate::hosting::{Continuations, Sessions};
 use crate::servers::ServerChange;
 
 /// How often parked calls are checked for expiry.
@@ -29,10 +29,12 @@ pub(super) async fn sweep_continuations(continuations: Continuations, shutdown: 
 }
 
 /// Tells the backend about servers added, replaced or removed while
-/// Berth runs.
+/// Berth runs; a removed (decommissioned) server's sessions on this pod
+/// end at once.
 pub(super) async fn follow_server_changes(
     mut changes: broadcast::Receiver<ServerChange>,
     backend: Arc<dyn Backend>,
+    sessions: Sessions,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -47,8 +49,15 @@ pub(super) async fn follow_server_changes(
                 backend.prepare(std::slice::from_ref(&server.spec)).await;
             }
             Ok(ServerChange::Removed(server)) => {
-                tracing::info!(tenant = %server.tenant, server = %server.name, "server removed");
                 backend.retire(&server.spec).await;
+                let ended = sessions
+                    .end_server(
+                        &server.tenant,
+                        &server.name,
+                        "the server was decommissioned",
+                    )
+                    .await;
+                tracing::info!(tenant = %server.tenant, server = %server.name, sessions_ended = ended, "server removed");
             }
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "fell behind the server table's changes");

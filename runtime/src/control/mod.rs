@@ -14,11 +14,12 @@
 //!
 //! # Layout
 //! - `state`: [`ControlState`]; `access`: who may act on which tenant;
-//!   `servers`: the handlers;
+//!   `servers`: the handlers; `registry_api`: the MCP Registry API view;
 //! - `views`: the JSON shapes answered; `problem`: error responses.
 
 mod access;
 mod problem;
+mod registry_api;
 mod servers;
 mod state;
 mod views;
@@ -63,6 +64,10 @@ pub(crate) fn router(state: ControlState, max_body_bytes: usize) -> Router {
         .route(
             &format!("{servers}/{{server}}/deprecate"),
             post(servers::deprecate),
+        )
+        .route(
+            "/v1/tenants/{tenant}/registry/v0/servers",
+            get(registry_api::servers),
         )
         .route("/v1", get(problem::unknown_route))
         .route(

@@ -287,6 +287,34 @@ impl Sessions {
         true
     }
 
+    /// Ends every session of `tenant/server` on this pod (the server was
+    /// decommissioned or removed): their instances stop, their records
+    /// and leases go. Returns how many ended.
+    pub(crate) async fn end_server(&self, tenant: &str, server: &str, reason: &str) -> usize {
+        let mut ending = Vec::new();
+        for (key, entry) in self.shared.table.snapshot() {
+            let id = entry.session.identity();
+            if id.tenant == tenant
+                && id.server == server
+                && let Some(entry) = self.shared.table.remove(&key)
+            {
+                ending.push((key, entry));
+            }
+        }
+        let ended = ending.len();
+        let ends = ending.into_iter().map(|(key, entry)| async move {
+            entry.session.shutdown(reason).await;
+            if let Err(e) = self.shared.deps.store.store().delete(&key).await {
+                tracing::warn!(error = %e, "could not delete the record of an ended session");
+            }
+            if entry.leased {
+                self.shared.deps.cluster.release(&key).await;
+            }
+        });
+        futures::future::join_all(ends).await;
+        ended
+    }
+
     /// Ends every session on this pod (pod shutdown). With a shared store
     /// and `cluster.handoff_on_shutdown`, leased sessions are handed over
     /// instead: their containers keep running, their leases are released,

@@ -158,6 +158,7 @@ impl Sessions {
             server: route.server_name().to_owned(),
             subject: route.subject.clone(),
             label: label.clone(),
+            notice: route.server.notice.clone(),
         };
         let session = match journal {
             Some(journal) => HostingSession::resumed(identity, settings.stream_cap, journal),

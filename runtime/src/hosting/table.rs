@@ -117,6 +117,7 @@ mod tests {
             server: "s".into(),
             subject: "alice".into(),
             label: label.into(),
+            notice: Default::default(),
         };
         Entry {
             session: HostingSession::new(identity, 8),

@@ -52,6 +52,7 @@ pub(crate) fn session() -> Arc<HostingSession> {
         server: "files".into(),
         subject: "alice".into(),
         label: "test".into(),
+        notice: Default::default(),
     };
     HostingSession::new(identity, 8)
 }

@@ -88,6 +88,9 @@ impl AppState {
                 ),
             ));
         };
+        if server.notice.load().is_some() {
+            crate::audit::deprecated_server_used(tenant, name, &principal.subject);
+        }
         Ok(Admitted { principal, server })
     }
 }

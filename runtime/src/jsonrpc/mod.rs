@@ -236,6 +236,24 @@ pub fn splice_id(input: &[u8], part: &RawValue, replacement: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `msg` (a response) with `result._meta.<key>` set to `value`; `None`
+/// when it is not a response with an object result (errors stay as they
+/// are). Parses the whole message: for rare answers only (a deprecated
+/// server's).
+pub(crate) fn with_result_meta(
+    msg: &[u8],
+    key: &str,
+    value: &serde_json::Value,
+) -> Option<Vec<u8>> {
+    let mut parsed: serde_json::Value = serde_json::from_slice(msg).ok()?;
+    let result = parsed.get_mut("result")?.as_object_mut()?;
+    let meta = result
+        .entry("_meta")
+        .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+    meta.as_object_mut()?.insert(key.to_owned(), value.clone());
+    serde_json::to_vec(&parsed).ok()
+}
+
 /// Reads `params._meta.<field>` as raw JSON without decoding the rest of
 /// params. Used for progress tokens, rarely on the hot path.
 pub fn meta_field<'a>(params: Option<&'a RawValue>, field: &str) -> Option<&'a RawValue> {

@@ -122,3 +122,32 @@ mod props {
         }
     }
 }
+
+#[test]
+fn a_notice_goes_into_the_result_meta_of_responses_only() {
+    let notice = serde_json::json!({"deprecated": true});
+    let out = with_result_meta(
+        br#"{"jsonrpc":"2.0","id":1,"result":{"content":[],"_meta":{"a":1}}}"#,
+        "io.berth/deprecation",
+        &notice,
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["result"]["_meta"]["a"], 1, "existing _meta is kept");
+    assert_eq!(v["result"]["_meta"]["io.berth/deprecation"], notice);
+    let plain = with_result_meta(br#"{"jsonrpc":"2.0","id":1,"result":{}}"#, "k", &notice).unwrap();
+    assert!(
+        String::from_utf8(plain)
+            .unwrap()
+            .contains(r#""_meta":{"k":{"deprecated":true}}"#)
+    );
+    assert!(
+        with_result_meta(
+            br#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m"}}"#,
+            "k",
+            &notice
+        )
+        .is_none()
+    );
+    assert!(with_result_meta(b"not json", "k", &notice).is_none());
+}

@@ -27,3 +27,7 @@ pub(crate) const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
 pub(crate) const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 /// `_meta` key tagging the notifications of one `subscriptions/listen`.
 pub(crate) const META_SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
+
+/// `result._meta` key of the deprecation notice Berth adds to every answer
+/// of a deprecated server.
+pub(crate) const META_DEPRECATION: &str = "io.berth/deprecation";

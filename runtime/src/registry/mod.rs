@@ -18,6 +18,7 @@
 //! # Layout
 //! - `model`: the records; `lifecycle`: the state rules, as pure changes;
 //! - `deployment`: reading a deployment document, every problem at once;
+//! - `server_json`: the MCP Registry's `server.json`, in and out;
 //! - `store`, `file_store`: where records live; `sync`: polling and
 //!   applying records to the server table; `error`: [`RegistryError`].
 
@@ -26,6 +27,7 @@ mod error;
 mod file_store;
 mod lifecycle;
 mod model;
+mod server_json;
 mod store;
 mod sync;
 
@@ -179,6 +181,22 @@ impl Registry {
         }
     }
 
+    /// The tenant's active servers as MCP Registry API entries; `endpoint`
+    /// gives a server's MCP URL.
+    pub(crate) async fn registry_entries(
+        &self,
+        tenant: &str,
+        endpoint: impl Fn(&str) -> String,
+    ) -> Result<Vec<serde_json::Value>, RegistryError> {
+        Ok(self
+            .list(tenant)
+            .await?
+            .iter()
+            .filter(|r| !r.is_decommissioned())
+            .filter_map(|r| server_json::entry(r, &endpoint(&r.name)))
+            .collect())
+    }
+
     /// Every record of `tenant`, by name.
     pub(crate) async fn list(&self, tenant: &str) -> Result<Vec<ServerRecord>, RegistryError> {
         let (index, _) = self.index().await?;
@@ -315,6 +333,13 @@ impl Registry {
         name: &str,
         body: &serde_json::Value,
     ) -> Result<NewVersion, RegistryError> {
+        let translated;
+        let body = if server_json::is_server_json(body) {
+            translated = server_json::to_deployment(body).map_err(RegistryError::Invalid)?;
+            &translated
+        } else {
+            body
+        };
         let checked = deployment::read(&self.inner.config, body).map_err(RegistryError::Invalid)?;
         let config = deployment::parse(&checked.document)
             .map_err(|m| RegistryError::Invalid(vec![Problem::new("", &m)]))?;

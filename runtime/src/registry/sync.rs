@@ -32,6 +32,7 @@ pub(super) fn apply(
     if before.is_some_and(|(revision, _)| revision >= record.revision) {
         return;
     }
+    table.set_notice(&record.tenant, &record.name, notice(record));
     let active = record.active().filter(|_| !record.is_decommissioned());
     let active_version = active.map(|v| v.version);
     applied.insert(key, (record.revision, active_version));
@@ -74,6 +75,21 @@ pub(super) fn apply(
             table.set_unavailable(tenant, name, Some(reason(record)));
         }
     }
+}
+
+/// The `_meta` notice a deprecated server's answers carry.
+fn notice(record: &ServerRecord) -> Option<serde_json::Value> {
+    let ServerState::Deprecated { sunset, at } = &record.state else {
+        return None;
+    };
+    let name = format!("{}/{}", record.tenant, record.name);
+    let message = match sunset {
+        Some(date) => {
+            format!("{name} is deprecated and goes away on {date}; move to its replacement")
+        }
+        None => format!("{name} is deprecated; move to its replacement"),
+    };
+    Some(serde_json::json!({"deprecated": true, "since": at, "sunset": sunset, "message": message}))
 }
 
 /// Why agents cannot call a server without an active version.

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::HostingSession;
 use crate::backend::InboundSink;
 use crate::jsonrpc::{self, Envelope, Kind};
-use crate::protocol::META_SUBSCRIPTION_ID;
+use crate::protocol::{META_DEPRECATION, META_SUBSCRIPTION_ID};
 
 // === impl HostingSession (routing what the backend sends) ===
 
@@ -25,11 +25,14 @@ impl HostingSession {
             tracing::debug!(session = %self.identity.label, backend_id, "response to no pending request; dropped");
             return;
         };
-        let msg = jsonrpc::splice_id(
+        let mut msg = jsonrpc::splice_id(
             line,
             env.id.expect("responses have ids"),
             p.client_id.get().as_bytes(),
         );
+        if let Some(notice) = self.identity.notice.load_full() {
+            msg = jsonrpc::with_result_meta(&msg, META_DEPRECATION, &notice).unwrap_or(msg);
+        }
         p.stream.push(Bytes::from(msg), true);
     }
 

@@ -15,7 +15,7 @@
 //! handshake learned and the journal in set-once cells (`parts`).
 //!
 //! May import: `hosting::{journal, stream, error}`, `backend` (the
-//! instance pipe), `jsonrpc`, `protocol`.
+//! instance pipe), `servers` (the notice handle), `jsonrpc`, `protocol`.
 
 mod inbound;
 mod parts;
@@ -40,6 +40,7 @@ use super::stream::EventStream;
 use crate::backend::Instance;
 use crate::jsonrpc::{self, Envelope, ErrorCode, Kind, RpcError};
 use crate::protocol::Version;
+use crate::servers::Notice;
 
 /// Identity of a hosting session.
 #[derive(Clone, Debug)]
@@ -52,6 +53,8 @@ pub(crate) struct SessionIdentity {
     pub subject: String,
     /// A short non-secret label for logs (a prefix of the record key hash).
     pub label: String,
+    /// The server's notice for the `_meta` of every answer (deprecation).
+    pub notice: Notice,
 }
 
 /// The session's standalone (GET) stream and how far a GET has read it.
