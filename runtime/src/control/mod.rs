@@ -15,9 +15,11 @@
 //! # Layout
 //! - `state`: [`ControlState`]; `access`: who may act on which tenant;
 //!   `servers`: the handlers; `registry_api`: the MCP Registry API view;
-//! - `views`: the JSON shapes answered; `problem`: error responses.
+//! - `views`: the JSON shapes answered (and their schemas); `problem`:
+//!   error responses; `openapi`: the OpenAPI document.
 
 mod access;
+mod openapi;
 mod problem;
 mod registry_api;
 mod servers;
@@ -26,49 +28,95 @@ mod views;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 
 pub(crate) use self::state::ControlState;
 
+/// Every documented `/v1` route: (path, method, handler). The router is
+/// built from this list, and a test checks the OpenAPI document has each.
+fn routes() -> Vec<(&'static str, &'static str, MethodRouter<ControlState>)> {
+    const SERVERS: &str = "/v1/tenants/{tenant}/servers";
+    const SERVER: &str = "/v1/tenants/{tenant}/servers/{server}";
+    const VERSION: &str = "/v1/tenants/{tenant}/servers/{server}/versions/{version}";
+    vec![
+        (SERVERS, "get", get(servers::list)),
+        (SERVER, "get", get(servers::show)),
+        (SERVER, "put", put(servers::deploy)),
+        (SERVER, "delete", delete(servers::decommission)),
+        (
+            "/v1/tenants/{tenant}/servers/{server}/versions",
+            "get",
+            get(servers::versions),
+        ),
+        (VERSION, "get", get(servers::version)),
+        (
+            "/v1/tenants/{tenant}/servers/{server}/versions/{version}/approve",
+            "post",
+            post(servers::approve),
+        ),
+        (
+            "/v1/tenants/{tenant}/servers/{server}/versions/{version}/activate",
+            "post",
+            post(servers::activate),
+        ),
+        (
+            "/v1/tenants/{tenant}/servers/{server}/rollback",
+            "post",
+            post(servers::rollback),
+        ),
+        (
+            "/v1/tenants/{tenant}/servers/{server}/deprecate",
+            "post",
+            post(servers::deprecate),
+        ),
+        (
+            "/v1/tenants/{tenant}/registry/v0/servers",
+            "get",
+            get(registry_api::servers),
+        ),
+    ]
+}
+
+/// The documented route list, for the OpenAPI test.
+#[cfg(test)]
+pub(crate) const ROUTES: &[(&str, &str)] = &[
+    ("/v1/tenants/{tenant}/servers", "get"),
+    ("/v1/tenants/{tenant}/servers/{server}", "get"),
+    ("/v1/tenants/{tenant}/servers/{server}", "put"),
+    ("/v1/tenants/{tenant}/servers/{server}", "delete"),
+    ("/v1/tenants/{tenant}/servers/{server}/versions", "get"),
+    (
+        "/v1/tenants/{tenant}/servers/{server}/versions/{version}",
+        "get",
+    ),
+    (
+        "/v1/tenants/{tenant}/servers/{server}/versions/{version}/approve",
+        "post",
+    ),
+    (
+        "/v1/tenants/{tenant}/servers/{server}/versions/{version}/activate",
+        "post",
+    ),
+    ("/v1/tenants/{tenant}/servers/{server}/rollback", "post"),
+    ("/v1/tenants/{tenant}/servers/{server}/deprecate", "post"),
+    ("/v1/tenants/{tenant}/registry/v0/servers", "get"),
+];
+
 /// The `/v1` routes.
 pub(crate) fn router(state: ControlState, max_body_bytes: usize) -> Router {
-    let servers = "/v1/tenants/{tenant}/servers";
-    Router::new()
-        .route(servers, get(servers::list))
-        .route(
-            &format!("{servers}/{{server}}"),
-            get(servers::show)
-                .put(servers::deploy)
-                .delete(servers::decommission),
-        )
-        .route(
-            &format!("{servers}/{{server}}/versions"),
-            get(servers::versions),
-        )
-        .route(
-            &format!("{servers}/{{server}}/versions/{{version}}"),
-            get(servers::version),
-        )
-        .route(
-            &format!("{servers}/{{server}}/versions/{{version}}/approve"),
-            post(servers::approve),
-        )
-        .route(
-            &format!("{servers}/{{server}}/versions/{{version}}/activate"),
-            post(servers::activate),
-        )
-        .route(
-            &format!("{servers}/{{server}}/rollback"),
-            post(servers::rollback),
-        )
-        .route(
-            &format!("{servers}/{{server}}/deprecate"),
-            post(servers::deprecate),
-        )
-        .route(
-            "/v1/tenants/{tenant}/registry/v0/servers",
-            get(registry_api::servers),
-        )
+    let mut by_path: Vec<(&str, MethodRouter<ControlState>)> = Vec::new();
+    for (path, _, handler) in routes() {
+        match by_path.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, existing)) => *existing = std::mem::take(existing).merge(handler),
+            None => by_path.push((path, handler)),
+        }
+    }
+    let mut router = Router::new();
+    for (path, handler) in by_path {
+        router = router.route(path, handler);
+    }
+    router
+        .route("/v1/openapi.json", get(openapi::document))
         .route("/v1", get(problem::unknown_route))
         .route(
             "/v1/{*rest}",
@@ -76,4 +124,15 @@ pub(crate) fn router(state: ControlState, max_body_bytes: usize) -> Router {
         )
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_router_serves_exactly_the_documented_routes() {
+        let served: Vec<(&str, &str)> = routes().iter().map(|(p, m, _)| (*p, *m)).collect();
+        assert_eq!(served, ROUTES);
+    }
 }

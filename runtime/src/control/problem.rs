@@ -2,31 +2,49 @@
 //! "problems"?}}`, where `problems` lists each invalid field of a
 //! deployment at its JSON pointer.
 //!
-//! May import: `registry` (its error), external crates.
+//! May import: `control::views`, `registry` (its error), external crates.
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use serde_json::json;
 
+use super::views::{ErrorBody, ErrorDetail, ProblemView};
 use crate::registry::RegistryError;
 
 /// A `/v1` error response.
 pub(crate) fn problem(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let body = json!({"error": {"code": code, "message": message.into()}});
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: code.to_owned(),
+            message: message.into(),
+            problems: None,
+        },
+    };
     (status, Json(body)).into_response()
 }
 
 /// The response for a refused registry operation.
 pub(crate) fn registry_error(e: &RegistryError) -> Response {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut body = json!({"error": {"code": e.code(), "message": e.to_string()}});
-    if let RegistryError::Invalid(problems) = e {
-        body["error"]["problems"] = problems
-            .iter()
-            .map(|p| json!({"pointer": p.pointer, "message": p.message}))
-            .collect();
-    }
+    let problems = match e {
+        RegistryError::Invalid(problems) => Some(
+            problems
+                .iter()
+                .map(|p| ProblemView {
+                    pointer: p.pointer.clone(),
+                    message: p.message.clone(),
+                })
+                .collect(),
+        ),
+        _ => None,
+    };
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: e.code().to_owned(),
+            message: e.to_string(),
+            problems,
+        },
+    };
     if let RegistryError::Unavailable(m) = e {
         tracing::warn!(error = %m, "registry store unavailable");
     }

@@ -16,8 +16,16 @@ use serde_json::json;
 use super::access::authorize;
 use super::problem::{bad_path, registry_error};
 use super::state::ControlState;
+use super::views::ErrorBody;
 
 /// `GET /v1/tenants/{tenant}/registry/v0/servers`.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/registry/v0/servers", tag = "registry",
+    params(("tenant" = String, Path, description = "Tenant")),
+    responses(
+        (status = 200, description = "Active servers as MCP Registry API entries (`{servers: [{server, _meta}], metadata: {count}}`)", body = Object),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin or operator scope", body = ErrorBody),
+    ))]
 pub(crate) async fn servers(
     State(s): State<ControlState>,
     path: Result<Path<String>, PathRejection>,

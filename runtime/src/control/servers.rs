@@ -12,12 +12,15 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::access::{Caller, authorize};
 use super::problem::{bad_path, problem, registry_error};
 use super::state::ControlState;
-use super::views;
+use super::views::{
+    self, DeployRequest, Deployed, DeprecateRequest, ErrorBody, ServerList, ServerView,
+    VersionList, VersionView,
+};
 use crate::registry::{Change, Changed, ServerRecord};
 
 type TenantPath = Result<Path<String>, PathRejection>;
@@ -25,6 +28,14 @@ type ServerPath = Result<Path<(String, String)>, PathRejection>;
 type VersionPath = Result<Path<(String, String, String)>, PathRejection>;
 
 /// `GET /v1/tenants/{tenant}/servers`.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/servers", tag = "servers",
+    params(("tenant" = String, Path, description = "Tenant")),
+    responses(
+        (status = 200, description = "The tenant's servers", body = ServerList),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin or operator scope", body = ErrorBody),
+        (status = 404, description = "Another tenant's", body = ErrorBody),
+    ))]
 pub(crate) async fn list(
     State(s): State<ControlState>,
     path: TenantPath,
@@ -40,18 +51,26 @@ pub(crate) async fn list(
         Ok(r) => r,
         Err(e) => return registry_error(&e),
     };
-    let mut servers: Vec<Value> = records.iter().map(views::summary).collect();
+    let mut servers: Vec<views::ServerSummary> = records.iter().map(views::summary).collect();
     servers.extend(
         s.registry
             .managed_names(&tenant)
             .iter()
             .map(|n| views::managed_summary(n)),
     );
-    servers.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
-    Json(json!({"tenant": tenant, "servers": servers})).into_response()
+    servers.sort_by(|a, b| a.name.cmp(&b.name));
+    Json(views::ServerList { tenant, servers }).into_response()
 }
 
 /// `GET /v1/tenants/{tenant}/servers/{server}`.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/servers/{server}", tag = "servers",
+    params(("tenant" = String, Path, description = "Tenant"), ("server" = String, Path, description = "Server name")),
+    responses(
+        (status = 200, description = "The server and its versions; `ETag` is its revision", body = ServerView),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin or operator scope", body = ErrorBody),
+        (status = 404, description = "No such server", body = ErrorBody),
+    ))]
 pub(crate) async fn show(
     State(s): State<ControlState>,
     path: ServerPath,
@@ -62,9 +81,7 @@ pub(crate) async fn show(
         Err(resp) => return resp,
     };
     if s.registry.is_managed(&tenant, &server) {
-        let mut body = views::managed_summary(&server);
-        body["tenant"] = json!(tenant);
-        return Json(body).into_response();
+        return Json(views::managed_server(&tenant, &server)).into_response();
     }
     match s.registry.get(&tenant, &server).await {
         Ok(record) => with_etag(Json(views::server(&record)).into_response(), &record),
@@ -73,6 +90,14 @@ pub(crate) async fn show(
 }
 
 /// `GET …/servers/{server}/versions`.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/servers/{server}/versions", tag = "servers",
+    params(("tenant" = String, Path, description = "Tenant"), ("server" = String, Path, description = "Server name")),
+    responses(
+        (status = 200, description = "Every version, oldest first", body = VersionList),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin or operator scope", body = ErrorBody),
+        (status = 404, description = "No such server", body = ErrorBody),
+    ))]
 pub(crate) async fn versions(
     State(s): State<ControlState>,
     path: ServerPath,
@@ -84,14 +109,26 @@ pub(crate) async fn versions(
     };
     match s.registry.get(&tenant, &server).await {
         Ok(record) => {
-            let versions: Vec<Value> = record.versions.iter().map(views::version).collect();
-            with_etag(Json(json!({"versions": versions})).into_response(), &record)
+            let versions = record.versions.iter().map(views::version).collect();
+            with_etag(
+                Json(views::VersionList { versions }).into_response(),
+                &record,
+            )
         }
         Err(e) => registry_error(&e),
     }
 }
 
 /// `GET …/servers/{server}/versions/{version}`.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/servers/{server}/versions/{version}", tag = "servers",
+    params(("tenant" = String, Path, description = "Tenant"), ("server" = String, Path, description = "Server name"), ("version" = u32, Path, description = "Version number")),
+    responses(
+        (status = 200, description = "One version", body = VersionView),
+        (status = 400, description = "The version is not a number", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin or operator scope", body = ErrorBody),
+        (status = 404, description = "No such server or version", body = ErrorBody),
+    ))]
 pub(crate) async fn version(
     State(s): State<ControlState>,
     path: VersionPath,
@@ -115,6 +152,20 @@ pub(crate) async fn version(
 }
 
 /// `PUT /v1/tenants/{tenant}/servers/{server}`: deploys a new version.
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/servers/{server}", tag = "servers",
+    params(("tenant" = String, Path, description = "Tenant"), ("server" = String, Path, description = "Server name"), ("If-Match" = Option<String>, Header, description = "Only if the server is still at this revision (its ETag)")),
+    request_body(content = DeployRequest, description = "A deployment (or an MCP Registry server.json)"),
+    responses(
+        (status = 201, description = "A new proposed version; `Location` names it", body = Deployed),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin or operator scope", body = ErrorBody),
+        (status = 404, description = "Another tenant's", body = ErrorBody),
+        (status = 409, description = "Managed by the config file, or decommissioned", body = ErrorBody),
+        (status = 412, description = "If-Match names an older revision", body = ErrorBody),
+        (status = 413, description = "Larger than control.max_body_bytes", body = ErrorBody),
+        (status = 422, description = "Invalid: every problem with its JSON pointer", body = ErrorBody),
+    ))]
 pub(crate) async fn deploy(
     State(s): State<ControlState>,
     path: ServerPath,
@@ -172,9 +223,12 @@ pub(crate) async fn deploy(
                 Some(version),
                 caller.subject(),
             );
-            let body = json!({
-                "server": server, "version": version, "digest": digest, "state": "proposed",
-            });
+            let body = views::Deployed {
+                server: server.clone(),
+                version,
+                digest,
+                state: "proposed".into(),
+            };
             let mut resp = with_etag(
                 (StatusCode::CREATED, Json(body)).into_response(),
                 &changed.record,
@@ -190,6 +244,16 @@ pub(crate) async fn deploy(
 }
 
 /// `POST …/versions/{version}/approve`.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/servers/{server}/versions/{version}/approve", tag = "lifecycle",
+    params(("tenant" = String, Path, description = "Tenant"), ("server" = String, Path, description = "Server name"), ("version" = u32, Path, description = "Version number"), ("If-Match" = Option<String>, Header, description = "Only if the server is still at this revision")),
+    responses(
+        (status = 200, description = "Approved; the server after the change", body = ServerView),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin or operator scope", body = ErrorBody),
+        (status = 404, description = "No such server or version", body = ErrorBody),
+        (status = 409, description = "Not proposed", body = ErrorBody),
+        (status = 412, description = "If-Match names an older revision", body = ErrorBody),
+    ))]
 pub(crate) async fn approve(
     State(s): State<ControlState>,
     path: VersionPath,
@@ -199,6 +263,16 @@ pub(crate) async fn approve(
 }
 
 /// `POST …/versions/{version}/activate`.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/servers/{server}/versions/{version}/activate", tag = "lifecycle",
+    params(("tenant" = String, Path, description = "Tenant"), ("server" = String, Path, description = "Server name"), ("version" = u32, Path, description = "Version number"), ("If-Match" = Option<String>, Header, description = "Only if the server is still at this revision")),
+    responses(
+        (status = 200, description = "New sessions use this version", body = ServerView),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin or operator scope", body = ErrorBody),
+        (status = 404, description = "No such server or version", body = ErrorBody),
+        (status = 409, description = "Proposed (not approved), or decommissioned", body = ErrorBody),
+        (status = 412, description = "If-Match names an older revision", body = ErrorBody),
+    ))]
 pub(crate) async fn activate(
     State(s): State<ControlState>,
     path: VersionPath,
@@ -209,6 +283,15 @@ pub(crate) async fn activate(
 
 /// `POST …/servers/{server}/rollback`: activates the previous approved
 /// version.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/servers/{server}/rollback", tag = "lifecycle",
+    params(("tenant" = String, Path, description = "Tenant"), ("server" = String, Path, description = "Server name"), ("If-Match" = Option<String>, Header, description = "Only if the server is still at this revision")),
+    responses(
+        (status = 200, description = "The previous approved version is active", body = ServerView),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin or operator scope", body = ErrorBody),
+        (status = 404, description = "No such server", body = ErrorBody),
+        (status = 409, description = "Nothing to roll back to", body = ErrorBody),
+    ))]
 pub(crate) async fn rollback(
     State(s): State<ControlState>,
     path: ServerPath,
@@ -219,6 +302,16 @@ pub(crate) async fn rollback(
 
 /// `POST …/servers/{server}/deprecate`, body `{"sunset": "YYYY-MM-DD"}`
 /// (optional).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/servers/{server}/deprecate", tag = "lifecycle",
+    params(("tenant" = String, Path, description = "Tenant"), ("server" = String, Path, description = "Server name")),
+    request_body(content = Option<DeprecateRequest>, description = "An optional sunset date"),
+    responses(
+        (status = 200, description = "Deprecated (still callable)", body = ServerView),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin or operator scope", body = ErrorBody),
+        (status = 404, description = "No such server", body = ErrorBody),
+        (status = 422, description = "`sunset` is not a date", body = ErrorBody),
+    ))]
 pub(crate) async fn deprecate(
     State(s): State<ControlState>,
     path: ServerPath,
@@ -228,23 +321,14 @@ pub(crate) async fn deprecate(
     let sunset = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        match serde_json::from_slice::<Value>(&body) {
-            Ok(v) => match v.get("sunset") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(d)) if is_date(d) => Some(d.clone()),
-                Some(_) => {
-                    return problem(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "invalid_request",
-                        "`sunset` must be a date like 2027-01-31",
-                    );
-                }
-            },
-            Err(e) => {
+        match serde_json::from_slice::<views::DeprecateRequest>(&body) {
+            Ok(views::DeprecateRequest { sunset: None }) => None,
+            Ok(views::DeprecateRequest { sunset: Some(d) }) if is_date(&d) => Some(d),
+            Ok(_) | Err(_) => {
                 return problem(
-                    StatusCode::BAD_REQUEST,
-                    "bad_request",
-                    format!("the body is not JSON: {e}"),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_request",
+                    "the body must be {\"sunset\": \"YYYY-MM-DD\"} (or empty): `sunset` must be a date like 2027-01-31",
                 );
             }
         }
@@ -260,6 +344,15 @@ pub(crate) async fn deprecate(
 }
 
 /// `DELETE /v1/tenants/{tenant}/servers/{server}`: decommissions.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/servers/{server}", tag = "lifecycle",
+    params(("tenant" = String, Path, description = "Tenant"), ("server" = String, Path, description = "Server name"), ("If-Match" = Option<String>, Header, description = "Only if the server is still at this revision")),
+    responses(
+        (status = 200, description = "Decommissioned: its sessions ended on every pod", body = ServerView),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin or operator scope", body = ErrorBody),
+        (status = 404, description = "No such server", body = ErrorBody),
+        (status = 409, description = "Already decommissioned, or managed by the config file", body = ErrorBody),
+    ))]
 pub(crate) async fn decommission(
     State(s): State<ControlState>,
     path: ServerPath,

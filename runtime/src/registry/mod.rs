@@ -32,7 +32,9 @@ mod store;
 mod sync;
 
 pub(crate) use self::error::RegistryError;
-pub(crate) use self::model::{ServerRecord, ServerState, VersionRecord};
+pub(crate) use self::model::{
+    DataClassification, Metadata, RiskTier, ServerRecord, ServerState, VersionRecord,
+};
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;

@@ -4,12 +4,14 @@
 //! Records are stored as JSON; every change bumps the record's
 //! `revision`, which is also its `ETag`.
 //!
-//! May import: nothing else in the crate (plain data).
+//! May import: nothing else in the crate (plain data; `utoipa` derives
+//! their OpenAPI schemas).
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// How much harm the server can do (set by its owner, shown to approvers).
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum RiskTier {
     /// Read-only, public data.
@@ -23,7 +25,7 @@ pub(crate) enum RiskTier {
 }
 
 /// The most sensitive data the server handles.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum DataClassification {
     /// Anyone may see it.
@@ -37,7 +39,7 @@ pub(crate) enum DataClassification {
 }
 
 /// Who answers for a server, and what it is.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, ToSchema)]
 pub(crate) struct Metadata {
     /// Owning team or person.
     pub owner: Option<String>,
