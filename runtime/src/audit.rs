@@ -82,3 +82,27 @@ pub(crate) fn deprecated_server_used(tenant: &str, server: &str, subject: &str) 
         "request to a deprecated server"
     );
 }
+
+/// A server offered a capability that is not as approved for its version
+/// (new, or changed since): it was hidden from listings and calls to it
+/// are refused. Reported once per session and live fingerprint.
+pub(crate) fn capability_drift(
+    tenant: &str,
+    server: &str,
+    kind: &str,
+    capability: &str,
+    approved: Option<&str>,
+    live: &str,
+) {
+    tracing::warn!(
+        target: "berth::audit",
+        event = "capability.drift",
+        tenant,
+        server,
+        kind,
+        capability,
+        approved = approved.unwrap_or("never approved"),
+        live,
+        "a capability differs from its approval; hidden and refused"
+    );
+}

@@ -22,12 +22,25 @@ use tokio::sync::{OnceCell, broadcast};
 
 use crate::backend::{Pinned, SecretEnv, ServerSpec};
 use crate::config::{Config, ServerConfig, parse_size};
-use crate::protocol::Era;
+use crate::protocol::{ApprovedSet, Era};
 
 /// A notice added to the `_meta` of every answer of a server (its
 /// deprecation), shared by every definition and session of the server so
 /// a change reaches sessions already running.
 pub(crate) type Notice = Arc<arc_swap::ArcSwapOption<serde_json::Value>>;
+
+/// A drift a session saw, for the registry to record.
+#[derive(Clone, Debug)]
+pub(crate) struct DriftReport {
+    /// Tenant.
+    pub tenant: String,
+    /// Server.
+    pub server: String,
+    /// The version the session runs.
+    pub version: u32,
+    /// What was seen.
+    pub drift: crate::protocol::Drift,
+}
 
 /// The next [`HostedServer::definition`].
 static NEXT_DEFINITION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -54,8 +67,14 @@ pub struct HostedServer {
     /// What the backend runs for it, independent of any caller (warm
     /// pools start from it; sessions add the caller's secrets).
     pub(crate) spec: ServerSpec,
+    /// What was approved for this version (tools, prompts, resources with
+    /// fingerprints); listings and calls are held to it. `None`: not
+    /// held (config-file servers).
+    pub(crate) approved: Option<Arc<ApprovedSet>>,
     /// The server's deprecation notice, if it is deprecated.
     pub(crate) notice: Notice,
+    /// Where its sessions report drift from `approved`.
+    pub(crate) drift: tokio::sync::mpsc::UnboundedSender<DriftReport>,
     /// Unique per definition (each insert makes a new one): a failure of
     /// one definition says nothing about the next.
     pub(crate) definition: u64,
@@ -97,6 +116,9 @@ struct Inner {
     unavailable: parking_lot::RwLock<HashMap<(String, String), String>>,
     /// Each server's notice handle (see [`Notice`]).
     notices: parking_lot::RwLock<HashMap<(String, String), Notice>>,
+    /// Drift reports from sessions, and their one reader.
+    drift_tx: tokio::sync::mpsc::UnboundedSender<DriftReport>,
+    drift_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<DriftReport>>>,
 }
 
 /// How a server's public URLs and scopes are made.
@@ -118,6 +140,7 @@ impl ServerTable {
     /// A table holding the servers of `config`.
     pub fn from_config(config: &Config) -> Self {
         let (changes, _) = broadcast::channel(CHANGE_BACKLOG);
+        let (drift_tx, drift_rx) = tokio::sync::mpsc::unbounded_channel();
         let table = ServerTable {
             inner: Arc::new(Inner {
                 current: ArcSwap::from_pointee(Map::new()),
@@ -135,6 +158,8 @@ impl ServerTable {
                 },
                 unavailable: parking_lot::RwLock::default(),
                 notices: parking_lot::RwLock::default(),
+                drift_tx,
+                drift_rx: Mutex::new(Some(drift_rx)),
             }),
         };
         for (tenant, list) in &config.servers {
@@ -174,8 +199,10 @@ impl ServerTable {
         config: ServerConfig,
         version: u32,
         pinned: &Pinned,
+        approved: Option<Arc<ApprovedSet>>,
     ) -> Arc<HostedServer> {
         let mut hosted = self.hosted(tenant, name, config, Some(version));
+        hosted.approved = approved;
         if let Some(image) = &pinned.image {
             hosted.spec.image = Some(image.clone());
         }
@@ -255,6 +282,14 @@ impl ServerTable {
         Some(removed)
     }
 
+    /// The drift reports of every session (taken once, by whoever records
+    /// them).
+    pub(crate) fn take_drift_reports(
+        &self,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<DriftReport>> {
+        self.inner.drift_rx.lock().take()
+    }
+
     /// Every change from now on.
     pub fn changes(&self) -> broadcast::Receiver<ServerChange> {
         self.inner.changes.subscribe()
@@ -295,7 +330,9 @@ impl ServerTable {
             scopes,
             spec: spec(tenant, name, &config, self.inner.spec_limits),
             backend_era: OnceCell::new(),
+            approved: None,
             notice: self.notice_of(tenant, name),
+            drift: self.inner.drift_tx.clone(),
             definition: NEXT_DEFINITION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             version,
             config,

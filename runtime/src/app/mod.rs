@@ -32,7 +32,7 @@ use crate::config::{BackendKind, Config, ConfigError};
 use crate::control::ControlState;
 use crate::hosting::{Continuations, Sessions};
 use crate::http::{AppState, StateParts};
-use crate::registry::{Registry, RegistryError};
+use crate::registry::{Change, Registry, RegistryError};
 use crate::secrets::{Secrets, connect_vault, load_session_keys};
 use crate::servers::ServerTable;
 
@@ -93,6 +93,13 @@ impl App {
         let registry = Registry::open(&config, shared_store, servers.clone(), backend.clone())
             .await
             .map_err(StartError::Registry)?;
+        if let Some(reports) = servers.take_drift_reports() {
+            tokio::spawn(tasks::record_drift(
+                reports,
+                registry.clone(),
+                shutdown.clone(),
+            ));
+        }
         if config.store.url != "memory" {
             // Changes made on other pods; the file store has one writer.
             tokio::spawn(registry.clone().follow(shutdown.clone()));
@@ -160,12 +167,52 @@ impl App {
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(std::time::Duration::from_secs(2));
                 }
-                other => {
-                    return other
-                        .map_err(|e| StartError::Registry(format!("{tenant}/{name}: {e}")));
+                Err(e) => return Err(StartError::Registry(format!("{tenant}/{name}: {e}"))),
+                Ok(v) => {
+                    self.record_capabilities(tenant, name, v).await?;
+                    return Ok(v);
                 }
             }
         }
+    }
+
+    /// Lists what version `v` offers and records it as approved, unless
+    /// recorded already (a version [`App::ensure_server`] approved).
+    async fn record_capabilities(
+        &self,
+        tenant: &str,
+        name: &str,
+        v: u32,
+    ) -> Result<(), StartError> {
+        let fail = |e: String| StartError::Registry(format!("{tenant}/{name} version {v}: {e}"));
+        let record = self
+            .registry
+            .get(tenant, name)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        if record.version(v).is_some_and(|x| x.capabilities.is_some()) {
+            return Ok(());
+        }
+        let spec = self
+            .registry
+            .spec_of(tenant, name, v)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let backend = self.state.sessions().backend().clone();
+        let listed = crate::hosting::list_capabilities(&*backend, &spec)
+            .await
+            .map_err(|e| fail(format!("listing what it offers failed: {e}")))?;
+        self.registry
+            .change(
+                tenant,
+                name,
+                "berth",
+                None,
+                Change::SetCapabilities(v, listed),
+            )
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(())
     }
 
     /// Serves on `listener` until `shutdown` completes, then drains

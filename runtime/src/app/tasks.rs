@@ -1,8 +1,9 @@
 //! What runs beside the server: parked calls whose agent never came back
-//! are cancelled, and changes to the server table reach the backend (warm
-//! pools filled for added servers, retired for removed or replaced ones).
+//! are cancelled, changes to the server table reach the backend (warm
+//! pools filled for added servers, retired for removed or replaced ones),
+//! and drift sessions saw is recorded in the registry.
 //!
-//! May import: `hosting`, `servers`, `backend`.
+//! May import: `hosting`, `registry`, `servers`, `backend`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backend::Backend;
 use crate::hosting::{Continuations, Sessions};
-use crate::servers::ServerChange;
+use crate::registry::{Change, DriftRecord, Registry};
+use crate::servers::{DriftReport, ServerChange};
 
 /// How often parked calls are checked for expiry.
 const CONTINUATION_SWEEP: Duration = Duration::from_secs(5);
@@ -63,6 +65,36 @@ pub(super) async fn follow_server_changes(
                 tracing::warn!(missed, "fell behind the server table's changes");
             }
             Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Records in the registry each drift a session reported (once per
+/// capability and live fingerprint; the registry drops repeats).
+pub(super) async fn record_drift(
+    mut reports: tokio::sync::mpsc::UnboundedReceiver<DriftReport>,
+    registry: Registry,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let report = tokio::select! {
+            r = reports.recv() => r,
+            _ = shutdown.cancelled() => return,
+        };
+        let Some(r) = report else { return };
+        let drift = DriftRecord {
+            kind: r.drift.kind,
+            name: r.drift.name.clone(),
+            approved: r.drift.approved.clone(),
+            live: r.drift.live.clone(),
+            seen_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        };
+        let change = Change::RecordDrift(r.version, drift);
+        if let Err(e) = registry
+            .change(&r.tenant, &r.server, "berth", None, change)
+            .await
+        {
+            tracing::warn!(tenant = %r.tenant, server = %r.server, error = %e, "could not record a capability drift");
         }
     }
 }

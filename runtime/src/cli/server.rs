@@ -88,6 +88,11 @@ pub enum ServerAction {
         #[arg(long)]
         sunset: Option<String>,
     },
+    /// The active version's approved capabilities and every drift seen.
+    Caps {
+        /// TENANT/SERVER.
+        name: String,
+    },
     /// Remove the server: calls are refused from now on.
     Decommission {
         /// TENANT/SERVER.
@@ -187,6 +192,9 @@ impl ServerArgs {
                 format!("{}/deprecate", base(name)?),
                 Some(serde_json::json!({"sunset": sunset})),
             ),
+            ServerAction::Caps { name } => {
+                (Method::GET, format!("{}/capabilities", base(name)?), None)
+            }
             ServerAction::Decommission { name } => (Method::DELETE, base(name)?, None),
         })
     }
@@ -224,6 +232,33 @@ impl ServerArgs {
                 text(&json["version"]),
             ),
             ServerAction::Versions { .. } => versions(json["versions"].as_array()),
+            ServerAction::Caps { .. } => {
+                let mut t = table(&["KIND", "NAME", "FINGERPRINT"]);
+                for c in json["approved"].as_array().into_iter().flatten() {
+                    t.add_row(vec![
+                        text(&c["kind"]),
+                        text(&c["name"]),
+                        text(&c["fingerprint"]),
+                    ]);
+                }
+                let mut out = format!("version {}\n{t}", text(&json["version"]));
+                let drift = json["drift"].as_array().cloned().unwrap_or_default();
+                if !drift.is_empty() {
+                    let mut d = table(&["VERSION", "KIND", "NAME", "APPROVED", "LIVE", "SEEN AT"]);
+                    for x in &drift {
+                        d.add_row(vec![
+                            text(&x["version"]),
+                            text(&x["kind"]),
+                            text(&x["name"]),
+                            text(&x["approved"]).chars().take(19).collect(),
+                            text(&x["live"]).chars().take(19).collect(),
+                            text(&x["seen_at"]),
+                        ]);
+                    }
+                    out.push_str(&format!("\n\ndrift:\n{d}"));
+                }
+                out
+            }
             _ => {
                 let mut head = table(&["SERVER", "STATE", "ACTIVE", "REVISION"]);
                 head.add_row(vec![

@@ -14,11 +14,13 @@
 //!
 //! # Layout
 //! - `state`: [`ControlState`]; `access`: who may act on which tenant;
+//!   `approval`: approving (listing what a version offers) and drift;
 //!   `servers`: the handlers; `registry_api`: the MCP Registry API view;
 //! - `views`: the JSON shapes answered (and their schemas); `problem`:
 //!   error responses; `openapi`: the OpenAPI document.
 
 mod access;
+mod approval;
 mod openapi;
 mod problem;
 mod registry_api;
@@ -52,7 +54,12 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<ControlState>)> {
         (
             "/v1/tenants/{tenant}/servers/{server}/versions/{version}/approve",
             "post",
-            post(servers::approve),
+            post(approval::approve),
+        ),
+        (
+            "/v1/tenants/{tenant}/servers/{server}/capabilities",
+            "get",
+            get(approval::capabilities),
         ),
         (
             "/v1/tenants/{tenant}/servers/{server}/versions/{version}/activate",

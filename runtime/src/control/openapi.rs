@@ -2,7 +2,8 @@
 //! and the request and response types (`utoipa`), served at
 //! `GET /v1/openapi.json` without a token.
 //!
-//! May import: `control::{servers, registry_api, views}`, external crates.
+//! May import: `control::{approval, servers, registry_api, views}`,
+//! external crates.
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
@@ -10,10 +11,11 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::views::{
-    DeployRequest, Deployed, DeprecateRequest, ErrorBody, ErrorDetail, ProblemView, ServerList,
-    ServerSummary, ServerView, VersionList, VersionView,
+    CapabilitiesView, CapabilityView, DeployRequest, Deployed, DeprecateRequest, DriftView,
+    ErrorBody, ErrorDetail, ProblemView, ServerList, ServerSummary, ServerView, VersionList,
+    VersionView,
 };
-use super::{registry_api, servers};
+use super::{approval, registry_api, servers};
 
 /// The document.
 #[derive(OpenApi)]
@@ -26,11 +28,11 @@ use super::{registry_api, servers};
     ),
     paths(
         servers::list, servers::show, servers::deploy, servers::decommission, servers::versions,
-        servers::version, servers::approve, servers::activate, servers::rollback, servers::deprecate,
+        servers::version, approval::approve, approval::capabilities, servers::activate, servers::rollback, servers::deprecate,
         registry_api::servers,
     ),
     components(schemas(
-        DeployRequest, Deployed, DeprecateRequest, ErrorBody, ErrorDetail, ProblemView, ServerList,
+        CapabilitiesView, CapabilityView, DeployRequest, Deployed, DriftView, DeprecateRequest, ErrorBody, ErrorDetail, ProblemView, ServerList,
         ServerSummary, ServerView, VersionList, VersionView,
     )),
     modifiers(&Bearer),

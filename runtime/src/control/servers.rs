@@ -24,8 +24,8 @@ use super::views::{
 use crate::registry::{Change, Changed, ServerRecord};
 
 type TenantPath = Result<Path<String>, PathRejection>;
-type ServerPath = Result<Path<(String, String)>, PathRejection>;
-type VersionPath = Result<Path<(String, String, String)>, PathRejection>;
+pub(super) type ServerPath = Result<Path<(String, String)>, PathRejection>;
+pub(super) type VersionPath = Result<Path<(String, String, String)>, PathRejection>;
 
 /// `GET /v1/tenants/{tenant}/servers`.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/servers", tag = "servers",
@@ -243,25 +243,6 @@ pub(crate) async fn deploy(
     }
 }
 
-/// `POST …/versions/{version}/approve`.
-#[utoipa::path(post, path = "/v1/tenants/{tenant}/servers/{server}/versions/{version}/approve", tag = "lifecycle",
-    params(("tenant" = String, Path, description = "Tenant"), ("server" = String, Path, description = "Server name"), ("version" = u32, Path, description = "Version number"), ("If-Match" = Option<String>, Header, description = "Only if the server is still at this revision")),
-    responses(
-        (status = 200, description = "Approved; the server after the change", body = ServerView),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin or operator scope", body = ErrorBody),
-        (status = 404, description = "No such server or version", body = ErrorBody),
-        (status = 409, description = "Not proposed", body = ErrorBody),
-        (status = 412, description = "If-Match names an older revision", body = ErrorBody),
-    ))]
-pub(crate) async fn approve(
-    State(s): State<ControlState>,
-    path: VersionPath,
-    headers: HeaderMap,
-) -> Response {
-    version_change(&s, path, &headers, "version.approved", Change::Approve).await
-}
-
 /// `POST …/versions/{version}/activate`.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/servers/{server}/versions/{version}/activate", tag = "lifecycle",
     params(("tenant" = String, Path, description = "Tenant"), ("server" = String, Path, description = "Server name"), ("version" = u32, Path, description = "Version number"), ("If-Match" = Option<String>, Header, description = "Only if the server is still at this revision")),
@@ -368,7 +349,7 @@ pub(crate) async fn decommission(
     .await
 }
 
-async fn version_change(
+pub(super) async fn version_change(
     s: &ControlState,
     path: VersionPath,
     headers: &HeaderMap,
@@ -417,7 +398,7 @@ async fn server_change(
     )
 }
 
-fn finish(
+pub(super) fn finish(
     result: Result<Changed, Response>,
     event: &'static str,
     tenant: &str,
@@ -436,7 +417,7 @@ fn finish(
     }
 }
 
-async fn change(
+pub(super) async fn change(
     s: &ControlState,
     caller: &Caller,
     tenant: &str,
@@ -476,7 +457,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Response> {
         })
 }
 
-async fn read_server(
+pub(super) async fn read_server(
     s: &ControlState,
     path: ServerPath,
     headers: &HeaderMap,
@@ -488,7 +469,7 @@ async fn read_server(
     Ok((tenant, server))
 }
 
-async fn read_version(
+pub(super) async fn read_version(
     s: &ControlState,
     path: VersionPath,
     headers: &HeaderMap,

@@ -2,14 +2,15 @@
 //! schemas), built from registry records.
 //!
 //! May import: `registry` (its records), `config` (the deployment's
-//! schema), external crates.
+//! schema), `protocol` (capabilities), external crates.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::config::ServerConfig;
+use crate::protocol::Approved;
 use crate::registry::{
-    DataClassification, Metadata, RiskTier, ServerRecord, ServerState, VersionRecord,
+    DataClassification, DriftRecord, Metadata, RiskTier, ServerRecord, ServerState, VersionRecord,
 };
 
 /// One line of a server listing.
@@ -93,6 +94,42 @@ pub(crate) struct VersionView {
     pub approved_at: Option<String>,
     /// When it was last activated.
     pub activated_at: Option<String>,
+    /// What it offered when approved, each with its fingerprint.
+    pub capabilities: Option<Vec<CapabilityView>>,
+    /// Drift seen at run time.
+    pub drift: Vec<DriftRecord>,
+}
+
+/// One approved capability.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CapabilityView {
+    /// `tool`, `prompt`, `resource` or `resource_template`.
+    pub kind: String,
+    /// Its name (URI for resources).
+    pub name: String,
+    /// SHA-256 of its canonical definition.
+    pub fingerprint: String,
+}
+
+/// A server's approved capabilities and drift.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CapabilitiesView {
+    /// The active version, if any.
+    pub version: Option<u32>,
+    /// What was approved for it.
+    pub approved: Vec<CapabilityView>,
+    /// Every drift seen, on any version, oldest first.
+    pub drift: Vec<DriftView>,
+}
+
+/// A drift, with the version it was seen on.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DriftView {
+    /// The version.
+    pub version: u32,
+    /// What was seen.
+    #[serde(flatten)]
+    pub drift: DriftRecord,
 }
 
 /// A server's versions.
@@ -253,5 +290,43 @@ pub(crate) fn version(v: &VersionRecord) -> VersionView {
         approved_by: v.approved_by.clone(),
         approved_at: v.approved_at.clone(),
         activated_at: v.activated_at.clone(),
+        capabilities: v
+            .capabilities
+            .as_ref()
+            .map(|caps| caps.iter().map(capability).collect()),
+        drift: v.drift.clone(),
+    }
+}
+
+fn capability(a: &Approved) -> CapabilityView {
+    CapabilityView {
+        kind: serde_json::to_value(a.kind)
+            .ok()
+            .and_then(|k| k.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        name: a.name.clone(),
+        fingerprint: a.fingerprint.clone(),
+    }
+}
+
+/// The capabilities view of a server.
+pub(crate) fn capabilities(record: &ServerRecord) -> CapabilitiesView {
+    let active = record.active();
+    CapabilitiesView {
+        version: active.map(|v| v.version),
+        approved: active
+            .and_then(|v| v.capabilities.as_ref())
+            .map(|caps| caps.iter().map(capability).collect())
+            .unwrap_or_default(),
+        drift: record
+            .versions
+            .iter()
+            .flat_map(|v| {
+                v.drift.iter().map(|d| DriftView {
+                    version: v.version,
+                    drift: d.clone(),
+                })
+            })
+            .collect(),
     }
 }

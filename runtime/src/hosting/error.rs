@@ -13,6 +13,10 @@ use crate::secrets::SecretsError;
 /// Why a hosting session could not be had or used.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum HostingError {
+    /// A tool the session's version did not approve, or whose definition
+    /// changed since: refused exactly as an unknown tool.
+    #[error("Unknown tool: {0}")]
+    UnknownTool(String),
     /// This pod runs `limits.max_sessions` sessions already.
     #[error(
         "this Berth pod is at its session limit (limits.max_sessions); retry later or add pods"

@@ -24,7 +24,8 @@
 //! - `session`: one hosting session and its message routing; `stream`:
 //!   replayable SSE event streams; `journal`: their copies in the shared
 //!   store; `record`: the sealed session record.
-//! - `handshake`: `initialize` driven against a session's server.
+//! - `handshake`: `initialize` driven against a session's server;
+//!   `probe`: listing a version's capabilities for its approval.
 //! - `continuations`: 2026-07-28 calls parked for agent input.
 //! - `error`: [`HostingError`].
 
@@ -35,6 +36,7 @@ mod gate;
 mod handshake;
 mod journal;
 mod principal;
+mod probe;
 mod record;
 mod restore;
 mod route;
@@ -55,6 +57,7 @@ pub(crate) use self::continuations::{
 pub(crate) use self::error::HostingError;
 pub(crate) use self::handshake::{HandshakeFailure, discover, initialize};
 pub(crate) use self::principal::PrincipalSession;
+pub(crate) use self::probe::list_capabilities;
 pub(crate) use self::restore::Located;
 pub(crate) use self::route::Route;
 

@@ -13,12 +13,12 @@ use super::error::HostingError;
 use super::journal::{Journal, Restored};
 use super::record::{RECORD_VERSION, SessionRecord};
 use super::route::Route;
-use super::session::{HostingSession, SessionIdentity};
+use super::session::{DriftReporter, Held, HostingSession, SessionIdentity};
 use super::sessions::Sessions;
 use super::table::Entry;
 use crate::backend::{BackendError, InstanceLabels};
 use crate::cluster::{Cluster, Lease, Owner};
-use crate::servers::HostedServer;
+use crate::servers::{DriftReport, HostedServer};
 
 /// A freshly created legacy session.
 pub(crate) struct NewSession {
@@ -159,6 +159,7 @@ impl Sessions {
             subject: route.subject.clone(),
             label: label.clone(),
             notice: route.server.notice.clone(),
+            held: held(&route.server),
         };
         let session = match journal {
             Some(journal) => HostingSession::resumed(identity, settings.stream_cap, journal),
@@ -250,4 +251,25 @@ impl Sessions {
             route.config().idle_timeout,
         )
     }
+}
+
+/// What a session of `server` is held to: its version's approval, with
+/// drift reported to the registry.
+fn held(server: &Arc<HostedServer>) -> Option<Arc<Held>> {
+    let approved = server.approved.clone()?;
+    let version = server.version?;
+    let (tx, tenant, name) = (
+        server.drift.clone(),
+        server.tenant.clone(),
+        server.name.clone(),
+    );
+    let report: DriftReporter = Arc::new(move |drift| {
+        let _ = tx.send(DriftReport {
+            tenant: tenant.clone(),
+            server: name.clone(),
+            version,
+            drift: drift.clone(),
+        });
+    });
+    Some(Arc::new(Held::new(approved, report)))
 }

@@ -32,6 +32,7 @@ pub(crate) fn hosting_error(e: &HostingError) -> RpcError {
             RpcError::new(ErrorCode::BackendUnavailable, e.to_string()).with_data(retryable())
         }
         HostingError::UnusableRecord => RpcError::new(ErrorCode::InternalError, e.to_string()),
+        HostingError::UnknownTool(_) => RpcError::new(ErrorCode::InvalidParams, e.to_string()),
         HostingError::AtSessionLimit
         | HostingError::StartHeld { .. }
         | HostingError::Backend(_)

@@ -1,17 +1,22 @@
 //! What Berth knows about the MCP protocol itself, in one leaf: the
 //! versions ([`Version`], ordered, never compared as strings), the header
-//! and `_meta` names, the `initialize` handshake's messages, and the
-//! 2026-07-28 routing headers mirrored from a request's body.
+//! and `_meta` names, the `initialize` handshake's messages, the
+//! 2026-07-28 routing headers mirrored from a request's body, and
+//! capability fingerprints (what an approval pins).
 //!
 //! May import: external crates only. Must not import any other module of
 //! this crate (every layer above reads the protocol from here).
 
+mod capabilities;
 mod handshake;
 mod headers;
 mod ids;
 mod routing_headers;
 mod version;
 
+pub(crate) use self::capabilities::{
+    Approved, ApprovedSet, CapabilityKind, Drift, KINDS, filter_listing, fingerprint, item_id,
+};
 pub(crate) use self::handshake::{
     HandshakeError, INITIALIZED, InitializeResult, client_initialize_params, discover_params,
     initialize_outcome, speaks_stateless,

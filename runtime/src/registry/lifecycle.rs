@@ -4,10 +4,13 @@
 //! decommissioned`. Each function checks, then changes; on error the
 //! record is untouched.
 //!
-//! May import: `registry::{model, error}`.
+//! May import: `registry::{model, error}`, `protocol` (capabilities).
 
 use super::error::RegistryError;
-use super::model::{NewVersion, ServerRecord, ServerState, VersionRecord, VersionState};
+use super::model::{
+    DriftRecord, NewVersion, ServerRecord, ServerState, VersionRecord, VersionState,
+};
+use crate::protocol::Approved;
 
 /// Who is acting, and when.
 pub(crate) struct Act<'a> {
@@ -40,6 +43,8 @@ pub(crate) fn deploy(
         approved_by: None,
         approved_at: None,
         activated_at: None,
+        capabilities: None,
+        drift: Vec::new(),
     });
     Ok(version)
 }
@@ -83,6 +88,7 @@ pub(crate) fn approve(
     record: &mut ServerRecord,
     v: u32,
     self_approval: bool,
+    capabilities: Option<Vec<Approved>>,
     act: &Act<'_>,
 ) -> Result<(), RegistryError> {
     refuse_if_gone(record)?;
@@ -104,7 +110,27 @@ pub(crate) fn approve(
     version.state = VersionState::Approved;
     version.approved_by = Some(act.actor.to_owned());
     version.approved_at = Some(act.now.to_owned());
+    version.capabilities = capabilities;
     Ok(())
+}
+
+/// Records `drift` on version `v` unless the same drift (capability and
+/// live fingerprint) is already recorded; `Ok(false)` when it was.
+pub(crate) fn record_drift(
+    record: &mut ServerRecord,
+    v: u32,
+    drift: DriftRecord,
+) -> Result<bool, RegistryError> {
+    let version = version_mut(record, v)?;
+    let known = version
+        .drift
+        .iter()
+        .any(|d| d.kind == drift.kind && d.name == drift.name && d.live == drift.live);
+    if known {
+        return Ok(false);
+    }
+    version.drift.push(drift);
+    Ok(true)
 }
 
 /// Makes approved (or retired) version `v` the one new sessions use; the
@@ -266,10 +292,10 @@ mod tests {
         let e = activate(&mut r, 1, &BOB).unwrap_err();
         assert!(e.to_string().contains("approve it first"), "{e}");
         assert_eq!(e.status(), 409);
-        approve(&mut r, 1, false, &BOB).unwrap();
+        approve(&mut r, 1, false, None, &BOB).unwrap();
         activate(&mut r, 1, &BOB).unwrap();
         assert_eq!(r.active().unwrap().version, 1);
-        approve(&mut r, 2, false, &BOB).unwrap();
+        approve(&mut r, 2, false, None, &BOB).unwrap();
         activate(&mut r, 2, &BOB).unwrap();
         assert_eq!(states(&r), ["retired", "active"]);
         assert_eq!(r.summary_state(), "active");
@@ -281,16 +307,22 @@ mod tests {
     #[test]
     fn self_approval_is_refused_unless_allowed_and_approval_happens_once() {
         let mut r = deployed(1);
-        let e = approve(&mut r, 1, false, &ALICE).unwrap_err();
+        let e = approve(&mut r, 1, false, None, &ALICE).unwrap_err();
         assert_eq!(e.status(), 403);
         assert!(e.to_string().contains("another admin"), "{e}");
         assert_eq!(states(&r), ["proposed"], "a refusal changes nothing");
-        approve(&mut r, 1, true, &ALICE).unwrap();
+        approve(&mut r, 1, true, None, &ALICE).unwrap();
         assert_eq!(r.versions[0].approved_by.as_deref(), Some("alice"));
-        let again = approve(&mut r, 1, true, &BOB).unwrap_err();
+        let again = approve(&mut r, 1, true, None, &BOB).unwrap_err();
         assert_eq!(again.status(), 409);
-        assert_eq!(approve(&mut r, 7, true, &BOB).unwrap_err().status(), 404);
-        assert_eq!(approve(&mut r, 0, true, &BOB).unwrap_err().status(), 404);
+        assert_eq!(
+            approve(&mut r, 7, true, None, &BOB).unwrap_err().status(),
+            404
+        );
+        assert_eq!(
+            approve(&mut r, 0, true, None, &BOB).unwrap_err().status(),
+            404
+        );
     }
 
     #[test]
@@ -298,7 +330,7 @@ mod tests {
         let mut r = deployed(3);
         assert_eq!(rollback(&mut r, &BOB).unwrap_err().status(), 409);
         for v in 1..=3 {
-            approve(&mut r, v, false, &BOB).unwrap();
+            approve(&mut r, v, false, None, &BOB).unwrap();
         }
         activate(&mut r, 1, &BOB).unwrap();
         activate(&mut r, 3, &BOB).unwrap();
@@ -332,7 +364,7 @@ mod tests {
     #[test]
     fn a_decommissioned_server_takes_no_more_changes() {
         let mut r = deployed(1);
-        approve(&mut r, 1, false, &BOB).unwrap();
+        approve(&mut r, 1, false, None, &BOB).unwrap();
         activate(&mut r, 1, &BOB).unwrap();
         deprecate(&mut r, Some("2027-01-31".into()), &BOB).unwrap();
         assert_eq!(r.summary_state(), "deprecated");

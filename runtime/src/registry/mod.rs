@@ -45,10 +45,12 @@ use parking_lot::Mutex;
 
 use self::file_store::FileStore;
 use self::lifecycle::Act;
+pub(crate) use self::model::DriftRecord;
 use self::model::{ExecutablePin, NewVersion};
 use self::store::{RegistryStore, SharedStore};
 use crate::backend::{Backend, BackendError};
 use crate::config::{Config, ControlConfig, Problem, check_name};
+use crate::protocol::Approved;
 use crate::servers::ServerTable;
 
 /// How often every pod reads the index for changes made elsewhere.
@@ -77,7 +79,7 @@ struct Inner {
     managed: HashSet<String>,
     /// What this pod applied to its table: `tenant/name` -> (revision,
     /// active version).
-    applied: Mutex<BTreeMap<String, (u64, Option<u32>)>>,
+    applied: Mutex<BTreeMap<String, sync::Applied>>,
 }
 
 /// The index record: `tenant/name` -> revision.
@@ -87,8 +89,12 @@ type Index = BTreeMap<String, u64>;
 pub(crate) enum Change {
     /// A new version from a deployment document.
     Deploy(serde_json::Value),
-    /// Approve version `v`.
-    Approve(u32),
+    /// Approve version `v`, with what it offers (listed by starting it).
+    Approve(u32, Option<Vec<Approved>>),
+    /// Record what version `v` offers, if not recorded yet.
+    SetCapabilities(u32, Vec<Approved>),
+    /// Record a drift seen at run time on version `v`.
+    RecordDrift(u32, DriftRecord),
     /// Activate version `v`.
     Activate(u32),
     /// Activate the previous approved version.
@@ -272,8 +278,32 @@ impl Registry {
                     let new = deployment.as_ref().expect("checked above");
                     Some(lifecycle::deploy(&mut record, new, &act)?)
                 }
-                Change::Approve(v) => {
-                    lifecycle::approve(&mut record, *v, self_approval, &act).map(|()| Some(*v))?
+                Change::Approve(v, caps) => {
+                    lifecycle::approve(&mut record, *v, self_approval, caps.clone(), &act)
+                        .map(|()| Some(*v))?
+                }
+                Change::SetCapabilities(v, caps) => {
+                    let version = record.versions.iter_mut().find(|x| x.version == *v);
+                    match version {
+                        Some(x) if x.capabilities.is_none() => x.capabilities = Some(caps.clone()),
+                        Some(_) => {
+                            return Ok(Changed {
+                                version: Some(*v),
+                                record,
+                            });
+                        }
+                        None => return Err(RegistryError::NotFound(format!("no version {v}"))),
+                    }
+                    Some(*v)
+                }
+                Change::RecordDrift(v, drift) => {
+                    if !lifecycle::record_drift(&mut record, *v, drift.clone())? {
+                        return Ok(Changed {
+                            version: Some(*v),
+                            record,
+                        });
+                    }
+                    Some(*v)
                 }
                 Change::Activate(v) => {
                     lifecycle::activate(&mut record, *v, &act).map(|()| Some(*v))?
@@ -364,6 +394,29 @@ impl Registry {
                 .map(|(path, sha256)| ExecutablePin { path, sha256 }),
             metadata: checked.metadata,
         })
+    }
+
+    /// What the backend runs for version `v` of `tenant/name`, pinned as
+    /// deployed (to start it for an approval).
+    pub(crate) async fn spec_of(
+        &self,
+        tenant: &str,
+        name: &str,
+        v: u32,
+    ) -> Result<crate::backend::ServerSpec, RegistryError> {
+        let record = self.get(tenant, name).await?;
+        let version = record.version(v).ok_or_else(|| {
+            RegistryError::NotFound(format!("{tenant}/{name} has no version {v}"))
+        })?;
+        let config = deployment::parse(&version.deployment).map_err(RegistryError::Unavailable)?;
+        let mut spec = self.inner.table.spec_for(tenant, name, &config);
+        if let Some(image) = &version.image_digest {
+            spec.image = Some(image.clone());
+        }
+        spec.executable_digest = version.executable.as_ref().map(|e| e.sha256.clone());
+        // An approval probe is one short-lived instance: no warm pool.
+        spec.warm_pool = 0;
+        Ok(spec)
     }
 
     /// [`Change::Ensure`] with no `If-Match`; returns the active version.

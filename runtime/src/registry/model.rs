@@ -4,11 +4,13 @@
 //! Records are stored as JSON; every change bumps the record's
 //! `revision`, which is also its `ETag`.
 //!
-//! May import: nothing else in the crate (plain data; `utoipa` derives
-//! their OpenAPI schemas).
+//! May import: `protocol` (capability fingerprints); plain data otherwise
+//! (`utoipa` derives their OpenAPI schemas).
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use crate::protocol::{Approved, CapabilityKind};
 
 /// How much harm the server can do (set by its owner, shown to approvers).
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, ToSchema)]
@@ -160,6 +162,30 @@ pub(crate) struct VersionRecord {
     pub approved_at: Option<String>,
     /// When it was last activated, RFC 3339.
     pub activated_at: Option<String>,
+    /// What it offered when it was approved (tools, prompts, resources,
+    /// resource templates, each with its fingerprint).
+    #[serde(default)]
+    pub capabilities: Option<Vec<Approved>>,
+    /// Every drift from that set seen at run time (one per capability and
+    /// live fingerprint).
+    #[serde(default)]
+    pub drift: Vec<DriftRecord>,
+}
+
+/// A capability seen at run time that is not as approved.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, ToSchema)]
+pub(crate) struct DriftRecord {
+    /// `tool`, `prompt`, `resource` or `resource_template`.
+    #[schema(value_type = String)]
+    pub kind: CapabilityKind,
+    /// Its name (URI for resources).
+    pub name: String,
+    /// The approved fingerprint; `null` when it was never approved.
+    pub approved: Option<String>,
+    /// The fingerprint seen.
+    pub live: String,
+    /// When it was first seen, RFC 3339.
+    pub seen_at: String,
 }
 
 /// Where a server is in its life, beside its versions.

@@ -4,22 +4,29 @@
 //! and agents are told why. Sessions already running keep the instance
 //! (and so the version) they started with.
 //!
-//! May import: `registry::{model, deployment}`, `servers`, `backend` (pins).
+//! May import: `registry::{model, deployment}`, `servers`, `backend` (pins),
+//! `protocol` (approved capability sets).
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use super::deployment;
 use super::model::{ServerRecord, ServerState};
 use crate::backend::Pinned;
+use crate::protocol::ApprovedSet;
 use crate::servers::ServerTable;
+
+/// What a pod applied for one server: (revision, (active version, has
+/// an approved capability set)).
+pub(super) type Applied = (u64, Option<(u32, bool)>);
 
 /// Applies `record` to `table` unless it is managed by the config file or
 /// this pod applied that revision already.
 pub(super) fn apply(
     table: &ServerTable,
-    applied: &Mutex<BTreeMap<String, (u64, Option<u32>)>>,
+    applied: &Mutex<BTreeMap<String, Applied>>,
     record: &ServerRecord,
     managed: &HashSet<String>,
 ) {
@@ -34,14 +41,12 @@ pub(super) fn apply(
     }
     table.set_notice(&record.tenant, &record.name, notice(record));
     let active = record.active().filter(|_| !record.is_decommissioned());
-    let active_version = active.map(|v| v.version);
+    let active_version = active.map(|v| (v.version, v.capabilities.is_some()));
     applied.insert(key, (record.revision, active_version));
     let (tenant, name) = (record.tenant.as_str(), record.name.as_str());
     match active {
         Some(version) => {
-            if before.and_then(|(_, v)| v) == Some(version.version)
-                && table.get(tenant, name).is_some()
-            {
+            if before.and_then(|(_, v)| v) == active_version && table.get(tenant, name).is_some() {
                 return;
             }
             match deployment::parse(&version.deployment) {
@@ -53,7 +58,11 @@ pub(super) fn apply(
                             .as_ref()
                             .map(|e| (e.path.clone(), e.sha256.clone())),
                     };
-                    table.insert_version(tenant, name, config, version.version, &pinned);
+                    let approved = version
+                        .capabilities
+                        .as_deref()
+                        .map(|caps| Arc::new(ApprovedSet::new(caps)));
+                    table.insert_version(tenant, name, config, version.version, &pinned, approved);
                     tracing::info!(
                         tenant,
                         server = name,

@@ -6,7 +6,11 @@ use rmcp::model::{JsonObject, Tool};
 use serde_json::{Value, json};
 
 /// A tool definition from a JSON input schema.
-pub(crate) fn tool(name: &'static str, description: &'static str, schema: Value) -> Tool {
+pub(crate) fn tool(
+    name: &'static str,
+    description: impl Into<std::borrow::Cow<'static, str>>,
+    schema: Value,
+) -> Tool {
     let schema = match schema {
         Value::Object(object) => object,
         _ => JsonObject::new(),

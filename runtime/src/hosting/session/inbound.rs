@@ -30,6 +30,9 @@ impl HostingSession {
             env.id.expect("responses have ids"),
             p.client_id.get().as_bytes(),
         );
+        if let Some(kind) = p.listing {
+            msg = self.hold_listing(kind, msg);
+        }
         if let Some(notice) = self.identity.notice.load_full() {
             msg = jsonrpc::with_result_meta(&msg, META_DEPRECATION, &notice).unwrap_or(msg);
         }
@@ -51,6 +54,9 @@ impl HostingSession {
         // 2026-07-28 listen streams), never on one request's stream.
         let server_wide =
             method.ends_with("/list_changed") || method == "notifications/resources/updated";
+        if method == "notifications/tools/list_changed" {
+            self.forget_live_tools();
+        }
         let target = if server_wide {
             None
         } else {

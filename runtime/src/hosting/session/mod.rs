@@ -17,6 +17,7 @@
 //! May import: `hosting::{journal, stream, error}`, `backend` (the
 //! instance pipe), `servers` (the notice handle), `jsonrpc`, `protocol`.
 
+mod held;
 mod inbound;
 mod parts;
 mod routing;
@@ -30,6 +31,7 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
+pub(crate) use self::held::{DriftReporter, Held};
 pub(crate) use self::parts::BackendSetup;
 use self::parts::{Activity, Handshake, Journaling};
 use self::routing::Routing;
@@ -55,6 +57,9 @@ pub(crate) struct SessionIdentity {
     pub label: String,
     /// The server's notice for the `_meta` of every answer (deprecation).
     pub notice: Notice,
+    /// What the session's server is held to (its version's approval);
+    /// `None`: not held (config-file servers).
+    pub held: Option<Arc<Held>>,
 }
 
 /// The session's standalone (GET) stream and how far a GET has read it.
@@ -292,9 +297,14 @@ impl HostingSession {
         timeout: Duration,
     ) -> Result<u64, HostingError> {
         let id = env.id.expect("requests have ids");
+        let method = env.method_str();
+        if self.identity.held.is_some() && method == "tools/call" {
+            let name = jsonrpc::param_str(env.params, "name").unwrap_or_default();
+            self.check_tool_call(&name, timeout).await?;
+        }
         let progress_token = jsonrpc::meta_field(env.params, "progressToken")
             .map(|t| t.get().to_owned().into_boxed_str());
-        let backend_id = self.register(id.to_owned(), stream, timeout, progress_token)?;
+        let backend_id = self.register(id.to_owned(), stream, timeout, progress_token, method)?;
         let mut buf = itoa::Buffer::new();
         let msg = jsonrpc::splice_id(raw, id, buf.format(backend_id).as_bytes());
         self.send_registered(backend_id, Bytes::from(to_line(msg)))
@@ -313,7 +323,14 @@ impl HostingSession {
         timeout: Duration,
         progress_token: Option<Box<str>>,
     ) -> Result<u64, HostingError> {
-        let backend_id = self.register(client_id, stream, timeout, progress_token)?;
+        if self.identity.held.is_some() && method == "tools/call" {
+            let name = serde_json::from_str::<serde_json::Value>(params)
+                .ok()
+                .and_then(|p| p["name"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            self.check_tool_call(&name, timeout).await?;
+        }
+        let backend_id = self.register(client_id, stream, timeout, progress_token, method)?;
         let msg = compose_request(backend_id, method, params);
         self.send_registered(backend_id, Bytes::from(to_line(msg)))
             .await
@@ -332,11 +349,19 @@ impl HostingSession {
         stream: Arc<EventStream>,
         timeout: Duration,
         progress_token: Option<Box<str>>,
+        method: &str,
     ) -> Result<u64, HostingError> {
         let backend_id = self.next_backend_id.fetch_add(1, Ordering::Relaxed);
         self.routing
             .lock()
-            .register(backend_id, client_id, stream, timeout, progress_token)
+            .register(
+                backend_id,
+                client_id,
+                stream,
+                timeout,
+                progress_token,
+                method,
+            )
             .map_err(HostingError::Ended)?;
         Ok(backend_id)
     }

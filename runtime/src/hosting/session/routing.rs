@@ -3,7 +3,7 @@
 //! session's request streams and whether it has ended. Pure bookkeeping
 //! under the session's one routing lock; no I/O.
 //!
-//! May import: `hosting::stream`, `jsonrpc`.
+//! May import: `hosting::stream`, `jsonrpc`, `protocol`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 use tokio::time::Instant;
 
 use crate::hosting::stream::EventStream;
+use crate::protocol::CapabilityKind;
 
 /// Finished request streams kept for `Last-Event-ID` replay.
 const KEEP_FINISHED_STREAMS: usize = 32;
@@ -32,6 +33,9 @@ pub(super) struct Pending {
     /// Waiting for the agent (2026-07-28 input-required round trip): not a
     /// target for server-initiated messages until resumed.
     pub(super) parked: bool,
+    /// The kind of capability it lists, for list requests (their answers
+    /// are held to the version's approval).
+    pub(super) listing: Option<CapabilityKind>,
     /// When the request last became active (registered or resumed); the
     /// most recently active request is the likeliest cause of a server
     /// message, since stdio carries no correlation.
@@ -113,6 +117,7 @@ impl Routing {
         stream: Arc<EventStream>,
         timeout: Duration,
         progress_token: Option<Box<str>>,
+        method: &str,
     ) -> Result<(), String> {
         if let Some(reason) = &self.closed {
             return Err(reason.clone());
@@ -129,6 +134,7 @@ impl Routing {
                 deadline: Instant::now() + timeout,
                 progress_token,
                 parked: false,
+                listing: CapabilityKind::of_list_method(method),
                 active_seq: self.activations,
             },
         );
@@ -258,6 +264,7 @@ mod tests {
                 s.clone(),
                 Duration::from_secs(60),
                 None,
+                "x",
             )
             .unwrap();
             streams.push(s);
@@ -291,9 +298,10 @@ mod tests {
             a.clone(),
             Duration::from_secs(60),
             Some("\"tok\"".into()),
+            "x",
         )
         .unwrap();
-        r.register(2, raw("2"), b.clone(), Duration::from_secs(60), None)
+        r.register(2, raw("2"), b.clone(), Duration::from_secs(60), None, "x")
             .unwrap();
         let tok = raw("\"tok\"");
         assert_eq!(r.target(Some(&tok)).unwrap().id(), a.id());
@@ -318,7 +326,7 @@ mod tests {
             "first reason wins"
         );
         let s = r.open_stream(8);
-        let refused = r.register(3, raw("3"), s, Duration::from_secs(1), None);
+        let refused = r.register(3, raw("3"), s, Duration::from_secs(1), None, "x");
         assert_eq!(refused.unwrap_err(), "the MCP server instance ended");
     }
 
@@ -326,9 +334,9 @@ mod tests {
     async fn overdue_requests_are_taken_once() {
         let mut r = Routing::new(1);
         let s = r.open_stream(8);
-        r.register(1, raw("1"), s.clone(), Duration::from_secs(5), None)
+        r.register(1, raw("1"), s.clone(), Duration::from_secs(5), None, "x")
             .unwrap();
-        r.register(2, raw("2"), s, Duration::from_secs(50), None)
+        r.register(2, raw("2"), s, Duration::from_secs(50), None, "x")
             .unwrap();
         tokio::time::advance(Duration::from_secs(6)).await;
         let overdue = r.take_overdue(Instant::now());
