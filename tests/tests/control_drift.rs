@@ -191,6 +191,9 @@ async fn a_tool_changed_after_approval_is_hidden_refused_and_recorded() {
         berth.log().contains("capability.drift"),
         "audit event missing"
     );
+    let (code, out, err) = cli(&berth.base, &alice, &["caps", "acme/tools"]).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("drift:") && out.contains("echo"), "{out}");
 
     // Only a new approved version brings the changed tool back.
     assert_eq!(
