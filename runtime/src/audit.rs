@@ -106,3 +106,16 @@ pub(crate) fn capability_drift(
         "a capability differs from its approval; hidden and refused"
     );
 }
+
+/// An administrator ended a hosting session through the control plane.
+pub(crate) fn session_ended_by_admin(tenant: &str, server: &str, subject: &str, actor: &str) {
+    tracing::info!(
+        target: "berth::audit",
+        event = "session.ended_by_admin",
+        tenant,
+        server,
+        subject,
+        actor,
+        "an administrator ended a hosting session"
+    );
+}

@@ -108,6 +108,13 @@ async fn run(cli: Cli) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Sessions(args) => match args.run().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("berth sessions: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Token(_) => unreachable!("handled before the runtime starts"),
     }
 }

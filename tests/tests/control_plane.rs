@@ -325,8 +325,8 @@ async fn who_may_do_what_and_bad_input_get_clear_refusals() {
     )
     .await;
     assert_eq!(status, 422, "{body}");
-    let semantic =
-        json!({"command": [], "cpus": 0, "secrets": [{"path": "p", "key": "k", "env": "K"}]});
+    let semantic = json!({"command": [], "cpus": 0, "image": "Not/A Valid::ref",
+        "secrets": [{"path": "p", "key": "k", "env": "K"}]});
     let (status, body, _) = api(&c, Method::PUT, &files, &alice, Some(semantic)).await;
     assert_eq!(status, 422, "{body}");
     let mut pointers: Vec<&str> = body["error"]["problems"]
@@ -336,7 +336,7 @@ async fn who_may_do_what_and_bad_input_get_clear_refusals() {
         .map(|p| p["pointer"].as_str().unwrap())
         .collect();
     pointers.sort();
-    assert_eq!(pointers, ["/command", "/cpus", "/secrets/0"]);
+    assert_eq!(pointers, ["/command", "/cpus", "/image", "/secrets/0"]);
     let big = json!({"command": ["x"], "description": "d".repeat(8192)});
     let (status, _, _) = api(&c, Method::PUT, &files, &alice, Some(big)).await;
     assert_eq!(status, 413);

@@ -101,6 +101,7 @@ impl App {
             ));
         }
         if config.store.url != "memory" {
+            tokio::spawn(tasks::publish_directory(sessions.clone(), shutdown.clone()));
             // Changes made on other pods; the file store has one writer.
             tokio::spawn(registry.clone().follow(shutdown.clone()));
         }

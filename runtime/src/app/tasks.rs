@@ -98,3 +98,25 @@ pub(super) async fn record_drift(
         }
     }
 }
+
+/// Publishes this pod's sessions directory for the other pods' control
+/// planes (shared store only).
+pub(super) async fn publish_directory(sessions: Sessions, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(crate::hosting::PUBLISH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        match sessions.publish_directory().await {
+            Ok(()) => failing = false,
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(error = %e, "cannot publish this pod's sessions directory");
+            }
+            Err(_) => {}
+        }
+    }
+}

@@ -5,7 +5,8 @@
 //! imports it but the binary.
 //!
 //! # Layout
-//! - `server`: `berth server …`, a client of `/v1` (tables or `--json`).
+//! - `server`: `berth server …`, a client of `/v1` (tables or `--json`);
+//!   `sessions`: `berth sessions …`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,8 +18,10 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{BackendKind, Config};
 
 mod server;
+mod sessions;
 
 pub use self::server::ServerArgs;
+pub use self::sessions::SessionsArgs;
 
 /// Berth: MCP Server-as-a-Service runtime.
 #[derive(Debug, Parser)]
@@ -40,6 +43,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Deploy, approve, activate and retire servers (the /v1 control plane).
     Server(ServerArgs),
+    /// List and end hosting sessions (the /v1 control plane).
+    Sessions(SessionsArgs),
     /// Run the bundled example MCP server (stdio, or --http ADDR; --help for more).
     #[command(hide = true, disable_help_flag = true)]
     ExampleServer {

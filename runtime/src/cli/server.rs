@@ -106,49 +106,7 @@ impl ServerArgs {
     /// Runs the subcommand; `Err` holds what to print.
     pub async fn run(&self) -> anyhow::Result<()> {
         let (method, path, body) = self.request()?;
-        let url = format!("{}{path}", self.url.trim_end_matches('/'));
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(berth_auth::tls::client_config())
-            .build()?;
-        let mut req = client.request(method, &url);
-        if let Some(t) = self.token.as_deref().filter(|t| !t.is_empty()) {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.map_err(|e| {
-            anyhow::anyhow!(
-                "cannot reach Berth at {}: {e} (set --url or BERTH_URL)",
-                self.url
-            )
-        })?;
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if !status.is_success() {
-            let message = json["error"]["message"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| text.trim().to_owned());
-            let mut out = format!("{status}: {message}");
-            if let Some(problems) = json["error"]["problems"].as_array() {
-                for p in problems {
-                    let at = p["pointer"].as_str().unwrap_or("");
-                    let at = if at.is_empty() { "(document)" } else { at };
-                    out.push_str(&format!(
-                        "\n  {at}: {}",
-                        p["message"].as_str().unwrap_or("")
-                    ));
-                }
-            }
-            if status == reqwest::StatusCode::UNAUTHORIZED
-                && self.token.as_deref().is_none_or(str::is_empty)
-            {
-                out.push_str("\n(no token given: set --token or BERTH_TOKEN)");
-            }
-            anyhow::bail!(out);
-        }
+        let json = call(&self.url, self.token.as_deref(), method, &path, body).await?;
         if self.json {
             println!("{}", serde_json::to_string_pretty(&json)?);
         } else {
@@ -281,6 +239,57 @@ impl ServerArgs {
     }
 }
 
+/// One `/v1` request; the answer's JSON, or an error with the API's
+/// message (and every problem of an invalid deployment).
+pub(super) async fn call(
+    base: &str,
+    token: Option<&str>,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<Value> {
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(berth_auth::tls::client_config())
+        .build()?;
+    let mut req = client.request(method, &url);
+    let token = token.filter(|t| !t.is_empty());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.map_err(|e| {
+        anyhow::anyhow!("cannot reach Berth at {base}: {e} (set --url or BERTH_URL)")
+    })?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if status.is_success() {
+        return Ok(json);
+    }
+    let message = json["error"]["message"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| text.trim().to_owned());
+    let mut out = format!("{status}: {message}");
+    if let Some(problems) = json["error"]["problems"].as_array() {
+        for p in problems {
+            let at = p["pointer"].as_str().unwrap_or("");
+            let at = if at.is_empty() { "(document)" } else { at };
+            out.push_str(&format!(
+                "\n  {at}: {}",
+                p["message"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    if status == reqwest::StatusCode::UNAUTHORIZED && token.is_none() {
+        out.push_str("\n(no token given: set --token or BERTH_TOKEN)");
+    }
+    anyhow::bail!(out)
+}
+
 fn versions(list: Option<&Vec<Value>>) -> String {
     let mut t = table(&[
         "VERSION",
@@ -304,13 +313,13 @@ fn versions(list: Option<&Vec<Value>>) -> String {
     t.to_string()
 }
 
-fn table(header: &[&str]) -> Table {
+pub(super) fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(NOTHING).set_header(header.to_vec());
     t
 }
 
-fn text(v: &Value) -> String {
+pub(super) fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),

@@ -141,3 +141,34 @@ fn secret_refs_are_checked_before_anything_starts() {
         .to_string();
     assert!(err.contains("vault.address"), "{err}");
 }
+
+#[test]
+fn image_references_are_checked_for_syntax() {
+    for good in [
+        "berth/example-server",
+        "registry.example.com:5000/team/server:1.2.3",
+        "localhost/x_y-z.w:latest",
+        "team/server@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    ] {
+        assert!(
+            super::validate::check_image_reference_for_tests(good).is_ok(),
+            "{good}"
+        );
+    }
+    for bad in [
+        "Team/Server",
+        "x::y",
+        "a b",
+        "team/server:-bad",
+        "server@md5:abc",
+        "sha256:xyz",
+        "/x",
+        "x/",
+    ] {
+        assert!(
+            super::validate::check_image_reference_for_tests(bad).is_err(),
+            "{bad}"
+        );
+    }
+}

@@ -8,14 +8,16 @@
 //! `control.admin_scope` and the tenant's claim; `control.operator_scope`
 //! reaches every tenant.
 //!
-//! May import: `control::*`, `registry`, `http` (state, Host checks,
-//! token validation), `audit`, external crates. Must not import `mcp` or
+//! May import: `control::*`, `registry`, `hosting` (probe, sessions
+//! directory), `http` (state, Host checks, token validation), `audit`,
+//! external crates. Must not import `mcp` or
 //! `app`.
 //!
 //! # Layout
 //! - `state`: [`ControlState`]; `access`: who may act on which tenant;
 //!   `approval`: approving (listing what a version offers) and drift;
-//!   `servers`: the handlers; `registry_api`: the MCP Registry API view;
+//!   `servers`: the handlers; `sessions`: hosting sessions on every pod;
+//!   `registry_api`: the MCP Registry API view;
 //! - `views`: the JSON shapes answered (and their schemas); `problem`:
 //!   error responses; `openapi`: the OpenAPI document.
 
@@ -25,6 +27,7 @@ mod openapi;
 mod problem;
 mod registry_api;
 mod servers;
+mod sessions;
 mod state;
 mod views;
 
@@ -76,6 +79,12 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<ControlState>)> {
             "post",
             post(servers::deprecate),
         ),
+        ("/v1/tenants/{tenant}/sessions", "get", get(sessions::list)),
+        (
+            "/v1/tenants/{tenant}/sessions/{id}",
+            "delete",
+            delete(sessions::end),
+        ),
         (
             "/v1/tenants/{tenant}/registry/v0/servers",
             "get",
@@ -106,6 +115,8 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ),
     ("/v1/tenants/{tenant}/servers/{server}/rollback", "post"),
     ("/v1/tenants/{tenant}/servers/{server}/deprecate", "post"),
+    ("/v1/tenants/{tenant}/sessions", "get"),
+    ("/v1/tenants/{tenant}/sessions/{id}", "delete"),
     ("/v1/tenants/{tenant}/registry/v0/servers", "get"),
 ];
 

@@ -12,10 +12,10 @@ use utoipa::{Modify, OpenApi};
 
 use super::views::{
     CapabilitiesView, CapabilityView, DeployRequest, Deployed, DeprecateRequest, DriftView,
-    ErrorBody, ErrorDetail, ProblemView, ServerList, ServerSummary, ServerView, VersionList,
-    VersionView,
+    ErrorBody, ErrorDetail, ProblemView, ServerList, ServerSummary, ServerView, SessionList,
+    VersionList, VersionView,
 };
-use super::{approval, registry_api, servers};
+use super::{approval, registry_api, servers, sessions};
 
 /// The document.
 #[derive(OpenApi)]
@@ -29,11 +29,11 @@ use super::{approval, registry_api, servers};
     paths(
         servers::list, servers::show, servers::deploy, servers::decommission, servers::versions,
         servers::version, approval::approve, approval::capabilities, servers::activate, servers::rollback, servers::deprecate,
-        registry_api::servers,
+        sessions::list, sessions::end, registry_api::servers,
     ),
     components(schemas(
         CapabilitiesView, CapabilityView, DeployRequest, Deployed, DriftView, DeprecateRequest, ErrorBody, ErrorDetail, ProblemView, ServerList,
-        ServerSummary, ServerView, VersionList, VersionView,
+        ServerSummary, ServerView, SessionList, VersionList, VersionView,
     )),
     modifiers(&Bearer),
     security(("bearer" = [])),

@@ -2,12 +2,14 @@
 //! schemas), built from registry records.
 //!
 //! May import: `registry` (its records), `config` (the deployment's
-//! schema), `protocol` (capabilities), external crates.
+//! schema), `protocol` (capabilities), `hosting` (session entries),
+//! external crates.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::config::ServerConfig;
+use crate::hosting::SessionEntry;
 use crate::protocol::Approved;
 use crate::registry::{
     DataClassification, DriftRecord, Metadata, RiskTier, ServerRecord, ServerState, VersionRecord,
@@ -98,6 +100,15 @@ pub(crate) struct VersionView {
     pub capabilities: Option<Vec<CapabilityView>>,
     /// Drift seen at run time.
     pub drift: Vec<DriftRecord>,
+}
+
+/// A tenant's hosting sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SessionList {
+    /// The tenant.
+    pub tenant: String,
+    /// Its sessions on every pod.
+    pub sessions: Vec<SessionEntry>,
 }
 
 /// One approved capability.

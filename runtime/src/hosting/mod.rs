@@ -27,9 +27,12 @@
 //! - `handshake`: `initialize` driven against a session's server;
 //!   `probe`: listing a version's capabilities for its approval.
 //! - `continuations`: 2026-07-28 calls parked for agent input.
+//! - `directory`: which sessions each pod runs (the control plane's
+//!   sessions API), published per pod to the shared store.
 //! - `error`: [`HostingError`].
 
 mod continuations;
+mod directory;
 mod error;
 mod failures;
 mod gate;
@@ -54,6 +57,7 @@ pub(crate) use self::continuations::StateError;
 pub(crate) use self::continuations::{
     Continuation, ContinuationError, Continuations, PendingInput, STATE_PREFIX,
 };
+pub(crate) use self::directory::{PUBLISH_EVERY, SessionEntry};
 pub(crate) use self::error::HostingError;
 pub(crate) use self::handshake::{HandshakeFailure, discover, initialize};
 pub(crate) use self::principal::PrincipalSession;

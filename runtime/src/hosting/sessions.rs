@@ -302,16 +302,7 @@ impl Sessions {
             }
         }
         let ended = ending.len();
-        let ends = ending.into_iter().map(|(key, entry)| async move {
-            entry.session.shutdown(reason).await;
-            if let Err(e) = self.shared.deps.store.store().delete(&key).await {
-                tracing::warn!(error = %e, "could not delete the record of an ended session");
-            }
-            if entry.leased {
-                self.shared.deps.cluster.release(&key).await;
-            }
-        });
-        futures::future::join_all(ends).await;
+        self.end_entries(ending, reason).await;
         ended
     }
 

@@ -159,6 +159,7 @@ impl Sessions {
             subject: route.subject.clone(),
             label: label.clone(),
             notice: route.server.notice.clone(),
+            version: route.server.version,
             held: held(&route.server),
         };
         let session = match journal {

@@ -118,6 +118,7 @@ mod tests {
             subject: "alice".into(),
             label: label.into(),
             notice: Default::default(),
+            version: None,
             held: None,
         };
         Entry {

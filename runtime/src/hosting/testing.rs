@@ -53,6 +53,7 @@ pub(crate) fn session() -> Arc<HostingSession> {
         subject: "alice".into(),
         label: "test".into(),
         notice: Default::default(),
+        version: None,
         held: None,
     };
     HostingSession::new(identity, 8)

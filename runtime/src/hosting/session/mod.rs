@@ -57,6 +57,8 @@ pub(crate) struct SessionIdentity {
     pub label: String,
     /// The server's notice for the `_meta` of every answer (deprecation).
     pub notice: Notice,
+    /// The registry version the session runs (`None`: a config server).
+    pub version: Option<u32>,
     /// What the session's server is held to (its version's approval);
     /// `None`: not held (config-file servers).
     pub held: Option<Arc<Held>>,
@@ -249,6 +251,16 @@ impl HostingSession {
     /// Marks the session used now (for idle reaping).
     pub(crate) fn touch(&self) {
         self.activity.touch();
+    }
+
+    /// How long ago the session started.
+    pub(crate) fn age(&self) -> Duration {
+        self.activity.age()
+    }
+
+    /// The instance's id (pid or container id), once started.
+    pub(crate) fn instance_id(&self) -> Option<&str> {
+        self.instance.get().map(|i| i.id.as_str())
     }
 
     /// How long since the session was last used.

@@ -71,6 +71,11 @@ impl Activity {
     }
 
     /// How long since the session was last used.
+    /// How long ago the session started.
+    pub(super) fn age(&self) -> Duration {
+        self.started.elapsed()
+    }
+
     pub(super) fn idle_for(&self) -> Duration {
         let last = Duration::from_millis(self.last_used_ms.load(Ordering::Relaxed));
         self.started.elapsed().saturating_sub(last)
