@@ -279,6 +279,18 @@ pub fn param_raw<'a>(params: Option<&'a RawValue>, field: &str) -> Option<&'a Ra
     map.into_iter().find(|(k, _)| k == field).map(|(_, v)| v)
 }
 
+/// The `name` member of params (`tools/call`, `prompts/get`), read without
+/// building a map of the other members (it is on the hot path of every
+/// call to a held server).
+pub(crate) fn params_name(params: &str) -> Option<Cow<'_, str>> {
+    #[derive(Deserialize)]
+    struct P<'a> {
+        #[serde(borrow, default)]
+        name: Option<Cow<'a, str>>,
+    }
+    serde_json::from_str::<P<'_>>(params).ok()?.name
+}
+
 /// Reads a top-level string member of params, e.g. `name` of `tools/call`.
 pub fn param_str<'a>(params: Option<&'a RawValue>, field: &str) -> Option<Cow<'a, str>> {
     serde_json::from_str::<Cow<'a, str>>(param_raw(params, field)?.get()).ok()

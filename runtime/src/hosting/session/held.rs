@@ -134,26 +134,24 @@ impl HostingSession {
         let Some(approved) = held.approved.fingerprint(CapabilityKind::Tool, name) else {
             return Err(unknown_tool(name));
         };
-        let known = held
-            .state
-            .lock()
-            .tools
-            .as_ref()
-            .map(|t| t.get(name).cloned());
-        let live = match known {
-            Some(live) => live,
+        // Compared under the lock: no copy of the live fingerprint.
+        let matches = |seen: &Seen| {
+            seen.tools
+                .as_ref()
+                .map(|t| t.get(name).is_some_and(|live| live == approved))
+        };
+        let verdict = matches(&held.state.lock());
+        let verdict = match verdict {
+            Some(v) => v,
             None => {
                 self.list_tools_itself(timeout).await?;
-                held.state
-                    .lock()
-                    .tools
-                    .as_ref()
-                    .and_then(|t| t.get(name).cloned())
+                matches(&held.state.lock()).unwrap_or(false)
             }
         };
-        match live {
-            Some(live) if live == approved => Ok(()),
-            _ => Err(unknown_tool(name)),
+        if verdict {
+            Ok(())
+        } else {
+            Err(unknown_tool(name))
         }
     }
 

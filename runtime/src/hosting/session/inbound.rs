@@ -33,8 +33,8 @@ impl HostingSession {
         if let Some(kind) = p.listing {
             msg = self.hold_listing(kind, msg);
         }
-        if let Some(notice) = self.identity.notice.load_full() {
-            msg = jsonrpc::with_result_meta(&msg, META_DEPRECATION, &notice).unwrap_or(msg);
+        if let Some(notice) = self.identity.notice.load().as_deref() {
+            msg = jsonrpc::with_result_meta(&msg, META_DEPRECATION, notice).unwrap_or(msg);
         }
         p.stream.push(Bytes::from(msg), true);
     }

@@ -311,7 +311,10 @@ impl HostingSession {
         let id = env.id.expect("requests have ids");
         let method = env.method_str();
         if self.identity.held.is_some() && method == "tools/call" {
-            let name = jsonrpc::param_str(env.params, "name").unwrap_or_default();
+            let name = env
+                .params
+                .and_then(|p| jsonrpc::params_name(p.get()))
+                .unwrap_or_default();
             self.check_tool_call(&name, timeout).await?;
         }
         let progress_token = jsonrpc::meta_field(env.params, "progressToken")
@@ -336,10 +339,7 @@ impl HostingSession {
         progress_token: Option<Box<str>>,
     ) -> Result<u64, HostingError> {
         if self.identity.held.is_some() && method == "tools/call" {
-            let name = serde_json::from_str::<serde_json::Value>(params)
-                .ok()
-                .and_then(|p| p["name"].as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let name = jsonrpc::params_name(params).unwrap_or_default();
             self.check_tool_call(&name, timeout).await?;
         }
         let backend_id = self.register(client_id, stream, timeout, progress_token, method)?;
