@@ -170,7 +170,12 @@ impl App {
                 }
                 Err(e) => return Err(StartError::Registry(format!("{tenant}/{name}: {e}"))),
                 Ok(v) => {
-                    self.record_capabilities(tenant, name, v).await?;
+                    // A server that cannot start now still gets hosted (its
+                    // agents get the start error, with its environment);
+                    // it is just not held to an approved capability set.
+                    if let Err(e) = self.record_capabilities(tenant, name, v).await {
+                        tracing::warn!(error = %e, "could not list what the server offers; it is hosted without an approved capability set");
+                    }
                     return Ok(v);
                 }
             }

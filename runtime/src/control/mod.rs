@@ -109,6 +109,7 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
         "/v1/tenants/{tenant}/servers/{server}/versions/{version}/approve",
         "post",
     ),
+    ("/v1/tenants/{tenant}/servers/{server}/capabilities", "get"),
     (
         "/v1/tenants/{tenant}/servers/{server}/versions/{version}/activate",
         "post",

@@ -95,12 +95,20 @@ impl Sessions {
         let me = self.cluster().pod().to_owned();
         for pod in self.pods().await?.into_keys().filter(|p| *p != me) {
             let binding = self.directory_binding(&pod);
-            let listed: Option<Vec<SessionEntry>> = self
+            let sealed = self
                 .store()
-                .load(&binding, None)
+                .store()
+                .get(&directory_key(&pod))
                 .await
                 .map_err(|e| e.to_string())?;
-            all.extend(listed.unwrap_or_default());
+            let Some(sealed) = sealed else { continue };
+            let opened = self
+                .keys()
+                .open(&binding, &sealed)
+                .map_err(|e| e.to_string())?;
+            let listed: Vec<SessionEntry> =
+                serde_json::from_slice(&opened.plaintext).map_err(|e| e.to_string())?;
+            all.extend(listed);
         }
         Ok(all)
     }
@@ -112,8 +120,14 @@ impl Sessions {
         }
         let pod = self.cluster().pod().to_owned();
         let binding = self.directory_binding(&pod);
+        let plaintext = serde_json::to_vec(&self.local_directory()).map_err(|e| e.to_string())?;
+        let sealed = self
+            .keys()
+            .seal(&binding, &plaintext)
+            .map_err(|e| e.to_string())?;
         self.store()
-            .save(&binding, &self.local_directory(), DIRECTORY_TTL)
+            .store()
+            .put(&directory_key(&pod), sealed, DIRECTORY_TTL)
             .await
             .map_err(|e| e.to_string())?;
         let pods = self.pods().await?;
@@ -188,9 +202,16 @@ impl Sessions {
             .unwrap_or_default())
     }
 
+    /// What a pod's directory is sealed for (never a store key itself).
     fn directory_binding(&self, pod: &str) -> berth_session_store::SessionBinding {
-        self.keys().bind("berth", "pods", pod, "sessions")
+        self.keys().bind("~pods", "directory", pod, "sessions")
     }
+}
+
+/// Store key of `pod`'s sealed directory (outside every tenant's prefix,
+/// and not shaped like a session record).
+fn directory_key(pod: &str) -> RecordKey {
+    RecordKey::new(format!("berth:pods:{pod}:sessions"))
 }
 
 /// A session's opaque id: the hash part of its record key.

@@ -21,7 +21,10 @@ use super::HostingSession;
 use super::wire::{compose_request, to_line};
 use crate::hosting::error::HostingError;
 use crate::hosting::stream::{EventStream, Next};
-use crate::protocol::{ApprovedSet, CapabilityKind, Drift, filter_listing};
+use crate::protocol::{
+    ApprovedSet, CapabilityKind, Drift, META_CLIENT_CAPS, META_PROTOCOL_VERSION, Version,
+    filter_listing,
+};
 
 /// Pages of `tools/list` Berth reads itself before giving up.
 const MAX_PAGES: usize = 100;
@@ -163,19 +166,39 @@ impl HostingSession {
             let stream = Arc::new(EventStream::new(0, 4));
             let client_id = RawValue::from_string("\"berth-tools-list\"".to_owned())
                 .expect("a JSON string is raw JSON");
-            let params = match &cursor {
-                Some(c) => serde_json::json!({"cursor": c}).to_string(),
-                None => "{}".to_owned(),
-            };
+            let mut params = serde_json::Map::new();
+            if self.is_native() {
+                // A 2026-07-28 server reads who asks from each request.
+                params.insert(
+                    "_meta".into(),
+                    serde_json::json!({
+                        META_PROTOCOL_VERSION: Version::STATELESS.as_str(),
+                        META_CLIENT_CAPS: {},
+                    }),
+                );
+            }
+            if let Some(c) = &cursor {
+                params.insert("cursor".into(), Value::String(c.clone()));
+            }
+            let params = Value::Object(params).to_string();
             let backend_id =
                 self.register(client_id, stream.clone(), timeout, None, "tools/list")?;
             let msg = compose_request(backend_id, "tools/list", &params);
             self.send_registered(backend_id, Bytes::from(to_line(msg)))
                 .await?;
-            let Next::Event(answer) = stream.next_after(0).await else {
-                return Err(HostingError::Unreachable(
-                    "the server did not list its tools, so the call cannot be checked against its approval".into(),
-                ));
+            // The answer is the stream's last event (notifications may
+            // come first).
+            let mut after = 0;
+            let answer = loop {
+                match stream.next_after(after).await {
+                    Next::Event(e) if e.last => break e,
+                    Next::Event(e) => after = e.seq,
+                    Next::Finished | Next::Gap => {
+                        return Err(HostingError::Unreachable(
+                            "the server did not list its tools, so the call cannot be checked against its approval".into(),
+                        ));
+                    }
+                }
             };
             let page: Value = serde_json::from_slice(&answer.data).unwrap_or(Value::Null);
             if page.get("error").is_some() {
