@@ -203,17 +203,24 @@ impl ServerTable {
     ) -> Arc<HostedServer> {
         let mut hosted = self.hosted(tenant, name, config, Some(version));
         hosted.approved = approved;
-        if let Some(image) = &pinned.image {
-            hosted.spec.image = Some(image.clone());
-        }
-        hosted.spec.executable_digest = pinned.executable.as_ref().map(|(_, d)| d.clone());
+        pin(&mut hosted.spec, pinned);
         self.put(hosted)
     }
 
-    /// What the backend would run for `config` as `tenant/name` (to pin it
-    /// at deploy time).
-    pub(crate) fn spec_for(&self, tenant: &str, name: &str, config: &ServerConfig) -> ServerSpec {
-        spec(tenant, name, config, self.inner.spec_limits)
+    /// What the backend would run for `config` as `tenant/name`: as is (to
+    /// pin it at deploy time), or as `pinned` when it was deployed.
+    pub(crate) fn spec_for(
+        &self,
+        tenant: &str,
+        name: &str,
+        config: &ServerConfig,
+        pinned: Option<&Pinned>,
+    ) -> ServerSpec {
+        let mut spec = spec(tenant, name, config, self.inner.spec_limits);
+        if let Some(pinned) = pinned {
+            pin(&mut spec, pinned);
+        }
+        spec
     }
 
     /// Why `tenant/name` cannot be called, when the registry knows it but
@@ -338,6 +345,14 @@ impl ServerTable {
             config,
         }
     }
+}
+
+/// Makes `spec` run exactly what a version was pinned to.
+fn pin(spec: &mut ServerSpec, pinned: &Pinned) {
+    if let Some(image) = &pinned.image {
+        spec.image = Some(image.clone());
+    }
+    spec.executable_digest = pinned.executable.as_ref().map(|(_, d)| d.clone());
 }
 
 /// What the backend runs for `tenant/name`, caller-independent.

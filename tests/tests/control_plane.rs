@@ -183,6 +183,18 @@ async fn a_tenant_goes_from_a_deployment_file_to_a_called_server_with_the_cli_al
     }
 }
 
+/// The JSON pointers of a 422's problems, sorted.
+fn sorted_pointers(body: &Value) -> Vec<&str> {
+    let mut pointers: Vec<&str> = body["error"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pointer"].as_str().unwrap())
+        .collect();
+    pointers.sort();
+    pointers
+}
+
 fn acme_config() -> String {
     format!(
         r#"
@@ -308,13 +320,7 @@ async fn who_may_do_what_and_bad_input_get_clear_refusals() {
         "secrets": [{"path": "p", "key": "k", "env": "K"}]});
     let (status, body, _) = api(&c, Method::PUT, &files, &alice, Some(bad)).await;
     assert_eq!(status, 422, "{body}");
-    let mut pointers: Vec<&str> = body["error"]["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["pointer"].as_str().unwrap())
-        .collect();
-    pointers.sort();
+    let pointers = sorted_pointers(&body);
     assert_eq!(pointers, ["/colour", "/command", "/pids", "/risk_tier"]);
     let (status, body, _) = api(
         &c,
@@ -329,13 +335,7 @@ async fn who_may_do_what_and_bad_input_get_clear_refusals() {
         "secrets": [{"path": "p", "key": "k", "env": "K"}]});
     let (status, body, _) = api(&c, Method::PUT, &files, &alice, Some(semantic)).await;
     assert_eq!(status, 422, "{body}");
-    let mut pointers: Vec<&str> = body["error"]["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["pointer"].as_str().unwrap())
-        .collect();
-    pointers.sort();
+    let pointers = sorted_pointers(&body);
     assert_eq!(pointers, ["/command", "/cpus", "/image", "/secrets/0"]);
     let big = json!({"command": ["x"], "description": "d".repeat(8192)});
     let (status, _, _) = api(&c, Method::PUT, &files, &alice, Some(big)).await;

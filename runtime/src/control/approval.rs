@@ -4,17 +4,16 @@
 //! fingerprint in the approval; `GET …/servers/{server}/capabilities`
 //! shows the active version's approved set and every drift seen since.
 //!
-//! May import: `control::{access, problem, servers, state, views}`,
+//! May import: `control::{problem, servers, state, views}`,
 //! `hosting` (the probe), `registry`, external crates.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 
-use super::access::authorize;
-use super::problem::{bad_path, problem, registry_error};
-use super::servers::{ServerPath, VersionPath, change, finish, read_server};
+use super::problem::{problem, registry_error};
+use super::servers::{ServerPath, VersionPath, change, finish, read_server, read_version};
 use super::state::ControlState;
 use super::views::{CapabilitiesView, ErrorBody, ServerView};
 use crate::registry::Change;
@@ -38,14 +37,8 @@ pub(crate) async fn approve(
     path: VersionPath,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(Path((tenant, server, v))) = path else {
-        return bad_path("malformed tenant, server or version in the path");
-    };
-    let Ok(v) = v.parse::<u32>() else {
-        return bad_path("the version in the path must be a number: 1, 2, …");
-    };
-    let caller = match authorize(&s, &headers, &tenant).await {
-        Ok(c) => c,
+    let (caller, tenant, server, v) = match read_version(&s, path, &headers).await {
+        Ok(t) => t,
         Err(resp) => return resp,
     };
     // Only a version that can be approved is started (the change below

@@ -71,12 +71,13 @@ mod tests {
         let doc = ApiDoc::openapi();
         let mut documented: Vec<&str> = doc.paths.paths.keys().map(String::as_str).collect();
         documented.sort();
-        let mut routed: Vec<&str> = super::super::ROUTES.iter().map(|(path, _)| *path).collect();
+        let routes = super::super::routes();
+        let mut routed: Vec<&str> = routes.iter().map(|(path, _, _)| *path).collect();
         routed.sort();
         routed.dedup();
         assert_eq!(documented, routed);
         // Each route's methods too.
-        for (path, method) in super::super::ROUTES {
+        for (path, method, _) in &routes {
             let item = &doc.paths.paths[*path];
             let found = match *method {
                 "get" => item.get.is_some(),

@@ -134,7 +134,7 @@ pub(crate) async fn version(
     path: VersionPath,
     headers: HeaderMap,
 ) -> Response {
-    let (tenant, server, v) = match read_version(&s, path, &headers).await {
+    let (_, tenant, server, v) = match read_version(&s, path, &headers).await {
         Ok(t) => t,
         Err(resp) => return resp,
     };
@@ -356,14 +356,8 @@ pub(super) async fn version_change(
     event: &'static str,
     make: fn(u32) -> Change,
 ) -> Response {
-    let Ok(Path((tenant, server, v))) = path else {
-        return bad_path("malformed tenant, server or version in the path");
-    };
-    let Ok(v) = v.parse::<u32>() else {
-        return bad_path("the version in the path must be a number: 1, 2, …");
-    };
-    let caller = match authorize(s, headers, &tenant).await {
-        Ok(c) => c,
+    let (caller, tenant, server, v) = match read_version(s, path, headers).await {
+        Ok(t) => t,
         Err(resp) => return resp,
     };
     finish(
@@ -469,11 +463,13 @@ pub(super) async fn read_server(
     Ok((tenant, server))
 }
 
+/// The tenant, server and version of the path, and the caller allowed to
+/// act on that tenant.
 pub(super) async fn read_version(
     s: &ControlState,
     path: VersionPath,
     headers: &HeaderMap,
-) -> Result<(String, String, u32), Response> {
+) -> Result<(Caller, String, String, u32), Response> {
     let Ok(Path((tenant, server, v))) = path else {
         return Err(bad_path("malformed tenant, server or version in the path"));
     };
@@ -482,8 +478,8 @@ pub(super) async fn read_version(
             "the version in the path must be a number: 1, 2, …",
         ));
     };
-    authorize(s, headers, &tenant).await?;
-    Ok((tenant, server, v))
+    let caller = authorize(s, headers, &tenant).await?;
+    Ok((caller, tenant, server, v))
 }
 
 fn with_etag(mut resp: Response, record: &ServerRecord) -> Response {

@@ -90,17 +90,8 @@ pub(crate) async fn end(
         )
     };
     let sessions = s.app.sessions();
-    let here = sessions.local_directory().into_iter().find(|e| e.id == id);
-    if let Some(entry) = here {
-        if entry.tenant != tenant {
-            return not_found();
-        }
-        let Some(ended) = sessions
-            .end_by_id(&id, "an administrator ended the session")
-            .await
-        else {
-            return not_found();
-        };
+    let reason = "an administrator ended the session";
+    if let Some(ended) = sessions.end_by_id(&id, &tenant, reason).await {
         crate::audit::session_ended_by_admin(
             &tenant,
             &ended.server,

@@ -58,31 +58,34 @@ impl Sessions {
     /// This pod's sessions.
     pub(crate) fn local_directory(&self) -> Vec<SessionEntry> {
         let now = SystemTime::now();
+        self.shared
+            .table
+            .snapshot()
+            .iter()
+            .map(|(key, entry)| self.entry_of(key, entry, now))
+            .collect()
+    }
+
+    /// What the control plane shows of one session.
+    fn entry_of(&self, key: &RecordKey, entry: &Entry, now: SystemTime) -> SessionEntry {
         let at = |ago: Duration| {
             humantime::format_rfc3339_seconds(now.checked_sub(ago).unwrap_or(now)).to_string()
         };
         let cluster = self.cluster();
-        self.shared
-            .table
-            .snapshot()
-            .into_iter()
-            .map(|(key, entry)| {
-                let s = &entry.session;
-                let id = s.identity();
-                SessionEntry {
-                    id: entry_id(&key),
-                    tenant: id.tenant.clone(),
-                    server: id.server.clone(),
-                    version: id.version,
-                    subject: id.subject.clone(),
-                    instance: s.instance_id().map(str::to_owned),
-                    pod: cluster.pod().to_owned(),
-                    pod_url: cluster.url().to_owned(),
-                    started: at(s.age()),
-                    last_used: at(s.idle_for()),
-                }
-            })
-            .collect()
+        let s = &entry.session;
+        let id = s.identity();
+        SessionEntry {
+            id: entry_id(key),
+            tenant: id.tenant.clone(),
+            server: id.server.clone(),
+            version: id.version,
+            subject: id.subject.clone(),
+            instance: s.instance_id().map(str::to_owned),
+            pod: cluster.pod().to_owned(),
+            pod_url: cluster.url().to_owned(),
+            started: at(s.age()),
+            last_used: at(s.idle_for()),
+        }
     }
 
     /// Every pod's sessions: this pod's, and (shared store) what the
@@ -159,19 +162,25 @@ impl Sessions {
         Err("the pods index is changing too fast".into())
     }
 
-    /// Ends this pod's session `id`; its entry if it was here.
-    pub(crate) async fn end_by_id(&self, id: &str, reason: &str) -> Option<SessionEntry> {
-        let entry = self.local_directory().into_iter().find(|e| e.id == id)?;
-        let key = self
+    /// Ends this pod's session `id` of `tenant`; its entry if it was here.
+    pub(crate) async fn end_by_id(
+        &self,
+        id: &str,
+        tenant: &str,
+        reason: &str,
+    ) -> Option<SessionEntry> {
+        let (key, entry) = self
             .shared
             .table
             .snapshot()
             .into_iter()
-            .map(|(key, _)| key)
-            .find(|key| entry_id(key) == id)?;
+            .find(|(key, entry)| {
+                entry_id(key) == id && entry.session.identity().tenant == tenant
+            })?;
+        let shown = self.entry_of(&key, &entry, SystemTime::now());
         let removed = self.shared.table.remove(&key)?;
         self.end_entries(vec![(key, removed)], reason).await;
-        Some(entry)
+        Some(shown)
     }
 
     /// Stops `entries` (already out of the table): instances, records,

@@ -375,7 +375,7 @@ impl Registry {
         let checked = deployment::read(&self.inner.config, body).map_err(RegistryError::Invalid)?;
         let config = deployment::parse(&checked.document)
             .map_err(|m| RegistryError::Invalid(vec![Problem::new("", &m)]))?;
-        let spec = self.inner.table.spec_for(tenant, name, &config);
+        let spec = self.inner.table.spec_for(tenant, name, &config, None);
         let pinned = self.inner.backend.pin(&spec).await.map_err(|e| match e {
             BackendError::MissingImage(_) => {
                 RegistryError::Invalid(vec![Problem::new("/image", &e.to_string())])
@@ -409,11 +409,10 @@ impl Registry {
             RegistryError::NotFound(format!("{tenant}/{name} has no version {v}"))
         })?;
         let config = deployment::parse(&version.deployment).map_err(RegistryError::Unavailable)?;
-        let mut spec = self.inner.table.spec_for(tenant, name, &config);
-        if let Some(image) = &version.image_digest {
-            spec.image = Some(image.clone());
-        }
-        spec.executable_digest = version.executable.as_ref().map(|e| e.sha256.clone());
+        let mut spec =
+            self.inner
+                .table
+                .spec_for(tenant, name, &config, Some(&sync::pinned(version)));
         // An approval probe is one short-lived instance: no warm pool.
         spec.warm_pool = 0;
         Ok(spec)

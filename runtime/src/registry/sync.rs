@@ -13,7 +13,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::deployment;
-use super::model::{ServerRecord, ServerState};
+use super::model::{ServerRecord, ServerState, VersionRecord};
 use crate::backend::Pinned;
 use crate::protocol::ApprovedSet;
 use crate::servers::ServerTable;
@@ -51,13 +51,7 @@ pub(super) fn apply(
             }
             match deployment::parse(&version.deployment) {
                 Ok(config) => {
-                    let pinned = Pinned {
-                        image: version.image_digest.clone(),
-                        executable: version
-                            .executable
-                            .as_ref()
-                            .map(|e| (e.path.clone(), e.sha256.clone())),
-                    };
+                    let pinned = pinned(version);
                     let approved = version
                         .capabilities
                         .as_deref()
@@ -83,6 +77,17 @@ pub(super) fn apply(
             table.remove(tenant, name);
             table.set_unavailable(tenant, name, Some(reason(record)));
         }
+    }
+}
+
+/// What `version` was pinned to when it was deployed.
+pub(super) fn pinned(version: &VersionRecord) -> Pinned {
+    Pinned {
+        image: version.image_digest.clone(),
+        executable: version
+            .executable
+            .as_ref()
+            .map(|e| (e.path.clone(), e.sha256.clone())),
     }
 }
 

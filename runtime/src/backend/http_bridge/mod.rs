@@ -22,8 +22,10 @@
 //! Redirects are never followed and no proxy is used: the bridge only
 //! talks to the address its backend resolved.
 //!
-//! May import: `backend` shapes, `backend::framing`, `jsonrpc`, `protocol`.
+//! May import: `backend` shapes, `backend::framing`, `http_bridge::*`,
+//! `jsonrpc`, `protocol`.
 
+mod messages;
 mod outbound;
 pub(crate) mod sse;
 
@@ -43,10 +45,11 @@ use tokio::io::BufReader;
 use tokio::sync::{OnceCell, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use self::messages::{answers, error_for, negotiated_version};
 use self::outbound::Outbound;
 use self::sse::{Next, SseReader};
 use crate::backend::{HeaderSource, InboundSink};
-use crate::jsonrpc::{Envelope, ErrorCode, Kind, RpcError};
+use crate::jsonrpc::{ErrorCode, RpcError};
 use crate::protocol::{LAST_EVENT_ID, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, ParamHeaders};
 
 /// How long the bridge waits for a POST's response headers before sending
@@ -558,40 +561,6 @@ fn event_reader(
     )
 }
 
-/// Whether `message` is the response to the request with `id`.
-fn answers(message: &[u8], id: Option<&RawValue>) -> bool {
-    let Some(id) = id else { return false };
-    matches!(Envelope::parse(message), Ok(env) if env.kind == Kind::Response
-        && env.id.is_some_and(|got| got.get() == id.get()))
-}
-
-/// A JSON-RPC error the server sent without an id (as it may on an HTTP
-/// error status), re-addressed to the request `id`.
-fn error_for(body: &[u8], id: &RawValue) -> Option<Bytes> {
-    let mut message: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let object = message.as_object_mut()?;
-    if !object.get("error")?.is_object() || !object.get("id")?.is_null() {
-        return None;
-    }
-    object.insert("id".into(), serde_json::from_str(id.get()).ok()?);
-    Some(Bytes::from(message.to_string()))
-}
-
-/// The `protocolVersion` of an `initialize` result, as a header value.
-fn negotiated_version(message: &[u8]) -> Option<HeaderValue> {
-    #[derive(serde::Deserialize)]
-    struct Response {
-        result: InitResult,
-    }
-    #[derive(serde::Deserialize)]
-    struct InitResult {
-        #[serde(rename = "protocolVersion")]
-        protocol_version: String,
-    }
-    let parsed: Response = serde_json::from_slice(message).ok()?;
-    HeaderValue::from_str(&parsed.result.protocol_version).ok()
-}
-
 /// An error with its causes (reqwest hides the useful part in `source`).
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
@@ -602,51 +571,4 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         next = cause.source();
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answers_matches_raw_ids_of_responses_only() {
-        let id = RawValue::from_string("7".into()).unwrap();
-        assert!(answers(
-            br#"{"jsonrpc":"2.0","id":7,"result":{}}"#,
-            Some(&id)
-        ));
-        assert!(!answers(
-            br#"{"jsonrpc":"2.0","id":8,"result":{}}"#,
-            Some(&id)
-        ));
-        assert!(!answers(
-            br#"{"jsonrpc":"2.0","id":7,"method":"sampling/createMessage"}"#,
-            Some(&id)
-        ));
-        assert!(!answers(br#"{"jsonrpc":"2.0","id":7,"result":{}}"#, None));
-    }
-
-    #[test]
-    fn an_id_less_error_is_re_addressed_to_the_request() {
-        let id = RawValue::from_string(r#""r1""#.into()).unwrap();
-        let got = error_for(
-            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Unsupported protocol version"}}"#,
-            &id,
-        )
-        .unwrap();
-        let got: serde_json::Value = serde_json::from_slice(&got).unwrap();
-        assert_eq!(got["id"], "r1");
-        assert_eq!(got["error"]["message"], "Unsupported protocol version");
-        assert!(error_for(b"Bad Request", &id).is_none());
-        assert!(error_for(br#"{"jsonrpc":"2.0","id":null,"result":{}}"#, &id).is_none());
-    }
-
-    #[test]
-    fn negotiated_version_reads_the_initialize_result() {
-        let v = negotiated_version(
-            br#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18"}}"#,
-        );
-        assert_eq!(v.unwrap(), "2025-06-18");
-        assert!(negotiated_version(br#"{"jsonrpc":"2.0","id":1,"error":{}}"#).is_none());
-    }
 }
