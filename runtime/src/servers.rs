@@ -13,7 +13,7 @@
 //! (eras) and external crates. Must not import `hosting`, `http`, `mcp` or `app`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -28,6 +28,25 @@ use crate::protocol::{ApprovedSet, Era};
 /// deprecation), shared by every definition and session of the server so
 /// a change reaches sessions already running.
 pub(crate) type Notice = Arc<arc_swap::ArcSwapOption<serde_json::Value>>;
+
+/// Where the table finds a version it does not host (the registry): a
+/// session taken over after a rollout goes on with the version it
+/// started on.
+#[async_trait::async_trait]
+pub(crate) trait VersionSource: Send + Sync {
+    /// Version `version` of `tenant/name`, if it is known.
+    async fn version(&self, tenant: &str, name: &str, version: u32) -> Option<VersionDefinition>;
+}
+
+/// What a [`VersionSource`] knows of one version.
+pub(crate) struct VersionDefinition {
+    /// Its deployment.
+    pub config: ServerConfig,
+    /// What it was pinned to when deployed.
+    pub pinned: Pinned,
+    /// What was approved for it.
+    pub approved: Option<Arc<ApprovedSet>>,
+}
 
 /// A drift a session saw, for the registry to record.
 #[derive(Clone, Debug)]
@@ -119,6 +138,10 @@ struct Inner {
     /// Drift reports from sessions, and their one reader.
     drift_tx: tokio::sync::mpsc::UnboundedSender<DriftReport>,
     drift_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<DriftReport>>>,
+    /// Where versions the table does not host are found.
+    versions: OnceLock<Arc<dyn VersionSource>>,
+    /// Versioned definitions made here, while sessions use them.
+    retained: Mutex<HashMap<(String, String, u32), Weak<HostedServer>>>,
 }
 
 /// How a server's public URLs and scopes are made.
@@ -160,6 +183,8 @@ impl ServerTable {
                 notices: parking_lot::RwLock::default(),
                 drift_tx,
                 drift_rx: Mutex::new(Some(drift_rx)),
+                versions: OnceLock::new(),
+                retained: Mutex::default(),
             }),
         };
         for (tenant, list) in &config.servers {
@@ -201,10 +226,76 @@ impl ServerTable {
         pinned: &Pinned,
         approved: Option<Arc<ApprovedSet>>,
     ) -> Arc<HostedServer> {
+        self.put(self.versioned(tenant, name, config, version, pinned, approved))
+    }
+
+    /// Sets where versions the table does not host are found (once).
+    pub(crate) fn set_version_source(&self, source: Arc<dyn VersionSource>) {
+        let _ = self.inner.versions.set(source);
+    }
+
+    /// Version `version` of `tenant/name` for a session that started on
+    /// it: the hosted definition when it is that version, else one made
+    /// from the [`VersionSource`] (never hosted: new sessions do not get
+    /// it). `None` when neither knows the version.
+    pub(crate) async fn version_of(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: u32,
+    ) -> Option<Arc<HostedServer>> {
+        if let Some(hosted) = self
+            .get(tenant, name)
+            .filter(|s| s.version == Some(version))
+        {
+            return Some(hosted);
+        }
+        let key = (tenant.to_owned(), name.to_owned(), version);
+        if let Some(kept) = self.inner.retained.lock().get(&key).and_then(Weak::upgrade) {
+            return Some(kept);
+        }
+        let source = self.inner.versions.get()?.clone();
+        let found = source.version(tenant, name, version).await?;
+        let hosted = self.versioned(
+            tenant,
+            name,
+            found.config,
+            version,
+            &found.pinned,
+            found.approved,
+        );
+        Some(self.retain(Arc::new(hosted)))
+    }
+
+    /// Remembers a definition made by [`ServerTable::version_of`] while
+    /// sessions use it; the one remembered first wins.
+    fn retain(&self, hosted: Arc<HostedServer>) -> Arc<HostedServer> {
+        let Some(version) = hosted.version else {
+            return hosted;
+        };
+        let mut retained = self.inner.retained.lock();
+        retained.retain(|_, kept| kept.strong_count() > 0);
+        let key = (hosted.tenant.clone(), hosted.name.clone(), version);
+        let kept = retained
+            .entry(key)
+            .or_insert_with(|| Arc::downgrade(&hosted));
+        kept.upgrade().unwrap_or(hosted)
+    }
+
+    /// A definition of version `version`, pinned and held to `approved`.
+    fn versioned(
+        &self,
+        tenant: &str,
+        name: &str,
+        config: ServerConfig,
+        version: u32,
+        pinned: &Pinned,
+        approved: Option<Arc<ApprovedSet>>,
+    ) -> HostedServer {
         let mut hosted = self.hosted(tenant, name, config, Some(version));
         hosted.approved = approved;
         pin(&mut hosted.spec, pinned);
-        self.put(hosted)
+        hosted
     }
 
     /// What the backend would run for `config` as `tenant/name`: as is (to

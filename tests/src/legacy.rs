@@ -57,7 +57,28 @@ pub async fn call(
     tool: &str,
     args: Value,
 ) -> Value {
-    let body = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":tool,"arguments":args}}).to_string();
+    request(
+        c,
+        url,
+        token,
+        sid,
+        "tools/call",
+        json!({"name": tool, "arguments": args}),
+    )
+    .await
+}
+
+/// Sends `method` with `params` in session `sid`; returns the last message
+/// of the answer.
+pub async fn request(
+    c: &reqwest::Client,
+    url: &str,
+    token: &str,
+    sid: &str,
+    method: &str,
+    params: Value,
+) -> Value {
+    let body = json!({"jsonrpc":"2.0","id":7,"method":method,"params":params}).to_string();
     let r = mcp_post(c, url, token, &body)
         .header("mcp-session-id", sid)
         .send()

@@ -30,7 +30,7 @@ use crate::backend::{Backend, DockerBackend, ProcessBackend};
 use crate::cluster::Cluster;
 use crate::config::{BackendKind, Config, ConfigError};
 use crate::control::ControlState;
-use crate::hosting::{Continuations, Sessions};
+use crate::hosting::{Continuations, SessionDeps, Sessions};
 use crate::http::{AppState, StateParts};
 use crate::registry::{Change, Registry, RegistryError};
 use crate::secrets::{Secrets, connect_vault, load_session_keys};
@@ -80,16 +80,16 @@ impl App {
             )?),
         };
         let shared_store = store.store().clone();
-        let sessions = Sessions::new(
-            &config,
-            backend.clone(),
+        let servers = ServerTable::from_config(&config);
+        let deps = SessionDeps {
+            backend: backend.clone(),
             keys,
             store,
             cluster,
-            Arc::new(secrets),
-            shutdown.clone(),
-        );
-        let servers = ServerTable::from_config(&config);
+            secrets: Arc::new(secrets),
+            servers: servers.clone(),
+        };
+        let sessions = Sessions::new(&config, deps, shutdown.clone());
         let registry = Registry::open(&config, shared_store, servers.clone(), backend.clone())
             .await
             .map_err(StartError::Registry)?;

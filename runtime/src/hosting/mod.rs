@@ -66,5 +66,5 @@ pub(crate) use self::restore::Located;
 pub(crate) use self::route::Route;
 
 pub(crate) use self::session::{BackendSetup, HostingSession};
-pub(crate) use self::sessions::Sessions;
+pub(crate) use self::sessions::{Deps as SessionDeps, Sessions};
 pub use self::stream::{EventId, EventStream, Next};

@@ -40,6 +40,10 @@ pub(crate) struct SessionRecord {
     /// the instance need not initialize it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend_init: Option<String>,
+    /// The registry version of the server the session started on (`None`:
+    /// a config-file server); a takeover goes on with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<u32>,
     /// The backend speaks 2026-07-28 itself (no `initialize` to replay).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub native: bool,

@@ -9,7 +9,7 @@
 //! streams are rebuilt, so the agent can resume them here.
 //!
 //! May import: `hosting::{sessions, start, handshake, route, session,
-//! record, error}`, `cluster`, `audit`.
+//! record, error}`, `cluster`, `servers`, `audit`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,11 +83,43 @@ impl Sessions {
             return Ok(Located::Remote(lease));
         }
         crate::audit::session_taken_over(route.tenant(), route.server_name(), &route.subject);
+        let route = &self.started_version(route, &record).await;
         match self.take_over(route, record).await {
             Ok(session) => Ok(Located::Local(session, self.request_timeout(route))),
             Err(e) => {
                 self.shared.deps.cluster.release(route.record_key()).await;
                 Err(e)
+            }
+        }
+    }
+
+    /// `route` on the server version the session started on: a rollout
+    /// since then does not move it. The active version when the registry
+    /// no longer knows that one (logged).
+    async fn started_version(&self, route: &Route, record: &SessionRecord) -> Route {
+        let Some(version) = record.server_version else {
+            return route.clone();
+        };
+        if route.server.version == Some(version) {
+            return route.clone();
+        }
+        let servers = &self.shared.deps.servers;
+        match servers
+            .version_of(route.tenant(), route.server_name(), version)
+            .await
+        {
+            Some(server) => Route {
+                server,
+                ..route.clone()
+            },
+            None => {
+                tracing::warn!(
+                    tenant = route.tenant(),
+                    server = route.server_name(),
+                    version,
+                    "the version a session started on is unknown; the session goes on with the active version"
+                );
+                route.clone()
             }
         }
     }

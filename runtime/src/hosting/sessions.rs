@@ -28,7 +28,7 @@ use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::protocol::random_id;
 use crate::secrets::Secrets;
-use crate::servers::HostedServer;
+use crate::servers::{HostedServer, ServerTable};
 
 /// Prefix of the "session id" of a stateless principal's hosting session:
 /// it never collides with a real id (those are base64url).
@@ -49,13 +49,19 @@ pub(super) struct Shared {
 }
 
 /// What sessions are made with.
-pub(super) struct Deps {
-    pub(super) backend: Arc<dyn Backend>,
-    pub(super) keys: KeyRing,
-    pub(super) store: SealedStore,
-    pub(super) cluster: Cluster,
+pub(crate) struct Deps {
+    /// Runs instances.
+    pub(crate) backend: Arc<dyn Backend>,
+    /// Session key ring (record keys, ids).
+    pub(crate) keys: KeyRing,
+    /// Sealed session records.
+    pub(crate) store: SealedStore,
+    /// Leases and forwarding.
+    pub(crate) cluster: Cluster,
     /// Deployment secrets (Vault).
-    pub(super) secrets: Arc<Secrets>,
+    pub(crate) secrets: Arc<Secrets>,
+    /// The servers (versions a taken-over session started on).
+    pub(crate) servers: ServerTable,
 }
 
 /// How sessions behave on this pod.
@@ -76,20 +82,12 @@ pub(super) struct Settings {
 impl Sessions {
     /// Creates the session table and starts its sweeper and heartbeat
     /// (stopped by `shutdown`).
-    pub(crate) fn new(
-        config: &Config,
-        backend: Arc<dyn Backend>,
-        keys: KeyRing,
-        store: SealedStore,
-        cluster: Cluster,
-        secrets: Arc<Secrets>,
-        shutdown: CancellationToken,
-    ) -> Self {
+    pub(crate) fn new(config: &Config, deps: Deps, shutdown: CancellationToken) -> Self {
         let shared_store = config.store.url != "memory";
         let settings = Settings {
             handoff: config.cluster.handoff_on_shutdown && shared_store,
             shared_store,
-            pod: cluster.pod().to_owned(),
+            pod: deps.cluster.pod().to_owned(),
             stream_cap: config.limits.stream_events,
             max_sessions: config.limits.max_sessions,
             default_timeout: config.limits.request_timeout,
@@ -99,13 +97,7 @@ impl Sessions {
                 table: SessionTable::default(),
                 gate: StartGate::default(),
                 failures: StartFailures::default(),
-                deps: Deps {
-                    backend,
-                    keys,
-                    store,
-                    cluster,
-                    secrets,
-                },
+                deps,
                 settings,
             }),
         };

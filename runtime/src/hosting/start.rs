@@ -97,6 +97,7 @@ impl Sessions {
                 .unwrap_or_default(),
             backend_init: session.backend_init().map(|v| v.to_string()),
             native: session.is_native(),
+            server_version: route.server.version,
         }
     }
 

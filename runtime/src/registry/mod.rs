@@ -148,6 +148,21 @@ impl Registry {
                 applied: Mutex::new(BTreeMap::new()),
             }),
         };
+        let weak = Arc::downgrade(&registry.inner);
+        registry
+            .inner
+            .table
+            .set_version_source(Arc::new(sync::VersionLookup(move |tenant: String, name: String| {
+                let weak = weak.clone();
+                async move {
+                    let registry = Registry { inner: weak.upgrade()? };
+                    registry
+                        .get(&tenant, &name)
+                        .await
+                        .inspect_err(|e| tracing::warn!(tenant, server = name, error = %e, "cannot read a server's record for a session's version"))
+                        .ok()
+                }
+            })));
         // A store that cannot be read yet (Redis restarting, a Sentinel
         // failover) must not keep the pod down: config servers serve now,
         // and `follow` applies the registry as soon as the store answers.

@@ -16,7 +16,7 @@ use super::deployment;
 use super::model::{ServerRecord, ServerState, VersionRecord};
 use crate::backend::Pinned;
 use crate::protocol::ApprovedSet;
-use crate::servers::ServerTable;
+use crate::servers::{ServerTable, VersionDefinition, VersionSource};
 
 /// What a pod applied for one server: (revision, (active version, has
 /// an approved capability set)).
@@ -52,10 +52,7 @@ pub(super) fn apply(
             match deployment::parse(&version.deployment) {
                 Ok(config) => {
                     let pinned = pinned(version);
-                    let approved = version
-                        .capabilities
-                        .as_deref()
-                        .map(|caps| Arc::new(ApprovedSet::new(caps)));
+                    let approved = approved(version);
                     table.insert_version(tenant, name, config, version.version, &pinned, approved);
                     tracing::info!(
                         tenant,
@@ -88,6 +85,38 @@ pub(super) fn pinned(version: &VersionRecord) -> Pinned {
             .executable
             .as_ref()
             .map(|e| (e.path.clone(), e.sha256.clone())),
+    }
+}
+
+/// What was approved for `version`, as the data plane holds sessions to it.
+fn approved(version: &VersionRecord) -> Option<Arc<ApprovedSet>> {
+    version
+        .capabilities
+        .as_deref()
+        .map(|caps| Arc::new(ApprovedSet::new(caps)))
+}
+
+/// Finds versions for the server table from the records (a session taken
+/// over after a rollout goes on with the version it started on).
+pub(super) struct VersionLookup<F>(pub(super) F);
+
+#[async_trait::async_trait]
+impl<F, Fut> VersionSource for VersionLookup<F>
+where
+    F: Fn(String, String) -> Fut + Send + Sync,
+    Fut: std::future::Future<Output = Option<ServerRecord>> + Send,
+{
+    async fn version(&self, tenant: &str, name: &str, v: u32) -> Option<VersionDefinition> {
+        let record = (self.0)(tenant.to_owned(), name.to_owned()).await?;
+        let version = record.version(v)?;
+        let config = deployment::parse(&version.deployment)
+            .inspect_err(|e| tracing::error!(tenant, server = name, version = v, error = %e, "cannot read a version's deployment"))
+            .ok()?;
+        Some(VersionDefinition {
+            config,
+            pinned: pinned(version),
+            approved: approved(version),
+        })
     }
 }
 

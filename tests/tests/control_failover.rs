@@ -1,0 +1,148 @@
+//! A rollout and a failover together: a session that started on version
+//! 1 stays on version 1 when its pod dies after version 2 was activated
+//! (the pod that takes it over starts version 1's deployment, held to
+//! version 1's approved capabilities), while new sessions get version 2.
+
+use std::time::Duration;
+
+use berth_tests::control::{api, release};
+use berth_tests::legacy::{call, init_reply, request, session};
+use berth_tests::pods::kill_9;
+use berth_tests::redis::RedisServer;
+use berth_tests::{Berth, berth_bin};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// Deploys `RELEASE = release` as the next version of acme/files through
+/// `base`, approves and activates it; returns the version.
+async fn roll_out(c: &reqwest::Client, base: &str, alice: &str, bob: &str, release: &str) -> u64 {
+    let server = format!("{base}/v1/tenants/acme/servers/files");
+    let doc = json!({"command": [berth_bin(), "example-server"], "env": {"RELEASE": release}});
+    let (status, body, _) = api(c, Method::PUT, &server, alice, Some(doc)).await;
+    assert_eq!(status, 201, "{body}");
+    let version = body["version"].as_u64().unwrap();
+    for step in ["approve", "activate"] {
+        let url = format!("{server}/versions/{version}/{step}");
+        let (status, body, _) = api(c, Method::POST, &url, bob, None).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    version
+}
+
+/// Carol's sessions as the sessions API lists them through `base`.
+async fn carols_sessions(c: &reqwest::Client, base: &str, alice: &str) -> Vec<Value> {
+    let listing = format!("{base}/v1/tenants/acme/sessions");
+    let (status, body, _) = api(c, Method::GET, &listing, alice, None).await;
+    assert_eq!(status, 200, "{body}");
+    body["sessions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s["subject"] == "carol")
+        .collect()
+}
+
+#[tokio::test]
+async fn a_session_taken_over_after_a_rollout_keeps_its_version() {
+    let redis = RedisServer::start();
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\nstate_dir = \"{{state_dir}}\"\n[store]\nurl = \"{}\"\n",
+        redis.url()
+    );
+    let a = Berth::serve(&config, &[]).await;
+    let b = Berth::serve_like(&a, &config, &[]).await;
+    let c = reqwest::Client::new();
+    let alice = a.token("alice", "acme", &["berth:admin"]);
+    let bob = a.token("bob", "acme", &["berth:admin"]);
+    let carol = a.token("carol", "acme", &[]);
+    let (url_a, url_b) = (a.url("acme", "files"), b.url("acme", "files"));
+
+    assert_eq!(roll_out(&c, &a.base, &alice, &bob, "one").await, 1);
+    let mut served = false;
+    for _ in 0..50 {
+        if init_reply(&c, &url_a, &carol).await["result"].is_object() {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served, "pod A never served version 1");
+    let sid = session(&c, &url_a, &carol).await;
+    assert_eq!(release(&c, &url_a, &carol, &sid).await, "one");
+    let info = call(&c, &url_a, &carol, &sid, "instance_info", json!({})).await;
+    let first_pid = info["result"]["structuredContent"]["pid"].as_u64().unwrap();
+
+    // Version 2 goes live on both pods; new sessions get it.
+    assert_eq!(roll_out(&c, &a.base, &alice, &bob, "two").await, 2);
+    let mut on_two = false;
+    for _ in 0..50 {
+        if !init_reply(&c, &url_b, &carol).await["result"].is_object() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        let fresh = session(&c, &url_b, &carol).await;
+        if release(&c, &url_b, &carol, &fresh).await == "two" {
+            on_two = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(on_two, "pod B never served version 2");
+    let before = carols_sessions(&c, &a.base, &alice).await;
+    let pod_a = before
+        .iter()
+        .find(|s| s["version"] == 1)
+        .map(|s| s["pod"].clone())
+        .unwrap_or_else(|| panic!("the version 1 session is not listed: {before:?}"));
+
+    // Its pod dies; pod B takes the session over on version 1, not on the
+    // active version 2.
+    kill_9(a.pid());
+    assert_eq!(
+        release(&c, &url_b, &carol, &sid).await,
+        "one",
+        "a session taken over after a rollout moved to the new version"
+    );
+    let info = call(&c, &url_b, &carol, &sid, "instance_info", json!({})).await;
+    let pid = info["result"]["structuredContent"]["pid"].as_u64().unwrap();
+    assert_ne!(
+        pid, first_pid,
+        "a new process (the process backend cannot re-attach)"
+    );
+    assert!(
+        b.log().contains("took over a session whose pod is gone"),
+        "{}",
+        b.log()
+    );
+    // The tools it lists are version 1's approved ones (the guard holds
+    // it to version 1, so nothing is hidden).
+    let listed = request(&c, &url_b, &carol, &sid, "tools/list", json!({})).await;
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"))
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"env_get") && names.contains(&"echo"),
+        "{listed}"
+    );
+
+    // The sessions API shows it on pod B, still version 1.
+    let instance = format!("pid:{pid}");
+    let mut moved = None;
+    for _ in 0..50 {
+        moved = carols_sessions(&c, &b.base, &alice)
+            .await
+            .into_iter()
+            .find(|s| s["instance"] == instance.as_str());
+        if moved.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let moved = moved.expect("the taken-over session is not listed");
+    assert_eq!(moved["version"], 1, "{moved}");
+    assert_ne!(moved["pod"], pod_a, "{moved}");
+}
