@@ -18,6 +18,18 @@ const EX_USAGE: u8 = 64;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::CheckConfig(args) = &cli.command {
+        return match args.check() {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("berth check-config: {e:#}");
+                ExitCode::from(EX_USAGE)
+            }
+        };
+    }
     if let Command::Token(args) = &cli.command {
         return match args.mint() {
             Ok(token) => {
@@ -115,7 +127,9 @@ async fn run(cli: Cli) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Token(_) => unreachable!("handled before the runtime starts"),
+        Command::Token(_) | Command::CheckConfig(_) => {
+            unreachable!("handled before the runtime starts")
+        }
     }
 }
 

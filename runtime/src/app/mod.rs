@@ -72,6 +72,11 @@ impl App {
         );
         let backend: Arc<dyn Backend> = match config.backend {
             BackendKind::Process => Arc::new(ProcessBackend),
+            BackendKind::Kubernetes => {
+                return Err(StartError::Backend(crate::backend::BackendError::Engine(
+                    "the kubernetes backend is not in this build yet".into(),
+                )));
+            }
             BackendKind::Docker => Arc::new(DockerBackend::connect(
                 config.docker.clone(),
                 pod,
@@ -261,9 +266,11 @@ fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>, StartError> {
         min_replicas_acked: config.store.min_replicas_acked,
     };
     let store =
-        RedisStore::connect_with(&config.store.url, options).map_err(|e| ConfigError::Key {
-            key: "store.url".into(),
-            message: e.to_string(),
+        RedisStore::connect_with(&config.store.url_with_password(), options).map_err(|e| {
+            ConfigError::Key {
+                key: "store.url".into(),
+                message: e.to_string(),
+            }
         })?;
     Ok(Arc::new(store))
 }

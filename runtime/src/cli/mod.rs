@@ -41,6 +41,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Mint a token from the dev issuer of the demo using the same state dir.
     Token(TokenArgs),
+    /// Check a config file (and BERTH_* overrides) the way `serve` reads it, without starting.
+    CheckConfig(CheckConfigArgs),
     /// Deploy, approve, activate and retire servers (the /v1 control plane).
     Server(ServerArgs),
     /// List and end hosting sessions (the /v1 control plane).
@@ -95,6 +97,17 @@ pub struct ServeArgs {
     pub config: Option<PathBuf>,
 }
 
+/// `berth check-config` options.
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The TOML config file.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Ignore BERTH_* environment overrides (check the file alone).
+    #[arg(long)]
+    pub no_env: bool,
+}
+
 /// `berth token` options.
 #[derive(Debug, Args)]
 pub struct TokenArgs {
@@ -116,6 +129,32 @@ pub struct TokenArgs {
     /// State dir of the demo.
     #[arg(long, default_value = ".berth")]
     pub state_dir: PathBuf,
+}
+
+// === impl CheckConfigArgs ===
+
+impl CheckConfigArgs {
+    /// Reads and validates the configuration as `serve` would; a one-line
+    /// summary of what it configures.
+    pub fn check(&self) -> anyhow::Result<String> {
+        let env: Vec<(String, String)> = if self.no_env {
+            Vec::new()
+        } else {
+            std::env::vars().collect()
+        };
+        let c = Config::load(self.config.as_deref(), env)?;
+        let store = c.store.url.split_once("://").map_or("memory", |(s, _)| s);
+        let servers: usize = c.servers.values().map(|s| s.len()).sum();
+        let source = self
+            .config
+            .as_deref()
+            .map_or("the defaults".to_owned(), |p| p.display().to_string());
+        Ok(format!(
+            "ok: {source} is a valid Berth configuration (backend {:?}, store {store}, auth {:?}, {servers} server(s) in the file)",
+            c.backend, c.auth.mode
+        )
+        .to_lowercase())
+    }
 }
 
 // === impl DemoArgs ===

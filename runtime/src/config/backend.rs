@@ -1,4 +1,4 @@
-//! `backend` and `[docker]`: where server instances run.
+//! `backend`, `[docker]` and `[kubernetes]`: where server instances run.
 //!
 //! May import: nothing else in the crate.
 
@@ -15,6 +15,72 @@ pub enum BackendKind {
     Process,
     /// One container per hosting session.
     Docker,
+    /// One Pod per hosting session, through the Kubernetes API.
+    Kubernetes,
+}
+
+// === impl BackendKind ===
+
+impl BackendKind {
+    /// Whether instances run from images (`docker`, `kubernetes`).
+    pub fn runs_images(self) -> bool {
+        matches!(self, BackendKind::Docker | BackendKind::Kubernetes)
+    }
+}
+
+/// The Kubernetes API and the limits of the kubernetes backend.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubernetesConfig {
+    /// Namespace session Pods (and their env Secrets) live in; required
+    /// with `backend = "kubernetes"`.
+    pub namespace: Option<String>,
+    /// API server URL; default: the in-cluster service account, else
+    /// `$KUBECONFIG` or `~/.kube/config`.
+    pub api_url: Option<String>,
+    /// Session Pods in the namespace at once, warm pools included, counted
+    /// over every runtime pod (HTTP 503 above). A `ResourceQuota` on the
+    /// namespace is the hard limit.
+    pub max_pods: usize,
+    /// Session Pods one tenant may run in the namespace at once.
+    pub max_pods_per_tenant: usize,
+    /// UID (and GID) the server process runs as (`runAsUser`, `runAsGroup`).
+    pub run_as_user: i64,
+    /// Size of the writable `/tmp` (a memory-backed `emptyDir`).
+    pub tmpfs_size: String,
+    /// How long a Pod may take to run (image pull, scheduling) before its
+    /// session fails and the Pod is deleted.
+    #[serde(with = "humantime_serde")]
+    pub start_timeout: Duration,
+    /// How often orphaned session Pods are looked for.
+    #[serde(with = "humantime_serde")]
+    pub sweep_every: Duration,
+    /// `imagePullPolicy` of session Pods.
+    pub image_pull_policy: String,
+    /// Secrets (in the namespace) used to pull server images.
+    pub image_pull_secrets: Vec<String>,
+    /// `runtimeClassName` for servers that name none (e.g. `gvisor`).
+    pub runtime_class_name: Option<String>,
+}
+
+// === impl KubernetesConfig ===
+
+impl Default for KubernetesConfig {
+    fn default() -> Self {
+        KubernetesConfig {
+            namespace: None,
+            api_url: None,
+            max_pods: 500,
+            max_pods_per_tenant: 100,
+            run_as_user: 65534,
+            tmpfs_size: "64m".into(),
+            start_timeout: Duration::from_secs(120),
+            sweep_every: Duration::from_secs(30),
+            image_pull_policy: "IfNotPresent".into(),
+            image_pull_secrets: Vec::new(),
+            runtime_class_name: None,
+        }
+    }
 }
 
 /// The Docker engine and the limits of the docker backend.

@@ -33,13 +33,14 @@ mod values;
 mod vault;
 
 pub(crate) use self::auth::AuthMode;
-pub(crate) use self::backend::{BackendKind, DockerConfig};
+pub(crate) use self::backend::{BackendKind, DockerConfig, KubernetesConfig};
 pub(crate) use self::control::ControlConfig;
 pub use self::error::ConfigError;
 pub(crate) use self::limits::Limits;
 pub use self::root::Config;
 pub use self::server::ServerConfig;
 pub(crate) use self::server::Transport;
+pub(crate) use self::server::{Placement, Toleration};
 pub(crate) use self::validate::Problem;
 pub(crate) use self::values::{check_name, parse_size};
 pub(crate) use self::vault::{SecretRef, VaultAuthMethod, VaultConfig};

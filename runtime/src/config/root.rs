@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::auth::AuthConfig;
-use super::backend::{BackendKind, DockerConfig};
+use super::backend::{BackendKind, DockerConfig, KubernetesConfig};
 use super::control::ControlConfig;
 use super::limits::{Limits, Security};
 use super::server::ServerConfig;
@@ -51,6 +51,8 @@ pub struct Config {
     pub backend: BackendKind,
     /// The Docker backend's engine connection and limits.
     pub docker: DockerConfig,
+    /// The Kubernetes backend's API connection and limits.
+    pub kubernetes: KubernetesConfig,
     /// The control plane under `/v1`.
     pub control: ControlConfig,
     /// Hosted servers: `servers.<tenant>.<server>`.
@@ -75,6 +77,7 @@ impl Default for Config {
             vault: VaultConfig::default(),
             backend: BackendKind::default(),
             docker: DockerConfig::default(),
+            kubernetes: KubernetesConfig::default(),
             control: ControlConfig::default(),
             servers: BTreeMap::new(),
         }

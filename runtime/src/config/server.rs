@@ -60,12 +60,45 @@ pub struct ServerConfig {
     pub cpus: f64,
     /// Process/thread limit per instance (docker).
     pub pids: i64,
-    /// Docker network granting egress (docker); none when unset.
+    /// Network granting egress: a Docker network (docker), or the name of
+    /// an egress policy the chart renders, put on the Pod as the label
+    /// `berth.dev/egress` (kubernetes); none when unset.
     pub network: Option<String>,
     /// Started, unclaimed instances kept ready (docker).
     pub warm_pool: usize,
     /// Secrets from Vault, resolved when a call needs them.
     pub secrets: Vec<SecretRef>,
+    /// Where the server's Pods run (kubernetes backend).
+    pub kubernetes: Placement,
+}
+
+/// `[servers.TENANT.SERVER.kubernetes]`: where a server's Pods run.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Placement {
+    /// `runtimeClassName` (a sandbox such as gVisor or Kata); default:
+    /// `kubernetes.runtime_class_name`.
+    pub runtime_class_name: Option<String>,
+    /// Node labels the Pods must land on.
+    pub node_selector: BTreeMap<String, String>,
+    /// Taints the Pods tolerate.
+    pub tolerations: Vec<Toleration>,
+}
+
+/// A Pod toleration, as Kubernetes spells it (snake_case keys).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Toleration {
+    /// Taint key; empty with `operator = "Exists"` tolerates everything.
+    pub key: Option<String>,
+    /// `Equal` (default) or `Exists`.
+    pub operator: Option<String>,
+    /// Taint value (with `Equal`).
+    pub value: Option<String>,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`; empty: all.
+    pub effect: Option<String>,
+    /// How long a `NoExecute` taint is tolerated, seconds.
+    pub toleration_seconds: Option<i64>,
 }
 
 // === impl ServerConfig ===
@@ -91,6 +124,7 @@ impl Default for ServerConfig {
             network: None,
             warm_pool: 0,
             secrets: Vec::new(),
+            kubernetes: Placement::default(),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 /// Where session records live.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     /// `memory` (embedded default, one pod), `redis://HOST[:PORT][/DB]` or
@@ -21,6 +21,9 @@ pub struct StoreConfig {
     /// Upper bound for one store operation.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// Password of the Redis nodes, when it is not in `url` (set it with
+    /// `BERTH_STORE__PASSWORD`, e.g. from a Kubernetes Secret).
+    pub password: Option<String>,
 }
 
 /// How pods find each other.
@@ -62,6 +65,21 @@ impl std::fmt::Debug for KeysConfig {
     }
 }
 
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password too: only its scheme is shown.
+        let scheme = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(s, _)| s);
+        f.debug_struct("StoreConfig")
+            .field("scheme", &scheme)
+            .field("min_replicas_acked", &self.min_replicas_acked)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 // === impl StoreConfig ===
 
 impl Default for StoreConfig {
@@ -70,6 +88,33 @@ impl Default for StoreConfig {
             url: "memory".into(),
             min_replicas_acked: 0,
             timeout: Duration::from_secs(2),
+            password: None,
         }
+    }
+}
+
+impl StoreConfig {
+    /// `url` with `password` put in (percent-encoded), when one is set and
+    /// the URL carries none.
+    pub fn url_with_password(&self) -> String {
+        let Some(password) = self.password.as_deref().filter(|p| !p.is_empty()) else {
+            return self.url.clone();
+        };
+        let Some((scheme, rest)) = self.url.split_once("://") else {
+            return self.url.clone();
+        };
+        let authority = rest.split('/').next().unwrap_or_default();
+        if authority.contains('@') {
+            return self.url.clone();
+        }
+        let mut encoded = String::new();
+        for b in password.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                encoded.push(b as char);
+            } else {
+                encoded.push_str(&format!("%{b:02X}"));
+            }
+        }
+        format!("{scheme}://:{encoded}@{rest}")
     }
 }

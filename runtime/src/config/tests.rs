@@ -172,3 +172,90 @@ fn image_references_are_checked_for_syntax() {
         );
     }
 }
+
+#[test]
+fn the_kubernetes_backend_needs_a_namespace_and_sane_limits() {
+    let err = |text: &str| {
+        Config::load(Some(write(text).path()), env(&[]))
+            .unwrap_err()
+            .to_string()
+    };
+    let e = err("backend = \"kubernetes\"\n");
+    assert!(
+        e.contains("kubernetes.namespace") && e.contains("required"),
+        "{e}"
+    );
+    let e = err("backend = \"kubernetes\"\n[kubernetes]\nnamespace = \"Bad_NS\"\n");
+    assert!(e.contains("kubernetes.namespace"), "{e}");
+    let e = err("backend = \"kubernetes\"\n[kubernetes]\nnamespace = \"s\"\nrun_as_user = 0\n");
+    assert!(
+        e.contains("kubernetes.run_as_user") && e.contains("non-root"),
+        "{e}"
+    );
+    let e = err("[kubernetes]\nimage_pull_policy = \"Sometimes\"\n");
+    assert!(e.contains("kubernetes.image_pull_policy"), "{e}");
+    let e = err("[kubernetes]\nnamspace = \"x\"\n");
+    assert!(e.contains("namspace"), "an unknown key is named: {e}");
+    let ok = Config::load(
+        Some(
+            write("backend = \"kubernetes\"\n[kubernetes]\nnamespace = \"berth-sessions\"\n")
+                .path(),
+        ),
+        env(&[]),
+    )
+    .unwrap();
+    assert_eq!(ok.backend, BackendKind::Kubernetes);
+    assert_eq!(ok.kubernetes.namespace.as_deref(), Some("berth-sessions"));
+}
+
+#[test]
+fn a_servers_placement_is_checked_with_pointers() {
+    let config = Config::default();
+    let server: ServerConfig = serde_json::from_value(serde_json::json!({
+        "command": ["/bin/cat"],
+        "kubernetes": {
+            "runtime_class_name": "gVisor!",
+            "node_selector": {"pool": "sandboxed"},
+            "tolerations": [
+                {"key": "sandbox", "operator": "Exists", "value": "yes"},
+                {"operator": "Sometimes", "effect": "Never"},
+            ],
+        },
+    }))
+    .unwrap();
+    let pointers: Vec<String> = config
+        .server_problems(&server)
+        .iter()
+        .map(|p| p.pointer.clone())
+        .collect();
+    assert_eq!(
+        pointers,
+        [
+            "/kubernetes/runtime_class_name",
+            "/kubernetes/tolerations/0/value",
+            "/kubernetes/tolerations/1/operator",
+            "/kubernetes/tolerations/1/effect",
+            "/kubernetes/tolerations/1/key",
+        ]
+    );
+}
+
+#[test]
+fn a_store_password_goes_into_the_url_encoded() {
+    let mut store = super::store::StoreConfig {
+        url: "redis+sentinel://s1:26379,s2:26379/berth".into(),
+        password: Some("p@ss:w/rd".into()),
+        ..super::store::StoreConfig::default()
+    };
+    assert_eq!(
+        store.url_with_password(),
+        "redis+sentinel://:p%40ss%3Aw%2Frd@s1:26379,s2:26379/berth"
+    );
+    store.url = "redis://:inline@r:6379".into();
+    assert_eq!(
+        store.url_with_password(),
+        "redis://:inline@r:6379",
+        "the URL's own wins"
+    );
+    assert!(!format!("{store:?}").contains("inline") && !format!("{store:?}").contains("p@ss"));
+}

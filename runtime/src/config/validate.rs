@@ -21,6 +21,7 @@ impl Config {
         self.check_front()?;
         self.check_store()?;
         self.check_docker()?;
+        self.check_kubernetes()?;
         check_vault(self).map_err(|(k, m)| key(k, &m))?;
         self.check_auth()?;
         for (tenant, servers) in &self.servers {
@@ -105,6 +106,62 @@ impl Config {
         Ok(())
     }
 
+    fn check_kubernetes(&self) -> Result<(), ConfigError> {
+        let k = &self.kubernetes;
+        if self.backend == BackendKind::Kubernetes {
+            match k.namespace.as_deref() {
+                None | Some("") => {
+                    return Err(key(
+                        "kubernetes.namespace",
+                        "required with backend = \"kubernetes\": the namespace session Pods run in, e.g. \"berth-sessions\"",
+                    ));
+                }
+                Some(ns) => check_name(ns).map_err(|m| key("kubernetes.namespace", &m))?,
+            }
+        }
+        if let Some(u) = &k.api_url
+            && !url::Url::parse(u).is_ok_and(|p| p.scheme() == "http" || p.scheme() == "https")
+        {
+            return Err(key(
+                "kubernetes.api_url",
+                "must be an http(s) URL of the API server, e.g. https://kubernetes.default.svc",
+            ));
+        }
+        if k.max_pods == 0 {
+            return Err(key("kubernetes.max_pods", "must be at least 1"));
+        }
+        if k.max_pods_per_tenant == 0 {
+            return Err(key("kubernetes.max_pods_per_tenant", "must be at least 1"));
+        }
+        if k.run_as_user <= 0 {
+            return Err(key(
+                "kubernetes.run_as_user",
+                "must be a non-root UID (1 or more), e.g. 65534",
+            ));
+        }
+        parse_size(&k.tmpfs_size).map_err(|m| key("kubernetes.tmpfs_size", &m))?;
+        if k.start_timeout.is_zero() {
+            return Err(key("kubernetes.start_timeout", "must be greater than zero"));
+        }
+        if !matches!(
+            k.image_pull_policy.as_str(),
+            "Always" | "IfNotPresent" | "Never"
+        ) {
+            return Err(key(
+                "kubernetes.image_pull_policy",
+                "must be `Always`, `IfNotPresent` or `Never`",
+            ));
+        }
+        for (i, name) in k.image_pull_secrets.iter().enumerate() {
+            check_name(name)
+                .map_err(|m| key(&format!("kubernetes.image_pull_secrets[{i}]"), &m))?;
+        }
+        if let Some(class) = &k.runtime_class_name {
+            check_name(class).map_err(|m| key("kubernetes.runtime_class_name", &m))?;
+        }
+        Ok(())
+    }
+
     fn check_auth(&self) -> Result<(), ConfigError> {
         if self.auth.mode == AuthMode::Oidc && self.auth.issuer.is_none() {
             return Err(key("auth.issuer", "required when auth.mode = \"oidc\""));
@@ -142,11 +199,11 @@ impl Config {
     pub(crate) fn server_problems(&self, s: &ServerConfig) -> Vec<Problem> {
         let mut out = Vec::new();
         let mut problem = |at: &str, m: &str| out.push(Problem::new(at, m));
-        let docker = self.backend == BackendKind::Docker;
+        let docker = self.backend.runs_images();
         if docker && s.image.as_deref().is_none_or(str::is_empty) {
             problem(
                 "/image",
-                "required with backend = \"docker\", e.g. \"berth/example-server\"",
+                "required with backend = \"docker\" or \"kubernetes\", e.g. \"berth/example-server\"",
             );
         }
         if let Some(image) = s.image.as_deref().filter(|i| !i.is_empty())
@@ -157,7 +214,7 @@ impl Config {
         if s.transport == Transport::Http && !docker {
             problem(
                 "/transport",
-                "\"http\" needs backend = \"docker\" (Berth reaches the server's port on its internal network)",
+                "\"http\" needs backend = \"docker\" or \"kubernetes\" (Berth reaches the server's port on its internal network or Pod IP)",
             );
         }
         if s.transport == Transport::Http && s.port == 0 {
@@ -191,8 +248,62 @@ impl Config {
             problem("/idle_timeout", "must be greater than zero");
         }
         out.extend(check_refs(self, s));
+        out.extend(check_placement(&s.kubernetes));
         out
     }
+}
+
+/// Checks a server's `kubernetes` placement: names and toleration values
+/// Kubernetes would refuse.
+fn check_placement(p: &super::server::Placement) -> Vec<Problem> {
+    let mut out = Vec::new();
+    if let Some(class) = &p.runtime_class_name
+        && let Err(m) = check_name(class)
+    {
+        out.push(Problem::new("/kubernetes/runtime_class_name", &m));
+    }
+    for (label, value) in &p.node_selector {
+        if label.is_empty() || label.len() > 253 || value.len() > 63 {
+            out.push(Problem::new(
+                "/kubernetes/node_selector",
+                &format!(
+                    "`{label}`: a node label key (1-253 characters) with a value of at most 63"
+                ),
+            ));
+        }
+    }
+    for (i, t) in p.tolerations.iter().enumerate() {
+        let at = format!("/kubernetes/tolerations/{i}");
+        match t.operator.as_deref() {
+            None | Some("Equal") => {}
+            Some("Exists") if t.value.as_deref().is_some_and(|v| !v.is_empty()) => {
+                out.push(Problem::new(
+                    &format!("{at}/value"),
+                    "must be empty with operator = \"Exists\"",
+                ))
+            }
+            Some("Exists") => {}
+            Some(_) => out.push(Problem::new(
+                &format!("{at}/operator"),
+                "must be `Equal` or `Exists`",
+            )),
+        }
+        if let Some(effect) = t.effect.as_deref()
+            && !matches!(effect, "" | "NoSchedule" | "PreferNoSchedule" | "NoExecute")
+        {
+            out.push(Problem::new(
+                &format!("{at}/effect"),
+                "must be `NoSchedule`, `PreferNoSchedule` or `NoExecute` (empty: all)",
+            ));
+        }
+        if t.key.as_deref().is_none_or(str::is_empty) && t.operator.as_deref() != Some("Exists") {
+            out.push(Problem::new(
+                &format!("{at}/key"),
+                "required unless operator = \"Exists\"",
+            ));
+        }
+    }
+    out
 }
 
 /// Checks the syntax of an image reference: `[host[:port]/]path[:tag][@sha256:hex]`,
