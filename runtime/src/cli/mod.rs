@@ -149,11 +149,11 @@ impl CheckConfigArgs {
             .config
             .as_deref()
             .map_or("the defaults".to_owned(), |p| p.display().to_string());
+        let backend = format!("{:?}", c.backend).to_lowercase();
+        let auth = format!("{:?}", c.auth.mode).to_lowercase();
         Ok(format!(
-            "ok: {source} is a valid Berth configuration (backend {:?}, store {store}, auth {:?}, {servers} server(s) in the file)",
-            c.backend, c.auth.mode
-        )
-        .to_lowercase())
+            "ok: {source} is a valid Berth configuration (backend {backend}, store {store}, auth {auth}, {servers} server(s) in the file)"
+        ))
     }
 }
 
