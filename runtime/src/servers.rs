@@ -426,7 +426,10 @@ impl ServerTable {
             resource: self.resource_url(tenant, name),
             metadata_url: self.metadata_url(tenant, name),
             scopes,
-            spec: spec(tenant, name, &config, self.inner.spec_limits),
+            spec: ServerSpec {
+                version,
+                ..spec(tenant, name, &config, self.inner.spec_limits)
+            },
             backend_era: OnceCell::new(),
             approved: None,
             notice: self.notice_of(tenant, name),
@@ -451,6 +454,7 @@ fn spec(tenant: &str, name: &str, config: &ServerConfig, limits: SpecLimits) -> 
     ServerSpec {
         tenant: tenant.to_owned(),
         server: name.to_owned(),
+        version: None,
         transport: config.transport,
         port: config.port,
         path: config.path.clone(),
@@ -471,6 +475,7 @@ fn spec(tenant: &str, name: &str, config: &ServerConfig, limits: SpecLimits) -> 
         network: config.network.clone(),
         warm_pool: config.warm_pool,
         idle_timeout: config.idle_timeout,
+        placement: config.kubernetes.clone(),
     }
 }
 

@@ -26,7 +26,7 @@ use berth_session_store::{MemoryStore, RedisOptions, RedisStore, SealedStore, Se
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{Backend, DockerBackend, ProcessBackend};
+use crate::backend::{Backend, DockerBackend, KubernetesBackend, ProcessBackend};
 use crate::cluster::Cluster;
 use crate::config::{BackendKind, Config, ConfigError};
 use crate::control::ControlState;
@@ -72,11 +72,15 @@ impl App {
         );
         let backend: Arc<dyn Backend> = match config.backend {
             BackendKind::Process => Arc::new(ProcessBackend),
-            BackendKind::Kubernetes => {
-                return Err(StartError::Backend(crate::backend::BackendError::Engine(
-                    "the kubernetes backend is not in this build yet".into(),
-                )));
-            }
+            BackendKind::Kubernetes => Arc::new(
+                KubernetesBackend::connect(
+                    config.kubernetes.clone(),
+                    pod,
+                    Arc::new(cluster.clone()),
+                    shutdown.clone(),
+                )
+                .await?,
+            ),
             BackendKind::Docker => Arc::new(DockerBackend::connect(
                 config.docker.clone(),
                 pod,

@@ -11,6 +11,13 @@ pub enum BackendError {
     /// The container engine failed or is unreachable.
     #[error("the Docker engine {0}")]
     Engine(String),
+    /// The Kubernetes API server is unreachable or failed (transient).
+    #[error("the Kubernetes API {0}")]
+    Cluster(String),
+    /// The Kubernetes API refused what Berth asked (RBAC, admission, an
+    /// invalid object): retrying does not help until an operator acts.
+    #[error("{0}")]
+    Refused(String),
     /// The deployment's image is not on the Docker host.
     #[error("image `{0}` is not on the Docker host; build or load it there first")]
     MissingImage(String),

@@ -184,6 +184,30 @@ pub(crate) async fn write_lines<W>(
     let _ = input.shutdown().await;
 }
 
+/// Longest stderr line logged.
+const MAX_STDERR_LINE: usize = 4096;
+
+/// Turns output chunks into log lines (cut at [`MAX_STDERR_LINE`]).
+#[derive(Default)]
+pub(crate) struct LogLines {
+    partial: Vec<u8>,
+}
+
+impl LogLines {
+    /// Adds a chunk of output; logs every complete line.
+    pub(crate) fn push(&mut self, chunk: &[u8], session: &str) {
+        self.partial.extend_from_slice(chunk);
+        while let Some(pos) = memchr::memchr(b'\n', &self.partial) {
+            let line: Vec<u8> = self.partial.drain(..=pos).collect();
+            let text = String::from_utf8_lossy(&line[..line.len().min(MAX_STDERR_LINE)]);
+            tracing::info!(target: "berth::backend::stderr", session = %session, "{}", text.trim_end());
+        }
+        if self.partial.len() > MAX_STDERR_LINE {
+            self.partial.clear();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,8 @@
 //! A [`Backend`] starts an [`Instance`] for a [`ServerSpec`]. The instance is a
 //! message pipe: Berth writes whole JSON-RPC messages to
 //! [`Instance::outbound`] and the backend delivers whatever the server writes
-//! to the [`InboundSink`] it was started with. Both backends (`process` and
-//! `docker`) and both transports (stdio, HTTP) share this shape, so the
+//! to the [`InboundSink`] it was started with. Every backend (`process`,
+//! `docker`, `kubernetes`) and both transports (stdio, HTTP) share this shape, so the
 //! session layer never knows which one it talks to.
 //!
 //! May import: `config`, `jsonrpc`, `protocol` and external crates. Must not
@@ -17,20 +17,25 @@
 //! - `framing`: newline-delimited JSON-RPC reading with a size limit.
 //! - `process`: one child process per instance over stdio.
 //! - `docker`: one hardened container per instance (bollard).
+//! - `kubernetes`: one hardened Pod per instance (kube).
 //! - `http_bridge`: the same message pipe over Streamable HTTP, for
 //!   servers that listen on a port (`transport = "http"`).
 //! - `delivery`: secrets handed to an instance (env at start, headers
 //!   per request).
+//! - `pool`: warm pools, shared by `docker` and `kubernetes`.
 //! - `pin`: pinning an executable to its SHA-256 (images are pinned by
 //!   `docker`).
 
 mod delivery;
 mod docker;
 mod error;
+mod exit;
 pub(crate) mod framing;
 pub(crate) mod http_bridge;
 mod instance;
+mod kubernetes;
 mod pin;
+pub(crate) mod pool;
 mod process;
 mod spec;
 mod traits;
@@ -38,10 +43,12 @@ mod traits;
 pub(crate) use self::delivery::{CallHeaders, HeaderSource, SecretEnv};
 pub(crate) use self::docker::DockerBackend;
 pub(crate) use self::error::BackendError;
+pub(crate) use self::exit::ExitNotice;
 pub(crate) use self::instance::StopControl;
 #[cfg(test)]
 pub(crate) use self::instance::testing;
 pub(crate) use self::instance::{InboundSink, Instance};
+pub(crate) use self::kubernetes::KubernetesBackend;
 pub(crate) use self::pin::Pinned;
 pub(crate) use self::process::ProcessBackend;
 pub(crate) use self::spec::{InstanceLabels, ServerSpec};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 use super::delivery::{HeaderSource, SecretEnv};
-use crate::config::Transport;
+use crate::config::{Placement, Transport};
 use crate::protocol::ParamHeaders;
 
 /// What to run for one MCP server deployment.
@@ -20,6 +20,8 @@ pub(crate) struct ServerSpec {
     pub tenant: String,
     /// Server name within the tenant.
     pub server: String,
+    /// The registry version it runs (`None`: a config-file server).
+    pub version: Option<u32>,
     /// Stdio or Streamable HTTP.
     pub transport: Transport,
     /// Port an HTTP-transport server listens on.
@@ -63,6 +65,8 @@ pub(crate) struct ServerSpec {
     pub warm_pool: usize,
     /// The server's idle timeout (pools are trimmed after it).
     pub idle_timeout: Duration,
+    /// Where its Pods run (kubernetes backend).
+    pub placement: Placement,
 }
 
 /// Labels identifying an instance's owner, for logs and (docker) labels.

@@ -178,7 +178,13 @@ impl Sessions {
     /// failures so new sessions fail fast).
     pub(super) fn start_error(&self, route: &Route, e: BackendError) -> HostingError {
         tracing::warn!(tenant = route.tenant(), server = route.server_name(), error = %e, "server instance failed to start");
-        if !matches!(e, BackendError::Capacity(_) | BackendError::Engine(_)) {
+        if !matches!(
+            e,
+            BackendError::Capacity(_)
+                | BackendError::Engine(_)
+                | BackendError::Cluster(_)
+                | BackendError::Refused(_)
+        ) {
             self.record_start_failure(&route.server, &e.to_string());
         }
         HostingError::Backend(e)

@@ -12,7 +12,9 @@ use crate::jsonrpc::{ErrorCode, RpcError};
 pub(crate) fn hosting_error(e: &HostingError) -> RpcError {
     let retryable = || serde_json::json!({"retryable": true});
     match e {
-        HostingError::Backend(BackendError::Capacity(_) | BackendError::Engine(_))
+        HostingError::Backend(
+            BackendError::Capacity(_) | BackendError::Engine(_) | BackendError::Cluster(_),
+        )
         | HostingError::Store(_) => {
             RpcError::new(ErrorCode::Overloaded, e.to_string()).with_data(retryable())
         }

@@ -430,6 +430,7 @@ impl Registry {
                 .spec_for(tenant, name, &config, Some(&sync::pinned(version)));
         // An approval probe is one short-lived instance: no warm pool.
         spec.warm_pool = 0;
+        spec.version = Some(v);
         Ok(spec)
     }
 

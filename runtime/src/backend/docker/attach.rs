@@ -5,7 +5,7 @@
 //! stop and remove the container when the session ends or it dies (the
 //! attach stream ending is how its exit shows).
 //!
-//! May import: `docker::{host, exit, network}`, `backend` shapes,
+//! May import: `docker::{host, network}`, `backend` shapes,
 //! `backend::{framing, http_bridge}`, `config`.
 //!
 //! [`http_bridge`]: crate::backend::http_bridge
@@ -20,10 +20,10 @@ use tokio::io::BufReader;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::exit::ExitNotice;
 use super::host::{DockerHost, Slot, engine};
 use super::network;
-use crate::backend::framing::{read_lines, write_lines};
+use crate::backend::ExitNotice;
+use crate::backend::framing::{LogLines, read_lines, write_lines};
 use crate::backend::{
     BackendError, InboundSink, Instance, InstanceLabels, ServerSpec, StopControl, http_bridge,
 };
@@ -31,9 +31,6 @@ use crate::config::Transport;
 
 /// Outbound messages buffered per container before callers wait.
 const OUTBOUND_QUEUE: usize = 256;
-
-/// Longest stderr line logged.
-const MAX_STDERR_LINE: usize = 4096;
 
 /// Attaches to a created container, then starts it (no output is missed).
 pub(super) async fn attach_and_start(
@@ -174,26 +171,6 @@ async fn demux(
                 }
                 break;
             }
-        }
-    }
-}
-
-/// Turns output chunks into log lines (cut at [`MAX_STDERR_LINE`]).
-#[derive(Default)]
-struct LogLines {
-    partial: Vec<u8>,
-}
-
-impl LogLines {
-    fn push(&mut self, chunk: &[u8], session: &str) {
-        self.partial.extend_from_slice(chunk);
-        while let Some(pos) = memchr::memchr(b'\n', &self.partial) {
-            let line: Vec<u8> = self.partial.drain(..=pos).collect();
-            let text = String::from_utf8_lossy(&line[..line.len().min(MAX_STDERR_LINE)]);
-            tracing::info!(target: "berth::backend::stderr", session = %session, "{}", text.trim_end());
-        }
-        if self.partial.len() > MAX_STDERR_LINE {
-            self.partial.clear();
         }
     }
 }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::host::DockerHost;
-use super::pool::Pools;
+use super::host::{DockerHost, Slot};
 use super::{attach, container, events, sweep};
+use crate::backend::pool::Pools;
 use crate::backend::{
     Backend, BackendError, InboundSink, Instance, InstanceLabels, LeaseProbe, Pinned, ServerSpec,
 };
@@ -20,7 +20,7 @@ use crate::config::{DockerConfig, Transport};
 #[derive(Clone)]
 pub(crate) struct DockerBackend {
     host: DockerHost,
-    pools: Arc<Pools>,
+    pools: Arc<Pools<Slot>>,
 }
 
 // === impl DockerBackend ===
@@ -113,7 +113,7 @@ impl Backend for DockerBackend {
         labels: &InstanceLabels,
         sink: Arc<dyn InboundSink>,
     ) -> Result<Instance, BackendError> {
-        if let Some(warm) = self.pools.claim(spec) {
+        if let Some(warm) = self.pools.claim(&self.host, spec) {
             self.pools.note_claim(spec);
             match attach::attach(&self.host, &warm.id, spec, labels, sink.clone(), warm.slot).await
             {

@@ -2,7 +2,7 @@
 //! Berth starts and recovers while the engine is down), the containers
 //! this pod owns, and the per-pod and per-tenant capacity slots.
 //!
-//! May import: `docker::exit`, `backend` shapes, `backend::http_bridge`
+//! May import: `backend` shapes, `backend::http_bridge`
 //! (its client), `config`.
 
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use dashmap::DashMap;
 use parking_lot::RwLock;
 use tokio_util::sync::CancellationToken;
 
-use super::exit::ExitNotice;
+use crate::backend::ExitNotice;
 use crate::backend::{BackendError, LeaseProbe};
 use crate::config::DockerConfig;
 

@@ -10,24 +10,23 @@
 //! Streamable HTTP to the server's port on an internal network with no
 //! route out (`attach`, `network`). Caps per tenant and per pod turn
 //! excess starts into clear 503s (`host`); warm pools keep started
-//! containers ready (`pool`); a sweeper removes containers whose owner is
+//! containers ready (the shared `backend::pool`, fed by `warm`); a sweeper removes containers whose owner is
 //! gone (`sweep`); the engine's event stream reports exits and OOM kills
 //! (`events`).
 //!
 //! May import: `backend` shapes, `backend::framing`, `backend::http_bridge`,
 //! `config`, `protocol`. Inside, files depend one way: `backend` ->
 //! `attach`, `container`, `pool`, `sweep`, `events` -> `network` ->
-//! `host` -> `exit`, `labels`.
+//! `host` -> `labels` (and the shared `backend::ExitNotice`).
 
 mod attach;
 mod backend;
 mod container;
 mod events;
-mod exit;
 mod host;
 mod labels;
 mod network;
-mod pool;
 mod sweep;
+mod warm;
 
 pub(crate) use self::backend::DockerBackend;

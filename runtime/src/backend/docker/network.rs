@@ -8,7 +8,7 @@
 //! [`endpoint`] finds the container's address there and waits until the
 //! server accepts connections.
 //!
-//! May import: `docker::{host, exit, labels}`, `backend` shapes.
+//! May import: `docker::{host, labels}`, `backend` shapes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use bollard::network::{CreateNetworkOptions, ListNetworksOptions};
 
-use super::exit::ExitNotice;
 use super::host::{DockerHost, engine};
 use super::labels::LABEL_MANAGED;
+use crate::backend::ExitNotice;
 use crate::backend::{BackendError, ServerSpec};
 
 /// Docker bridge option that stops containers on the network from

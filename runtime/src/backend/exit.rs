@@ -1,5 +1,6 @@
-//! [`ExitNotice`]: a container's end, reported to its session once,
-//! whoever notices first.
+//! [`ExitNotice`]: a container's (or Pod's) end, reported to its session
+//! once, whoever notices first. Shared by the docker and kubernetes
+//! backends.
 //!
 //! May import: `backend` shapes.
 
@@ -8,11 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
-use crate::backend::InboundSink;
+use super::instance::InboundSink;
 
 /// Reports a container's end to its session exactly once, whoever notices
 /// first (the attach stream ending, or the engine's `die`/`oom` event).
-pub(super) struct ExitNotice {
+pub(crate) struct ExitNotice {
     sink: Mutex<Option<Arc<dyn InboundSink>>>,
     fired: AtomicBool,
     oom: AtomicBool,
@@ -21,7 +22,7 @@ pub(super) struct ExitNotice {
 // === impl ExitNotice ===
 
 impl ExitNotice {
-    pub(super) fn new(sink: Option<Arc<dyn InboundSink>>) -> Arc<Self> {
+    pub(crate) fn new(sink: Option<Arc<dyn InboundSink>>) -> Arc<Self> {
         Arc::new(ExitNotice {
             sink: Mutex::new(sink),
             fired: AtomicBool::new(false),
@@ -30,17 +31,17 @@ impl ExitNotice {
     }
 
     /// A notice for a container no session uses yet (warm pool).
-    pub(super) fn new_detached() -> Arc<Self> {
+    pub(crate) fn new_detached() -> Arc<Self> {
         Self::new(None)
     }
 
     /// Records an OOM kill (from the event stream) for the exit reason.
-    pub(super) fn mark_oom(&self) {
+    pub(crate) fn mark_oom(&self) {
         self.oom.store(true, Ordering::Release);
     }
 
     /// Tells the session the container is gone (once).
-    pub(super) fn fire(&self, reason: String) {
+    pub(crate) fn fire(&self, reason: String) {
         if self.fired.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -56,11 +57,11 @@ impl ExitNotice {
     }
 
     /// Whether the container's end was already reported.
-    pub(super) fn has_fired(&self) -> bool {
+    pub(crate) fn has_fired(&self) -> bool {
         self.fired.load(Ordering::Acquire)
     }
 
-    pub(super) fn set_sink(&self, sink: Arc<dyn InboundSink>) {
+    pub(crate) fn set_sink(&self, sink: Arc<dyn InboundSink>) {
         *self.sink.lock() = Some(sink);
     }
 }
