@@ -6,6 +6,7 @@
 //! agent would.
 
 pub mod balancer;
+pub mod chart;
 pub mod conformance;
 pub mod control;
 pub mod docker;
