@@ -10,6 +10,7 @@ pub mod chart;
 pub mod conformance;
 pub mod control;
 pub mod docker;
+pub mod fake_kube;
 pub mod legacy;
 pub mod oidc;
 pub mod pods;
