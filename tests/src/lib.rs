@@ -11,6 +11,7 @@ pub mod conformance;
 pub mod control;
 pub mod docker;
 pub mod fake_kube;
+pub mod kube;
 pub mod legacy;
 pub mod oidc;
 pub mod pods;

@@ -38,6 +38,9 @@ const OUTBOUND_QUEUE: usize = 256;
 /// Buffer of each attach stream (kube's default is 1 KiB).
 const STREAM_BUFFER: usize = 64 * 1024;
 
+/// How long the last output of an ended attach stream may take to arrive.
+const DRAIN: Duration = Duration::from_millis(200);
+
 /// How often an HTTP-transport Pod's state is checked.
 const MONITOR_EVERY: Duration = Duration::from_secs(2);
 
@@ -184,6 +187,18 @@ impl Pump {
                 }
             })
         });
+        // The stream's end: the container's exit status, or the stream's
+        // task ending without one (a broken connection ends it with an
+        // error and never closes stdout, so stdout alone cannot tell).
+        let status = attached.take_status();
+        let mut ended = std::pin::pin!(async move {
+            match status {
+                Some(status) => {
+                    status.await;
+                }
+                None => std::future::pending().await,
+            }
+        });
         let outcome = loop {
             tokio::select! {
                 msg = rx.recv() => {
@@ -197,6 +212,11 @@ impl Pump {
                     }
                 }
                 _ = &mut reader => break None,
+                _ = &mut ended => {
+                    // Let the last lines it printed reach the session.
+                    let _ = tokio::time::timeout(DRAIN, &mut reader).await;
+                    break None;
+                }
             }
         };
         reader.abort();

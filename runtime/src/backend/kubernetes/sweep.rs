@@ -8,8 +8,9 @@
 //! neither held nor its record alive; one without (a warm Pod, or a
 //! session on a single pod) is an orphan when its owner is this pod and
 //! does not know it (a restarted process), or when its owner stopped
-//! renewing its heartbeat annotation. Only Pods of this deployment's store
-//! are judged, and none younger than a minute (they may be starting).
+//! renewing its heartbeat annotation (every sweep). Only Pods of this
+//! deployment's store are judged, and none of this pod's own younger than
+//! a minute (they may be starting).
 //!
 //! May import: `kubernetes::{host, labels, pod}`, `backend` shapes.
 
@@ -23,8 +24,14 @@ use super::host::KubeHost;
 use super::labels::{ANNOTATION_LEASE, LABEL_FOR_POD, LABEL_OWNER, label_value};
 use crate::backend::BackendError;
 
-/// Objects younger than this are never swept.
+/// This pod's own Pods younger than this are never swept (they may be
+/// between creation and registration), nor Secrets (their Pod may be
+/// being created).
 const GRACE: Duration = Duration::from_secs(60);
+
+/// Slack on top of three missed heartbeats before another pod's Pod
+/// without a lease counts as orphaned.
+const STALE_MARGIN: Duration = Duration::from_secs(10);
 
 /// The annotation a runtime pod renews on its Pods without a lease.
 pub(super) const ANNOTATION_HEARTBEAT: &str = "berth.dev/heartbeat";
@@ -55,7 +62,7 @@ pub(super) async fn sweep_once(host: &KubeHost) -> Result<usize, BackendError> {
     let me = label_value(&host.shared.pod);
     let now = unix_now();
     // A heartbeat older than three sweeps means its pod is gone.
-    let stale = 3 * host.shared.config.sweep_every.as_secs() + GRACE.as_secs();
+    let stale = 3 * host.shared.config.sweep_every.as_secs() + STALE_MARGIN.as_secs();
     let mut names = HashSet::new();
     let mut removed = 0;
     for pod in &pods.items {
@@ -78,9 +85,11 @@ pub(super) async fn sweep_once(host: &KubeHost) -> Result<usize, BackendError> {
             }
             continue;
         }
-        let young = age(meta, now) < GRACE.as_secs();
+        // A Pod this pod is still creating is not in `live` yet.
+        if ours && age(meta, now) < GRACE.as_secs() {
+            continue;
+        }
         let orphan = match &lease {
-            _ if young => false,
             Some(lease) => !host.shared.lease_probe.held(lease).await,
             None if ours => true,
             None => {
