@@ -506,6 +506,31 @@ async fn image_the_engine_lacks_and_held_pods() {
     .expect("the pod's server answers at its IP");
     assert_eq!(answered, 200);
 
+    // A streaming list: an ADDED per pod, then the bookmark that ends them.
+    let mut events = Box::pin(
+        pods.watch(&WatchParams::streaming_lists(), "")
+            .await
+            .unwrap(),
+    );
+    let mut added = Vec::new();
+    let bookmark = loop {
+        match tokio::time::timeout(LIMIT, events.try_next()).await {
+            Ok(Ok(Some(WatchEvent::Added(p)))) => added.push(p.name_any()),
+            Ok(Ok(Some(WatchEvent::Bookmark(b)))) => break b,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    added.sort();
+    assert_eq!(added, ["held", "noimage"]);
+    assert_eq!(
+        bookmark
+            .metadata
+            .annotations
+            .get("k8s.io/initial-events-end"),
+        Some(&"true".to_owned())
+    );
+    assert!(bookmark.metadata.resource_version.parse::<u64>().is_ok());
+
     // Errors are Status objects with the real shapes.
     let dup = api_error(
         pods.create(

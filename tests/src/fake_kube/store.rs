@@ -102,6 +102,8 @@ pub(crate) struct WatchStart {
     pub(crate) backlog: Vec<Arc<Event>>,
     /// Live events after those.
     pub(crate) live: broadcast::Receiver<Arc<Event>>,
+    /// The resourceVersion the backlog brings the watcher to.
+    pub(crate) rv: u64,
 }
 
 impl Default for Store {
@@ -332,7 +334,11 @@ impl Store {
                 .cloned()
                 .collect(),
         };
-        Ok(WatchStart { backlog, live })
+        Ok(WatchStart {
+            backlog,
+            live,
+            rv: inner.rv,
+        })
     }
 
     // --- secrets ---
@@ -435,5 +441,69 @@ impl Store {
     /// The request log.
     pub(crate) fn requests(&self) -> Vec<String> {
         self.inner.lock().requests.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EventKind, Store};
+    use serde_json::json;
+    use tokio_util::sync::CancellationToken;
+
+    fn pod(name: &str, uid: &str) -> serde_json::Value {
+        json!({"metadata": {"name": name, "namespace": "ns", "uid": uid}})
+    }
+
+    #[test]
+    fn history_replay_and_garbage_collection() {
+        let store = Store::default();
+        let p = store
+            .create_pod("ns", pod("a", "u1"), CancellationToken::new())
+            .unwrap();
+        assert_eq!(p["metadata"]["resourceVersion"], "1");
+        assert_eq!(
+            store
+                .create_pod("ns", pod("a", "u2"), CancellationToken::new())
+                .unwrap_err()
+                .code,
+            409
+        );
+        store
+            .create_secret(
+                "ns",
+                json!({"metadata": {"name": "s", "ownerReferences": [{"uid": "u1"}]}}),
+            )
+            .unwrap();
+        store
+            .create_secret("ns", json!({"metadata": {"name": "keep"}}))
+            .unwrap();
+        // No change, no new version.
+        let same = store.modify_pod("ns", "a", None, |_| Ok(())).unwrap();
+        assert_eq!(same["metadata"]["resourceVersion"], "1");
+        store
+            .modify_pod("ns", "a", Some("u1"), |p| {
+                p["status"]["phase"] = json!("Running");
+                Ok(())
+            })
+            .unwrap();
+        assert!(
+            store
+                .modify_pod("ns", "a", Some("other"), |_| Ok(()))
+                .is_err()
+        );
+        store.remove_pod("ns", "a", Some("u1")).unwrap();
+        assert!(store.secret("ns", "s").is_none(), "owned secret collected");
+        assert!(store.secret("ns", "keep").is_some());
+
+        let from_one = store.watch("ns", Some(1)).unwrap();
+        let kinds: Vec<EventKind> = from_one.backlog.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [EventKind::Modified, EventKind::Deleted]);
+        assert_eq!(
+            from_one.backlog[0].before.as_ref().unwrap()["status"],
+            json!(null)
+        );
+        let fresh = store.watch("ns", None).unwrap();
+        assert!(fresh.backlog.is_empty());
+        assert!(store.watch("other", Some(0)).unwrap().backlog.is_empty());
     }
 }

@@ -4,8 +4,10 @@
 //! or for an empty / `"0"` version an ADDED per current pod — then live
 //! events, filtered by namespace, `labelSelector` (a pod entering or
 //! leaving the selection is ADDED / DELETED) and `fieldSelector`, until
-//! `timeoutSeconds`. Bookmarks are never sent. An outage cuts the
-//! connection (the server loop drops it).
+//! `timeoutSeconds`. Bookmarks are not sent, except the one that ends the
+//! initial events of a `sendInitialEvents=true` watch (annotation
+//! `k8s.io/initial-events-end`). An outage cuts the connection (the server
+//! loop drops it).
 //!
 //! Imports `state`, `store`, `status`, `request`, `selector`.
 
@@ -137,6 +139,17 @@ pub(crate) async fn pods(fake: Arc<Fake>, ns: String, q: Params) -> ApiResult {
         fields,
     };
     feed.backlog = start.backlog.iter().filter_map(|e| feed.view(e)).collect();
+    if q.flag("sendInitialEvents") {
+        let bookmark = json!({
+            "kind": "Pod",
+            "apiVersion": "v1",
+            "metadata": {
+                "resourceVersion": start.rv.to_string(),
+                "annotations": {"k8s.io/initial-events-end": "true"},
+            },
+        });
+        feed.backlog.push_back(line("BOOKMARK", &bookmark));
+    }
     let stream = futures::stream::unfold(feed, |mut feed| async move {
         let next = feed.next().await?;
         Some((Ok::<_, Infallible>(next), feed))
