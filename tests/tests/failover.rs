@@ -109,7 +109,7 @@ warm_pool = 1
     assert!(
         berth_tests::eventually(Duration::from_secs(20), || a
             .log()
-            .contains("warm container ready"))
+            .contains("warm instance ready"))
         .await
     );
     let warm = containers(&pool);
@@ -350,4 +350,66 @@ async fn a_stateless_principal_keeps_one_container_across_pods_and_their_deaths(
     )
     .await;
     assert_eq!(text(&reply), "1");
+}
+
+#[tokio::test]
+async fn a_forwarded_request_keeps_the_agents_host() {
+    // Pods listening on every interface behind a public name check the
+    // Host of every request; the owner must see the agent's, not its own
+    // address, when another pod forwards to it.
+    let redis = RedisServer::start();
+    let (pa, pb) = (berth_tests::free_port(), berth_tests::free_port());
+    let cfg = |port: u16| {
+        format!(
+            r#"
+listen = "0.0.0.0:{port}"
+public_url = "http://mcp.example.test"
+state_dir = "{{state_dir}}"
+[store]
+url = "{}"
+[cluster]
+advertise_url = "http://127.0.0.1:{port}"
+[servers.demo.everything]
+command = ["{{berth_bin}}", "example-server"]
+"#,
+            redis.url()
+        )
+    };
+    let a = Berth::serve(&cfg(pa), &[]).await;
+    let b = Berth::serve_like(&a, &cfg(pb), &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let post = |port: u16, body: serde_json::Value, sid: Option<&str>| {
+        let mut req = mcp_post(
+            &c,
+            &format!("http://127.0.0.1:{port}/mcp/demo/everything"),
+            &token,
+            &body.to_string(),
+        )
+        .header("host", "mcp.example.test");
+        if let Some(sid) = sid {
+            req = req.header("mcp-session-id", sid);
+        }
+        req.send()
+    };
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"}}});
+    let r = post(pa, init, None).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let sid = r.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(post(pa, note, Some(&sid)).await.unwrap().status(), 202);
+    // Through pod B, which forwards to the owner A.
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"text": "via B"}}});
+    let r = post(pb, call, Some(&sid)).await.unwrap();
+    let status = r.status();
+    let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+    let body = r.text().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let reply = messages(&ct, &body).pop().unwrap();
+    assert_eq!(text(&reply), "via B", "{reply}");
+    drop(b);
+    drop(a);
 }

@@ -18,10 +18,11 @@ use super::lease::{Cluster, Lease};
 /// Header marking a request another pod forwarded (never forwarded again).
 pub(crate) const FORWARDED_HEADER: &str = "berth-forwarded-by";
 
-/// Headers that describe one hop, not the message.
+/// Headers that describe one hop, not the message. `Host` is not one of
+/// them: the owner checks the agent's Host (DNS-rebinding protection)
+/// exactly as the first pod did, so it must see the same one.
 const HOP_BY_HOP: &[header::HeaderName] = &[
     header::CONNECTION,
-    header::HOST,
     header::CONTENT_LENGTH,
     header::TRANSFER_ENCODING,
     header::TE,
@@ -72,7 +73,7 @@ pub(crate) async fn forward(
         .map_err(|e| ForwardError::Unreachable(format!("pod {} at {url}: {e}", owner.pod)))?;
     let mut response = Response::builder().status(answer.status());
     for (name, value) in answer.headers() {
-        if !HOP_BY_HOP.contains(name) {
+        if !HOP_BY_HOP.contains(name) && name != header::HOST {
             response = response.header(name, value);
         }
     }

@@ -10,8 +10,26 @@ const PREFIX: &str = "BERTH_";
 /// Variables that look like overrides but are read elsewhere.
 const NOT_CONFIG: &[&str] = &["BERTH_LOG", "BERTH_LOG_FORMAT"];
 
-/// Applies `BERTH_A__B=v` as `a.b = v`.
-pub(super) fn apply_overrides<I>(doc: &mut toml::Table, env: I) -> Result<(), ConfigError>
+/// A value set from the environment that was read as something other
+/// than a string (`12345`, `true`): if its key wants a string after all
+/// (a password of digits), the loader sets it again as the text it was.
+pub(super) struct Typed {
+    /// The key, dotted (`store.password`).
+    pub(super) key: String,
+    path: Vec<String>,
+    raw: String,
+}
+
+impl Typed {
+    /// Sets the key to its raw text.
+    pub(super) fn as_text(&self, doc: &mut toml::Table) {
+        let _ = set(doc, &self.path, toml::Value::String(self.raw.clone()));
+    }
+}
+
+/// Applies `BERTH_A__B=v` as `a.b = v`; returns the values read as
+/// something other than a string.
+pub(super) fn apply_overrides<I>(doc: &mut toml::Table, env: I) -> Result<Vec<Typed>, ConfigError>
 where
     I: IntoIterator<Item = (String, String)>,
 {
@@ -20,6 +38,7 @@ where
         .filter(|(k, _)| k.starts_with(PREFIX) && !NOT_CONFIG.contains(&k.as_str()))
         .collect();
     vars.sort();
+    let mut typed = Vec::new();
     for (var, value) in vars {
         let path: Vec<String> = var[PREFIX.len()..]
             .split("__")
@@ -31,12 +50,20 @@ where
                 message: "empty key segment; use `__` only between keys".into(),
             });
         }
-        set(doc, &path, parse_value(&value)).map_err(|message| ConfigError::Env {
+        let parsed = parse_value(&value);
+        if !parsed.is_str() {
+            typed.push(Typed {
+                key: path.join("."),
+                path: path.clone(),
+                raw: value.clone(),
+            });
+        }
+        set(doc, &path, parsed).map_err(|message| ConfigError::Env {
             var: var.clone(),
             message,
         })?;
     }
-    Ok(())
+    Ok(typed)
 }
 
 fn parse_value(raw: &str) -> toml::Value {

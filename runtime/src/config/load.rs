@@ -31,8 +31,24 @@ impl Config {
             }
             None => toml::Table::new(),
         };
-        env::apply_overrides(&mut doc, env)?;
-        Self::from_table(doc)
+        let typed = env::apply_overrides(&mut doc, env)?;
+        // A variable read as a number or boolean whose key wants text (a
+        // password of digits) is set again as the text it was.
+        let mut retries = typed.len();
+        loop {
+            match Self::from_table(doc.clone()) {
+                Err(ConfigError::Key { key, message }) if retries > 0 => {
+                    match typed.iter().find(|t| t.key == key) {
+                        Some(t) => {
+                            t.as_text(&mut doc);
+                            retries -= 1;
+                        }
+                        None => return Err(ConfigError::Key { key, message }),
+                    }
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Builds a config from a TOML table, then validates it.

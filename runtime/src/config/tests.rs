@@ -259,3 +259,21 @@ fn a_store_password_goes_into_the_url_encoded() {
     );
     assert!(!format!("{store:?}").contains("inline") && !format!("{store:?}").contains("p@ss"));
 }
+
+#[test]
+fn env_values_that_look_like_numbers_stay_text_where_text_is_wanted() {
+    let c = Config::load(
+        None,
+        env(&[
+            ("BERTH_STORE__PASSWORD", "12345"),
+            ("BERTH_VAULT__SECRET_ID", "true"),
+            ("BERTH_LIMITS__MAX_SESSIONS", "7"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.store.password.as_deref(), Some("12345"));
+    assert_eq!(c.vault.secret_id.as_deref(), Some("true"));
+    assert_eq!(c.limits.max_sessions, 7, "numbers still read as numbers");
+    let e = Config::load(None, env(&[("BERTH_LIMITS__MAX_SESSIONS", "many")])).unwrap_err();
+    assert!(e.to_string().contains("limits.max_sessions"), "{e}");
+}
