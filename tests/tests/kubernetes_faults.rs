@@ -57,6 +57,21 @@ async fn refusals_and_outages_give_clear_errors_and_berth_recovers() {
     );
     assert!(pods_of(&fake, "everything").is_empty());
 
+    // A conflict, and an API server that answers 503: retryable, at once
+    // (not after minutes of client-side retries).
+    for refusal in [
+        Refusal::conflict("create", "pods"),
+        Refusal::unavailable("create", "pods"),
+    ] {
+        fake.clear_refusals();
+        fake.refuse(refusal);
+        let started = Instant::now();
+        let e = refused(&c, &demo, &alice).await;
+        assert_eq!(e["data"]["retryable"], true, "{e}");
+        assert!(message(&e).contains("create pods"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{e}");
+    }
+
     // Quota: a retryable capacity error naming the quota.
     fake.clear_refusals();
     fake.refuse(Refusal::quota());

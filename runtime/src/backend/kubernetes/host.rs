@@ -70,6 +70,10 @@ impl KubeHost {
         };
         kube_config.default_namespace = namespace.clone();
         kube_config.connect_timeout = Some(std::time::Duration::from_secs(5));
+        // kube retries 429/503/504 up to 15 times with backoff growing to
+        // minutes: an agent would wait that long for a session. Berth
+        // answers at once with a retryable error instead.
+        kube_config.default_retry = false;
         let client = kube::Client::try_from(kube_config).map_err(|e| {
             BackendError::Refused(format!("cannot set up the Kubernetes client: {e}"))
         })?;
