@@ -39,6 +39,7 @@ const DEPLOYMENT_KEYS: &[&str] = &[
     "network",
     "warm_pool",
     "secrets",
+    "kubernetes",
 ];
 
 /// Longest owner, contact or description accepted.
