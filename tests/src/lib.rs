@@ -17,6 +17,7 @@ pub mod oidc;
 pub mod pods;
 pub mod redis;
 pub mod sdk_servers;
+pub mod tenancy;
 pub mod vault;
 
 use std::path::{Path, PathBuf};
