@@ -13,7 +13,7 @@
 //! (eras) and external crates. Must not import `hosting`, `http`, `mcp` or `app`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -140,8 +140,6 @@ struct Inner {
     drift_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<DriftReport>>>,
     /// Where versions the table does not host are found.
     versions: OnceLock<Arc<dyn VersionSource>>,
-    /// Versioned definitions made here, while sessions use them.
-    retained: Mutex<HashMap<(String, String, u32), Weak<HostedServer>>>,
 }
 
 /// How a server's public URLs and scopes are made.
@@ -184,7 +182,6 @@ impl ServerTable {
                 drift_tx,
                 drift_rx: Mutex::new(Some(drift_rx)),
                 versions: OnceLock::new(),
-                retained: Mutex::default(),
             }),
         };
         for (tenant, list) in &config.servers {
@@ -250,10 +247,6 @@ impl ServerTable {
         {
             return Some(hosted);
         }
-        let key = (tenant.to_owned(), name.to_owned(), version);
-        if let Some(kept) = self.inner.retained.lock().get(&key).and_then(Weak::upgrade) {
-            return Some(kept);
-        }
         let source = self.inner.versions.get()?.clone();
         let found = source.version(tenant, name, version).await?;
         let hosted = self.versioned(
@@ -264,22 +257,7 @@ impl ServerTable {
             &found.pinned,
             found.approved,
         );
-        Some(self.retain(Arc::new(hosted)))
-    }
-
-    /// Remembers a definition made by [`ServerTable::version_of`] while
-    /// sessions use it; the one remembered first wins.
-    fn retain(&self, hosted: Arc<HostedServer>) -> Arc<HostedServer> {
-        let Some(version) = hosted.version else {
-            return hosted;
-        };
-        let mut retained = self.inner.retained.lock();
-        retained.retain(|_, kept| kept.strong_count() > 0);
-        let key = (hosted.tenant.clone(), hosted.name.clone(), version);
-        let kept = retained
-            .entry(key)
-            .or_insert_with(|| Arc::downgrade(&hosted));
-        kept.upgrade().unwrap_or(hosted)
+        Some(Arc::new(hosted))
     }
 
     /// A definition of version `version`, pinned and held to `approved`.

@@ -48,6 +48,16 @@ pub async fn session(c: &reqwest::Client, url: &str, token: &str) -> String {
     sid
 }
 
+/// Ends session `sid` (`DELETE`, as an agent does); returns the answer.
+pub async fn end(c: &reqwest::Client, url: &str, token: &str, sid: &str) -> reqwest::Response {
+    c.delete(url)
+        .bearer_auth(token)
+        .header("mcp-session-id", sid)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Calls `tool` in session `sid`; returns the last message of the answer.
 pub async fn call(
     c: &reqwest::Client,

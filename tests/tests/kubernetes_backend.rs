@@ -13,7 +13,7 @@ use std::time::Duration;
 use berth_tests::docker::inspect;
 use berth_tests::fake_kube::FakeKube;
 use berth_tests::kube::{NS, config, name, pods_labelled, pods_of, running};
-use berth_tests::legacy::{call, session};
+use berth_tests::legacy::{call, end, session};
 use berth_tests::pods::{counter, text};
 use berth_tests::vault::Bao;
 use berth_tests::{Berth, eventually, tool};
@@ -128,13 +128,7 @@ async fn each_session_runs_in_its_own_hardened_pod() {
     assert!(web_pod["spec"]["containers"][0]["stdin"] == false);
 
     // DELETE ends the session and deletes its Pod.
-    let r = c
-        .delete(&demo)
-        .bearer_auth(&alice)
-        .header("mcp-session-id", &a1)
-        .send()
-        .await
-        .unwrap();
+    let r = end(&c, &demo, &alice, &a1).await;
     assert!(r.status().is_success());
     assert!(
         eventually(Duration::from_secs(15), || pods_of(&fake, "everything")
@@ -265,13 +259,7 @@ async fn env_secrets_reach_the_server_through_a_pod_owned_secret_never_the_spec(
     assert_eq!(owner["uid"], pod["metadata"]["uid"]);
 
     // Ending the session deletes the Pod and its Secret.
-    let r = c
-        .delete(&demo)
-        .bearer_auth(&alice)
-        .header("mcp-session-id", &sid)
-        .send()
-        .await
-        .unwrap();
+    let r = end(&c, &demo, &alice, &sid).await;
     assert!(r.status().is_success());
     assert!(
         eventually(Duration::from_secs(15), || fake.secrets(NS).is_empty()

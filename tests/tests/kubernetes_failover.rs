@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use berth_tests::fake_kube::FakeKube;
 use berth_tests::kube::{NS, config, name, pods_labelled, pods_of};
-use berth_tests::legacy::session;
+use berth_tests::legacy::{end, session};
 use berth_tests::pods::{counter, kill_9};
 use berth_tests::redis::RedisServer;
 use berth_tests::{Berth, eventually, tool};
@@ -74,13 +74,7 @@ async fn a_session_pod_outlives_its_runtime_pod_and_is_reattached() {
     assert_eq!(pods_of(&fake, "everything").len(), 1);
 
     // Ending the session deletes the Pod.
-    let r = c
-        .delete(&on_third)
-        .bearer_auth(&token)
-        .header("mcp-session-id", &sid)
-        .send()
-        .await
-        .unwrap();
+    let r = end(&c, &on_third, &token, &sid).await;
     assert!(r.status().is_success());
     assert!(
         eventually(Duration::from_secs(15), || fake.pod(NS, &pod).is_none()).await,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use berth_tests::fake_kube::{FakeKube, Refusal};
 use berth_tests::kube::{NS, config, pods_of};
-use berth_tests::legacy::{init_reply, session};
+use berth_tests::legacy::{end, init_reply, session};
 use berth_tests::pods::counter;
 use berth_tests::{Berth, eventually, results_dir, tool};
 use serde_json::Value;
@@ -168,12 +168,7 @@ async fn start_times(berth: &Berth, n: usize) -> Vec<u128> {
         let sid = session(&c, &url, &token).await;
         assert_eq!(counter(&c, &url, &token, &sid).await, "1");
         out.push(t.elapsed().as_millis());
-        let _ = c
-            .delete(&url)
-            .bearer_auth(&token)
-            .header("mcp-session-id", &sid)
-            .send()
-            .await;
+        end(&c, &url, &token, &sid).await;
     }
     out.sort_unstable();
     out

@@ -1,7 +1,8 @@
 //! [`ServerSpec`]: what to run for one deployment, and
 //! [`InstanceLabels`]: who an instance belongs to.
 //!
-//! May import: `backend::delivery`, `config` (the transport), `protocol`.
+//! May import: `backend::{delivery, error}`, `config` (the transport),
+//! `protocol`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 use super::delivery::{HeaderSource, SecretEnv};
+use super::error::BackendError;
 use crate::config::{Placement, Transport};
 use crate::protocol::ParamHeaders;
 
@@ -67,6 +69,21 @@ pub(crate) struct ServerSpec {
     pub idle_timeout: Duration,
     /// Where its Pods run (kubernetes backend).
     pub placement: Placement,
+}
+
+// === impl ServerSpec ===
+
+impl ServerSpec {
+    /// The image to run (docker, kubernetes); an error naming the server
+    /// when its deployment has none.
+    pub(crate) fn image(&self) -> Result<&str, BackendError> {
+        self.image
+            .as_deref()
+            .ok_or_else(|| BackendError::NoCommand {
+                tenant: self.tenant.clone(),
+                server: self.server.clone(),
+            })
+    }
 }
 
 /// Labels identifying an instance's owner, for logs and (docker) labels.

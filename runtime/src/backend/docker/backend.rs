@@ -52,15 +52,8 @@ impl Backend for DockerBackend {
     }
 
     async fn pin(&self, spec: &ServerSpec) -> Result<Pinned, BackendError> {
-        let image = spec
-            .image
-            .as_deref()
-            .ok_or_else(|| BackendError::NoCommand {
-                tenant: spec.tenant.clone(),
-                server: spec.server.clone(),
-            })?;
         Ok(Pinned {
-            image: Some(container::image_digest(&self.host, image).await?),
+            image: Some(container::image_digest(&self.host, spec.image()?).await?),
             executable: None,
         })
     }

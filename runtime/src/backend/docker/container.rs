@@ -42,10 +42,7 @@ pub(super) async fn create(
     lease: Option<&str>,
 ) -> Result<String, BackendError> {
     let shared = &host.shared;
-    let image = spec.image.clone().ok_or_else(|| BackendError::NoCommand {
-        tenant: spec.tenant.clone(),
-        server: spec.server.clone(),
-    })?;
+    let image = spec.image()?.to_owned();
     // Pin the image to what it is *now*: a tag moved later cannot change
     // what this session runs. (A registry version's image is a digest
     // already, pinned when it was deployed.)

@@ -80,13 +80,7 @@ impl Backend for KubernetesBackend {
     /// the cluster itself: a short-lived Pod runs it and the digest the
     /// kubelet pulled (`imageID`) becomes the version's image.
     async fn pin(&self, spec: &ServerSpec) -> Result<Pinned, BackendError> {
-        let image = spec
-            .image
-            .as_deref()
-            .ok_or_else(|| BackendError::NoCommand {
-                tenant: spec.tenant.clone(),
-                server: spec.server.clone(),
-            })?;
+        let image = spec.image()?;
         if image.contains("@sha256:") {
             return Ok(Pinned {
                 image: Some(image.to_owned()),

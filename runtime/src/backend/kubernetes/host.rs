@@ -151,14 +151,11 @@ impl KubeHost {
         Ok(())
     }
 
-    /// Deletes Pod `name` (its env Secret goes with it) and forgets it.
+    /// Deletes Pod `name` (its env Secret goes with it) and forgets it;
+    /// the Pod's own `terminationGracePeriodSeconds` (the server's shutdown
+    /// grace) applies.
     pub(super) async fn delete(&self, name: &str) {
-        let grace = self.shared.config.start_timeout.as_secs().min(5) as u32;
-        let params = DeleteParams {
-            grace_period_seconds: Some(grace),
-            ..DeleteParams::default()
-        };
-        if let Err(e) = self.pods().delete(name, &params).await
+        if let Err(e) = self.pods().delete(name, &DeleteParams::default()).await
             && !is_not_found(&e)
         {
             tracing::warn!(pod = %name, error = %e, "could not delete a session Pod; the sweeper will retry");

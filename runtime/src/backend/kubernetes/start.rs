@@ -34,10 +34,7 @@ pub(super) async fn create(
     session: &str,
     lease: Option<&str>,
 ) -> Result<String, BackendError> {
-    let image = spec.image.clone().ok_or_else(|| BackendError::NoCommand {
-        tenant: spec.tenant.clone(),
-        server: spec.server.clone(),
-    })?;
+    let image = spec.image()?.to_owned();
     host.check_caps(&spec.tenant).await?;
     let shared = &host.shared;
     let owner = Owner {
