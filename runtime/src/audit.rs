@@ -49,6 +49,18 @@ pub(crate) fn session_taken_over(tenant: &str, server: &str, subject: &str) {
     );
 }
 
+/// A request claimed to be forwarded by another pod but did not verify.
+pub(crate) fn forged_forward(tenant: &str, server: &str, why: &str) {
+    tracing::warn!(
+        target: "berth::audit",
+        event = "forward.forged",
+        tenant,
+        server,
+        why,
+        "refused a request that claims to be forwarded by another pod"
+    );
+}
+
 /// A control-plane change: `event` is `server.deployed`,
 /// `version.approved`, `version.activated`, `server.deprecated` or
 /// `server.decommissioned`; `actor` is the admin who made it.

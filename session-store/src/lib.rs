@@ -30,6 +30,8 @@
 //! - `keys`: [`SecretKey`], [`KeyRing`] (current + previous keys by id),
 //!   [`SessionBinding`] and [`RecordKey`] derivation.
 //! - `key_file`: [`KeyRing::load_or_create`], the demo's `session-keys.json`.
+//! - `mac`: [`KeyRing::sign`] / [`KeyRing::verify`] (HMAC-SHA256 per purpose)
+//!   for what pods tell each other: owner and liveness records, forwards.
 //! - `seal`: [`KeyRing::seal`] / [`KeyRing::open`] (AES-256-GCM, HKDF), [`Opened`].
 //! - `store`: the [`SessionStore`] trait (Redis-shaped operations, TTLs in ms).
 //! - `memory`: [`MemoryStore`], the in-process store with background expiry.
@@ -41,7 +43,7 @@
 //! # Imports
 //!
 //! This file holds only module declarations and re-exports; no module
-//! imports from it. The layers, lowest first: `error`; `keys`; `key_file`,
+//! imports from it. The layers, lowest first: `error`; `keys`; `key_file`, `mac`,
 //! `seal`, `store`; `memory`, `redis_store`, `sealed_store`. A module
 //! imports only from layers below its own.
 
@@ -51,6 +53,7 @@
 mod error;
 mod key_file;
 mod keys;
+mod mac;
 mod memory;
 mod redis_store;
 mod seal;

@@ -5,8 +5,9 @@ answer was lost (pod killed mid-call) as a well-behaved agent does.
 Usage: python chaos_agent.py URL TOKEN SECONDS
 
 Prints ONE JSON line: {"calls", "failed", "retries", "values", "errors",
-"slowest_s"} (slowest_s: the longest call, retries included: how long a
-pod's death held up this agent).
+"slowest_s", "answered_at"} (slowest_s: the longest call, retries included:
+how long a pod's death held up this agent; answered_at: the Unix time of
+each successful answer, so the test can measure kill-to-next-answer).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ async def main(url: str, token: str, seconds: float) -> dict:
     slowest = 0.0
     values: list[int] = []
     errors: list[str] = []
+    answered_at: list[float] = []
     http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
     async with Client(streamable_http_client(url, http_client=http), mode="legacy") as c:
         deadline = time.monotonic() + seconds
@@ -47,6 +49,7 @@ async def main(url: str, token: str, seconds: float) -> dict:
                     first = result.content[0]
                     assert isinstance(first, types.TextContent)
                     values.append(int(first.text))
+                    answered_at.append(time.time())
                     break
                 except Exception as e:  # noqa: BLE001 - any lost answer is retried
                     if attempt + 1 == MAX_ATTEMPTS:
@@ -64,6 +67,7 @@ async def main(url: str, token: str, seconds: float) -> dict:
         "values": values,
         "errors": errors,
         "slowest_s": round(slowest, 3),
+        "answered_at": [round(t, 4) for t in answered_at],
     }
 
 

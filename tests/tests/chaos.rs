@@ -76,6 +76,7 @@ async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
 
     // Kill a pod every few seconds (round robin) and bring it back.
     let mut killed = 0;
+    let mut kill_times: Vec<f64> = Vec::new();
     let started = std::time::Instant::now();
     while started.elapsed() < Duration::from_secs(AGENT_SECONDS - 4) {
         tokio::time::sleep(KILL_EVERY).await;
@@ -85,6 +86,7 @@ async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
             .status()
             .unwrap();
         assert!(status.success());
+        kill_times.push(unix_now());
         killed += 1;
         let _ = std::fs::write(
             berth_tests::results_dir().join(format!("chaos-killed-{killed}.log")),
@@ -108,6 +110,7 @@ async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
     let _ = std::fs::write(berth_tests::results_dir().join("chaos-pods.log"), logs);
     let (mut calls, mut failed, mut retries) = (0, 0, 0);
     let mut slowest: f64 = 0.0;
+    let mut failovers: Vec<f64> = Vec::new();
     for agent in agents {
         let (status, stdout, stderr) = agent.await.unwrap();
         assert_eq!(status, Some(0), "agent failed:\n{stdout}\n{stderr}");
@@ -117,6 +120,13 @@ async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
         failed += report["failed"].as_u64().unwrap();
         retries += report["retries"].as_u64().unwrap();
         slowest = slowest.max(report["slowest_s"].as_f64().unwrap_or_default());
+        let answered: Vec<f64> = report["answered_at"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        failovers.extend(next_answers(&kill_times, &answered));
         let values: Vec<u64> = report["values"]
             .as_array()
             .unwrap()
@@ -129,9 +139,12 @@ async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
         );
         assert_eq!(failed, 0, "failed calls: {}", report["errors"]);
     }
+    failovers.sort_by(f64::total_cmp);
     let line = format!(
-        "chaos: {PODS} pods, {AGENTS} agents for {AGENT_SECONDS}s, {killed} pods killed (kill -9) and 1 Redis primary failover (Sentinel), {calls} calls, {failed} failed, {retries} retried by agents, {} re-sent by the balancer, longest call {slowest:.2}s (a pod's death to its sessions' next answer)",
-        lb.retried()
+        "chaos: {PODS} pods, {AGENTS} agents for {AGENT_SECONDS}s, {killed} pods killed (kill -9) and 1 Redis primary failover (Sentinel), {calls} calls, {failed} failed, {retries} retried by agents, {} re-sent by the balancer, longest call {slowest:.2}s; kill -9 to each agent's next answer ({} samples): {}",
+        lb.retried(),
+        failovers.len(),
+        distribution(&failovers),
     );
     println!("{line}");
     let _ = std::fs::write(
@@ -155,4 +168,35 @@ async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
         "leaked containers: {:?}",
         containers(&["berth.tenant=chaos"])
     );
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// For each kill, the time until the agent's next answer after it (the
+/// agents whose session the dead pod owned wait for the takeover; the
+/// others answer at their usual pace).
+fn next_answers(kills: &[f64], answered: &[f64]) -> Vec<f64> {
+    kills
+        .iter()
+        .filter_map(|k| answered.iter().find(|a| *a > k).map(|a| a - k))
+        .collect()
+}
+
+/// p50, p90, p99 and max of sorted `secs`, in milliseconds.
+fn distribution(secs: &[f64]) -> String {
+    if secs.is_empty() {
+        return "none".into();
+    }
+    let at = |q: f64| secs[((secs.len() - 1) as f64 * q).round() as usize] * 1000.0;
+    format!(
+        "p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(1.0)
+    )
 }

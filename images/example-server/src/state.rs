@@ -22,6 +22,9 @@ use rmcp::model::{LoggingLevel, RequestStateCodec};
 use crate::http::StreamTracker;
 use crate::listeners::Listeners;
 
+/// How many `tools/call` ids an instance keeps for `call_ids`.
+pub(crate) const CALL_IDS_KEPT: usize = 10_000;
+
 /// Process-wide state, shared by every connection and every stateless request.
 pub(crate) struct Instance {
     /// Random id minted at start; `instance_info` reports it next to the pid.
@@ -34,6 +37,9 @@ pub(crate) struct Instance {
     /// Request-stream control for `test_reconnection`; only present in `--http` mode.
     pub(crate) streams: Option<Arc<StreamTracker>>,
     counter: AtomicU64,
+    /// JSON-RPC ids of the `tools/call` requests received, in arrival order (newest
+    /// [`CALL_IDS_KEPT`]).
+    call_ids: Mutex<std::collections::VecDeque<serde_json::Value>>,
     dynamic_tool: AtomicBool,
     dynamic_prompt: AtomicBool,
     watched_revision: AtomicU64,
@@ -58,6 +64,7 @@ impl Instance {
             listeners: Listeners::default(),
             streams,
             counter: AtomicU64::new(0),
+            call_ids: Mutex::new(std::collections::VecDeque::new()),
             dynamic_tool: AtomicBool::new(false),
             dynamic_prompt: AtomicBool::new(false),
             watched_revision: AtomicU64::new(1),
@@ -67,6 +74,20 @@ impl Instance {
     /// Adds one to the counter and returns the new value.
     pub(crate) fn increment(&self) -> u64 {
         self.counter.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Notes the JSON-RPC id of a `tools/call` as it arrives.
+    pub(crate) fn note_call_id(&self, id: serde_json::Value) {
+        let mut ids = self.call_ids.lock();
+        if ids.len() == CALL_IDS_KEPT {
+            ids.pop_front();
+        }
+        ids.push_back(id);
+    }
+
+    /// The ids [`Instance::note_call_id`] kept, oldest first.
+    pub(crate) fn call_ids(&self) -> Vec<serde_json::Value> {
+        self.call_ids.lock().iter().cloned().collect()
     }
 
     pub(crate) fn counter(&self) -> u64 {

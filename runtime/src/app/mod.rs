@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, DockerBackend, KubernetesBackend, ProcessBackend};
-use crate::cluster::Cluster;
+use crate::cluster::{Beat, Cluster};
 use crate::config::{BackendKind, Config, ConfigError};
 use crate::control::ControlState;
 use crate::hosting::{Continuations, SessionDeps, Sessions};
@@ -69,6 +69,7 @@ impl App {
             store.store().clone(),
             &config.store.url,
             config.cluster.advertise_url.clone(),
+            keys.clone(),
         );
         let backend: Arc<dyn Backend> = match config.backend {
             BackendKind::Process => Arc::new(ProcessBackend),
@@ -238,12 +239,24 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) {
         let sessions = self.state.sessions().clone();
+        let cluster = sessions.cluster().clone();
         if let Ok(addr) = listener.local_addr() {
-            sessions.cluster().bound(addr);
+            cluster.bound(addr);
+        }
+        if self.config.store.url != "memory" {
+            if let Beat::Gap(sent) = cluster.beat().await {
+                cluster.resume_writes(sent); // no sessions yet
+            }
+            let probing = cluster.clone();
+            tokio::spawn(async move { probing.check_own_url().await });
         }
         let token = self.shutdown.clone();
+        let draining = cluster.clone();
         tokio::spawn(async move {
             shutdown.await;
+            // Before the listener closes: from now on a refused connection
+            // to this pod proves nothing (it still hands sessions over).
+            draining.set_draining().await;
             token.cancel();
         });
         let control = ControlState {
@@ -257,6 +270,7 @@ impl App {
         crate::http::serve(listener, router, &self.config.limits, self.shutdown.clone()).await;
         sessions.shutdown_all().await;
         sessions.backend().drain().await;
+        cluster.retire().await;
     }
 }
 

@@ -2,21 +2,37 @@
 //! path, headers (the agent's own token authenticates it there again) and
 //! body; the answer, SSE included, is streamed back as it comes.
 //!
-//! A forwarded request carries [`FORWARDED_HEADER`] and is never forwarded
-//! again, so two pods that disagree about an owner cannot loop.
+//! A forwarded request carries [`FORWARDED_HEADER`] (the forwarding pod) and
+//! [`SIGNATURE_HEADER`]: `<unix ms>.<signature>` over the pod, the time, the
+//! method, the path, the agent's `Authorization` and `Mcp-Session-Id` and
+//! the body's SHA-256, under a key derived from the session key set. The
+//! receiving pod checks it ([`verify_forwarded`]) and refuses a forged,
+//! altered or stale one; a verified one is never forwarded again, so two
+//! pods that disagree about an owner cannot loop.
 //!
-//! May import: `cluster::lease`.
+//! May import: `cluster::{lease, records}`.
 
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use http::{HeaderMap, Method, header};
+use sha2::{Digest, Sha256};
 
-use super::lease::{Cluster, Lease};
+use super::lease::Cluster;
+use super::records::Lease;
 
-/// Header marking a request another pod forwarded (never forwarded again).
+/// Header naming the pod that forwarded a request.
 pub(crate) const FORWARDED_HEADER: &str = "berth-forwarded-by";
+
+/// Header carrying a forwarded request's signature.
+pub(crate) const SIGNATURE_HEADER: &str = "berth-forward-signature";
+
+/// Signature domain of forwarded requests.
+const FORWARD_DOMAIN: &str = "cluster forwarded request";
+
+/// How far a forwarded request's time may be from the receiver's clock.
+const MAX_SKEW_MS: u64 = 60_000;
 
 /// Headers that describe one hop, not the message. `Host` is not one of
 /// them: the owner checks the agent's Host (DNS-rebinding protection)
@@ -34,14 +50,62 @@ const HOP_BY_HOP: &[header::HeaderName] = &[
 /// Why a forward did not produce an answer.
 #[derive(Debug)]
 pub(crate) enum ForwardError {
-    /// The owner does not answer (it may have just died; its lease lapses
-    /// soon and the session can be taken over).
+    /// Nothing listens at the owner's address: its process is gone
+    /// (proof enough to take its sessions over, if its record allows).
+    Refused(String),
+    /// The owner does not answer (it may have just died, or the network
+    /// between the pods failed).
     Unreachable(String),
 }
 
-/// Whether `headers` mark a request already forwarded by another pod.
+/// What a request's forwarding headers say.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ForwardVerdict {
+    /// Not forwarded: an agent's own request.
+    Direct,
+    /// Forwarded by a pod holding this key set.
+    Forwarded,
+    /// Claims to be forwarded but does not verify: refuse it.
+    Forged(&'static str),
+}
+
+/// Whether `headers` claim the request was forwarded by another pod (only
+/// meaningful once [`verify_forwarded`] accepted it).
 pub(crate) fn was_forwarded(headers: &HeaderMap) -> bool {
     headers.contains_key(FORWARDED_HEADER)
+}
+
+/// Checks a request's forwarding headers against its content.
+pub(crate) fn verify_forwarded(
+    cluster: &Cluster,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ForwardVerdict {
+    let Some(pod) = headers.get(FORWARDED_HEADER) else {
+        return ForwardVerdict::Direct;
+    };
+    let Some(signature) = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()) else {
+        return ForwardVerdict::Forged("it carries no forwarding signature");
+    };
+    let Some((millis, sig)) = signature.split_once('.') else {
+        return ForwardVerdict::Forged("its forwarding signature is malformed");
+    };
+    let Ok(at) = millis.parse::<u64>() else {
+        return ForwardVerdict::Forged("its forwarding signature is malformed");
+    };
+    if now_millis().abs_diff(at) > MAX_SKEW_MS {
+        return ForwardVerdict::Forged(
+            "its forwarding signature is stale (or the pods' clocks disagree by over a minute)",
+        );
+    }
+    let digest = content_digest(pod.as_bytes(), millis, method, path, headers, body);
+    if cluster.keys().verify(FORWARD_DOMAIN, &[&digest], sig) {
+        ForwardVerdict::Forwarded
+    } else {
+        ForwardVerdict::Forged("its forwarding signature does not verify")
+    }
 }
 
 /// Sends the request to `owner` and streams its answer back.
@@ -54,15 +118,13 @@ pub(crate) async fn forward(
     body: Bytes,
 ) -> Result<Response, ForwardError> {
     let url = format!("{}{path}", owner.url);
-    let mut outbound = HeaderMap::with_capacity(headers.len() + 1);
+    let mut outbound = HeaderMap::with_capacity(headers.len() + 2);
     for (name, value) in headers {
-        if !HOP_BY_HOP.contains(name) {
+        if !HOP_BY_HOP.contains(name) && name != FORWARDED_HEADER && name != SIGNATURE_HEADER {
             outbound.append(name.clone(), value.clone());
         }
     }
-    if let Ok(me) = http::HeaderValue::from_str(cluster.pod()) {
-        outbound.insert(FORWARDED_HEADER, me);
-    }
+    sign_forward(cluster, now_millis(), &method, path, &mut outbound, &body);
     let answer = cluster
         .client()
         .request(method, &url)
@@ -70,7 +132,14 @@ pub(crate) async fn forward(
         .body(body)
         .send()
         .await
-        .map_err(|e| ForwardError::Unreachable(format!("pod {} at {url}: {e}", owner.pod)))?;
+        .map_err(|e| {
+            let why = format!("pod {} at {url}: {e}", owner.pod);
+            if refused(&e) {
+                ForwardError::Refused(why)
+            } else {
+                ForwardError::Unreachable(why)
+            }
+        })?;
     let mut response = Response::builder().status(answer.status());
     for (name, value) in answer.headers() {
         if !HOP_BY_HOP.contains(name) && name != header::HOST {
@@ -81,4 +150,182 @@ pub(crate) async fn forward(
     Ok(response
         .body(body)
         .expect("a copied status and headers form a response"))
+}
+
+/// Adds this pod's name and the signature (made at `millis`) to the
+/// headers of a request to forward.
+fn sign_forward(
+    cluster: &Cluster,
+    millis: u64,
+    method: &Method,
+    path: &str,
+    headers: &mut HeaderMap,
+    body: &[u8],
+) {
+    let Ok(me) = http::HeaderValue::from_str(cluster.pod()) else {
+        return;
+    };
+    let millis = millis.to_string();
+    let digest = content_digest(me.as_bytes(), &millis, method, path, headers, body);
+    let sig = cluster.keys().sign(FORWARD_DOMAIN, &[&digest]);
+    if let Ok(value) = http::HeaderValue::from_str(&format!("{millis}.{sig}")) {
+        headers.insert(SIGNATURE_HEADER, value);
+    }
+    headers.insert(FORWARDED_HEADER, me);
+}
+
+/// What a forwarding signature covers, hashed: the forwarding pod, the
+/// time, the method, the path, the agent's credentials and session, and
+/// the body.
+fn content_digest(
+    pod: &[u8],
+    millis: &str,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> [u8; 32] {
+    let mut h = Sha256::new();
+    let header = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .map(|v| v.as_bytes().to_vec())
+            .unwrap_or_default()
+    };
+    let session = headers
+        .get("mcp-session-id")
+        .map(|v| v.as_bytes().to_vec())
+        .unwrap_or_default();
+    for part in [
+        pod,
+        millis.as_bytes(),
+        method.as_str().as_bytes(),
+        path.as_bytes(),
+        &header(header::AUTHORIZATION),
+        &session,
+        &Sha256::digest(body),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    h.finalize().into()
+}
+
+/// Whether a failed request never reached a listener (connection refused).
+fn refused(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use berth_session_store::{KeyRing, MemoryStore, SecretKey};
+
+    use super::*;
+
+    fn pod(master: u8) -> Cluster {
+        let keys = KeyRing::new(
+            SecretKey::new("m", [master; 32]).unwrap(),
+            SecretKey::new("b", [2; 32]).unwrap(),
+        );
+        Cluster::new(
+            "pod-a".into(),
+            Arc::new(MemoryStore::new()),
+            "redis://x",
+            None,
+            keys,
+        )
+    }
+
+    fn signed(cluster: &Cluster, millis: u64, body: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, "Bearer t".parse().unwrap());
+        headers.insert("mcp-session-id", "s1".parse().unwrap());
+        sign_forward(
+            cluster,
+            millis,
+            &Method::POST,
+            "/mcp/t/s",
+            &mut headers,
+            body,
+        );
+        headers
+    }
+
+    #[test]
+    fn a_signed_forward_verifies_and_any_change_breaks_it() {
+        let a = pod(1);
+        let h = signed(&a, now_millis(), b"{}");
+        let check = |h: &HeaderMap, path: &str, body: &[u8]| {
+            verify_forwarded(&a, &Method::POST, path, h, body)
+        };
+        assert_eq!(check(&h, "/mcp/t/s", b"{}"), ForwardVerdict::Forwarded);
+        assert!(matches!(
+            check(&h, "/mcp/t/s", b"{\"x\":1}"),
+            ForwardVerdict::Forged(_)
+        ));
+        assert!(matches!(
+            check(&h, "/mcp/t/other", b"{}"),
+            ForwardVerdict::Forged(_)
+        ));
+        let mut other_token = h.clone();
+        other_token.insert(header::AUTHORIZATION, "Bearer u".parse().unwrap());
+        assert!(matches!(
+            check(&other_token, "/mcp/t/s", b"{}"),
+            ForwardVerdict::Forged(_)
+        ));
+        let mut other_session = h.clone();
+        other_session.insert("mcp-session-id", "s2".parse().unwrap());
+        assert!(matches!(
+            check(&other_session, "/mcp/t/s", b"{}"),
+            ForwardVerdict::Forged(_)
+        ));
+        let mut renamed = h.clone();
+        renamed.insert(FORWARDED_HEADER, "pod-b".parse().unwrap());
+        assert!(matches!(
+            check(&renamed, "/mcp/t/s", b"{}"),
+            ForwardVerdict::Forged(_)
+        ));
+    }
+
+    #[test]
+    fn stale_unsigned_or_foreign_forwards_are_forged() {
+        let a = pod(1);
+        let verdict = |h: &HeaderMap| verify_forwarded(&a, &Method::POST, "/mcp/t/s", h, b"{}");
+        let stale = signed(&a, now_millis() - 120_000, b"{}");
+        assert_eq!(
+            verdict(&stale),
+            ForwardVerdict::Forged(
+                "its forwarding signature is stale (or the pods' clocks disagree by over a minute)"
+            )
+        );
+        let foreign = signed(&pod(9), now_millis(), b"{}");
+        assert_eq!(
+            verdict(&foreign),
+            ForwardVerdict::Forged("its forwarding signature does not verify")
+        );
+        let mut unsigned = HeaderMap::new();
+        unsigned.insert(FORWARDED_HEADER, "pod-b".parse().unwrap());
+        assert_eq!(
+            verdict(&unsigned),
+            ForwardVerdict::Forged("it carries no forwarding signature")
+        );
+        assert_eq!(verdict(&HeaderMap::new()), ForwardVerdict::Direct);
+    }
 }

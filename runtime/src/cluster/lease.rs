@@ -1,31 +1,22 @@
-//! Session ownership: the lease in the shared store that names the pod
-//! running a session's instance ([`Cluster::acquire`], [`Cluster::renew`],
-//! [`Cluster::release`]), and this pod's name and address.
+//! Session ownership: the signed owner record in the shared store that
+//! names the pod incarnation running a session's instance
+//! ([`Cluster::claim_new`], [`Cluster::acquire`], [`Cluster::reclaim`],
+//! [`Cluster::release`]), and this pod's name, incarnation and address.
 //!
-//! May import: `backend::http_bridge` (the inter-pod client), external
-//! crates (the session store).
+//! An owner record lives as long as its session record (its TTL slides
+//! with it); nothing renews it per session. Whether its owner is alive is
+//! the owner pod's liveness record (`cluster::liveness`).
+//!
+//! May import: `cluster::{records, liveness}`, `backend::http_bridge` (the
+//! inter-pod client), external crates (the session store, the key ring).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use berth_session_store::{Error as StoreError, RecordKey, SessionStore};
-use serde::{Deserialize, Serialize};
+use berth_session_store::{Error as StoreError, KeyRing, RecordKey, SessionStore};
 
-/// How long a lease lives without a heartbeat: the longest a dead pod's
-/// sessions wait before another pod takes them over.
-pub(crate) const LEASE_TTL: Duration = Duration::from_secs(6);
-
-/// How often owned leases are renewed (and session records' TTLs slid).
-pub(crate) const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
-
-/// Who owns a session.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Lease {
-    /// The owning pod's name.
-    pub pod: String,
-    /// Where other pods reach it (`http://10.0.0.5:8080`).
-    pub url: String,
-}
+use super::liveness::{Liveness, PodState};
+use super::records::{Lease, Unverified};
 
 /// This pod's view of the cluster.
 #[derive(Clone)]
@@ -35,18 +26,26 @@ pub(crate) struct Cluster {
 
 pub(super) struct Inner {
     pub(super) pod: String,
+    /// Random per process: a pod restarted under the same name is another
+    /// owner.
+    pub(super) incarnation: String,
     /// Digest of the store URL (labels containers with their store).
     pub(super) scope: String,
     pub(super) store: Arc<dyn SessionStore>,
+    /// Other pods share the store (otherwise writes are never fenced).
+    pub(super) shared: bool,
+    /// Signs and verifies owner records, pod records and forwards.
+    pub(super) keys: KeyRing,
     /// Set once the listener is bound (the port may be chosen by the OS).
     pub(super) url: OnceLock<String>,
     pub(super) client: reqwest::Client,
+    pub(super) live: Liveness,
 }
 
 /// Where a session lives, from this pod's point of view.
 #[derive(Debug)]
 pub(crate) enum Owner {
-    /// Nobody holds the lease (it was just taken by this pod).
+    /// Nobody held it, or its owner is gone: this pod just took it.
     Taken,
     /// This pod already holds it.
     Me,
@@ -58,12 +57,14 @@ pub(crate) enum Owner {
 
 impl Cluster {
     /// A cluster view for pod `pod` over the shared `store` (reached at
-    /// `store_url`); `url` is the configured advertise URL, if any.
+    /// `store_url`; `"memory"`: not shared); `url` is the configured
+    /// advertise URL, if any; `keys` sign what this pod writes.
     pub(crate) fn new(
         pod: String,
         store: Arc<dyn SessionStore>,
         store_url: &str,
         url: Option<String>,
+        keys: KeyRing,
     ) -> Self {
         let cell = OnceLock::new();
         if let Some(u) = url {
@@ -72,13 +73,17 @@ impl Cluster {
         Cluster {
             inner: Arc::new(Inner {
                 pod,
+                incarnation: hex::encode(rand::random::<[u8; 8]>()),
                 scope: {
                     use sha2::Digest;
                     hex::encode(&sha2::Sha256::digest(store_url.as_bytes())[..6])
                 },
                 store,
+                shared: store_url != "memory",
+                keys,
                 url: cell,
                 client: crate::backend::http_bridge::client(),
+                live: Liveness::new(),
             }),
         }
     }
@@ -98,124 +103,127 @@ impl Cluster {
         self.inner.url.get().map(String::as_str).unwrap_or("")
     }
 
-    fn me(&self) -> Lease {
+    /// The key set records and forwards are signed with.
+    pub(crate) fn keys(&self) -> &KeyRing {
+        &self.inner.keys
+    }
+
+    fn me(&self, epoch: u64) -> Lease {
         Lease {
             pod: self.inner.pod.clone(),
             url: self.url().to_owned(),
+            incarnation: self.inner.incarnation.clone(),
+            epoch,
         }
     }
 
-    /// The lease key of the session stored under `record`.
+    fn is_me(&self, lease: &Lease) -> bool {
+        lease.pod == self.inner.pod && lease.incarnation == self.inner.incarnation
+    }
+
+    /// The owner-record key of the session stored under `record`.
     pub(crate) fn lease_key(record: &RecordKey) -> RecordKey {
         RecordKey::new(format!("{}:lease", record.as_str()))
     }
 
-    /// Takes the lease of a new session (nobody can hold it yet).
-    pub(crate) async fn claim_new(&self, record: &RecordKey) -> Result<(), StoreError> {
-        let value = serde_json::to_vec(&self.me()).expect("a lease serializes");
-        self.inner
-            .store
-            .put(&Self::lease_key(record), value, LEASE_TTL)
-            .await
+    /// Takes the owner record of a new session (nobody can hold it yet);
+    /// it lives `ttl`, like the session record.
+    pub(crate) async fn claim_new(
+        &self,
+        record: &RecordKey,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let key = Self::lease_key(record);
+        let value = self.me(1).seal(&self.inner.keys, &key);
+        self.inner.store.put(&key, value, ttl).await
     }
 
-    /// Finds the owner of `record`'s session, taking the lease if nobody
-    /// holds it (or this pod held it in a previous life with the same name).
-    pub(crate) async fn acquire(&self, record: &RecordKey) -> Result<Owner, StoreError> {
+    /// Finds the owner of `record`'s session, taking it over if nobody
+    /// holds it or its owner is gone. `ttl`: the session record's.
+    pub(crate) async fn acquire(
+        &self,
+        record: &RecordKey,
+        ttl: Duration,
+    ) -> Result<Owner, StoreError> {
         let key = Self::lease_key(record);
-        let mine = serde_json::to_vec(&self.me()).expect("a lease serializes");
+        let store = &self.inner.store;
         for _ in 0..3 {
-            match self.inner.store.get(&key).await? {
-                None => {
-                    if self
-                        .inner
-                        .store
-                        .put_new(&key, mine.clone(), LEASE_TTL)
-                        .await?
-                    {
-                        return Ok(Owner::Taken);
-                    }
+            let Some(current) = store.get(&key).await? else {
+                let mine = self.me(1).seal(&self.inner.keys, &key);
+                if store.put_new(&key, mine, ttl).await? {
+                    return Ok(Owner::Taken);
                 }
-                Some(current) => {
-                    let Ok(lease) = serde_json::from_slice::<Lease>(&current) else {
-                        // Unreadable: treat as lapsed and replace it.
-                        if self
-                            .inner
-                            .store
-                            .compare_and_put(&key, &current, mine.clone(), Some(LEASE_TTL))
-                            .await?
-                        {
-                            return Ok(Owner::Taken);
-                        }
-                        continue;
-                    };
-                    if lease.pod == self.inner.pod {
-                        return Ok(Owner::Me);
-                    }
-                    // The owner's address is now this pod's: the owner is
-                    // dead (this pod replaced it), so its lease is void.
-                    if lease.url == self.url()
-                        && self
-                            .inner
-                            .store
-                            .compare_and_put(&key, &current, mine.clone(), Some(LEASE_TTL))
-                            .await?
-                    {
-                        return Ok(Owner::Taken);
-                    }
+                continue;
+            };
+            let lease = match Lease::open(&self.inner.keys, &key, &current) {
+                Ok(lease) => lease,
+                Err(why) => return Err(unverified(why)),
+            };
+            if self.is_me(&lease) {
+                return Ok(Owner::Me);
+            }
+            if let PodState::Alive { draining } = self.pod_state(&lease).await? {
+                // A live owner keeps it, unless it claims this pod's own
+                // address: then it is a previous process at this address
+                // (killed and replaced by this one), unless it is still
+                // draining there.
+                if lease.url != self.url() || draining {
                     return Ok(Owner::Other(lease));
                 }
             }
+            let mine = self.me(lease.epoch + 1).seal(&self.inner.keys, &key);
+            if store
+                .compare_and_put(&key, &current, mine, Some(ttl))
+                .await?
+            {
+                return Ok(Owner::Taken);
+            }
         }
         Err(StoreError::Unavailable(
-            "the session's lease changed hands repeatedly; retry".into(),
+            "the session's owner changed hands repeatedly; retry".into(),
         ))
     }
 
-    /// Renews this pod's lease; `Ok(false)` if it lost it.
-    pub(crate) async fn renew(&self, record: &RecordKey) -> Result<bool, StoreError> {
-        let mine = serde_json::to_vec(&self.me()).expect("a lease serializes");
+    /// After a gap in this pod's liveness: keeps `record`'s session if its
+    /// owner record still names this pod (bumping the epoch, so that a pod
+    /// that saw this one gone and is taking the session over fails its
+    /// swap). `Ok(false)`: another pod took it.
+    pub(crate) async fn reclaim(
+        &self,
+        record: &RecordKey,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let key = Self::lease_key(record);
+        let Some(current) = self.inner.store.get(&key).await? else {
+            return Ok(false);
+        };
+        let lease = match Lease::open(&self.inner.keys, &key, &current) {
+            Ok(lease) if self.is_me(&lease) => lease,
+            _ => return Ok(false),
+        };
+        let mine = self.me(lease.epoch + 1).seal(&self.inner.keys, &key);
         self.inner
             .store
-            .compare_and_put(
-                &Self::lease_key(record),
-                &mine,
-                mine.clone(),
-                Some(LEASE_TTL),
-            )
+            .compare_and_put(&key, &current, mine, Some(ttl))
             .await
     }
 
-    /// Resolves once `lease` no longer holds `record`'s session: its owner
-    /// stopped renewing it (stalled or dead) or handed it on. Checked every
-    /// heartbeat; an unreadable store counts as still held.
-    pub(crate) async fn lapsed(&self, record: &RecordKey, lease: &Lease) {
-        let key = Self::lease_key(record);
-        loop {
-            tokio::time::sleep(HEARTBEAT_EVERY).await;
-            match self.inner.store.get(&key).await {
-                Ok(Some(current)) => {
-                    if serde_json::from_slice::<Lease>(&current).ok().as_ref() != Some(lease) {
-                        return;
-                    }
-                }
-                Ok(None) => return,
-                Err(_) => {}
-            }
-        }
+    /// Slides the owner record's TTL along with its session record's.
+    pub(crate) async fn touch(&self, record: &RecordKey, ttl: Duration) {
+        let _ = self.inner.store.touch(&Self::lease_key(record), ttl).await;
     }
 
-    /// Gives the lease up (session closed).
+    /// Gives the session up (closed, or handed over at shutdown).
     pub(crate) async fn release(&self, record: &RecordKey) {
         if let Err(e) = self.inner.store.delete(&Self::lease_key(record)).await {
-            tracing::warn!(error = %e, "could not release a session lease; it lapses on its own");
+            tracing::warn!(error = %e, "could not release a session's owner record; it expires with the session");
         }
     }
 
     /// Whether the session behind `lease_key` may still be resumed: its
-    /// lease is held, or its record has not expired (a pod may take it
-    /// over). For the container sweeper; unknown (store down) counts as
-    /// alive: never remove what may be in use.
+    /// owner record or its session record is still there. For the
+    /// container sweeper; unknown (store down) counts as alive: never
+    /// remove what may be in use.
     pub(crate) async fn session_alive(&self, lease_key: &str) -> bool {
         if lease_key.is_empty() {
             return true; // the claim lookup itself failed: keep it
@@ -234,4 +242,16 @@ impl Cluster {
     pub(crate) fn client(&self) -> &reqwest::Client {
         &self.inner.client
     }
+}
+
+/// An owner record that cannot be trusted: never forwarded to, never
+/// taken over (the session waits until the record is released or expires).
+fn unverified(why: Unverified) -> StoreError {
+    tracing::warn!(
+        ?why,
+        "a session's owner record does not verify under this pod's keys (forged, or written by pods with other keys or an older Berth)"
+    );
+    StoreError::Unavailable(
+        "the session's owner record does not verify under this pod's keys; if pods with other session keys or an older Berth are still running, retry once they are gone".into(),
+    )
 }

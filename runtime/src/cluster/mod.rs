@@ -1,28 +1,42 @@
-//! Pods working as one: who owns a session's backend connection, and
-//! getting a request to that owner.
+//! Pods working as one: who owns a session's backend connection, whether
+//! that pod is alive, and getting a request to it.
 //!
-//! One pod at a time owns a legacy session's backend instance. Ownership is
-//! a lease in the shared `SessionStore` (`SET NX PX`, renewed by a
-//! heartbeat); it names the owning pod and the URL other pods reach it at.
-//! A request that lands on another pod is forwarded there ([`forward`]); if
-//! the lease has lapsed (the owner died), the pod takes the lease over and
-//! restores the session (`hosting::restore`).
+//! One pod at a time owns a session's backend instance. Its signed owner
+//! record in the shared `SessionStore` names the pod's incarnation; each pod
+//! keeps one short-lived signed liveness record (rewritten every
+//! [`POD_BEAT`]); a session is its owner's while that record shows the
+//! owner alive. A request that lands on another pod is forwarded there
+//! ([`forward`], signed); if the owner is gone (its record lapsed, or it
+//! refused a connection), the pod takes the session over by
+//! compare-and-swap on the owner record and restores it
+//! (`hosting::restore`). A pod writes to instances only while its liveness
+//! record is certainly in the store ([`Cluster::writable`]), so two pods
+//! never drive one instance at once.
 //!
-//! Lease keys derive from the session's record key, so they are as opaque
-//! as the record key itself; the value holds only a pod name and its URL.
+//! Owner-record keys derive from the session's record key, so they are as
+//! opaque as the record key itself; the value holds only a pod name, its
+//! URL, its incarnation and an epoch.
 //!
 //! May import: `backend` (the inter-pod HTTP client and the
 //! [`LeaseProbe`](crate::backend::LeaseProbe) it implements) and external
 //! crates. Must not import `hosting`, `http`, `mcp` or `app`.
 //!
 //! # Layout
-//! - `lease`: [`Cluster`], leases and this pod's identity.
-//! - `forward`: proxying a request to the owning pod.
+//! - `records`: the signed owner and pod records.
+//! - `lease`: [`Cluster`], owner records and this pod's identity.
+//! - `liveness`: pod records, the beat, the write fence, proof of death.
+//! - `forward`: proxying a request to the owning pod, signed.
 //! - `probe`: answering the docker sweeper about container ownership.
 
 mod forward;
 mod lease;
+mod liveness;
 mod probe;
+mod records;
 
-pub(crate) use self::forward::{ForwardError, forward, was_forwarded};
-pub(crate) use self::lease::{Cluster, HEARTBEAT_EVERY, LEASE_TTL, Lease, Owner};
+pub(crate) use self::forward::{
+    ForwardError, ForwardVerdict, forward, verify_forwarded, was_forwarded,
+};
+pub(crate) use self::lease::{Cluster, Owner};
+pub(crate) use self::liveness::{Beat, INSTANCE_HEADER, POD_BEAT};
+pub(crate) use self::records::Lease;

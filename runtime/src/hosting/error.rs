@@ -42,6 +42,18 @@ pub(crate) enum HostingError {
     /// The session ended (its instance stopped or crashed).
     #[error("{0}; start a new session to continue")]
     Ended(String),
+    /// This pod cannot confirm it still owns the session (its liveness
+    /// record could not be renewed), so it does not write to the instance.
+    #[error(
+        "this Berth pod cannot confirm it still owns the session (the session store does not answer); the request was not sent to the MCP server and may be retried"
+    )]
+    Unconfirmed,
+    /// Another pod took the session over while this request waited for
+    /// this pod's liveness to be confirmed; nothing was sent.
+    #[error(
+        "the session moved to another Berth pod while this request waited; it was not sent to the MCP server: retry it (any pod forwards it to the new owner)"
+    )]
+    Moved,
     /// The session has no running instance.
     #[error("server instance is not running")]
     NotRunning,

@@ -113,7 +113,7 @@ impl Sessions {
             self.shared
                 .deps
                 .cluster
-                .claim_new(route.record_key())
+                .claim_new(route.record_key(), route.config().idle_timeout)
                 .await
                 .map_err(HostingError::store)?;
         }
@@ -193,6 +193,9 @@ impl Sessions {
     /// Adds a started session to the table.
     pub(super) fn register(&self, route: &Route, session: Arc<HostingSession>, leased: bool) {
         let config = route.config();
+        if leased && self.shared.settings.shared_store {
+            session.fence_with(self.shared.deps.cluster.clone());
+        }
         self.shared.table.insert(
             route.record_key().clone(),
             Entry {
@@ -224,8 +227,8 @@ impl Sessions {
         Box::pin(self.shared.gate.run(route.record_key(), work))
     }
 
-    /// Takes the session's lease unless another live pod holds it, in
-    /// which case that pod's lease is returned.
+    /// Takes the session's owner record unless another live pod holds it,
+    /// in which case that pod's record is returned.
     pub(super) async fn lease_or_owner(
         &self,
         route: &Route,
@@ -234,7 +237,7 @@ impl Sessions {
             .shared
             .deps
             .cluster
-            .acquire(route.record_key())
+            .acquire(route.record_key(), route.config().idle_timeout)
             .await
             .map_err(HostingError::store)?
         {

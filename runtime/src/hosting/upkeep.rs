@@ -1,7 +1,8 @@
 //! The background work that keeps the session table honest: the sweeper
 //! (answers overdue requests, reaps idle and ended sessions) and the
-//! heartbeat (renews this pod's leases, slides used records' TTLs, lets go
-//! of sessions another pod took over).
+//! heartbeat (beats this pod's liveness record, re-claims its sessions
+//! after a gap and lets go of those another pod took over, slides used
+//! records' TTLs).
 //!
 //! May import: `hosting::{sessions, session}`, `cluster`.
 
@@ -13,7 +14,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::session::HostingSession;
 use super::sessions::Sessions;
-use crate::cluster::{HEARTBEAT_EVERY, Owner};
+use crate::cluster::{Beat, POD_BEAT};
+
+/// How often (at most) the records of sessions in use have their TTL
+/// slid; sooner for servers with short idle timeouts.
+const SLIDE_EVERY: Duration = Duration::from_secs(10);
 
 /// How often the sweeper checks deadlines and idleness.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
@@ -65,66 +70,80 @@ impl Sessions {
         }
     }
 
-    /// Renews the leases of this pod's leased sessions and slides the TTL
-    /// of the records of those used since the last beat.
+    /// Beats this pod's liveness record (every [`POD_BEAT`]); after a gap
+    /// re-claims every owned session before writes resume, letting go of
+    /// those another pod took meanwhile. Every [`SLIDE_EVERY`], slides the
+    /// records (and owner records) of sessions used since the last slide.
+    /// With a store no other pod shares, only the slide runs.
     pub(super) async fn heartbeat(self, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+        let cluster = self.shared.deps.cluster.clone();
+        let shared = self.shared.settings.shared_store;
+        let mut tick = tokio::time::interval(POD_BEAT);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_slide = tokio::time::Instant::now();
+        let mut slide_every = POD_BEAT * 4;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = shutdown.cancelled() => return,
             }
-            let owned = self.shared.table.snapshot();
-            for (key, e) in owned.into_iter().filter(|(_, e)| e.leased) {
-                match self.shared.deps.cluster.renew(&key).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        if !self.lease_lost(&key, &e.session).await {
-                            continue;
-                        }
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "could not renew a session lease");
-                        continue;
-                    }
-                }
-                if e.session.idle_for() < HEARTBEAT_EVERY * 2 {
-                    let _ = self
-                        .shared
-                        .deps
-                        .store
-                        .store()
-                        .touch(&key, e.idle_timeout)
-                        .await;
+            if shared && let Beat::Gap(sent) = cluster.beat().await {
+                self.reclaim_all().await;
+                cluster.resume_writes(sent);
+            }
+            if last_slide.elapsed() >= slide_every {
+                let since = last_slide.elapsed();
+                last_slide = tokio::time::Instant::now();
+                slide_every = self.slide_used(since).await;
+            }
+        }
+    }
+
+    /// Slides the TTLs of the records of leased sessions used within
+    /// `since`: an idle session costs the store nothing. Returns when to
+    /// slide next: often enough for the shortest idle timeout.
+    async fn slide_used(&self, since: Duration) -> Duration {
+        let owned = self.shared.table.snapshot();
+        let next = owned
+            .iter()
+            .map(|(_, e)| e.idle_timeout / 4)
+            .min()
+            .unwrap_or(SLIDE_EVERY)
+            .clamp(POD_BEAT, SLIDE_EVERY);
+        for (key, e) in owned.into_iter().filter(|(_, e)| e.leased) {
+            if e.session.idle_for() < since {
+                let store = self.shared.deps.store.store();
+                let _ = store.touch(&key, e.idle_timeout).await;
+                self.shared.deps.cluster.touch(&key, e.idle_timeout).await;
+            }
+        }
+        next
+    }
+
+    /// This pod's liveness record lapsed (it stalled, or lost the store):
+    /// keeps each session whose owner record still names this pod; lets go
+    /// of the instance of each one another pod took over (a container runs
+    /// on for its new owner; a process stops) and drops the local copy.
+    async fn reclaim_all(&self) {
+        let owned = self.shared.table.snapshot();
+        let cluster = &self.shared.deps.cluster;
+        for (key, e) in owned.into_iter().filter(|(_, e)| e.leased) {
+            match cluster.reclaim(&key, e.idle_timeout).await {
+                Ok(true) => {}
+                Ok(false) => self.let_go(&key, &e.session).await,
+                Err(err) => {
+                    tracing::warn!(error = %err, session = %e.session.identity().label, "could not re-claim a session after a gap in this pod's liveness; letting it go");
+                    self.let_go(&key, &e.session).await;
                 }
             }
         }
     }
 
-    /// The lease of a session this pod serves lapsed (the pod stalled past
-    /// it): take it back if nobody else did; if another pod took the
-    /// session over, let go of the instance (a container runs on for its
-    /// new owner; a process stops) and drop the local copy. `true` if the
-    /// session is still this pod's.
-    async fn lease_lost(&self, key: &RecordKey, session: &Arc<HostingSession>) -> bool {
-        match self.shared.deps.cluster.acquire(key).await {
-            Ok(Owner::Me | Owner::Taken) => {
-                tracing::info!(session = %session.identity().label, "a session lease lapsed while this pod held the session; took it back");
-                true
-            }
-            Ok(Owner::Other(lease)) => {
-                tracing::warn!(session = %session.identity().label, owner = %lease.pod, "lost a session lease to another pod; letting go of its instance");
-                self.shared.table.remove(key);
-                session
-                    .detach("another Berth pod took this session over")
-                    .await;
-                false
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not check a lapsed session lease");
-                false
-            }
-        }
+    async fn let_go(&self, key: &RecordKey, session: &Arc<HostingSession>) {
+        tracing::warn!(session = %session.identity().label, "this pod's liveness lapsed and another pod took the session over; letting go of its instance");
+        self.shared.table.remove(key);
+        session
+            .detach("another Berth pod took this session over")
+            .await;
     }
 }

@@ -1,18 +1,21 @@
-//! Admission: the guards every MCP request passes, in order: Host/Origin
-//! (403), bearer token (401), tenant (403), server exists (404).
+//! Admission: the guards every MCP request passes, in order: a claim to
+//! be forwarded by another pod verified (403), Host/Origin (403), bearer
+//! token (401), tenant (403), server exists (404).
 //!
-//! May import: `http::{state, host, auth, reply}`, `servers`, `jsonrpc`,
-//! `audit`, external crates (`berth-auth`).
+//! May import: `http::{state, host, auth, reply}`, `cluster` (forward
+//! signatures), `servers`, `jsonrpc`, `audit`, external crates
+//! (`berth-auth`).
 
 use std::sync::Arc;
 
 use axum::response::Response;
 use berth_auth::Principal;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 
 use super::auth::authenticate;
 use super::reply;
 use super::state::AppState;
+use crate::cluster::{ForwardVerdict, verify_forwarded, was_forwarded};
 use crate::jsonrpc::ErrorCode;
 use crate::servers::HostedServer;
 
@@ -27,6 +30,38 @@ pub(crate) struct Admitted {
 // === impl AppState (admission) ===
 
 impl AppState {
+    /// Refuses a request that claims to be forwarded by another pod but
+    /// does not carry a valid signature from a pod with this key set
+    /// (checked before anything else; agents' own requests pass at the
+    /// cost of one header lookup).
+    pub(crate) fn check_forwarded(
+        &self,
+        method: &Method,
+        tenant: &str,
+        name: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), Response> {
+        if !was_forwarded(headers) {
+            return Ok(());
+        }
+        let path = format!("/mcp/{tenant}/{name}");
+        let cluster = self.sessions().cluster();
+        match verify_forwarded(cluster, method, &path, headers, body) {
+            ForwardVerdict::Direct | ForwardVerdict::Forwarded => Ok(()),
+            ForwardVerdict::Forged(why) => {
+                crate::audit::forged_forward(tenant, name, why);
+                Err(reply::error(
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "Forbidden: this request claims to be forwarded by another Berth pod, but {why}; agents must not send the berth-forwarded-by header"
+                    ),
+                ))
+            }
+        }
+    }
+
     /// Runs the guards every MCP request passes.
     pub(crate) async fn admit(
         &self,

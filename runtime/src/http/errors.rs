@@ -15,7 +15,8 @@ pub(crate) fn hosting_error(e: &HostingError) -> RpcError {
         HostingError::Backend(
             BackendError::Capacity(_) | BackendError::Engine(_) | BackendError::Cluster(_),
         )
-        | HostingError::Store(_) => {
+        | HostingError::Store(_)
+        | HostingError::Unconfirmed => {
             RpcError::new(ErrorCode::Overloaded, e.to_string()).with_data(retryable())
         }
         HostingError::Secrets(s) if s.is_path_refused() => RpcError::new(
@@ -30,7 +31,7 @@ pub(crate) fn hosting_error(e: &HostingError) -> RpcError {
             format!("{s}; retry once Vault is back"),
         )
         .with_data(retryable()),
-        HostingError::RestoreFailed(_) | HostingError::Unreachable(_) => {
+        HostingError::RestoreFailed(_) | HostingError::Unreachable(_) | HostingError::Moved => {
             RpcError::new(ErrorCode::BackendUnavailable, e.to_string()).with_data(retryable())
         }
         HostingError::UnusableRecord => RpcError::new(ErrorCode::InternalError, e.to_string()),

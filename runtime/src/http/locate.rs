@@ -1,7 +1,8 @@
 //! Resolving the legacy session a request names: served here, forwarded to
 //! the pod that owns it, or 404. When the owner does not answer (it just
-//! died), the request waits for the owner's lease to lapse and the session
-//! is taken over here, so the agent sees a delay, not an error.
+//! died), the session is taken over here at once if the owner refused the
+//! connection, or once its liveness record lapses, so the agent sees a
+//! delay, not an error.
 //! [`to_owner`] is also how stateless principals' requests reach the pod
 //! that runs their session.
 //!
@@ -13,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::Response;
-use berth_session_store::RecordKey;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::value::RawValue;
@@ -22,7 +22,7 @@ use super::admit::Admitted;
 use super::errors::hosting_error;
 use super::reply::{self, owner_unreachable, session_not_found};
 use super::state::AppState;
-use crate::cluster::{ForwardError, LEASE_TTL, Lease, forward, was_forwarded};
+use crate::cluster::{ForwardError, Lease, forward, was_forwarded};
 use crate::hosting::{HostingSession, Located};
 
 /// Attempts to reach an owner before giving up.
@@ -86,8 +86,7 @@ pub(crate) async fn resolve(
             // better. Never forward twice.
             break;
         }
-        let route = app.sessions().legacy_route(s, &p.subject, session_id);
-        if let Some(answer) = to_owner(app, admitted, route.record_key(), &lease, &original).await {
+        if let Some(answer) = to_owner(app, admitted, &lease, &original).await {
             return Resolved::Answered(answer);
         }
     }
@@ -95,25 +94,23 @@ pub(crate) async fn resolve(
 }
 
 /// Forwards the request to the pod holding `lease`; `None` once that pod
-/// is gone (unreachable, or it stopped renewing its lease while the
-/// request waited), so the caller can take the session over.
+/// is gone (it refused the connection, or its liveness record lapsed while
+/// the request waited), so the caller can take the session over.
 ///
 /// Boxed: forwarding is the rare path, and its state (an HTTP client
 /// call) would otherwise ride on the future of every request served here.
 pub(crate) fn to_owner<'a>(
     app: &'a AppState,
     admitted: &'a Admitted,
-    record: &'a RecordKey,
     lease: &'a Lease,
     original: &'a Original<'_>,
 ) -> Pin<Box<dyn Future<Output = Option<Response>> + Send + 'a>> {
-    Box::pin(forward_to_owner(app, admitted, record, lease, original))
+    Box::pin(forward_to_owner(app, admitted, lease, original))
 }
 
 async fn forward_to_owner(
     app: &AppState,
     admitted: &Admitted,
-    record: &RecordKey,
     lease: &Lease,
     original: &Original<'_>,
 ) -> Option<Response> {
@@ -128,18 +125,28 @@ async fn forward_to_owner(
         Bytes::copy_from_slice(original.body),
     );
     // A stalled owner accepts the connection but never answers: give up on
-    // it once it stops renewing its lease, and take the session over.
-    let lapsed = app.sessions().cluster().lapsed(record, lease);
+    // it once its liveness record lapses, and take the session over.
+    let cluster = app.sessions().cluster();
+    let gone = cluster.gone(lease);
     tokio::select! {
         answer = forwarded => match answer {
             Ok(answer) => return Some(answer),
+            Err(ForwardError::Refused(why)) => {
+                // Nothing listens where the owner said it would: its
+                // process is gone, unless its record says the refusal
+                // proves nothing (draining, or its URL unchecked).
+                if !cluster.declare_gone(lease).await {
+                    tracing::warn!(%why, "the session's owner refused the connection; waiting for its liveness record to lapse");
+                    cluster.gone(lease).await;
+                }
+            }
             Err(ForwardError::Unreachable(why)) => {
-                tracing::warn!(%why, "the session's owner does not answer; waiting for its lease to lapse");
-                tokio::time::sleep(LEASE_TTL).await;
+                tracing::warn!(%why, "the session's owner does not answer; waiting for its liveness record to lapse");
+                cluster.gone(lease).await;
             }
         },
-        () = lapsed => {
-            tracing::warn!(owner = %lease.pod, "the session's owner stopped renewing its lease while a forwarded request waited; taking the session over");
+        () = gone => {
+            tracing::warn!(owner = %lease.pod, "the session's owner stopped renewing its liveness while a forwarded request waited; taking the session over");
         }
     }
     None

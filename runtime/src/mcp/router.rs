@@ -12,7 +12,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::response::Response;
 use axum::routing::post;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 
 use super::{legacy, stateless, wellknown};
 use crate::http::{AppState, bad_path, error, read_body};
@@ -61,6 +61,9 @@ async fn post_mcp(State(app): State<AppState>, path: TenantServer, request: Requ
         Ok(b) => b,
         Err(resp) => return resp,
     };
+    if let Err(resp) = app.check_forwarded(&Method::POST, &tenant, &server, &headers, &body) {
+        return resp;
+    }
     let admitted = match app.admit(&headers, &tenant, &server).await {
         Ok(a) => a,
         Err(resp) => return resp,
@@ -76,6 +79,9 @@ async fn get_mcp(State(app): State<AppState>, path: TenantServer, headers: Heade
     let Ok(Path((tenant, server))) = path else {
         return bad_path();
     };
+    if let Err(resp) = app.check_forwarded(&Method::GET, &tenant, &server, &headers, &[]) {
+        return resp;
+    }
     match app.admit(&headers, &tenant, &server).await {
         Ok(admitted) => legacy::get(&app, admitted, &headers).await,
         Err(resp) => resp,
@@ -90,6 +96,9 @@ async fn delete_mcp(
     let Ok(Path((tenant, server))) = path else {
         return bad_path();
     };
+    if let Err(resp) = app.check_forwarded(&Method::DELETE, &tenant, &server, &headers, &[]) {
+        return resp;
+    }
     match app.admit(&headers, &tenant, &server).await {
         Ok(admitted) => legacy::delete(&app, admitted, &headers).await,
         Err(resp) => resp,

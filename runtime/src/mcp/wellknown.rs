@@ -1,7 +1,7 @@
 //! Well-known endpoints: RFC 9728 protected-resource metadata, the dev
 //! issuer's JWKS, and health probes.
 //!
-//! May import: `http`, `jsonrpc`.
+//! May import: `http`, `cluster` (the instance header), `jsonrpc`.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -10,6 +10,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::StatusCode;
 
+use crate::cluster::INSTANCE_HEADER;
 use crate::http::{AppState, error, json};
 use crate::jsonrpc::ErrorCode;
 
@@ -22,8 +23,15 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route("/.well-known/oauth-protected-resource", get(root_metadata))
         .route("/.well-known/jwks.json", get(jwks))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(ready))
+}
+
+/// Liveness: "ok", with the tag of this process (a pod checks that its
+/// advertised URL reaches itself).
+async fn healthz(State(app): State<AppState>) -> Response {
+    let tag = app.sessions().cluster().instance_tag();
+    ([(INSTANCE_HEADER, tag)], "ok").into_response()
 }
 
 async fn server_metadata(

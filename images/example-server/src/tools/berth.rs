@@ -10,6 +10,7 @@
 //! | `sleep_ms` | `ms` | `slept` (after `ms` milliseconds; cancellable) |
 //! | `env_get` | `name` | the variable's value, or an empty string |
 //! | `environment` | – | `{"env": {NAME: value, …}, "args": ["argv0", …]}` of this process |
+//! | `call_ids` | – | `{"ids": […]}`: the JSON-RPC ids of the `tools/call` requests this instance received, in arrival order (the newest 10,000; this call's own included) |
 //! | `request_headers` | – | `{"headers": [[name, value], …]}` of the HTTP request that carried this call; a tool error in stdio mode |
 //!
 //! `echo`'s description can change while the server runs (see
@@ -107,6 +108,12 @@ pub(super) fn definitions() -> Vec<Tool> {
             no_arguments(),
         ),
         tool(
+            "call_ids",
+            "Returns the JSON-RPC ids of the tools/call requests this instance received, \
+             in arrival order, as JSON",
+            no_arguments(),
+        ),
+        tool(
             "request_headers",
             "Returns the headers of the HTTP request that carried this call as JSON \
              (a tool error when the server speaks stdio)",
@@ -124,6 +131,7 @@ pub(super) async fn call(call: &Call<'_>) -> Option<Result<CallToolResponse, Err
             Ok(value) => text(value),
             Err(message) => tool_error(message),
         },
+        "call_ids" => structured(json!({"ids": instance.call_ids()})),
         "instance_info" => structured(json!({
             "pid": std::process::id(),
             "instanceId": instance.id,

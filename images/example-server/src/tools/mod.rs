@@ -59,6 +59,9 @@ pub(crate) async fn call(
     params: CallToolRequestParams,
     ctx: &RequestContext<RoleServer>,
 ) -> Result<CallToolResponse, ErrorData> {
+    if let Ok(id) = serde_json::to_value(&ctx.id) {
+        instance.note_call_id(id);
+    }
     if find(instance, &params.name).is_none() {
         return Err(ErrorData::invalid_params(
             format!("unknown tool: {}", params.name),

@@ -14,8 +14,13 @@
 //! backend-id counter, last use and the stopping flag in atomics; what the
 //! handshake learned and the journal in set-once cells (`parts`).
 //!
+//! Writes to the instance of a session other pods could take over pass the
+//! cluster's write fence first ([`HostingSession::fence_with`]): this pod
+//! writes only while its liveness record is certainly in the store.
+//!
 //! May import: `hosting::{journal, stream, error}`, `backend` (the
-//! instance pipe), `servers` (the notice handle), `jsonrpc`, `protocol`.
+//! instance pipe), `cluster` (the write fence), `servers` (the notice
+//! handle), `jsonrpc`, `protocol`.
 
 mod held;
 mod inbound;
@@ -40,6 +45,7 @@ use super::error::HostingError;
 use super::journal::{Journal, Restored};
 use super::stream::EventStream;
 use crate::backend::Instance;
+use crate::cluster::Cluster;
 use crate::jsonrpc::{self, Envelope, ErrorCode, Kind, RpcError};
 use crate::protocol::Version;
 use crate::servers::Notice;
@@ -76,6 +82,9 @@ pub(crate) struct HostingSession {
     routing: parking_lot::Mutex<Routing>,
     standalone: Standalone,
     instance: OnceLock<Instance>,
+    /// Set for sessions other pods could take over: writes wait while
+    /// this pod's liveness is unconfirmed.
+    fence: OnceLock<Cluster>,
     next_backend_id: AtomicU64,
     activity: Activity,
     handshake: Handshake,
@@ -161,6 +170,7 @@ impl HostingSession {
                 delivered: AtomicU64::new(0),
             },
             instance: OnceLock::new(),
+            fence: OnceLock::new(),
             next_backend_id: AtomicU64::new(first_id),
             activity: Activity::new(),
             handshake: Handshake::default(),
@@ -193,6 +203,12 @@ impl HostingSession {
         if let Some(journal) = self.journaling.journal.get() {
             journal.follow_request(stream.clone(), request_id).await;
         }
+    }
+
+    /// Makes writes to the instance wait for `cluster`'s write fence (a
+    /// session other pods could take over).
+    pub(crate) fn fence_with(&self, cluster: Cluster) {
+        let _ = self.fence.set(cluster);
     }
 
     /// Attaches the started backend instance.
@@ -433,6 +449,17 @@ impl HostingSession {
             Bytes::from(to_line(msg.to_vec()))
         };
         let instance = self.instance.get().ok_or(HostingError::NotRunning)?;
+        if let Some(cluster) = self.fence.get()
+            && !cluster.writable()
+        {
+            if !cluster.wait_writable().await {
+                return Err(HostingError::Unconfirmed);
+            }
+            if self.closed_reason().is_some() {
+                // Let go while this pod's liveness was unconfirmed.
+                return Err(HostingError::Moved);
+            }
+        }
         instance.outbound.send(msg).await.map_err(|_| {
             HostingError::Ended(
                 self.closed_reason()

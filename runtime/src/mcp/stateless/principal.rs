@@ -80,8 +80,7 @@ pub(super) async fn ensure(
                     body,
                     id: Some(&req.id),
                 };
-                let route = sessions.principal_route(s, subject, &variant);
-                match to_owner(app, admitted, route.record_key(), &lease, &original).await {
+                match to_owner(app, admitted, &lease, &original).await {
                     Some(answer) => return Ok(Ensured::Answered(answer)),
                     None => continue,
                 }

@@ -1,0 +1,444 @@
+//! Pod liveness: one short-lived, signed record per pod, rewritten every
+//! [`POD_BEAT`], instead of one lease per session. A session's owner record
+//! names a pod incarnation; the session is that pod's while the pod's record
+//! shows that incarnation alive. So the steady-state store cost is per pod,
+//! and the death of a pod frees all its sessions at once.
+//!
+//! **Safety (one writer per instance).** A pod writes to its instances only
+//! while its own record is certainly still in the store: until the moment
+//! its last successful beat was *sent* plus [`POD_TTL`] minus [`MARGIN`]
+//! (local monotonic clock). Another pod takes a session over only once the
+//! owner's record is gone, i.e. after that moment. A pod whose record lapsed
+//! (it stalled, or lost the store) finds the gap at its next beat and, before
+//! writing again, re-claims each session by compare-and-swap on its owner
+//! record: a session another pod took in the meantime is let go.
+//!
+//! **Speed.** A refused connection to a pod's advertised URL is proof that
+//! the pod's process is gone (it binds its listener before it writes its
+//! record and keeps it open until it exits, except while draining, which its
+//! record says), so the pod that saw it marks the record dead at once
+//! ([`Cluster::declare_gone`]) and takes over without waiting for the TTL.
+//! A pod only offers this (`evidence`) after checking that its advertised
+//! URL reaches itself.
+//!
+//! May import: `cluster::{lease, records}`, external crates.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use berth_session_store::Error as StoreError;
+use tokio::time::Instant;
+
+use super::lease::Cluster;
+use super::records::{Lease, PodRecord};
+
+/// How long a pod record lives without a beat: the longest a pod that
+/// vanished without a refused connection (a node lost) holds its sessions.
+pub(crate) const POD_TTL: Duration = Duration::from_millis(2_000);
+
+/// How often a pod rewrites its record.
+pub(crate) const POD_BEAT: Duration = Duration::from_millis(500);
+
+/// Local validity ends this long before the store could expire the record
+/// (clock-rate drift and the time between the check and the write).
+const MARGIN: Duration = Duration::from_millis(300);
+
+/// How often a pod waiting for another to be gone looks again.
+const GONE_POLL: Duration = Duration::from_millis(100);
+
+/// Header of `/healthz` answers naming the answering process
+/// ([`Cluster::instance_tag`]).
+pub(crate) const INSTANCE_HEADER: &str = "berth-instance";
+
+/// Value that replaces the record of a pod proven gone (never verifies).
+const TOMBSTONE: &[u8] = b"gone";
+
+/// This pod's liveness as it knows it.
+pub(super) struct Liveness {
+    base: Instant,
+    /// Writes allowed until `base + until` nanoseconds; 0: not now.
+    until: AtomicU64,
+    opened: tokio::sync::Notify,
+    draining: AtomicBool,
+    evidence: AtomicBool,
+    /// A gap was found and its sessions are not re-claimed yet.
+    gap: AtomicBool,
+    /// What the last beat wrote (what the next one expects to find).
+    written: parking_lot::Mutex<Option<Vec<u8>>>,
+}
+
+/// What a beat found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Beat {
+    /// The record was still there: writes go on.
+    Kept,
+    /// The record had lapsed (or been replaced) and is written again;
+    /// sessions must be re-claimed before writes resume
+    /// ([`Cluster::resume_writes`]).
+    Gap(Instant),
+    /// The store did not answer; writes stop when the validity runs out.
+    Failed,
+}
+
+/// Another pod, as its record shows it.
+#[derive(Debug)]
+pub(crate) enum PodState {
+    /// Alive: its record shows the incarnation the lease names (and
+    /// whether it is draining).
+    Alive {
+        /// It is shutting down (handing its sessions over).
+        draining: bool,
+    },
+    /// Gone: no record, a tombstone, another incarnation, or a record
+    /// that does not verify.
+    Gone,
+}
+
+// === impl Liveness ===
+
+impl Liveness {
+    pub(super) fn new() -> Self {
+        Liveness {
+            base: Instant::now(),
+            until: AtomicU64::new(0),
+            opened: tokio::sync::Notify::new(),
+            draining: AtomicBool::new(false),
+            evidence: AtomicBool::new(false),
+            gap: AtomicBool::new(false),
+            written: parking_lot::Mutex::new(None),
+        }
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+// === impl Cluster (liveness) ===
+
+impl Cluster {
+    /// Whether this pod may write to its instances now (always, with a
+    /// store no other pod shares).
+    pub(crate) fn writable(&self) -> bool {
+        if !self.inner.shared {
+            return true;
+        }
+        let live = &self.inner.live;
+        live.nanos(Instant::now()) < live.until.load(Ordering::Acquire)
+    }
+
+    /// Waits until this pod may write again; `false` if it still may not
+    /// after two record lifetimes (the store is unreachable).
+    pub(crate) async fn wait_writable(&self) -> bool {
+        let deadline = Instant::now() + POD_TTL * 2;
+        loop {
+            if self.writable() {
+                return true;
+            }
+            let opened = self.inner.live.opened.notified();
+            if self.writable() {
+                return true;
+            }
+            let wait = deadline.saturating_duration_since(Instant::now());
+            if wait.is_zero() {
+                return false;
+            }
+            let _ = tokio::time::timeout(wait.min(GONE_POLL), opened).await;
+        }
+    }
+
+    /// This pod's record as it should read now.
+    fn my_record(&self) -> PodRecord {
+        let live = &self.inner.live;
+        PodRecord {
+            pod: self.inner.pod.clone(),
+            url: self.url().to_owned(),
+            incarnation: self.inner.incarnation.clone(),
+            draining: live.draining.load(Ordering::Acquire),
+            evidence: live.evidence.load(Ordering::Acquire),
+        }
+    }
+
+    /// Rewrites this pod's record; extends the write validity when the
+    /// record was still there.
+    pub(crate) async fn beat(&self) -> Beat {
+        let sent = Instant::now();
+        let key = PodRecord::key(&self.inner.pod);
+        let value = self.my_record().seal(&self.inner.keys);
+        let expected = self.inner.live.written.lock().clone();
+        let store = &self.inner.store;
+        let kept = match &expected {
+            Some(old) => store
+                .compare_and_put(&key, old, value.clone(), Some(POD_TTL))
+                .await
+                .map_err(log_beat),
+            None => Ok(false),
+        };
+        match kept {
+            Ok(true) => {
+                *self.inner.live.written.lock() = Some(value);
+                if !self.inner.live.gap.load(Ordering::Acquire) {
+                    self.extend(sent);
+                }
+                Beat::Kept
+            }
+            Ok(false) => match store.put(&key, value.clone(), POD_TTL).await {
+                Ok(()) => {
+                    *self.inner.live.written.lock() = Some(value);
+                    self.inner.live.gap.store(true, Ordering::Release);
+                    Beat::Gap(sent)
+                }
+                Err(e) => {
+                    log_beat(e);
+                    Beat::Failed
+                }
+            },
+            Err(()) => Beat::Failed,
+        }
+    }
+
+    /// Allows writes again after a gap, once its sessions are re-claimed,
+    /// until the validity of the beat sent at `sent`.
+    pub(crate) fn resume_writes(&self, sent: Instant) {
+        self.inner.live.gap.store(false, Ordering::Release);
+        self.extend(sent);
+    }
+
+    /// Allows writes until the validity of a beat sent at `sent`.
+    fn extend(&self, sent: Instant) {
+        let live = &self.inner.live;
+        let until = live.nanos(sent + POD_TTL.saturating_sub(MARGIN));
+        live.until.fetch_max(until, Ordering::AcqRel);
+        live.opened.notify_waiters();
+    }
+
+    /// Says in this pod's record that it is shutting down (a refused
+    /// connection to it proves nothing from now on).
+    pub(crate) async fn set_draining(&self) {
+        self.inner.live.draining.store(true, Ordering::Release);
+        if self.inner.shared && self.beat().await == Beat::Failed {
+            tracing::warn!("could not mark this pod as draining in the session store");
+        }
+    }
+
+    /// Says whether other pods may take a refused connection to this pod's
+    /// advertised URL as proof that it is gone (from the next beat).
+    pub(crate) fn set_evidence(&self, evidence: bool) {
+        self.inner.live.evidence.store(evidence, Ordering::Release);
+    }
+
+    /// A tag of this process that `/healthz` answers with (in
+    /// [`INSTANCE_HEADER`]), so a pod can tell that its advertised URL
+    /// reaches itself. Reveals nothing of the incarnation.
+    pub(crate) fn instance_tag(&self) -> String {
+        use sha2::Digest;
+        hex::encode(&sha2::Sha256::digest(self.inner.incarnation.as_bytes())[..8])
+    }
+
+    /// Checks that this pod's advertised URL reaches this very process;
+    /// only then may other pods take a refused connection there as proof
+    /// that it is gone. Retried for a while (the listener may be starting).
+    pub(crate) async fn check_own_url(&self) {
+        let url = format!("{}/healthz", self.url());
+        let tag = self.instance_tag();
+        let mut last = String::new();
+        for _ in 0..20 {
+            match self.inner.client.get(&url).send().await {
+                Ok(r)
+                    if r.headers()
+                        .get(INSTANCE_HEADER)
+                        .is_some_and(|v| v.as_bytes() == tag.as_bytes()) =>
+                {
+                    self.set_evidence(true);
+                    tracing::debug!(%url, "the advertised URL reaches this pod");
+                    return;
+                }
+                Ok(r) => last = format!("{url} answered {} but is not this pod", r.status()),
+                Err(e) => last = format!("{url}: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        tracing::error!(%last, "this pod's advertised URL (cluster.advertise_url) does not reach it; other pods cannot forward requests here, and take its sessions over only after its liveness record lapses");
+    }
+
+    /// Removes this pod's record (at exit, once its sessions are handed
+    /// over or stopped).
+    pub(crate) async fn retire(&self) {
+        if !self.inner.shared {
+            return;
+        }
+        self.inner.live.until.store(0, Ordering::Release);
+        let key = PodRecord::key(&self.inner.pod);
+        let written = self.inner.live.written.lock().take();
+        if let Some(old) = written {
+            let _ = self
+                .inner
+                .store
+                .compare_and_put(&key, &old, TOMBSTONE.to_vec(), Some(POD_TTL))
+                .await;
+        }
+    }
+
+    /// Whether the pod `lease` names still runs that incarnation.
+    pub(crate) async fn pod_state(&self, lease: &Lease) -> Result<PodState, StoreError> {
+        let key = PodRecord::key(&lease.pod);
+        let Some(raw) = self.inner.store.get(&key).await? else {
+            return Ok(PodState::Gone);
+        };
+        Ok(match PodRecord::open(&self.inner.keys, &lease.pod, &raw) {
+            Ok(record) if record.incarnation == lease.incarnation => PodState::Alive {
+                draining: record.draining,
+            },
+            Ok(_) => PodState::Gone,
+            Err(why) => {
+                if raw != TOMBSTONE {
+                    tracing::warn!(pod = %lease.pod, ?why, "a pod record in the session store does not verify; treating that pod as gone");
+                }
+                PodState::Gone
+            }
+        })
+    }
+
+    /// The owner named by `lease` refused a connection: if its record
+    /// allows that as proof (it is not draining and checked its URL),
+    /// marks it gone at once. `true` if it is gone now.
+    pub(crate) async fn declare_gone(&self, lease: &Lease) -> bool {
+        let key = PodRecord::key(&lease.pod);
+        let Ok(Some(raw)) = self.inner.store.get(&key).await else {
+            return false;
+        };
+        let record = match PodRecord::open(&self.inner.keys, &lease.pod, &raw) {
+            Ok(record) if record.incarnation == lease.incarnation => record,
+            _ => return true,
+        };
+        if record.draining || !record.evidence || record.url != lease.url {
+            return false;
+        }
+        let marked = self
+            .inner
+            .store
+            .compare_and_put(&key, &raw, TOMBSTONE.to_vec(), Some(POD_TTL))
+            .await;
+        if matches!(marked, Ok(true)) {
+            tracing::warn!(pod = %lease.pod, url = %lease.url, "a Berth pod refused connections at its advertised URL; marked it gone and taking its sessions over");
+        }
+        // Not marked: the record changed meanwhile; look again next time.
+        marked.unwrap_or(false)
+    }
+
+    /// Resolves once the pod `lease` names is gone (its record lapsed,
+    /// was marked gone, or names another incarnation). An unreadable store
+    /// counts as still alive.
+    pub(crate) async fn gone(&self, lease: &Lease) {
+        loop {
+            tokio::time::sleep(GONE_POLL).await;
+            if let Ok(PodState::Gone) = self.pod_state(lease).await {
+                return;
+            }
+        }
+    }
+}
+
+fn log_beat(e: StoreError) {
+    tracing::warn!(error = %e, "could not renew this pod's liveness record; writes to instances pause when it runs out");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use berth_session_store::{KeyRing, MemoryStore, SecretKey, SessionStore};
+
+    use super::*;
+
+    fn keys() -> KeyRing {
+        KeyRing::new(
+            SecretKey::new("m", [1; 32]).unwrap(),
+            SecretKey::new("b", [2; 32]).unwrap(),
+        )
+    }
+
+    fn pod(name: &str, store: &Arc<MemoryStore>) -> Cluster {
+        let c = Cluster::new(
+            name.into(),
+            store.clone() as Arc<dyn SessionStore>,
+            "redis://shared",
+            Some(format!("http://{name}")),
+            keys(),
+        );
+        c.set_evidence(true);
+        c
+    }
+
+    #[tokio::test]
+    async fn writes_wait_for_the_first_beat_and_a_gap_is_reported() {
+        let store = Arc::new(MemoryStore::new());
+        let a = pod("a", &store);
+        assert!(!a.writable(), "no record written yet");
+        let Beat::Gap(sent) = a.beat().await else {
+            panic!("the first beat finds no record")
+        };
+        assert!(!a.writable(), "a gap keeps writes closed until re-claimed");
+        a.resume_writes(sent);
+        assert!(a.writable());
+        assert_eq!(a.beat().await, Beat::Kept);
+        store.delete(&PodRecord::key("a")).await.unwrap();
+        assert!(
+            matches!(a.beat().await, Beat::Gap(_)),
+            "a lapsed record is a gap"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_owner_is_gone_unless_it_is_draining() {
+        let store = Arc::new(MemoryStore::new());
+        let (a, b) = (pod("a", &store), pod("b", &store));
+        a.beat().await;
+        let lease = Lease {
+            pod: "a".into(),
+            url: "http://a".into(),
+            incarnation: a.inner.incarnation.clone(),
+            epoch: 1,
+        };
+        assert!(matches!(
+            b.pod_state(&lease).await,
+            Ok(PodState::Alive { .. })
+        ));
+        a.set_draining().await;
+        assert!(
+            !b.declare_gone(&lease).await,
+            "draining: refusal proves nothing"
+        );
+        let c = pod("c", &store);
+        c.beat().await;
+        let lease_c = Lease {
+            pod: "c".into(),
+            url: "http://c".into(),
+            incarnation: c.inner.incarnation.clone(),
+            epoch: 1,
+        };
+        assert!(b.declare_gone(&lease_c).await);
+        assert!(matches!(b.pod_state(&lease_c).await, Ok(PodState::Gone)));
+        assert!(matches!(c.beat().await, Beat::Gap(_)), "c learns of it");
+    }
+
+    #[tokio::test]
+    async fn a_pod_without_evidence_is_waited_for() {
+        let store = Arc::new(MemoryStore::new());
+        let (a, b) = (pod("a", &store), pod("b", &store));
+        a.set_evidence(false);
+        a.beat().await;
+        let lease = Lease {
+            pod: "a".into(),
+            url: "http://a".into(),
+            incarnation: a.inner.incarnation.clone(),
+            epoch: 1,
+        };
+        assert!(!b.declare_gone(&lease).await);
+        let restarted = Lease {
+            incarnation: "another".into(),
+            ..lease
+        };
+        assert!(matches!(b.pod_state(&restarted).await, Ok(PodState::Gone)));
+    }
+}
