@@ -18,7 +18,7 @@ use crate::cluster::{Beat, POD_BEAT};
 
 /// How often (at most) the records of sessions in use have their TTL
 /// slid; sooner for servers with short idle timeouts.
-const SLIDE_EVERY: Duration = Duration::from_secs(10);
+const SLIDE_EVERY: Duration = Duration::from_secs(60);
 
 /// How often the sweeper checks deadlines and idleness.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
