@@ -10,7 +10,7 @@
 //! altered or stale one; a verified one is never forwarded again, so two
 //! pods that disagree about an owner cannot loop.
 //!
-//! May import: `cluster::{lease, records}`.
+//! May import: `cluster::{inner, records}`.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -19,7 +19,7 @@ use futures::TryStreamExt;
 use http::{HeaderMap, Method, header};
 use sha2::{Digest, Sha256};
 
-use super::lease::Cluster;
+use super::inner::Cluster;
 use super::records::Lease;
 
 /// Header naming the pod that forwarded a request.

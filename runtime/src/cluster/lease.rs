@@ -1,46 +1,22 @@
 //! Session ownership: the signed owner record in the shared store that
 //! names the pod incarnation running a session's instance
 //! ([`Cluster::claim_new`], [`Cluster::acquire`], [`Cluster::reclaim`],
-//! [`Cluster::release`]), and this pod's name, incarnation and address.
+//! [`Cluster::release`]).
 //!
 //! An owner record lives as long as its session record (its TTL slides
 //! with it); nothing renews it per session. Whether its owner is alive is
 //! the owner pod's liveness record (`cluster::liveness`).
 //!
-//! May import: `cluster::{records, liveness}`, `backend::http_bridge` (the
-//! inter-pod client), external crates (the session store, the key ring).
+//! May import: `cluster::{inner, records, liveness}`, external crates (the
+//! session store).
 
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use berth_session_store::{Error as StoreError, KeyRing, RecordKey, SessionStore};
+use berth_session_store::{Error as StoreError, RecordKey};
 
-use super::liveness::{Liveness, PodState};
+use super::inner::Cluster;
+use super::liveness::PodState;
 use super::records::{Lease, Unverified};
-
-/// This pod's view of the cluster.
-#[derive(Clone)]
-pub(crate) struct Cluster {
-    pub(super) inner: Arc<Inner>,
-}
-
-pub(super) struct Inner {
-    pub(super) pod: String,
-    /// Random per process: a pod restarted under the same name is another
-    /// owner.
-    pub(super) incarnation: String,
-    /// Digest of the store URL (labels containers with their store).
-    pub(super) scope: String,
-    pub(super) store: Arc<dyn SessionStore>,
-    /// Other pods share the store (otherwise writes are never fenced).
-    pub(super) shared: bool,
-    /// Signs and verifies owner records, pod records and forwards.
-    pub(super) keys: KeyRing,
-    /// Set once the listener is bound (the port may be chosen by the OS).
-    pub(super) url: OnceLock<String>,
-    pub(super) client: reqwest::Client,
-    pub(super) live: Liveness,
-}
 
 /// Where a session lives, from this pod's point of view.
 #[derive(Debug)]
@@ -53,61 +29,9 @@ pub(crate) enum Owner {
     Other(Lease),
 }
 
-// === impl Cluster ===
+// === impl Cluster (ownership) ===
 
 impl Cluster {
-    /// A cluster view for pod `pod` over the shared `store` (reached at
-    /// `store_url`; `"memory"`: not shared); `url` is the configured
-    /// advertise URL, if any; `keys` sign what this pod writes.
-    pub(crate) fn new(
-        pod: String,
-        store: Arc<dyn SessionStore>,
-        store_url: &str,
-        url: Option<String>,
-        keys: KeyRing,
-    ) -> Self {
-        let cell = OnceLock::new();
-        if let Some(u) = url {
-            let _ = cell.set(u.trim_end_matches('/').to_owned());
-        }
-        Cluster {
-            inner: Arc::new(Inner {
-                pod,
-                incarnation: hex::encode(rand::random::<[u8; 8]>()),
-                scope: {
-                    use sha2::Digest;
-                    hex::encode(&sha2::Sha256::digest(store_url.as_bytes())[..6])
-                },
-                store,
-                shared: store_url != "memory",
-                keys,
-                url: cell,
-                client: crate::backend::http_bridge::client(),
-                live: Liveness::new(),
-            }),
-        }
-    }
-
-    /// This pod's name.
-    pub(crate) fn pod(&self) -> &str {
-        &self.inner.pod
-    }
-
-    /// Sets the advertise URL from the bound address unless configured.
-    pub(crate) fn bound(&self, addr: std::net::SocketAddr) {
-        let _ = self.inner.url.set(format!("http://{addr}"));
-    }
-
-    /// The URL other pods reach this one at.
-    pub(crate) fn url(&self) -> &str {
-        self.inner.url.get().map(String::as_str).unwrap_or("")
-    }
-
-    /// The key set records and forwards are signed with.
-    pub(crate) fn keys(&self) -> &KeyRing {
-        &self.inner.keys
-    }
-
     fn me(&self, epoch: u64) -> Lease {
         Lease {
             pod: self.inner.pod.clone(),

@@ -21,15 +21,15 @@
 //! A pod only offers this (`evidence`) after checking that its advertised
 //! URL reaches itself.
 //!
-//! May import: `cluster::{lease, records}`, external crates.
+//! May import: `cluster::{inner, records}`, external crates.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use berth_session_store::Error as StoreError;
 use tokio::time::Instant;
 
-use super::lease::Cluster;
+use super::inner::Cluster;
 use super::records::{Lease, PodRecord};
 
 /// How long a pod record lives without a beat: the longest a pod that
@@ -52,20 +52,6 @@ pub(crate) const INSTANCE_HEADER: &str = "berth-instance";
 
 /// Value that replaces the record of a pod proven gone (never verifies).
 const TOMBSTONE: &[u8] = b"gone";
-
-/// This pod's liveness as it knows it.
-pub(super) struct Liveness {
-    base: Instant,
-    /// Writes allowed until `base + until` nanoseconds; 0: not now.
-    until: AtomicU64,
-    opened: tokio::sync::Notify,
-    draining: AtomicBool,
-    evidence: AtomicBool,
-    /// A gap was found and its sessions are not re-claimed yet.
-    gap: AtomicBool,
-    /// What the last beat wrote (what the next one expects to find).
-    written: parking_lot::Mutex<Option<Vec<u8>>>,
-}
 
 /// What a beat found.
 #[derive(Debug, PartialEq, Eq)]
@@ -92,26 +78,6 @@ pub(crate) enum PodState {
     /// Gone: no record, a tombstone, another incarnation, or a record
     /// that does not verify.
     Gone,
-}
-
-// === impl Liveness ===
-
-impl Liveness {
-    pub(super) fn new() -> Self {
-        Liveness {
-            base: Instant::now(),
-            until: AtomicU64::new(0),
-            opened: tokio::sync::Notify::new(),
-            draining: AtomicBool::new(false),
-            evidence: AtomicBool::new(false),
-            gap: AtomicBool::new(false),
-            written: parking_lot::Mutex::new(None),
-        }
-    }
-
-    fn nanos(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
-    }
 }
 
 // === impl Cluster (liveness) ===

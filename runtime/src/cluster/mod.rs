@@ -23,12 +23,14 @@
 //!
 //! # Layout
 //! - `records`: the signed owner and pod records.
-//! - `lease`: [`Cluster`], owner records and this pod's identity.
+//! - `inner`: [`Cluster`]: this pod's identity, keys, store and liveness state.
+//! - `lease`: owner records: claiming, taking over, re-claiming, releasing.
 //! - `liveness`: pod records, the beat, the write fence, proof of death.
 //! - `forward`: proxying a request to the owning pod, signed.
 //! - `probe`: answering the docker sweeper about container ownership.
 
 mod forward;
+mod inner;
 mod lease;
 mod liveness;
 mod probe;
@@ -37,6 +39,7 @@ mod records;
 pub(crate) use self::forward::{
     ForwardError, ForwardVerdict, forward, verify_forwarded, was_forwarded,
 };
-pub(crate) use self::lease::{Cluster, Owner};
+pub(crate) use self::inner::Cluster;
+pub(crate) use self::lease::Owner;
 pub(crate) use self::liveness::{Beat, INSTANCE_HEADER, POD_BEAT};
 pub(crate) use self::records::Lease;

@@ -2,13 +2,13 @@
 //! container's session may still be resumed, and which session claimed a
 //! warm-pool container.
 //!
-//! May import: `cluster::lease`, `backend` (the trait).
+//! May import: `cluster::inner`, `backend` (the trait).
 
 use std::time::Duration;
 
 use berth_session_store::RecordKey;
 
-use super::lease::Cluster;
+use super::inner::Cluster;
 use crate::backend::LeaseProbe;
 
 /// How long a pool container's claim record lives: a bound on garbage;

@@ -1,0 +1,126 @@
+//! [`Cluster`]: this pod's name, incarnation, address, keys and store,
+//! and its liveness state, shared by the ownership (`lease`) and liveness
+//! (`liveness`) halves.
+//!
+//! May import: `backend::http_bridge` (the inter-pod client), external
+//! crates (the session store, the key ring).
+
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, OnceLock};
+
+use berth_session_store::{KeyRing, SessionStore};
+use tokio::time::Instant;
+
+/// This pod's view of the cluster.
+#[derive(Clone)]
+pub(crate) struct Cluster {
+    pub(super) inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    pub(super) pod: String,
+    /// Random per process: a pod restarted under the same name is another
+    /// owner.
+    pub(super) incarnation: String,
+    /// Digest of the store URL (labels containers with their store).
+    pub(super) scope: String,
+    pub(super) store: Arc<dyn SessionStore>,
+    /// Other pods share the store (otherwise writes are never fenced).
+    pub(super) shared: bool,
+    /// Signs and verifies owner records, pod records and forwards.
+    pub(super) keys: KeyRing,
+    /// Set once the listener is bound (the port may be chosen by the OS).
+    pub(super) url: OnceLock<String>,
+    pub(super) client: reqwest::Client,
+    pub(super) live: Liveness,
+}
+
+/// This pod's liveness as it knows it.
+pub(super) struct Liveness {
+    pub(super) base: Instant,
+    /// Writes allowed until `base + until` nanoseconds; 0: not now.
+    pub(super) until: AtomicU64,
+    pub(super) opened: tokio::sync::Notify,
+    pub(super) draining: AtomicBool,
+    pub(super) evidence: AtomicBool,
+    /// A gap was found and its sessions are not re-claimed yet.
+    pub(super) gap: AtomicBool,
+    /// What the last beat wrote (what the next one expects to find).
+    pub(super) written: parking_lot::Mutex<Option<Vec<u8>>>,
+}
+
+// === impl Cluster ===
+
+impl Cluster {
+    /// A cluster view for pod `pod` over the shared `store` (reached at
+    /// `store_url`; `"memory"`: not shared); `url` is the configured
+    /// advertise URL, if any; `keys` sign what this pod writes.
+    pub(crate) fn new(
+        pod: String,
+        store: Arc<dyn SessionStore>,
+        store_url: &str,
+        url: Option<String>,
+        keys: KeyRing,
+    ) -> Self {
+        let cell = OnceLock::new();
+        if let Some(u) = url {
+            let _ = cell.set(u.trim_end_matches('/').to_owned());
+        }
+        Cluster {
+            inner: Arc::new(Inner {
+                pod,
+                incarnation: hex::encode(rand::random::<[u8; 8]>()),
+                scope: {
+                    use sha2::Digest;
+                    hex::encode(&sha2::Sha256::digest(store_url.as_bytes())[..6])
+                },
+                store,
+                shared: store_url != "memory",
+                keys,
+                url: cell,
+                client: crate::backend::http_bridge::client(),
+                live: Liveness::new(),
+            }),
+        }
+    }
+
+    /// This pod's name.
+    pub(crate) fn pod(&self) -> &str {
+        &self.inner.pod
+    }
+
+    /// Sets the advertise URL from the bound address unless configured.
+    pub(crate) fn bound(&self, addr: std::net::SocketAddr) {
+        let _ = self.inner.url.set(format!("http://{addr}"));
+    }
+
+    /// The URL other pods reach this one at.
+    pub(crate) fn url(&self) -> &str {
+        self.inner.url.get().map(String::as_str).unwrap_or("")
+    }
+
+    /// The key set records and forwards are signed with.
+    pub(crate) fn keys(&self) -> &KeyRing {
+        &self.inner.keys
+    }
+}
+
+// === impl Liveness ===
+
+impl Liveness {
+    pub(super) fn new() -> Self {
+        Liveness {
+            base: Instant::now(),
+            until: AtomicU64::new(0),
+            opened: tokio::sync::Notify::new(),
+            draining: AtomicBool::new(false),
+            evidence: AtomicBool::new(false),
+            gap: AtomicBool::new(false),
+            written: parking_lot::Mutex::new(None),
+        }
+    }
+
+    pub(super) fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
+    }
+}
