@@ -45,6 +45,8 @@ pub(super) struct Liveness {
     pub(super) evidence: AtomicBool,
     /// A gap was found and its sessions are not re-claimed yet.
     pub(super) gap: AtomicBool,
+    /// The pod is exiting: no more beats.
+    pub(super) retired: AtomicBool,
     /// What the last beat wrote (what the next one expects to find).
     pub(super) written: parking_lot::Mutex<Option<Vec<u8>>>,
 }
@@ -116,6 +118,7 @@ impl Liveness {
             draining: AtomicBool::new(false),
             evidence: AtomicBool::new(false),
             gap: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
             written: parking_lot::Mutex::new(None),
         }
     }

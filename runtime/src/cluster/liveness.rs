@@ -128,6 +128,9 @@ impl Cluster {
     /// Rewrites this pod's record; extends the write validity when the
     /// record was still there.
     pub(crate) async fn beat(&self) -> Beat {
+        if self.retired() {
+            return Beat::Failed;
+        }
         let sent = Instant::now();
         let key = PodRecord::key(&self.inner.pod);
         let value = self.my_record().seal(&self.inner.keys);
@@ -227,9 +230,15 @@ impl Cluster {
         tracing::error!(%last, "this pod's advertised URL (cluster.advertise_url) does not reach it; other pods cannot forward requests here, and take its sessions over only after its liveness record lapses");
     }
 
+    /// Whether [`Cluster::retire`] ran (the pod is exiting).
+    pub(crate) fn retired(&self) -> bool {
+        self.inner.live.retired.load(Ordering::Acquire)
+    }
+
     /// Removes this pod's record (at exit, once its sessions are handed
     /// over or stopped).
     pub(crate) async fn retire(&self) {
+        self.inner.live.retired.store(true, Ordering::Release);
         if !self.inner.shared {
             return;
         }

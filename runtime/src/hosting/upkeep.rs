@@ -74,7 +74,8 @@ impl Sessions {
     /// re-claims every owned session before writes resume, letting go of
     /// those another pod took meanwhile. Every [`SLIDE_EVERY`], slides the
     /// records (and owner records) of sessions used since the last slide.
-    /// With a store no other pod shares, only the slide runs.
+    /// With a store no other pod shares, only the slide runs. Ends when
+    /// the pod retires (shared store) or shuts down.
     pub(super) async fn heartbeat(self, shutdown: CancellationToken) {
         let cluster = self.shared.deps.cluster.clone();
         let shared = self.shared.settings.shared_store;
@@ -83,9 +84,14 @@ impl Sessions {
         let mut last_slide = tokio::time::Instant::now();
         let mut slide_every = POD_BEAT * 4;
         loop {
+            // With a shared store, beats go on while the pod drains (its
+            // last requests may still write) until it retires.
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled(), if !shared => return,
+            }
+            if cluster.retired() {
+                return;
             }
             if shared && let Beat::Gap(sent) = cluster.beat().await {
                 self.reclaim_all().await;
