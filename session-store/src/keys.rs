@@ -437,7 +437,9 @@ fn session_hash_at(key: &str) -> Option<usize> {
     if tenant.is_empty() || tenant.contains(['{', '}']) {
         return None;
     }
-    let rest = rest.strip_prefix("s:").or_else(|| rest.strip_prefix("e:"))?;
+    let rest = rest
+        .strip_prefix("s:")
+        .or_else(|| rest.strip_prefix("e:"))?;
     let hash = rest.as_bytes().get(..SESSION_HASH_LEN)?;
     let is_hex = hash.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     let ends = matches!(rest.as_bytes().get(SESSION_HASH_LEN), None | Some(b':'));

@@ -211,21 +211,12 @@ fn a_sessions_keys_share_one_cluster_hash_tag() {
     let tag = format!("{{{hash}}}");
     let record = b.record_key().cluster_key();
     assert_eq!(record, format!("berth:acme:s:{tag}"));
-    assert_eq!(
-        b.events_key().cluster_key(),
-        format!("berth:acme:e:{tag}")
-    );
+    assert_eq!(b.events_key().cluster_key(), format!("berth:acme:e:{tag}"));
     for suffix in [":lease", ":seq", ":owner:x"] {
         let derived = RecordKey::new(format!("{}{suffix}", b.record_key()));
-        assert_eq!(
-            derived.cluster_key(),
-            format!("berth:acme:s:{tag}{suffix}")
-        );
+        assert_eq!(derived.cluster_key(), format!("berth:acme:s:{tag}{suffix}"));
         let derived = RecordKey::new(format!("{}{suffix}", b.events_key()));
-        assert_eq!(
-            derived.cluster_key(),
-            format!("berth:acme:e:{tag}{suffix}")
-        );
+        assert_eq!(derived.cluster_key(), format!("berth:acme:e:{tag}{suffix}"));
     }
 }
 

@@ -35,9 +35,12 @@ pub(super) fn is_read_only(err: &RedisError) -> bool {
 
 /// Whether a cluster node refused a command without running it because
 /// the key's slot is served elsewhere, is migrating, or the node was just
-/// demoted (`MOVED`, `ASK`, `TRYAGAIN`, `READONLY`).
+/// demoted (`MOVED`, `ASK`, `TRYAGAIN`, `READONLY`), or the client had no
+/// connection to send it on.
 pub(super) fn is_not_applied_in_cluster(err: &RedisError) -> bool {
-    matches!(err.code(), Some("MOVED" | "ASK" | "TRYAGAIN")) || is_read_only(err)
+    matches!(err.code(), Some("MOVED" | "ASK" | "TRYAGAIN"))
+        || is_read_only(err)
+        || err.kind() == ErrorKind::ClusterConnectionNotFound
 }
 
 /// Maps a Redis error to the crate's error, with a log-safe message; `who`

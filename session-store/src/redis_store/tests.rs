@@ -147,10 +147,19 @@ fn bad_urls_say_what_to_fix_without_echoing_secrets() {
         ("redis+cluster://h:1/1", "only database 0"),
         ("redis+cluster://h:1/x", "only database 0"),
         ("redis+cluster://h:1?x=1", "query strings"),
-        ("redis+cluster://h:1,", "cluster node address #2: the host is missing"),
-        ("redis+cluster://", "cluster node address #1: the host is missing"),
+        (
+            "redis+cluster://h:1,",
+            "cluster node address #2: the host is missing",
+        ),
+        (
+            "redis+cluster://",
+            "cluster node address #1: the host is missing",
+        ),
         ("redis+cluster://h:0", "cluster node address #1"),
-        ("redis+cluster://u:top/secret@h:1", "cluster node address #1"),
+        (
+            "redis+cluster://u:top/secret@h:1",
+            "cluster node address #1",
+        ),
         ("redis+cluster://:%zz@h:1", "invalid %-escape"),
         ("redis+unix:///tmp/r.sock", "unsupported scheme"),
         ("redis://:topsecret@h:notaport", "could not parse"),
