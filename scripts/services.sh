@@ -6,7 +6,9 @@
 #                   on its own socket, exports DOCKER_HOST
 #   ensure_redis    installs Debian's redis-server and redis-cli (tests start
 #                   their own servers on free loopback ports; Sentinel runs
-#                   as `redis-server --sentinel`)
+#                   as `redis-server --sentinel`, a Redis Cluster as three
+#                   `redis-server --cluster-enabled yes` joined by
+#                   `redis-cli --cluster create`)
 #   stop_services   stops what was started (also run on exit)
 
 SERVICES_DIR=""

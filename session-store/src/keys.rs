@@ -15,6 +15,7 @@
 //! Imports: only `error`. Must not import `seal`, `key_file` or a store
 //! (they build on the key ring).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -67,6 +68,12 @@ pub struct SessionBinding {
 
 /// A key in the session store (a Redis key). Session keys come from
 /// [`KeyRing::bind`]; they reveal the tenant and nothing else.
+///
+/// The keys of one session are its record key `berth:TENANT:s:HASH`, its
+/// event log `berth:TENANT:e:HASH` and any key made by appending
+/// `:SUFFIX` to either (a lease `…:lease`, a log's counter `…:seq`). A
+/// Redis Cluster stores them all in one hash slot: see
+/// [`RecordKey::cluster_key`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RecordKey(String);
 
@@ -298,21 +305,19 @@ impl SessionBinding {
         let bearer: [u8; 32] = mac.finalize().into_bytes().into();
 
         // T has a fixed length, so `session_id ‖ T` is unambiguous.
-        let record_hash = Sha256::new()
-            .chain_update(session_id.as_bytes())
-            .chain_update(bearer)
-            .finalize();
-        // The event log gets its own key (and AAD), domain-separated so a
-        // record can never be replayed as an event or vice versa.
-        let events_hash = Sha256::new()
-            .chain_update(b"berth-events-v1\0")
-            .chain_update(session_id.as_bytes())
-            .chain_update(bearer)
-            .finalize();
+        let record_hash = hex::encode(
+            Sha256::new()
+                .chain_update(session_id.as_bytes())
+                .chain_update(bearer)
+                .finalize(),
+        );
 
+        // The event log gets its own key (and so its own AAD: a record can
+        // never be replayed as an event or vice versa) with the same hash,
+        // so a Redis Cluster keeps both on one slot (`cluster_key`).
         SessionBinding {
-            record_key: RecordKey(format!("berth:{tenant}:s:{}", hex::encode(record_hash))),
-            events_key: RecordKey(format!("berth:{tenant}:e:{}", hex::encode(events_hash))),
+            record_key: RecordKey(format!("berth:{tenant}:s:{record_hash}")),
+            events_key: RecordKey(format!("berth:{tenant}:e:{record_hash}")),
             tenant: tenant.to_string(),
             bind_key_id: bind_key.id().to_string(),
             bearer,
@@ -325,7 +330,9 @@ impl SessionBinding {
     }
 
     /// Where the session's capped SSE event log lives:
-    /// `berth:{tenant}:e:` + hex(SHA-256("berth-events-v1\0" ‖ session_id ‖ T)).
+    /// `berth:{tenant}:e:` + the hash of the record key. (Earlier releases
+    /// hashed it separately; logs under those keys are not read, see the
+    /// README's upgrade notes.)
     pub fn events_key(&self) -> &RecordKey {
         &self.events_key
     }
@@ -383,6 +390,25 @@ impl RecordKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The key as stored in a Redis Cluster: in a key of a session
+    /// (`berth:TENANT:s:HASH[:SUFFIX]` or `berth:TENANT:e:HASH[:SUFFIX]`,
+    /// HASH being 64 lowercase hex digits) the HASH becomes a hash tag,
+    /// `berth:TENANT:s:{HASH}[:SUFFIX]`, so every key of the session maps to
+    /// the slot of HASH and multi-key scripts stay on one shard. Any other
+    /// key is stored as is (Redis hashes it whole, or by a `{…}` it holds).
+    /// One server and Sentinel deployments store [`RecordKey::as_str`].
+    pub fn cluster_key(&self) -> Cow<'_, str> {
+        match session_hash_at(&self.0) {
+            Some(at) => Cow::Owned(format!(
+                "{}{{{}}}{}",
+                &self.0[..at],
+                &self.0[at..at + SESSION_HASH_LEN],
+                &self.0[at + SESSION_HASH_LEN..]
+            )),
+            None => Cow::Borrowed(&self.0),
+        }
+    }
 }
 
 impl fmt::Display for RecordKey {
@@ -398,6 +424,27 @@ impl AsRef<str> for RecordKey {
 }
 
 // === helpers ===
+
+/// Hex digits of the hash in a session key.
+const SESSION_HASH_LEN: usize = 64;
+
+/// Where the hash of a session key starts: `berth:TENANT:s:` or
+/// `berth:TENANT:e:` (TENANT without `{`, `}` or `:`), then 64 lowercase hex
+/// digits, then the end or `:`.
+fn session_hash_at(key: &str) -> Option<usize> {
+    let rest = key.strip_prefix("berth:")?;
+    let (tenant, rest) = rest.split_once(':')?;
+    if tenant.is_empty() || tenant.contains(['{', '}']) {
+        return None;
+    }
+    let rest = rest
+        .strip_prefix("s:")
+        .or_else(|| rest.strip_prefix("e:"))?;
+    let hash = rest.as_bytes().get(..SESSION_HASH_LEN)?;
+    let is_hex = hash.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let ends = matches!(rest.as_bytes().get(SESSION_HASH_LEN), None | Some(b':'));
+    (is_hex && ends).then(|| key.len() - rest.len())
+}
 
 /// Ids: 1..=64 characters of `[A-Za-z0-9._-]`.
 pub(crate) fn validate_key_id(id: &str) -> Result<(), Error> {

@@ -37,8 +37,9 @@
 //! - `memory`: [`MemoryStore`], the in-process store with background expiry.
 //! - `sealed_store`: [`SealedStore`], typed serde records over any store.
 //! - `redis_store`: [`RedisStore`] and [`RedisOptions`], the production store
-//!   on Redis (`redis://` or `redis+sentinel://`, lazy connect, bounded
-//!   timeouts, Sentinel failover, optional `WAIT` for replica acks).
+//!   on Redis (`redis://`, `redis+sentinel://` or `redis+cluster://`, lazy
+//!   connect, bounded timeouts, Sentinel and cluster failover, optional
+//!   `WAIT` for replica acks).
 //!
 //! # Imports
 //!

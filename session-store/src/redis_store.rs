@@ -1,15 +1,18 @@
 //! `RedisStore`: the [`SessionStore`] of production deployments, on Redis
-//! (one server, or a primary found through Redis Sentinel).
+//! (one server, a primary found through Redis Sentinel, or a Redis
+//! Cluster).
 //!
 //! Each [`SessionStore`] method is one command or one small Lua script, as
 //! tabled in the `store` module: `SET PX`, `SET NX PX`, `GET`, `PEXPIRE`,
 //! `DEL`, a compare-and-swap script (`SET … PX` or `SET … KEEPTTL`), an
 //! append script (`INCR`, `XADD MAXLEN cap <seq>-0`, `PEXPIRE`), `XRANGE` and
-//! `PING`. Keys are [`RecordKey`]s as is (`berth:{tenant}:…`); an event log
-//! `K` keeps its sequence counter in `K:seq` (the same `{tenant}` hash tag, so
-//! both would share a cluster slot), which expires with the log. Values are
-//! stored and read as raw bytes. Requires Redis 6.2 or newer (`SET …
-//! KEEPTTL`, exclusive `XRANGE` bounds).
+//! `PING`. Keys are [`RecordKey`]s as is (`berth:TENANT:…`), except that in
+//! a cluster a session's keys carry its hash as a hash tag
+//! ([`RecordKey::cluster_key`]); an event log `K` keeps its sequence counter
+//! in `K:seq` (in a cluster `{K}:seq` when `K` has no tag, so both share a
+//! slot), which expires with the log. The only multi-key script, the
+//! append, touches those two keys. Values are stored and read as raw bytes.
+//! Requires Redis 6.2 or newer (`SET … KEEPTTL`, exclusive `XRANGE` bounds).
 //!
 //! URL forms, connection handling, failover and durability are documented on
 //! [`RedisStore`] (this module is private).
@@ -18,6 +21,7 @@
 //! `replies`, `errors`, and the crate's `error`, `keys` and `store`. No child
 //! imports this file.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +41,7 @@ mod replies;
 
 pub use self::options::RedisOptions;
 
-use self::commands::{px, seq_key};
+use self::commands::{px, seq_key, stored_key};
 use self::connection::{Inner, Request};
 use self::endpoint::Endpoint;
 use self::errors::{NOT_A_LOG, NOT_A_RECORD, Op, op};
@@ -64,10 +68,19 @@ use self::replies::{created, int, parse_xrange, unexpected};
 ///   failover is followed after one failed operation. (Reads keep going to a
 ///   demoted primary that still answers until one of those happens; Sentinel
 ///   normally disconnects its clients when it demotes it.)
+/// - `redis+cluster://[[USER]:PASSWORD@]HOST[:PORT][,HOST[:PORT]…][/]`
+///   (port 6379 by default; the credentials are for every node): a Redis
+///   Cluster, its slot map read from the first seed that answers. Commands
+///   go to the primary of their key's slot (`PING` to every node); the
+///   connections follow slot moves and failovers by themselves (a
+///   `MOVED` or `READONLY` reply refreshes the slot map). A session's keys
+///   share one slot ([`RecordKey::cluster_key`]), so its scripts run on one
+///   shard. Sessions spread over the shards by their hash.
 ///
 /// An operation whose connection attempt was refused (nothing was sent), or
-/// that met `READONLY` behind Sentinel (nothing was written), is tried once
-/// more; nothing else is retried here, so an operation in flight when a
+/// that met `READONLY` behind Sentinel or `MOVED`, `ASK`, `TRYAGAIN` or
+/// `READONLY` in a cluster (nothing was written), is tried once more;
+/// nothing else is retried here, so an operation in flight when a
 /// connection breaks fails (and may or may not have been applied). Every
 /// operation, connecting and Sentinel lookups included, is bounded by
 /// [`RedisOptions::timeout`]. TLS (`rediss://`) is not supported yet.
@@ -81,8 +94,11 @@ use self::replies::{created, int, parse_xrange, unexpected};
 /// session) is followed by `WAIT n` and fails with [`Error::Unavailable`] if
 /// fewer replicas confirmed the write in time (the record still exists on the
 /// primary). Since `WAIT` blocks its connection, these writes use a second
-/// connection of their own, so other operations never queue behind them. Other writes are not waited for: losing a TTL slide, an update
-/// or an event costs less than a round trip on every request.
+/// connection of their own, so other operations never queue behind them
+/// (in a cluster, a second cluster connection; the write and its `WAIT`
+/// go to the primary of the key's slot). Other writes are not waited for:
+/// losing a TTL slide, an update or an event costs less than a round trip
+/// on every request.
 #[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<Inner>,
@@ -91,8 +107,8 @@ pub struct RedisStore {
 // === impl RedisStore ===
 
 impl RedisStore {
-    /// A store for `url` (`redis://…` or `redis+sentinel://…`, see
-    /// [`RedisStore`]) with default [`RedisOptions`]. Does not connect:
+    /// A store for `url` (`redis://…`, `redis+sentinel://…` or
+    /// `redis+cluster://…`, see [`RedisStore`]) with default [`RedisOptions`]. Does not connect:
     /// fails only if the URL is malformed.
     pub fn connect(url: &str) -> Result<RedisStore, Error> {
         RedisStore::connect_with(url, RedisOptions::default())
@@ -114,6 +130,24 @@ impl RedisStore {
     /// The options in effect.
     pub fn options(&self) -> &RedisOptions {
         &self.inner.options
+    }
+
+    /// For a `redis+cluster://` store, connects now and fails with
+    /// [`Error::Unavailable`] if the nodes answered but are not a Redis
+    /// Cluster: a mistake no retry fixes, best reported at startup.
+    /// Unreachable nodes are no error here (pods may start before Redis;
+    /// the first operation connects). Other stores: `Ok` without
+    /// connecting. Bounded by [`RedisOptions::timeout`].
+    pub async fn check_cluster(&self) -> Result<(), Error> {
+        let timeout = self.inner.options.timeout;
+        tokio::time::timeout(timeout, self.inner.check_cluster())
+            .await
+            .unwrap_or(Ok(()))
+    }
+
+    /// `key` as named in Redis (hash-tagged in a cluster).
+    fn key<'k>(&self, key: &'k RecordKey) -> Cow<'k, str> {
+        stored_key(key, self.inner.is_cluster())
     }
 
     async fn run(&self, op: Op, request: Request<'_>) -> Result<Value, Error> {
@@ -150,7 +184,7 @@ impl fmt::Debug for RedisStore {
 impl SessionStore for RedisStore {
     async fn put(&self, key: &RecordKey, sealed: Vec<u8>, ttl: Duration) -> Result<(), Error> {
         let mut cmd = redis::cmd("SET");
-        cmd.arg(key.as_str())
+        cmd.arg(&*self.key(key))
             .arg(sealed.as_slice())
             .arg("PX")
             .arg(px(ttl));
@@ -169,7 +203,7 @@ impl SessionStore for RedisStore {
     ) -> Result<bool, Error> {
         let replicas = self.inner.options.min_replicas_acked;
         let mut set = redis::cmd("SET");
-        set.arg(key.as_str())
+        set.arg(&*self.key(key))
             .arg(sealed.as_slice())
             .arg("NX")
             .arg("PX")
@@ -212,7 +246,7 @@ impl SessionStore for RedisStore {
 
     async fn get(&self, key: &RecordKey) -> Result<Option<Vec<u8>>, Error> {
         let mut cmd = redis::cmd("GET");
-        cmd.arg(key.as_str());
+        cmd.arg(&*self.key(key));
         match self.run(op("GET", NOT_A_RECORD), Request::Cmd(cmd)).await? {
             Value::Nil => Ok(None),
             Value::BulkString(bytes) => Ok(Some(bytes)),
@@ -222,7 +256,7 @@ impl SessionStore for RedisStore {
 
     async fn touch(&self, key: &RecordKey, ttl: Duration) -> Result<bool, Error> {
         let mut cmd = redis::cmd("PEXPIRE");
-        cmd.arg(key.as_str()).arg(px(ttl));
+        cmd.arg(&*self.key(key)).arg(px(ttl));
         let reply = self
             .run(op("PEXPIRE", NOT_A_RECORD), Request::Cmd(cmd))
             .await?;
@@ -231,7 +265,7 @@ impl SessionStore for RedisStore {
 
     async fn delete(&self, key: &RecordKey) -> Result<bool, Error> {
         let mut cmd = redis::cmd("DEL");
-        cmd.arg(key.as_str());
+        cmd.arg(&*self.key(key));
         let reply = self.run(op("DEL", NOT_A_RECORD), Request::Cmd(cmd)).await?;
         Ok(int(&reply, "DEL")? > 0)
     }
@@ -247,7 +281,7 @@ impl SessionStore for RedisStore {
             Some(ttl) => px(ttl).to_string(),
             None => "KEEPTTL".to_string(),
         };
-        let mut invocation = self.inner.compare_and_put.key(key.as_str());
+        let mut invocation = self.inner.compare_and_put.key(&*self.key(key));
         invocation.arg(expected).arg(sealed.as_slice()).arg(ttl_arg);
         let reply = self
             .run(
@@ -265,9 +299,10 @@ impl SessionStore for RedisStore {
         cap: usize,
         ttl: Duration,
     ) -> Result<u64, Error> {
-        let mut invocation = self.inner.append_event.key(log.as_str());
+        let log = self.key(log);
+        let mut invocation = self.inner.append_event.key(&*log);
         invocation
-            .key(seq_key(log))
+            .key(seq_key(&log, self.inner.is_cluster()))
             .arg(sealed_event.as_slice())
             .arg(cap.max(1))
             .arg(px(ttl));
@@ -287,7 +322,7 @@ impl SessionStore for RedisStore {
         after: u64,
     ) -> Result<Vec<(u64, Vec<u8>)>, Error> {
         let mut cmd = redis::cmd("XRANGE");
-        cmd.arg(log.as_str()).arg(format!("({after}-0")).arg("+");
+        cmd.arg(&*self.key(log)).arg(format!("({after}-0")).arg("+");
         let reply = self.run(op("XRANGE", NOT_A_LOG), Request::Cmd(cmd)).await?;
         parse_xrange(reply)
     }

@@ -16,6 +16,7 @@ pub mod legacy;
 pub mod oidc;
 pub mod pods;
 pub mod redis;
+pub mod redis_cluster;
 pub mod sdk_servers;
 pub mod tenancy;
 pub mod vault;

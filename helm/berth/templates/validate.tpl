@@ -11,8 +11,8 @@ Included once, from the Deployment.
 {{- $many := or (gt (int .Values.replicaCount) 1) .Values.autoscaling.enabled }}
 {{- $pods := ternary "autoscaling.enabled is true" (printf "replicaCount is %d" (int .Values.replicaCount)) .Values.autoscaling.enabled }}
 
-{{- if and $many (not (regexMatch "^redis(\\+sentinel)?://" $store)) }}
-{{- fail (printf "config.store.url is %q but %s: several pods need a shared store. Set config.store.url to redis://HOST:6379 or redis+sentinel://HOST:26379/MASTER (password: secrets.storePassword), or use one pod (replicaCount: 1, autoscaling.enabled: false)." $store $pods) }}
+{{- if and $many (not (regexMatch "^redis(\\+sentinel|\\+cluster)?://" $store)) }}
+{{- fail (printf "config.store.url is %q but %s: several pods need a shared store. Set config.store.url to redis://HOST:6379, redis+sentinel://HOST:26379/MASTER or redis+cluster://HOST:6379,HOST:6379 (password: secrets.storePassword), or use one pod (replicaCount: 1, autoscaling.enabled: false)." $store $pods) }}
 {{- end }}
 
 {{- if and $many (eq (dig "auth" "mode" "dev" $c) "dev") }}

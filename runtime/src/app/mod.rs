@@ -62,7 +62,7 @@ impl App {
             }
             None => Secrets::none(),
         };
-        let store = SealedStore::new(open_store(&config)?, keys.clone());
+        let store = SealedStore::new(open_store(&config).await?, keys.clone());
         let pod = config.pod_name.clone().unwrap_or_else(default_pod_name);
         let cluster = Cluster::new(
             pod.clone(),
@@ -275,7 +275,7 @@ impl App {
 }
 
 /// The configured session store.
-fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>, StartError> {
+async fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>, StartError> {
     if config.store.url == "memory" {
         return Ok(Arc::new(MemoryStore::new()));
     }
@@ -283,13 +283,15 @@ fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>, StartError> {
         timeout: config.store.timeout,
         min_replicas_acked: config.store.min_replicas_acked,
     };
-    let store =
-        RedisStore::connect_with(&config.store.url_with_password(), options).map_err(|e| {
-            ConfigError::Key {
-                key: "store.url".into(),
-                message: e.to_string(),
-            }
-        })?;
+    let store_url_error = |e: berth_session_store::Error| ConfigError::Key {
+        key: "store.url".into(),
+        message: e.to_string(),
+    };
+    let store = RedisStore::connect_with(&config.store.url_with_password(), options)
+        .map_err(store_url_error)?;
+    // Nodes that are not a cluster are a mistake no retry fixes: say so now
+    // rather than at the first session (unreachable nodes are fine here).
+    store.check_cluster().await.map_err(store_url_error)?;
     Ok(Arc::new(store))
 }
 

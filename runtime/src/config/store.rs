@@ -11,8 +11,9 @@ use serde::Deserialize;
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    /// `memory` (embedded default, one pod), `redis://HOST[:PORT][/DB]` or
-    /// `redis+sentinel://HOST[:PORT][,HOST[:PORT]...]/MASTER`.
+    /// `memory` (embedded default, one pod), `redis://HOST[:PORT][/DB]`,
+    /// `redis+sentinel://HOST[:PORT][,HOST[:PORT]...]/MASTER` or
+    /// `redis+cluster://HOST[:PORT][,HOST[:PORT]...]` (Redis Cluster seeds).
     pub url: String,
     /// Replicas that must acknowledge a new session before it is handed
     /// to the agent (Redis `WAIT`); set >= 1 with replicas and Sentinel so

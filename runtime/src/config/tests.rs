@@ -241,6 +241,26 @@ fn a_servers_placement_is_checked_with_pointers() {
 }
 
 #[test]
+fn store_urls_of_every_supported_form_are_accepted() {
+    for url in [
+        "memory",
+        "redis://r:6379/1",
+        "redis+sentinel://s1:26379,s2:26379/berth",
+        "redis+cluster://r1:7000,r2:7000,r3:7000",
+    ] {
+        let c = Config::load(None, env(&[("BERTH_STORE__URL", url)])).unwrap();
+        assert_eq!(c.store.url, url);
+    }
+    let e = Config::load(None, env(&[("BERTH_STORE__URL", "cluster://r1:7000")]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("store.url") && e.contains("redis+cluster://"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_store_password_goes_into_the_url_encoded() {
     let mut store = super::store::StoreConfig {
         url: "redis+sentinel://s1:26379,s2:26379/berth".into(),
@@ -250,6 +270,11 @@ fn a_store_password_goes_into_the_url_encoded() {
     assert_eq!(
         store.url_with_password(),
         "redis+sentinel://:p%40ss%3Aw%2Frd@s1:26379,s2:26379/berth"
+    );
+    store.url = "redis+cluster://r1:7000,r2:7000".into();
+    assert_eq!(
+        store.url_with_password(),
+        "redis+cluster://:p%40ss%3Aw%2Frd@r1:7000,r2:7000"
     );
     store.url = "redis://:inline@r:6379".into();
     assert_eq!(

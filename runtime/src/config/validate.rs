@@ -78,10 +78,12 @@ impl Config {
         if self.store.url != "memory"
             && !self.store.url.starts_with("redis://")
             && !self.store.url.starts_with("redis+sentinel://")
+            && !self.store.url.starts_with("redis+cluster://")
         {
             return Err(key(
                 "store.url",
-                "must be `memory`, `redis://HOST:PORT` or `redis+sentinel://HOST:PORT/MASTER`",
+                "must be `memory`, `redis://HOST:PORT`, `redis+sentinel://HOST:PORT/MASTER` or \
+                 `redis+cluster://HOST:PORT[,HOST:PORT...]`",
             ));
         }
         if self.store.timeout.is_zero() {

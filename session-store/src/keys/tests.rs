@@ -191,3 +191,56 @@ fn from_specs_errors_do_not_echo_keys() {
         assert!(!err.to_string().contains("0101010101"), "{err}");
     }
 }
+
+#[test]
+fn record_keys_stay_as_earlier_releases_made_them() {
+    // Sessions in Redis during an upgrade are found by this exact key (and
+    // it is the record's AAD): it must never change.
+    let b = ring().bind("acme", "srv", "alice", "sess-1");
+    let hash = "4835a4b418765931e6fccb3c0f045d216723f2da384e13522eef8bda3acf7c77";
+    assert_eq!(b.record_key().as_str(), format!("berth:acme:s:{hash}"));
+    // The event log shares the hash (its own kind letter keeps its AAD
+    // apart from the record's).
+    assert_eq!(b.events_key().as_str(), format!("berth:acme:e:{hash}"));
+}
+
+#[test]
+fn a_sessions_keys_share_one_cluster_hash_tag() {
+    let b = ring().bind("acme", "srv", "alice", "sess-1");
+    let hash = &b.record_key().as_str()["berth:acme:s:".len()..];
+    let tag = format!("{{{hash}}}");
+    let record = b.record_key().cluster_key();
+    assert_eq!(record, format!("berth:acme:s:{tag}"));
+    assert_eq!(b.events_key().cluster_key(), format!("berth:acme:e:{tag}"));
+    for suffix in [":lease", ":seq", ":owner:x"] {
+        let derived = RecordKey::new(format!("{}{suffix}", b.record_key()));
+        assert_eq!(derived.cluster_key(), format!("berth:acme:s:{tag}{suffix}"));
+        let derived = RecordKey::new(format!("{}{suffix}", b.events_key()));
+        assert_eq!(derived.cluster_key(), format!("berth:acme:e:{tag}{suffix}"));
+    }
+}
+
+#[test]
+fn other_keys_are_stored_in_a_cluster_as_they_are() {
+    let hash = "4835a4b418765931e6fccb3c0f045d216723f2da384e13522eef8bda3acf7c77";
+    for key in [
+        "berth:registry:index".to_string(),
+        "berth:registry:server:acme/echo".to_string(),
+        "berth:pods:index".to_string(),
+        "berth:pods:pod-1:sessions".to_string(),
+        format!("berth:claims:scope:{hash}"),
+        format!("berth:acme:x:{hash}"),
+        format!("berth:acme:s:{}", &hash[1..]),
+        format!("berth:acme:s:{}", hash.to_uppercase()),
+        format!("berth:acme:s:{hash}0"),
+        format!("berth:acme:s:{hash}-lease"),
+        format!("berth:{{acme}}:s:{hash}"),
+        format!("berth::s:{hash}"),
+        format!("berth:acme:s:{{{hash}}}"),
+        format!("other:acme:s:{hash}"),
+        "berth:acme:s:ü".to_string(),
+        String::new(),
+    ] {
+        assert_eq!(RecordKey::new(key.clone()).cluster_key(), key);
+    }
+}

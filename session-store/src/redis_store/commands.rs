@@ -1,10 +1,11 @@
 //! What [`RedisStore`](super::RedisStore) sends besides plain commands:
-//! its two Lua scripts, TTLs as `PX` arguments, and the key of an event
-//! log's sequence counter.
+//! its two Lua scripts, TTLs as `PX` arguments, keys as stored (hash-tagged
+//! in a cluster) and the key of an event log's sequence counter.
 //!
 //! Imports: the crate's `keys` and `store`. Must not import any other
 //! module of `redis_store`.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::keys::RecordKey;
@@ -61,9 +62,34 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return seq
 ";
 
-/// The key of the sequence counter of the event log `log`.
-pub(super) fn seq_key(log: &RecordKey) -> String {
-    format!("{}:seq", log.as_str())
+/// The key of the sequence counter of the event log stored as `log`:
+/// `LOG:seq`. In a cluster both must share a slot: a log key without a hash
+/// tag (hashed whole) gets its counter at `{LOG}:seq`, which hashes the same
+/// (unless LOG holds a `}`: such a log cannot be appended to in a cluster).
+pub(super) fn seq_key(log: &str, cluster: bool) -> String {
+    if cluster && !has_hash_tag(log) && !log.contains('}') {
+        format!("{{{log}}}:seq")
+    } else {
+        format!("{log}:seq")
+    }
+}
+
+/// How a store names a [`RecordKey`] in Redis: [`RecordKey::cluster_key`]
+/// in a cluster, the key as is otherwise.
+pub(super) fn stored_key(key: &RecordKey, cluster: bool) -> Cow<'_, str> {
+    if cluster {
+        key.cluster_key()
+    } else {
+        Cow::Borrowed(key.as_str())
+    }
+}
+
+/// Whether Redis Cluster hashes `key` by a tag: a `{` followed later by a
+/// `}` with at least one byte between them (the first such pair counts).
+pub(super) fn has_hash_tag(key: &str) -> bool {
+    key.split_once('{')
+        .and_then(|(_, after)| after.find('}'))
+        .is_some_and(|end| end > 0)
 }
 
 /// A TTL as Redis' `PX` argument: whole ms, at least 1, at most 100 years.

@@ -1,6 +1,7 @@
 //! The connections of a [`RedisStore`](super::RedisStore): found on first
-//! use (directly or through Sentinel), forgotten after errors that make a
-//! primary suspect, and the one retry of an operation that was not applied.
+//! use (directly, through Sentinel, or from a cluster's seed nodes),
+//! forgotten after errors that make a primary suspect, and the one retry of
+//! an operation that was not applied.
 //!
 //! Imports: `endpoint`, `options`, `errors`, `commands` and the crate's
 //! `error`. Must not import `redis_store.rs` (the store that drives it).
@@ -9,13 +10,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Mutex, MutexGuard};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterConfig};
+use redis::cluster_async::ClusterConnection;
 use redis::sentinel::SentinelClient;
-use redis::{Cmd, ErrorKind, Pipeline, Script, ScriptInvocation, Value};
+use redis::{Cmd, ErrorKind, Pipeline, RedisResult, Script, ScriptInvocation, Value};
 
 use super::commands::{APPEND_EVENT_LUA, COMPARE_AND_PUT_LUA};
-use super::endpoint::Endpoint;
-use super::errors::{NOT_A_RECORD, Op, describe, is_read_only, map_error, op};
+use super::endpoint::{Endpoint, join_addrs};
+use super::errors::{
+    NOT_A_RECORD, Op, cluster_connect_error, describe, is_not_a_cluster, is_not_applied_in_cluster,
+    is_read_only, map_error, op,
+};
 use super::options::RedisOptions;
 use crate::error::Error;
 
@@ -42,17 +48,40 @@ enum Target {
     /// Whichever primary the Sentinels name (lookups are serialized: they
     /// need `&mut`).
     Sentinel(tokio::sync::Mutex<SentinelClient>),
+    /// A Redis Cluster: its connection follows the slot map by itself
+    /// (redirections, failovers, nodes coming back); connecting is
+    /// serialized so one burst of first operations reads the map once.
+    Cluster {
+        client: ClusterClient,
+        /// The seed nodes, `HOST:PORT,…`.
+        seeds: String,
+        connecting: tokio::sync::Mutex<()>,
+    },
 }
 
-/// Connections to one server (each connected on first use).
+/// Connections to one server, or to every primary of a cluster.
 struct Node {
-    /// `HOST:PORT`, for messages.
+    /// `HOST:PORT` (the seed nodes, for a cluster), for messages.
     addr: String,
+    /// `Redis at HOST:PORT` or `Redis Cluster at HOST:PORT,…`, for
+    /// messages.
+    who: String,
     /// Every operation but acknowledged writes.
-    conn: ConnectionManager,
+    conn: Conn,
     /// Writes followed by `WAIT`: Redis blocks the whole connection during
     /// `WAIT`, so it must not be the one every other operation shares.
-    acked: ConnectionManager,
+    acked: Conn,
+}
+
+/// One connection (a cheap clone of a shared multiplexed one).
+#[derive(Clone)]
+enum Conn {
+    /// To one server, reconnecting by itself (connects on first use).
+    Single(ConnectionManager),
+    /// To every node of a cluster, each command sent to the primary of
+    /// its key's slot (`PING` to every node; a pipeline to the slot of its
+    /// first key, so `WAIT` follows its write).
+    Cluster(ClusterConnection),
 }
 
 /// What to send.
@@ -82,6 +111,11 @@ impl Inner {
                 })?,
             },
             Endpoint::Sentinel(s) => Target::Sentinel(tokio::sync::Mutex::new(s.client()?)),
+            Endpoint::Cluster(c) => Target::Cluster {
+                client: c.client(options.timeout)?,
+                seeds: join_addrs(&c.nodes),
+                connecting: tokio::sync::Mutex::new(()),
+            },
         };
         Ok(Inner {
             endpoint,
@@ -95,24 +129,30 @@ impl Inner {
 
     /// Sends `request`, once more if the connection was refused (nothing was
     /// sent) or, with Sentinel, the server turned out to be a replica
-    /// (nothing was written; the next lookup finds the new primary).
+    /// (nothing was written; the next lookup finds the new primary) or, in
+    /// a cluster, the node did not serve the key's slot (`MOVED`, `ASK`,
+    /// `TRYAGAIN`, `READONLY`: nothing was written; the cluster client
+    /// reads the slot map again before the retry).
     pub(super) async fn run(&self, op: Op, request: &Request<'_>) -> Result<Value, Error> {
         let mut retried = false;
         loop {
             let node = self.node().await?;
-            let result = match request {
-                Request::Cmd(cmd) => cmd.query_async::<Value>(&mut node.conn.clone()).await,
-                Request::Script(script) => {
-                    script.invoke_async::<Value>(&mut node.conn.clone()).await
-                }
-                Request::Acked(pipe) => pipe.query_async::<Value>(&mut node.acked.clone()).await,
+            let conn = match request {
+                Request::Acked(_) => node.acked.clone(),
+                Request::Cmd(_) | Request::Script(_) => node.conn.clone(),
+            };
+            let result = match conn {
+                Conn::Single(mut conn) => send(&mut conn, request).await,
+                Conn::Cluster(mut conn) => send(&mut conn, request).await,
             };
             let err = match result {
                 Ok(value) => return Ok(value),
                 Err(err) => err,
             };
             let sentinel = self.is_sentinel();
-            let retry = err.is_connection_refusal() || (sentinel && is_read_only(&err));
+            let retry = err.is_connection_refusal()
+                || (sentinel && is_read_only(&err))
+                || (self.is_cluster() && is_not_applied_in_cluster(&err));
             if sentinel && (retry || err.is_io_error() || err.is_unrecoverable_error()) {
                 self.forget(&node);
             }
@@ -120,7 +160,7 @@ impl Inner {
                 retried = true;
                 continue;
             }
-            return Err(map_error(op, &node.addr, &err));
+            return Err(map_error(op, &node.who, &err));
         }
     }
 
@@ -139,6 +179,14 @@ impl Inner {
                 let node = self.new_node(client, addr.clone())?;
                 Ok(slot.insert(node).clone())
             }
+            Target::Cluster {
+                client,
+                seeds,
+                connecting,
+            } => self
+                .cluster_node(client, seeds, connecting)
+                .await
+                .map_err(|(e, _)| e),
             Target::Sentinel(sentinel) => {
                 let mut sentinel = sentinel.lock().await;
                 if let Some(node) = self.lock_node().clone() {
@@ -166,19 +214,84 @@ impl Inner {
         }
     }
 
+    /// Connects to a cluster (unless another task just did): reads the slot
+    /// map, which proves the seeds are a cluster. The error says whether
+    /// the nodes answered but are not a cluster.
+    async fn cluster_node(
+        &self,
+        client: &ClusterClient,
+        seeds: &str,
+        connecting: &tokio::sync::Mutex<()>,
+    ) -> Result<Arc<Node>, (Error, bool)> {
+        let _connecting = connecting.lock().await;
+        if let Some(node) = self.lock_node().clone() {
+            return Ok(node);
+        }
+        let who = format!("Redis Cluster at {seeds}");
+        let conn = client
+            .get_async_connection()
+            .await
+            .map_err(|e| (cluster_connect_error(&who, &e), is_not_a_cluster(&e)))?;
+        // Connects in the background, when an acknowledged write first
+        // needs it.
+        let acked = client.get_pending_async_connection_with_config(
+            ClusterConfig::new()
+                .set_connection_timeout(self.options.timeout)
+                .set_response_timeout(self.options.timeout),
+        );
+        tracing::info!(cluster = %seeds, "connected to the Redis Cluster");
+        let node = Arc::new(Node {
+            addr: seeds.to_string(),
+            who,
+            conn: Conn::Cluster(conn),
+            acked: Conn::Cluster(acked),
+        });
+        *self.lock_node() = Some(node.clone());
+        Ok(node)
+    }
+
+    /// For a cluster: connects now, failing only if the seed nodes answered
+    /// and are not a cluster (unreachable nodes are left to the first
+    /// operation). Other stores: nothing to check.
+    pub(super) async fn check_cluster(&self) -> Result<(), Error> {
+        let Target::Cluster {
+            client,
+            seeds,
+            connecting,
+        } = &self.target
+        else {
+            return Ok(());
+        };
+        match self.cluster_node(client, seeds, connecting).await {
+            Err((e, true)) => Err(e),
+            Err((_, false)) | Ok(_) => Ok(()),
+        }
+    }
+
     /// Lazy connections to `client`'s server: nothing connects yet.
     fn new_node(&self, client: &redis::Client, addr: String) -> Result<Arc<Node>, Error> {
+        let who = format!("Redis at {addr}");
         let manager = || {
             ConnectionManager::new_lazy_with_config(client.clone(), self.manager_config())
-                .map_err(|e| map_error(PING, &addr, &e))
+                .map_err(|e| map_error(PING, &who, &e))
         };
         let (conn, acked) = (manager()?, manager()?);
-        Ok(Arc::new(Node { addr, conn, acked }))
+        Ok(Arc::new(Node {
+            addr,
+            who,
+            conn: Conn::Single(conn),
+            acked: Conn::Single(acked),
+        }))
     }
 
     /// Whether the primary is found through Sentinels.
     pub(super) fn is_sentinel(&self) -> bool {
         matches!(self.target, Target::Sentinel(_))
+    }
+
+    /// Whether the store is a Redis Cluster (keys get hash tags).
+    pub(super) fn is_cluster(&self) -> bool {
+        matches!(self.target, Target::Cluster { .. })
     }
 
     /// Drops `node` unless another task already replaced it.
@@ -188,7 +301,7 @@ impl Inner {
             .as_ref()
             .is_some_and(|current| Arc::ptr_eq(current, node))
         {
-            tracing::debug!(primary = %node.addr, "forgetting Redis primary after an error");
+            tracing::debug!(primary = %node.who, "forgetting Redis primary after an error");
             *slot = None;
         }
     }
@@ -215,14 +328,25 @@ impl Inner {
         self.node.lock()
     }
 
-    /// `at HOST:PORT`, or the Sentinel form with the last primary found.
+    /// `at HOST:PORT`, or the Sentinel form with the last primary found,
+    /// or `Cluster at HOST:PORT,…`.
     pub(super) fn describe(&self) -> String {
         match (&self.endpoint, self.lock_node().as_ref()) {
             (Endpoint::Direct(_), _) => format!("at {}", self.endpoint.describe()),
+            (Endpoint::Cluster(_), _) => self.endpoint.describe(),
             (Endpoint::Sentinel(_), Some(node)) => {
                 format!("{} (last at {})", self.endpoint.describe(), node.addr)
             }
             (Endpoint::Sentinel(_), None) => self.endpoint.describe(),
         }
+    }
+}
+
+/// Sends `request` on `conn`.
+async fn send<C: ConnectionLike + Send>(conn: &mut C, request: &Request<'_>) -> RedisResult<Value> {
+    match request {
+        Request::Cmd(cmd) => cmd.query_async::<Value>(conn).await,
+        Request::Script(script) => script.invoke_async::<Value>(conn).await,
+        Request::Acked(pipe) => pipe.query_async::<Value>(conn).await,
     }
 }

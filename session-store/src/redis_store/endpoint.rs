@@ -1,5 +1,6 @@
 //! Parsing of `store.url` into where [`RedisStore`](super::RedisStore)
-//! connects: one Redis server, or a primary found through Sentinels.
+//! connects: one Redis server, a primary found through Sentinels, or a
+//! Redis Cluster found through seed nodes.
 //!
 //! Error messages name the expected form and the offending part (host, port,
 //! scheme) but never echo the URL itself: it may carry a password.
@@ -9,6 +10,9 @@
 
 use std::fmt;
 
+use std::time::Duration;
+
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 
@@ -16,10 +20,32 @@ use crate::error::Error;
 
 /// Port used for a Sentinel address written without one.
 const DEFAULT_SENTINEL_PORT: u16 = 26379;
+/// Port used for a cluster node address written without one.
+const DEFAULT_CLUSTER_PORT: u16 = 6379;
 
 const DIRECT_FORM: &str = "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]";
 const SENTINEL_FORM: &str =
     "redis+sentinel://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER-NAME[/DB]";
+const CLUSTER_FORM: &str = "redis+cluster://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...][/]";
+
+/// A URL form with a list of addresses: what the addresses are called in
+/// messages, their default port and the form to show.
+struct HostList {
+    what: &'static str,
+    default_port: u16,
+    form: &'static str,
+}
+
+const SENTINELS: HostList = HostList {
+    what: "Sentinel address",
+    default_port: DEFAULT_SENTINEL_PORT,
+    form: SENTINEL_FORM,
+};
+const CLUSTER_NODES: HostList = HostList {
+    what: "cluster node address",
+    default_port: DEFAULT_CLUSTER_PORT,
+    form: CLUSTER_FORM,
+};
 
 /// Where the store's data lives.
 #[derive(Clone)]
@@ -28,6 +54,8 @@ pub(crate) enum Endpoint {
     Direct(ConnectionInfo),
     /// A primary named `master`, looked up through Sentinels.
     Sentinel(SentinelEndpoint),
+    /// A Redis Cluster, its slot map read from any of the seed nodes.
+    Cluster(ClusterEndpoint),
 }
 
 /// The parts of a `redis+sentinel://` URL.
@@ -41,31 +69,45 @@ pub(crate) struct SentinelEndpoint {
     pub(crate) password: Option<String>,
 }
 
+/// The parts of a `redis+cluster://` URL.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct ClusterEndpoint {
+    /// Seed nodes: any one that answers gives the whole slot map.
+    pub(crate) nodes: Vec<(String, u16)>,
+    /// Credentials for every node.
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
+}
+
 // === impl Endpoint ===
 
 impl Endpoint {
-    /// Parses `store.url`: `redis://…` or `redis+sentinel://…`.
+    /// Parses `store.url`: `redis://…`, `redis+sentinel://…` or
+    /// `redis+cluster://…`.
     pub(crate) fn parse(url: &str) -> Result<Endpoint, Error> {
         let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
         match scheme.as_deref() {
             Some("redis") => parse_direct(url),
             Some("redis+sentinel") => parse_sentinel(&url["redis+sentinel://".len()..]),
-            Some("rediss" | "rediss+sentinel") => Err(invalid(
-                "TLS (`rediss://`) is not supported by this build yet; use a plain `redis://` or \
-                 `redis+sentinel://` URL (e.g. over a private network or a TLS sidecar)",
+            Some("redis+cluster") => parse_cluster(&url["redis+cluster://".len()..]),
+            Some("rediss" | "rediss+sentinel" | "rediss+cluster") => Err(invalid(
+                "TLS (`rediss://`) is not supported by this build yet; use a plain `redis://`, \
+                 `redis+sentinel://` or `redis+cluster://` URL (e.g. over a private network or a \
+                 TLS sidecar)",
             )),
             Some(other) => Err(invalid(format!(
-                "unsupported scheme `{}`; expected {DIRECT_FORM} or {SENTINEL_FORM}",
+                "unsupported scheme `{}`; expected {DIRECT_FORM}, {SENTINEL_FORM} or {CLUSTER_FORM}",
                 sanitize(other)
             ))),
             None => Err(invalid(format!(
-                "not a URL; expected {DIRECT_FORM} or {SENTINEL_FORM}"
+                "not a URL; expected {DIRECT_FORM}, {SENTINEL_FORM} or {CLUSTER_FORM}"
             ))),
         }
     }
 
     /// Where it points, without credentials: `HOST:PORT` for one server,
-    /// `primary `NAME` via Sentinel at HOST:PORT,…` otherwise.
+    /// `primary `NAME` via Sentinel at HOST:PORT,…` or `Cluster at
+    /// HOST:PORT,…` otherwise.
     pub(crate) fn describe(&self) -> String {
         match self {
             Endpoint::Direct(info) => info.addr().to_string(),
@@ -74,6 +116,7 @@ impl Endpoint {
                 s.master,
                 join_addrs(&s.sentinels)
             ),
+            Endpoint::Cluster(c) => format!("Cluster at {}", join_addrs(&c.nodes)),
         }
     }
 }
@@ -110,6 +153,36 @@ impl SentinelEndpoint {
     }
 }
 
+// === impl ClusterEndpoint ===
+
+impl ClusterEndpoint {
+    /// A cluster client for these seeds and credentials: each connection
+    /// attempt and each reply bounded by `timeout`, and no retries of its
+    /// own (it would resend a command whose connection broke, which may
+    /// have been applied); the store retries what surely was not.
+    pub(crate) fn client(&self, timeout: Duration) -> Result<ClusterClient, Error> {
+        let seeds = self
+            .nodes
+            .iter()
+            .map(|(host, port)| ConnectionAddr::Tcp(host.clone(), *port).into_connection_info())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(format!("cluster client setup failed: {}", e.category())))?;
+        let mut builder = ClusterClientBuilder::new(seeds)
+            .connection_timeout(timeout)
+            .response_timeout(timeout)
+            .retries(0);
+        if let Some(user) = &self.username {
+            builder = builder.username(user);
+        }
+        if let Some(password) = &self.password {
+            builder = builder.password(password);
+        }
+        builder
+            .build()
+            .map_err(|e| invalid(format!("cluster client setup failed: {}", e.category())))
+    }
+}
+
 // === helpers ===
 
 fn parse_direct(url: &str) -> Result<Endpoint, Error> {
@@ -132,11 +205,22 @@ fn parse_direct(url: &str) -> Result<Endpoint, Error> {
     }
 }
 
-/// Parses what follows `redis+sentinel://`.
-fn parse_sentinel(rest: &str) -> Result<Endpoint, Error> {
+/// What a URL with a list of addresses holds before its path.
+struct Authority<'a> {
+    username: Option<String>,
+    password: Option<String>,
+    hosts: Vec<(String, u16)>,
+    /// What follows the first `/`, if anything.
+    path: &'a str,
+}
+
+/// Splits `[[USER]:PASSWORD@]HOST[:PORT][,HOST[:PORT]…][/PATH]` (what
+/// follows the scheme of a URL in the `list` form).
+fn parse_authority<'a>(rest: &'a str, list: &HostList) -> Result<Authority<'a>, Error> {
     if rest.contains(['?', '#']) {
         return Err(invalid(format!(
-            "query strings and fragments are not supported; expected {SENTINEL_FORM}"
+            "query strings and fragments are not supported; expected {}",
+            list.form
         )));
     }
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
@@ -156,12 +240,27 @@ fn parse_sentinel(rest: &str) -> Result<Endpoint, Error> {
             )
         }
     };
-    let sentinels = hosts
+    let hosts = hosts
         .split(',')
         .enumerate()
-        .map(|(i, host)| parse_host_port(host, i + 1))
+        .map(|(i, host)| parse_host_port(host, i + 1, list))
         .collect::<Result<Vec<_>, _>>()?;
+    Ok(Authority {
+        username,
+        password,
+        hosts,
+        path,
+    })
+}
 
+/// Parses what follows `redis+sentinel://`.
+fn parse_sentinel(rest: &str) -> Result<Endpoint, Error> {
+    let Authority {
+        username,
+        password,
+        hosts: sentinels,
+        path,
+    } = parse_authority(rest, &SENTINELS)?;
     let mut segments = path.split('/');
     let master = percent_decode(segments.next().unwrap_or(""), "master name")?;
     if master.is_empty() {
@@ -195,14 +294,37 @@ fn parse_sentinel(rest: &str) -> Result<Endpoint, Error> {
     }))
 }
 
+/// Parses what follows `redis+cluster://`: seed nodes, no database (a
+/// Redis Cluster has only database 0).
+fn parse_cluster(rest: &str) -> Result<Endpoint, Error> {
+    let Authority {
+        username,
+        password,
+        hosts: nodes,
+        path,
+    } = parse_authority(rest, &CLUSTER_NODES)?;
+    if !matches!(path, "" | "0") {
+        return Err(invalid(format!(
+            "a Redis Cluster has only database 0, so the URL takes no path; expected \
+             {CLUSTER_FORM}"
+        )));
+    }
+    Ok(Endpoint::Cluster(ClusterEndpoint {
+        nodes,
+        username,
+        password,
+    }))
+}
+
 /// `host`, `host:port`, `[v6]` or `[v6]:port`; `nth` counts from 1 for
 /// messages (which do not quote the address: with an unescaped `/` in the
 /// password, what looks like an address may be part of the password).
-fn parse_host_port(s: &str, nth: usize) -> Result<(String, u16), Error> {
+fn parse_host_port(s: &str, nth: usize, list: &HostList) -> Result<(String, u16), Error> {
     let bad = |what: &str| {
         invalid(format!(
-            "Sentinel address #{nth}: {what} (escape `/`, `@` and `,` in the password as %2F, \
-             %40 and %2C); expected {SENTINEL_FORM}"
+            "{} #{nth}: {what} (escape `/`, `@` and `,` in the password as %2F, %40 and %2C); \
+             expected {}",
+            list.what, list.form
         ))
     };
     let (host, port) = if let Some(v6) = s.strip_prefix('[') {
@@ -228,7 +350,7 @@ fn parse_host_port(s: &str, nth: usize) -> Result<(String, u16), Error> {
         return Err(bad("the host is missing"));
     }
     let port = match port {
-        None => DEFAULT_SENTINEL_PORT,
+        None => list.default_port,
         Some(port) => port
             .parse::<u16>()
             .ok()

@@ -33,17 +33,28 @@ pub(super) fn is_read_only(err: &RedisError) -> bool {
     err.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly) || err.code() == Some("READONLY")
 }
 
-/// Maps a Redis error to the crate's error, with a log-safe message.
-pub(super) fn map_error(op: Op, addr: &str, err: &RedisError) -> Error {
+/// Whether a cluster node refused a command without running it because
+/// the key's slot is served elsewhere, is migrating, or the node was just
+/// demoted (`MOVED`, `ASK`, `TRYAGAIN`, `READONLY`), or the client had no
+/// connection to send it on.
+pub(super) fn is_not_applied_in_cluster(err: &RedisError) -> bool {
+    matches!(err.code(), Some("MOVED" | "ASK" | "TRYAGAIN"))
+        || is_read_only(err)
+        || err.kind() == ErrorKind::ClusterConnectionNotFound
+}
+
+/// Maps a Redis error to the crate's error, with a log-safe message; `who`
+/// is `Redis at HOST:PORT` or `Redis Cluster at HOST:PORT,…`.
+pub(super) fn map_error(op: Op, who: &str, err: &RedisError) -> Error {
     if err.code() == Some("WRONGTYPE") {
         return Error::Corrupt(op.wrong_type);
     }
     let detail = describe(err);
     let msg = if err.is_io_error() {
-        format!("Redis at {addr} is unreachable: {detail}; check store.url")
+        format!("{who} is unreachable: {detail}; check store.url")
     } else if is_read_only(err) {
         format!(
-            "Redis at {addr} is a read-only replica ({} refused); point store.url at the primary, \
+            "{who} is a read-only replica ({} refused); point store.url at the primary, \
              or use redis+sentinel:// to follow failovers",
             op.name
         )
@@ -51,17 +62,59 @@ pub(super) fn map_error(op: Op, addr: &str, err: &RedisError) -> Error {
         || matches!(err.code(), Some("NOAUTH" | "WRONGPASS"))
     {
         format!(
-            "Redis at {addr} rejected the credentials ({detail}); check the user and password in store.url"
+            "{who} rejected the credentials ({detail}); check the user and password in store.url \
+             (or store.password)"
+        )
+    } else if matches!(err.code(), Some("MOVED" | "ASK")) {
+        format!(
+            "{who} is a Redis Cluster node and sent {} elsewhere ({detail}); use \
+             redis+cluster://HOST:PORT[,HOST:PORT...] in store.url",
+            op.name
+        )
+    } else if err.code() == Some("CLUSTERDOWN") {
+        format!(
+            "{who} is down or has a hash slot without a reachable primary ({detail}); check \
+             `redis-cli --cluster check HOST:PORT` and the failed node's replicas"
         )
     } else {
         format!(
-            "Redis at {addr} failed {}: {detail}; check the Redis server (memory limit, \
+            "{who} failed {}: {detail}; check the Redis server (memory limit, \
              persistence, ACLs, replication)",
             op.name
         )
     };
     Error::Unavailable(msg)
 }
+
+/// Why the first connection to a Redis Cluster failed: the seeds are not a
+/// cluster, reject the credentials, or cannot be reached.
+pub(super) fn cluster_connect_error(who: &str, err: &RedisError) -> Error {
+    let text = err.to_string();
+    if is_not_a_cluster(err) {
+        return Error::Unavailable(format!(
+            "{who} is not a Redis Cluster: the node answered that cluster support is disabled; \
+             use redis://HOST:PORT (one server) or redis+sentinel://… in store.url, or start the \
+             nodes with `cluster-enabled yes` and create the cluster (`redis-cli --cluster create`)"
+        ));
+    }
+    if err.is_io_error() && !text.contains("WRONGPASS") && !text.contains("NOAUTH") {
+        return Error::Unavailable(format!(
+            "{who}: no seed node could be reached ({}); check store.url",
+            describe(err)
+        ));
+    }
+    map_error(PING_CLUSTER, who, err)
+}
+
+/// Whether a node answered that it is not part of a cluster (`ERR This
+/// instance has cluster support disabled`, possibly wrapped in the cluster
+/// client's own error).
+pub(super) fn is_not_a_cluster(err: &RedisError) -> bool {
+    err.to_string().contains("cluster support disabled")
+}
+
+/// The operation named when connecting to a cluster fails.
+const PING_CLUSTER: Op = op("CLUSTER SLOTS", NOT_A_RECORD);
 
 /// A log-safe description of a Redis error. Conversion and parse errors can
 /// quote the reply (record bytes), so only their category is kept; I/O and

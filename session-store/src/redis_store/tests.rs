@@ -1,11 +1,19 @@
-use super::commands::MAX_TTL_MS;
-use super::endpoint::SentinelEndpoint;
+use super::commands::{MAX_TTL_MS, has_hash_tag};
+use super::endpoint::{ClusterEndpoint, SentinelEndpoint};
 use super::*;
 
 fn sentinel(url: &str) -> SentinelEndpoint {
     match Endpoint::parse(url) {
         Ok(Endpoint::Sentinel(s)) => s,
-        Ok(Endpoint::Direct(_)) => panic!("{url} parsed as a direct URL"),
+        Ok(other) => panic!("{url} parsed as {other:?}"),
+        Err(e) => panic!("{url}: {e}"),
+    }
+}
+
+fn cluster(url: &str) -> ClusterEndpoint {
+    match Endpoint::parse(url) {
+        Ok(Endpoint::Cluster(c)) => c,
+        Ok(other) => panic!("{url} parsed as {other:?}"),
         Err(e) => panic!("{url}: {e}"),
     }
 }
@@ -75,11 +83,84 @@ fn sentinel_urls() {
 }
 
 #[test]
+fn cluster_urls() {
+    let c = cluster("redis+cluster://10.0.0.1:7000,10.0.0.2:7001,redis-2");
+    assert_eq!(
+        c.nodes,
+        vec![
+            ("10.0.0.1".to_string(), 7000),
+            ("10.0.0.2".to_string(), 7001),
+            ("redis-2".to_string(), 6379),
+        ]
+    );
+    assert_eq!((c.username, c.password), (None, None));
+
+    let c = cluster("REDIS+CLUSTER://app:p%2Fw%40x@[::1]:7000,h/");
+    assert_eq!(
+        c.nodes,
+        vec![("::1".to_string(), 7000), ("h".to_string(), 6379)]
+    );
+    assert_eq!(c.username.as_deref(), Some("app"));
+    assert_eq!(c.password.as_deref(), Some("p/w@x"));
+
+    let c = cluster("redis+cluster://:pw@h:1/0");
+    assert_eq!((c.username, c.password.as_deref()), (None, Some("pw")));
+
+    let e = Endpoint::parse("redis+cluster://a:1,[::1]:2").unwrap();
+    assert_eq!(e.describe(), "Cluster at a:1,[::1]:2");
+    let store = RedisStore::connect("redis+cluster://:hunter2@127.0.0.1:7000").unwrap();
+    let debug = format!("{store:?}");
+    assert!(debug.contains("Cluster at 127.0.0.1:7000"), "{debug}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+}
+
+#[test]
+fn cluster_seq_keys_share_the_slot_of_their_log() {
+    assert_eq!(seq_key("berth:t:e:{ab}", true), "berth:t:e:{ab}:seq");
+    assert_eq!(seq_key("log", true), "{log}:seq");
+    // No tag can name the slot of a key holding `}`: left as is (such a log
+    // fails with CROSSSLOT in a cluster; Berth makes none).
+    assert_eq!(seq_key("a{}b", true), "a{}b:seq");
+    // One server and Sentinel: as earlier releases named it.
+    assert_eq!(seq_key("log", false), "log:seq");
+    assert_eq!(seq_key("berth:t:e:abc", false), "berth:t:e:abc:seq");
+    for (key, tagged) in [
+        ("{a}", true),
+        ("x{a}y", true),
+        ("{}", false),
+        ("{}{a}", false),
+        ("a{", false),
+        ("a}{", false),
+        ("plain", false),
+    ] {
+        assert_eq!(has_hash_tag(key), tagged, "{key}");
+    }
+}
+
+#[test]
 fn bad_urls_say_what_to_fix_without_echoing_secrets() {
     let cases = [
         ("memory", "not a URL"),
         ("http://h:1", "unsupported scheme `http`"),
         ("rediss://h:1", "TLS"),
+        ("rediss+cluster://h:1", "TLS"),
+        ("redis+cluster://h:1/1", "only database 0"),
+        ("redis+cluster://h:1/x", "only database 0"),
+        ("redis+cluster://h:1?x=1", "query strings"),
+        (
+            "redis+cluster://h:1,",
+            "cluster node address #2: the host is missing",
+        ),
+        (
+            "redis+cluster://",
+            "cluster node address #1: the host is missing",
+        ),
+        ("redis+cluster://h:0", "cluster node address #1"),
+        (
+            "redis+cluster://u:top/secret@h:1",
+            "cluster node address #1",
+        ),
+        ("redis+cluster://:%zz@h:1", "invalid %-escape"),
         ("redis+unix:///tmp/r.sock", "unsupported scheme"),
         ("redis://:topsecret@h:notaport", "could not parse"),
         ("redis+sentinel://s1:1", "master name is missing"),
