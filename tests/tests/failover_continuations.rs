@@ -126,7 +126,9 @@ async fn a_call_parked_on_one_pod_is_completed_by_a_retry_sent_to_another() {
         assert!(!blob.contains(clear), "{clear} in Redis in the clear");
     }
     // The retry reaches pod B while pod A, which parked the call, is alive.
+    let retried = std::time::Instant::now();
     let (status, done) = ask(&c, &on_b, &token, answer.clone()).await;
+    eprintln!("retry through pod B (forwarded): {:?}", retried.elapsed());
     assert_eq!(status, 200, "{done}");
     assert_eq!(text(&done), "Hello, Alice!", "{done}");
     assert_eq!(parked_calls(&redis), 0, "used up");
@@ -164,7 +166,13 @@ async fn a_parked_call_survives_the_kill_of_its_pod_and_is_used_only_once() {
     // session over, re-attaches the very container, answers the server's
     // question and hands the retry the server's real answer.
     kill_9(a.pid());
+    let killed = std::time::Instant::now();
     let (status, done) = ask(&c, &on_b, &token, answer.clone()).await;
+    // A figure for the report (the lease lapse dominates), not asserted.
+    eprintln!(
+        "kill -9 to the parked call's answer on pod B: {:?}",
+        killed.elapsed()
+    );
     assert_eq!(status, 200, "{done}\n{}", b.log());
     assert_eq!(text(&done), "Hello, Alice!", "{done}");
     assert_eq!(inspect(&asking[0])["State"]["Running"], true);

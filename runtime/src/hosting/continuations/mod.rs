@@ -27,71 +27,32 @@
 //! answer looks like) is the 2026 era's business, in `mcp::stateless`;
 //! this module only keeps, seals and hands back parked calls.
 //!
-//! May import: `hosting::{session, stream, route}`, `protocol`.
+//! May import: `hosting::{session, route}`, `protocol`, its parts:
+//! `continuation` (a parked call in memory), `parked` (as the store keeps
+//! it).
 
+mod continuation;
 mod parked;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine;
 use berth_session_store::{Error as StoreError, KeyRing, SealedStore, SessionBinding};
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
+use self::continuation::PARK_FOR;
+pub(crate) use self::continuation::{Continuation, PendingInput, StateError};
 use self::parked::ParkedCall;
 use super::route::Route;
 use super::session::HostingSession;
-use super::stream::EventStream;
 use crate::protocol::random_id;
-
-/// How long a parked call waits for its agent to come back.
-pub(crate) const PARK_FOR: Duration = Duration::from_secs(300);
 
 /// Prefix of every `requestState` Berth issues.
 pub(crate) const STATE_PREFIX: &str = "v1.";
-
-/// A backend request waiting for the agent's answer.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct PendingInput {
-    /// Key in `inputRequests` / `inputResponses`.
-    pub key: String,
-    /// The backend's JSON-RPC id of its request.
-    pub backend_request_id: Box<RawValue>,
-    /// `sampling/createMessage`, `elicitation/create` or `roots/list`.
-    pub method: String,
-    /// The request as shown to the agent (`{method, params}`).
-    pub shown: Value,
-}
-
-/// A parked backend call.
-pub(crate) struct Continuation {
-    /// The hosting session running the call.
-    pub session: Arc<HostingSession>,
-    /// Backend id of the parked call.
-    pub backend_id: u64,
-    /// The call's event stream.
-    pub stream: Arc<EventStream>,
-    /// Stream position already consumed.
-    pub after: u64,
-    /// Questions not yet answered.
-    pub pending: Vec<PendingInput>,
-    /// Round number (1 for the first input_required).
-    pub round: u32,
-    /// Digest binding the state to principal, method and target.
-    pub digest: String,
-    /// Progress token mapping of the original call (backend raw, agent raw).
-    pub progress: Option<(Box<str>, Box<RawValue>)>,
-    /// Counter for generated input keys.
-    pub key_seq: u32,
-    expires: Instant,
-    /// A copy is sealed in the shared store (to be consumed with it).
-    stored: bool,
-}
 
 /// Parked calls: this pod's in memory, and (with a shared store) every
 /// pod's in the store.
@@ -136,19 +97,6 @@ pub(crate) enum ContinuationError {
     /// The shared store could not be reached to take the call.
     #[error("the session store is unavailable: {0}")]
     Store(String),
-}
-
-/// Why a `requestState` was refused.
-#[derive(Debug)]
-pub(crate) enum StateError {
-    /// Not `v1.<id>.<sealed>`.
-    Malformed,
-    /// The seal does not open for this principal.
-    Sealed,
-    /// No parked call has that id (used, expired or another pod's).
-    Unknown,
-    /// It was issued for another call or round.
-    Mismatch,
 }
 
 // === impl Continuations ===
@@ -294,33 +242,6 @@ impl Continuations {
             c.session
                 .cancel(c.backend_id, "the agent did not answer the input request")
                 .await;
-        }
-    }
-}
-
-// === impl Continuation ===
-
-impl Continuation {
-    /// A new continuation (not yet parked).
-    pub(crate) fn new(
-        session: Arc<HostingSession>,
-        backend_id: u64,
-        stream: Arc<EventStream>,
-        digest: String,
-        progress: Option<(Box<str>, Box<RawValue>)>,
-    ) -> Self {
-        Continuation {
-            session,
-            backend_id,
-            stream,
-            after: 0,
-            pending: Vec::new(),
-            round: 0,
-            digest,
-            progress,
-            key_seq: 0,
-            expires: Instant::now() + PARK_FOR,
-            stored: false,
         }
     }
 }

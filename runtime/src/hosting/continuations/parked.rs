@@ -11,7 +11,7 @@
 //! a 2026-07-28 retry restates it, and the digest (in the state and here)
 //! binds the retry to its method, target and arguments.
 //!
-//! May import: `hosting::{route, session}`, and the parent `continuations`
+//! May import: `hosting::{route, session}`, `continuations::continuation`
 //! (the in-memory shape).
 
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use berth_session_store::{KeyRing, SessionBinding};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::{Continuation, PARK_FOR, PendingInput, StateError};
+use super::continuation::{Continuation, PARK_FOR, PendingInput, StateError};
 use crate::hosting::route::Route;
 use crate::hosting::session::HostingSession;
 

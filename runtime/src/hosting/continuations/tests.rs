@@ -1,10 +1,17 @@
 use std::sync::Arc;
+use std::time::Duration;
 
-use berth_session_store::{MemoryStore, SealedStore};
+use berth_session_store::{KeyRing, MemoryStore, SealedStore};
 use bytes::Bytes;
+use serde_json::value::RawValue;
 
-use super::*;
+use super::continuation::PARK_FOR;
+use super::{
+    Continuation, ContinuationError, Continuations, PendingInput, Retry, STATE_PREFIX, parked,
+};
 use crate::backend::InboundSink;
+use crate::hosting::route::Route;
+use crate::hosting::session::HostingSession;
 use crate::hosting::stream::Next;
 use crate::hosting::testing::{keys, route, session};
 
