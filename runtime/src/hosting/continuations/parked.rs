@@ -147,7 +147,7 @@ pub(super) fn binding(keys: &KeyRing, route: &Route, id: &str) -> SessionBinding
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| millis(d))
+        .map_or(0, millis)
 }
 
 fn millis(d: Duration) -> u64 {
