@@ -90,6 +90,8 @@ impl App {
             )?),
         };
         let shared_store = store.store().clone();
+        // Parked 2026-07-28 calls are sealed where other pods find them.
+        let parked_calls = (config.store.url != "memory").then(|| store.clone());
         let servers = ServerTable::from_config(&config);
         let deps = SessionDeps {
             backend: backend.clone(),
@@ -123,7 +125,7 @@ impl App {
             sessions.clone(),
             shutdown.clone(),
         ));
-        let continuations = Continuations::default();
+        let continuations = Continuations::new(parked_calls);
         tokio::spawn(tasks::sweep_continuations(
             continuations.clone(),
             shutdown.clone(),

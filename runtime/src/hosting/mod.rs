@@ -26,7 +26,8 @@
 //!   store; `record`: the sealed session record.
 //! - `handshake`: `initialize` driven against a session's server;
 //!   `probe`: listing a version's capabilities for its approval.
-//! - `continuations`: 2026-07-28 calls parked for agent input.
+//! - `continuations`: 2026-07-28 calls parked for agent input (sealed in
+//!   the shared store too, so a retry completes on any pod).
 //! - `directory`: which sessions each pod runs (the control plane's
 //!   sessions API), published per pod to the shared store.
 //! - `error`: [`HostingError`].
@@ -55,7 +56,7 @@ mod upkeep;
 #[cfg(test)]
 pub(crate) use self::continuations::StateError;
 pub(crate) use self::continuations::{
-    Continuation, ContinuationError, Continuations, PendingInput, STATE_PREFIX,
+    Continuation, ContinuationError, Continuations, PendingInput, Retry, STATE_PREFIX,
 };
 pub(crate) use self::directory::{PUBLISH_EVERY, SessionEntry};
 pub(crate) use self::error::HostingError;

@@ -11,14 +11,15 @@
 //! both kept in the sealed record) or starts and initializes a new instance.
 //! With the embedded memory store, each pod simply runs its own.
 //!
-//! May import: `hosting::{sessions, start, route, session, record, error}`,
-//! `cluster`, `protocol`.
+//! May import: `hosting::{sessions, start, route, session, record, journal,
+//! error}`, `cluster`, `protocol`.
 
 use std::sync::Arc;
 
 use berth_session_store::Error as StoreError;
 
 use super::error::HostingError;
+use super::journal::Restored;
 use super::record::SessionRecord;
 use super::route::Route;
 use super::session::{BackendSetup, HostingSession};
@@ -121,7 +122,10 @@ impl Sessions {
             },
             (false, None) => return Ok(None),
         };
-        let (session, labels) = self.prepare(route, true, None)?;
+        // Numbered from a fresh epoch, like any takeover: the instance may
+        // still be working on the previous owner's calls (a parked call a
+        // retry resumes here keeps its id), and no new call may share one.
+        let (session, labels) = self.prepare(route, true, Some(Restored::default()))?;
         let spec = self.session_spec(route);
         let Some(instance) = self
             .shared

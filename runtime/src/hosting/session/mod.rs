@@ -414,6 +414,26 @@ impl HostingSession {
         self.routing.lock().park(backend_id, until)
     }
 
+    /// Takes charge of a call the backend got from another pod (a parked
+    /// 2026-07-28 call whose pod went away, on the instance this session
+    /// re-attached): its answer goes to `stream`. This session numbers its
+    /// own calls above it from now on. `false` if the id is pending here
+    /// already or the session has ended.
+    pub(crate) fn adopt(
+        &self,
+        backend_id: u64,
+        client_id: Box<RawValue>,
+        stream: Arc<EventStream>,
+        timeout: Duration,
+        progress_token: Option<Box<str>>,
+    ) -> bool {
+        self.next_backend_id
+            .fetch_max(backend_id.saturating_add(1), Ordering::Relaxed);
+        self.routing
+            .lock()
+            .adopt(backend_id, client_id, stream, timeout, progress_token)
+    }
+
     /// Resumes a parked request with a fresh deadline.
     pub(crate) fn unpark(&self, backend_id: u64, timeout: Duration) -> bool {
         self.routing.lock().unpark(backend_id, timeout)

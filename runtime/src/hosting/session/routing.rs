@@ -141,6 +141,23 @@ impl Routing {
         Ok(())
     }
 
+    /// Registers a request another pod sent to the backend as
+    /// `backend_id` (a parked call whose pod went away); `false` when that
+    /// id is pending here already or the session has ended.
+    pub(super) fn adopt(
+        &mut self,
+        backend_id: u64,
+        client_id: Box<RawValue>,
+        stream: Arc<EventStream>,
+        timeout: Duration,
+        progress_token: Option<Box<str>>,
+    ) -> bool {
+        !self.pending.contains_key(&backend_id)
+            && self
+                .register(backend_id, client_id, stream, timeout, progress_token, "")
+                .is_ok()
+    }
+
     /// Takes a pending request out (answered, cancelled or failed).
     pub(super) fn take(&mut self, backend_id: u64) -> Option<Pending> {
         let p = self.pending.remove(&backend_id)?;
@@ -328,6 +345,28 @@ mod tests {
         let s = r.open_stream(8);
         let refused = r.register(3, raw("3"), s, Duration::from_secs(1), None, "x");
         assert_eq!(refused.unwrap_err(), "the MCP server instance ended");
+    }
+
+    #[tokio::test]
+    async fn an_adopted_call_is_answered_here_unless_its_id_is_taken() {
+        let (mut r, _) = routing_with(&[5]);
+        let s = r.open_stream(8);
+        assert!(
+            !r.adopt(5, raw("\"x\""), s.clone(), Duration::from_secs(9), None),
+            "id 5 is pending here"
+        );
+        let tok: Box<str> = "\"berth-7\"".into();
+        assert!(r.adopt(
+            7,
+            raw("\"x\""),
+            s.clone(),
+            Duration::from_secs(9),
+            Some(tok)
+        ));
+        assert_eq!(r.stream_of(7).unwrap().id(), s.id());
+        assert_eq!(r.target(Some(&raw("\"berth-7\""))).unwrap().id(), s.id());
+        r.close("ended");
+        assert!(!r.adopt(8, raw("1"), s, Duration::from_secs(9), None));
     }
 
     #[tokio::test(start_paused = true)]

@@ -66,8 +66,8 @@ impl Driver {
     }
 
     /// Immediately answers `input_required` for questions still open.
-    pub(super) fn ask_again(mut self) -> Frame {
-        self.input_required()
+    pub(super) async fn ask_again(mut self) -> Frame {
+        self.input_required().await
     }
 
     /// The next frame, or `None` after the final one.
@@ -83,7 +83,7 @@ impl Driver {
             let next = match self.gather_until {
                 Some(t) => match tokio::time::timeout_at(t, stream.next_after(after)).await {
                     Ok(n) => n,
-                    Err(_) => return Some(self.input_required()),
+                    Err(_) => return Some(self.input_required().await),
                 },
                 None if self.is_native_listen() => tokio::select! {
                     n = stream.next_after(after) => n,
@@ -265,7 +265,7 @@ impl Driver {
         None
     }
 
-    fn input_required(&mut self) -> Frame {
+    async fn input_required(&mut self) -> Frame {
         self.done = true;
         let Some(mut cont) = self.cont.take() else {
             return Frame::Final(Bytes::new(), StatusCode::OK);
@@ -282,6 +282,7 @@ impl Driver {
             .app
             .continuations()
             .park(&keys, &self.call.route, cont)
+            .await
         {
             Ok(state) => {
                 let result = serde_json::json!({

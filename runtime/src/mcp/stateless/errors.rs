@@ -18,6 +18,25 @@ pub(super) fn continuation_error(e: &ContinuationError) -> RpcError {
     match e {
         ContinuationError::Seal(_) => RpcError::new(ErrorCode::InternalError, e.to_string()),
         ContinuationError::Refused(_) => refused_state(),
+        ContinuationError::Lost => RpcError::new(
+            ErrorCode::InvalidParams,
+            "Invalid params: the call behind requestState was lost: the Berth pod holding it went away and the MCP server instance running it did not survive; start the request again without requestState and inputResponses",
+        )
+        .with_data(serde_json::json!({"reason": "lost"})),
+        ContinuationError::Store(_) => RpcError::new(
+            ErrorCode::BackendUnavailable,
+            "the session store could not be reached to resume the call behind requestState; retry the same request",
+        )
+        .with_data(serde_json::json!({"retryable": true})),
+    }
+}
+
+/// The HTTP status of a continuation that could not be taken.
+pub(super) fn continuation_status(e: &ContinuationError) -> StatusCode {
+    match e {
+        ContinuationError::Refused(_) | ContinuationError::Lost => StatusCode::BAD_REQUEST,
+        ContinuationError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ContinuationError::Seal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -57,6 +76,18 @@ mod tests {
         assert!(!e.message.contains("Mismatch"));
         let e = continuation_error(&ContinuationError::Seal("no key".into()));
         assert_eq!(e.code.code(), -32603);
+        let lost = ContinuationError::Lost;
+        let e = continuation_error(&lost);
+        assert_eq!(e.code.code(), -32602);
+        assert!(e.message.contains("was lost"), "{}", e.message);
+        assert!(
+            e.message.contains("start the request again"),
+            "{}",
+            e.message
+        );
+        assert_eq!(continuation_status(&lost), StatusCode::BAD_REQUEST);
+        let down = ContinuationError::Store("down".into());
+        assert_eq!(continuation_status(&down), StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[tokio::test]

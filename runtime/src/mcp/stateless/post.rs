@@ -8,13 +8,15 @@
 use std::sync::Arc;
 
 use axum::response::Response;
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use serde_json::Value;
 
 use super::call::{self, Call, ServerState};
 use super::discover::discover;
 use super::driver::Driver;
-use super::errors::{continuation_error, forward_failed, refused_state, rejected, start_failed};
+use super::errors::{
+    continuation_error, continuation_status, forward_failed, refused_state, rejected, start_failed,
+};
 use super::input;
 use super::listen::listen;
 use super::param_headers;
@@ -22,7 +24,7 @@ use super::principal::{self, Ensured};
 use super::reply::{respond, single};
 use super::sealed_state;
 use super::validate::{Outcome, StatelessRequest, validate};
-use crate::hosting::{HostingSession, Route, STATE_PREFIX};
+use crate::hosting::{HostingSession, Retry, Route, STATE_PREFIX};
 use crate::http::{Admitted, AppState, accepted, check_post_media};
 use crate::jsonrpc::{ErrorCode, RpcError};
 
@@ -137,14 +139,18 @@ async fn forward(
     let driver = match state {
         Some(state) if state.starts_with(STATE_PREFIX) => {
             let keys = app.sessions().keys();
-            let cont = match app
-                .continuations()
-                .take(keys, &call.route, &state, &call.digest)
-            {
+            let retry = Retry {
+                route: &call.route,
+                session: &call.session,
+                state: &state,
+                digest: &call.digest,
+                request_id: &call.req.id,
+            };
+            let cont = match app.continuations().take(keys, retry).await {
                 Ok(c) => c,
                 Err(e) => {
                     return crate::http::rpc_error(
-                        StatusCode::BAD_REQUEST,
+                        continuation_status(&e),
                         Some(&call.req.id),
                         continuation_error(&e),
                     );
@@ -161,7 +167,7 @@ async fn forward(
             {
                 Err(frame) => return single(frame),
                 Ok((cont, true)) => Driver::new(call, cont),
-                Ok((cont, false)) => return single(Driver::new(call, cont).ask_again()),
+                Ok((cont, false)) => return single(Driver::new(call, cont).ask_again().await),
             }
         }
         _ => match call::start(
