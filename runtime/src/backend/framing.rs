@@ -3,14 +3,17 @@
 //! [`LineReader`] yields one line at a time, without copying more than once,
 //! and never buffers more than the configured limit: an oversized line is
 //! skipped to its end and reported, so a server that floods megabyte lines
-//! cannot pin memory.
+//! cannot pin memory. While it skips, an [`AnswerScan`] notes which request
+//! the line answered, so that request fails at once (see [`read_lines`]).
 //!
-//! May import: `backend` shapes (the inbound sink).
+//! May import: `backend` shapes (the inbound sink), `backend::answer_scan`.
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use super::answer_scan::AnswerScan;
 
 /// One framing step's outcome.
 #[derive(Debug, PartialEq, Eq)]
@@ -31,6 +34,8 @@ pub struct LineReader<R> {
     /// Return empty lines and keep surrounding whitespace (SSE framing,
     /// where a blank line ends an event); only a trailing `\r` is removed.
     raw: bool,
+    /// What the line being skipped (or the last one skipped) answered.
+    scan: AnswerScan,
 }
 
 // === impl LineReader ===
@@ -43,6 +48,7 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             limit,
             buf: BytesMut::new(),
             raw: false,
+            scan: AnswerScan::default(),
         }
     }
 
@@ -54,6 +60,24 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             raw: true,
             ..LineReader::new(inner, limit)
         }
+    }
+
+    /// The backend-side id of the request the last [`Frame::Oversized`]
+    /// line answered, if it was a response with such an id (see
+    /// [`AnswerScan`]).
+    pub fn oversized_answers(&self) -> Option<u64> {
+        self.scan.answers()
+    }
+
+    /// Starts skipping a line: what was buffered, then `more`, go to a
+    /// fresh scan (not in raw mode), then away.
+    fn start_discarding(scan: &mut AnswerScan, buf: &mut BytesMut, raw: bool, more: &[u8]) {
+        *scan = AnswerScan::default();
+        if !raw {
+            scan.feed(buf);
+            scan.feed(more);
+        }
+        buf.clear();
     }
 
     /// Reads the next frame. Empty lines are skipped (unless [`raw`](Self::raw)).
@@ -77,12 +101,20 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
                 match memchr::memchr(b'\n', available) {
                     Some(pos) => {
                         if let Some(n) = discarding {
+                            if !self.raw {
+                                self.scan.feed(&available[..pos]);
+                            }
                             self.inner.consume(pos + 1);
                             return Ok(Frame::Oversized(n + pos));
                         }
                         if self.buf.len() + pos > self.limit {
                             let n = self.buf.len() + pos;
-                            self.buf.clear();
+                            Self::start_discarding(
+                                &mut self.scan,
+                                &mut self.buf,
+                                self.raw,
+                                &available[..pos],
+                            );
                             self.inner.consume(pos + 1);
                             return Ok(Frame::Oversized(n));
                         }
@@ -94,9 +126,17 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
                         let len = available.len();
                         if let Some(n) = discarding.as_mut() {
                             *n += len;
+                            if !self.raw {
+                                self.scan.feed(available);
+                            }
                         } else if self.buf.len() + len > self.limit {
                             discarding = Some(self.buf.len() + len);
-                            self.buf.clear();
+                            Self::start_discarding(
+                                &mut self.scan,
+                                &mut self.buf,
+                                self.raw,
+                                available,
+                            );
                         } else {
                             self.buf.extend_from_slice(available);
                         }
@@ -125,7 +165,11 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
 
 /// Reads a server's output as lines until EOF, handing each message (or
 /// the reason it was dropped) to `sink`; returns how many lines it read
-/// (0: the server never wrote anything).
+/// (0: the server never wrote anything). A line over `limit` is skipped,
+/// and the request it answered (if it names one) fails at once through
+/// [`InboundSink::on_oversized`].
+///
+/// [`InboundSink::on_oversized`]: crate::backend::InboundSink::on_oversized
 pub(crate) async fn read_lines<R>(
     reader: R,
     limit: usize,
@@ -144,9 +188,14 @@ where
             }
             Ok(Frame::Oversized(n)) => {
                 read += 1;
-                sink.on_garbage(&format!(
-                    "server wrote a {n}-byte message, over the {limit}-byte limit"
-                ));
+                sink.on_oversized(
+                    lines.oversized_answers(),
+                    &format!(
+                        "the MCP server wrote a {n}-byte message, over the {limit}-byte limit \
+                         on server messages; raise `limits.max_message_bytes` in Berth's \
+                         configuration, or ask the server for less"
+                    ),
+                );
             }
             Ok(Frame::Eof) => return read,
             Err(e) => {
@@ -247,6 +296,27 @@ mod tests {
         let out = frames(&input, 16).await;
         assert_eq!(out[0], Frame::Oversized(100));
         assert_eq!(out[1], Frame::Line(Bytes::from_static(b"{\"ok\":true}")));
+    }
+
+    #[tokio::test]
+    async fn an_oversized_line_tells_which_request_it_answered() {
+        let big = "x".repeat(100);
+        let input = format!(
+            "{{\"result\":\"{big}\",\"jsonrpc\":\"2.0\",\"id\":41}}\n\
+             {{\"id\":42,\"result\":\"{big}\"}}\n\
+             {{\"id\":43,\"method\":\"sampling/createMessage\",\"params\":\"{big}\"}}\n\
+             {{\"id\":44}}\n"
+        );
+        let reader = tokio::io::BufReader::with_capacity(8, input.as_bytes());
+        let mut r = LineReader::new(reader, 64);
+        for expected in [Some(41), Some(42), None] {
+            assert!(matches!(r.next_frame().await.unwrap(), Frame::Oversized(_)));
+            assert_eq!(r.oversized_answers(), expected);
+        }
+        assert_eq!(
+            r.next_frame().await.unwrap(),
+            Frame::Line(Bytes::from_static(b"{\"id\":44}"))
+        );
     }
 
     #[tokio::test]

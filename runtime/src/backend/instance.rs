@@ -14,6 +14,14 @@ pub(crate) trait InboundSink: Send + Sync + 'static {
     fn on_message(&self, line: Bytes);
     /// The server wrote something that is not a usable message.
     fn on_garbage(&self, reason: &str);
+    /// The server wrote a message over the size limit, which was dropped
+    /// unread; `answers` is the backend-side id of the request it answered,
+    /// if it was a response naming one. `reason` says what happened and
+    /// which setting to raise. Default: reported like garbage.
+    fn on_oversized(&self, answers: Option<u64>, reason: &str) {
+        let _ = answers;
+        self.on_garbage(reason);
+    }
     /// The instance is gone; no more calls follow.
     fn on_exit(&self, reason: String);
 }

@@ -14,7 +14,8 @@
 //!
 //! # Layout
 //! - `spec`, `instance`, `error`, `traits`: the shapes every backend shares.
-//! - `framing`: newline-delimited JSON-RPC reading with a size limit.
+//! - `framing`: newline-delimited JSON-RPC reading with a size limit;
+//!   `answer_scan` finds which request an oversized line answered.
 //! - `process`: one child process per instance over stdio.
 //! - `docker`: one hardened container per instance (bollard).
 //! - `kubernetes`: one hardened Pod per instance (kube).
@@ -26,6 +27,7 @@
 //! - `pin`: pinning an executable to its SHA-256 (images are pinned by
 //!   `docker`).
 
+mod answer_scan;
 mod delivery;
 mod docker;
 mod error;

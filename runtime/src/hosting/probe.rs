@@ -34,8 +34,14 @@ impl InboundSink for Collect {
     fn on_garbage(&self, reason: &str) {
         tracing::debug!(reason, "probed server wrote garbage");
     }
+    fn on_oversized(&self, answers: Option<u64>, reason: &str) {
+        // The listing cannot be had whole: fail it now, not at the timeout.
+        if answers.is_some() {
+            let _ = self.0.send(Err(reason.to_owned()));
+        }
+    }
     fn on_exit(&self, reason: String) {
-        let _ = self.0.send(Err(reason));
+        let _ = self.0.send(Err(format!("the server exited ({reason})")));
     }
 }
 
@@ -127,7 +133,7 @@ async fn request(
     send(outbound, Bytes::from(msg.to_string())).await?;
     let method = msg["method"].as_str().unwrap_or_default().to_owned();
     while let Some(next) = rx.recv().await {
-        let line = next.map_err(|reason| format!("the server exited during {method}: {reason}"))?;
+        let line = next.map_err(|reason| format!("{method} failed: {reason}"))?;
         let Ok(reply) = serde_json::from_slice::<Value>(&line) else {
             continue;
         };

@@ -490,7 +490,7 @@ impl Bridge {
             let chunk = chunk.map_err(|e| format!("reading the server's answer failed: {e}"))?;
             if body.len() + chunk.len() > self.limit {
                 return Err(format!(
-                    "the server's answer is over the {}-byte message limit",
+                    "the server's answer is over the {}-byte message limit; raise `limits.max_message_bytes` in Berth's configuration, or ask the server for less",
                     self.limit
                 ));
             }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::HostingSession;
 use crate::backend::InboundSink;
-use crate::jsonrpc::{self, Envelope, Kind};
+use crate::jsonrpc::{self, Envelope, ErrorCode, Kind, RpcError};
 use crate::protocol::{META_DEPRECATION, META_SUBSCRIPTION_ID};
 
 // === impl HostingSession (routing what the backend sends) ===
@@ -99,6 +99,18 @@ impl InboundSink for HostingSession {
     fn on_garbage(&self, reason: &str) {
         let reason: String = reason.chars().take(200).collect();
         tracing::warn!(session = %self.identity.label, reason = %reason, "ignored server output");
+    }
+
+    /// The request the oversized message answered fails now, with the
+    /// reason (the limit and the setting to raise); the session goes on.
+    fn on_oversized(&self, answers: Option<u64>, reason: &str) {
+        tracing::warn!(session = %self.identity.label, answers, %reason, "dropped an oversized server message");
+        let Some(p) = answers.and_then(|id| self.routing.lock().take(id)) else {
+            return;
+        };
+        let err = RpcError::new(ErrorCode::InternalError, reason)
+            .with_data(serde_json::json!({"retryable": false}));
+        p.fail(&err);
     }
 
     fn on_exit(&self, reason: String) {
