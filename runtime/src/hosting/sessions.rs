@@ -18,7 +18,7 @@ use berth_session_store::{KeyRing, SealedStore, SessionBinding};
 use tokio_util::sync::CancellationToken;
 
 use super::error::HostingError;
-use super::failures::StartFailures;
+use super::failures::{HoldScope, StartFailures};
 use super::gate::StartGate;
 use super::route::Route;
 use super::session::HostingSession;
@@ -249,18 +249,39 @@ impl Sessions {
         Ok(spec)
     }
 
-    /// Remembers that `server` failed to start (spawn error, exit or
-    /// refusal before `initialize` completed), so new sessions of this
-    /// definition fail fast.
-    pub(crate) fn record_start_failure(&self, server: &HostedServer, reason: &str) {
-        self.shared
-            .failures
-            .record(&server.tenant, &server.name, server.definition, reason);
+    /// Remembers that `server` could not be started at all (its command
+    /// or image is missing, the spawn failed): new sessions of this
+    /// definition fail fast, for everyone.
+    pub(super) fn record_start_failure(&self, server: &HostedServer, reason: &str) {
+        self.shared.failures.record(
+            &server.tenant,
+            &server.name,
+            HoldScope::Server,
+            server.definition,
+            reason,
+        );
     }
 
-    /// Forgets start failures of `server` (it initialized fine).
-    pub(crate) fn clear_start_failure(&self, server: &HostedServer) {
-        self.shared.failures.clear(&server.tenant, &server.name);
+    /// Remembers that `server`'s instance ended while it was being
+    /// initialized for `subject`: that principal's new sessions of this
+    /// definition fail fast. Only that principal's: what it sent may be
+    /// what ended the instance, and one agent must not lock out others.
+    pub(crate) fn record_ended_at_start(&self, server: &HostedServer, subject: &str, reason: &str) {
+        self.shared.failures.record(
+            &server.tenant,
+            &server.name,
+            HoldScope::Principal(subject),
+            server.definition,
+            reason,
+        );
+    }
+
+    /// Forgets start failures of `server` that hold `subject` (it
+    /// initialized fine).
+    pub(crate) fn clear_start_failure(&self, server: &HostedServer, subject: &str) {
+        self.shared
+            .failures
+            .clear(&server.tenant, &server.name, subject);
     }
 
     /// Ends a session: removes it, stops its instance, deletes its record.

@@ -144,9 +144,12 @@ impl Sessions {
         if self.shared.table.len() >= settings.max_sessions {
             return Err(HostingError::AtSessionLimit);
         }
-        self.shared
-            .failures
-            .check(route.tenant(), route.server_name(), route.server.definition)?;
+        self.shared.failures.check(
+            route.tenant(),
+            route.server_name(),
+            &route.subject,
+            route.server.definition,
+        )?;
         let label = route
             .record_key()
             .as_str()
@@ -175,7 +178,8 @@ impl Sessions {
     }
 
     /// Maps a failed start to the agent's error (and remembers hard
-    /// failures so new sessions fail fast).
+    /// failures, which no agent input reaches, so new sessions of the
+    /// server fail fast for everyone).
     pub(super) fn start_error(&self, route: &Route, e: BackendError) -> HostingError {
         tracing::warn!(tenant = route.tenant(), server = route.server_name(), error = %e, "server instance failed to start");
         if !matches!(

@@ -5,7 +5,8 @@
 //! It speaks the session era only (`server/discover` is -32601). It
 //! answers `initialize` (with instruction-shaped `instructions`; a
 //! `clientInfo` whose name or version is not a string is -32602, as an SDK
-//! server would refuse it),
+//! server would refuse it; a `clientInfo` named `crash` makes it exit with
+//! status 9 before answering, as a server with a crash bug would),
 //! `tools/list` (with an instruction-shaped tool description) and these
 //! `tools/call` names:
 //! - `inject`: a result whose texts are instruction-shaped: a fake system
@@ -83,6 +84,9 @@ fn handle(msg: &Value, share: Option<&Path>, out: &Out) {
     match method {
         "initialize" => {
             let info = &msg["params"]["clientInfo"];
+            if info["name"] == "crash" {
+                std::process::exit(9);
+            }
             let well_formed =
                 info.is_null() || (info["name"].is_string() && info["version"].is_string());
             if !well_formed {

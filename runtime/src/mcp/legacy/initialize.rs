@@ -50,19 +50,20 @@ pub(super) async fn initialize(
         .and_then(|init| init.protocol_version);
     let Some(version) = version else {
         // The server refused to initialize, did not answer, or ended:
-        // no session. Only an instance that ended makes new sessions
-        // fail fast for a while: a live server refusing (or choking
-        // on) *this* agent's initialize says nothing about anyone
-        // else's, and one agent must not lock the others out.
+        // no session. Only an instance that ended makes this agent's new
+        // sessions fail fast for a while, and only this agent's: a
+        // server refusing (or choking on) *this* agent's initialize says
+        // nothing about anyone else's, and one agent must not lock the
+        // others out.
         if new.session.closed_reason().is_some() {
             let reason = jsonrpc::error_message(&event.data)
                 .unwrap_or_else(|| "the MCP server failed to initialize".into());
-            sessions.record_start_failure(&server, &reason);
+            sessions.record_ended_at_start(&server, &principal.subject, &reason);
         }
         sessions.remove(&new.route).await;
         return json(StatusCode::OK, event.data);
     };
-    sessions.clear_start_failure(&server);
+    sessions.clear_start_failure(&server, &principal.subject);
     new.session.set_protocol_version(&version);
     let params = env.params.map(|p| p.get()).unwrap_or_default();
     if let Err(e) = sessions.commit_legacy(&new, &version, params).await {

@@ -113,6 +113,7 @@ pub(super) async fn ensure(
         return match setup {
             Ok(_) => {
                 if fresh {
+                    sessions.clear_start_failure(s, &route.subject);
                     let params = sent.unwrap_or_default();
                     sessions.save_principal(&route, &session, &params).await;
                 }
@@ -125,9 +126,9 @@ pub(super) async fn ensure(
 }
 
 /// Ends a session whose server could not be set up; returns why. Only an
-/// instance that ended counts as a server that cannot start (see
-/// `mcp::legacy`): the agent's clientInfo is in Berth's `initialize`, and
-/// one agent must not lock the others out.
+/// instance that ended counts as a server that cannot start, and only for
+/// this principal (see `mcp::legacy`): the agent's clientInfo is in
+/// Berth's `initialize`, and one agent must not lock the others out.
 async fn failed(
     app: &AppState,
     server: &HostedServer,
@@ -137,7 +138,7 @@ async fn failed(
 ) -> HostingError {
     let sessions = app.sessions();
     if session.closed_reason().is_some() {
-        sessions.record_start_failure(server, &e.to_string());
+        sessions.record_ended_at_start(server, &route.subject, &e.to_string());
     }
     sessions.remove(route).await;
     e
