@@ -269,7 +269,15 @@ impl App {
             control,
             self.config.control.max_body_bytes,
         ));
-        crate::http::serve(listener, router, &self.config.limits, self.shutdown.clone()).await;
+        let proxies = crate::http::TrustedProxies::new(&self.config.security.trusted_proxies);
+        crate::http::serve(
+            listener,
+            router,
+            &self.config.limits,
+            proxies,
+            self.shutdown.clone(),
+        )
+        .await;
         sessions.shutdown_all().await;
         sessions.backend().drain().await;
         cluster.retire().await;

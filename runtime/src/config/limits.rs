@@ -1,5 +1,5 @@
 //! `[limits]` (what protects Berth from clients and servers) and
-//! `[security]` (Origin and Host checks).
+//! `[security]` (Origin and Host checks, trusted proxies).
 //!
 //! May import: nothing else in the crate.
 
@@ -53,6 +53,11 @@ pub struct Security {
     /// Host header values allowed besides the public URL's host (and
     /// loopback names when listening on loopback).
     pub allowed_hosts: Vec<String>,
+    /// Address blocks (`10.0.0.0/8`, `127.0.0.1/32`) of the proxies in
+    /// front of Berth. A request whose TCP peer is in one has the host it
+    /// was sent to read from `Forwarded: host=` (RFC 7239) or else
+    /// `X-Forwarded-Host`; from any other peer those headers are ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 // === impl Limits ===

@@ -16,10 +16,12 @@
 //! - `root`: [`Config`] and its defaults; `limits`, `auth`, `store`,
 //!   `backend`, `control`, `server`, `vault`: its sections.
 //! - `load`: file + environment (`env`) + validation (`validate`).
-//! - `values`: sizes and names; `error`: [`ConfigError`].
+//! - `values`: sizes and names; `cidr`: address blocks (trusted proxies);
+//!   `error`: [`ConfigError`].
 
 mod auth;
 mod backend;
+mod cidr;
 mod control;
 mod env;
 mod error;
@@ -34,6 +36,7 @@ mod vault;
 
 pub(crate) use self::auth::AuthMode;
 pub(crate) use self::backend::{BackendKind, DockerConfig, KubernetesConfig};
+pub(crate) use self::cidr::Cidr;
 pub(crate) use self::control::ControlConfig;
 pub use self::error::ConfigError;
 pub(crate) use self::limits::Limits;

@@ -302,3 +302,26 @@ fn env_values_that_look_like_numbers_stay_text_where_text_is_wanted() {
     let e = Config::load(None, env(&[("BERTH_LIMITS__MAX_SESSIONS", "many")])).unwrap_err();
     assert!(e.to_string().contains("limits.max_sessions"), "{e}");
 }
+
+#[test]
+fn trusted_proxies_are_address_blocks() {
+    let c = Config::load(
+        None,
+        env(&[(
+            "BERTH_SECURITY__TRUSTED_PROXIES",
+            r#"["10.0.0.0/8", "127.0.0.1", "fd00::/8"]"#,
+        )]),
+    )
+    .unwrap();
+    assert_eq!(c.security.trusted_proxies.len(), 3);
+    for bad in [
+        r#"["10.0.0.1/8"]"#,
+        r#"["mcp.example.com"]"#,
+        r#"["10.0.0.0/40"]"#,
+    ] {
+        let e = Config::load(None, env(&[("BERTH_SECURITY__TRUSTED_PROXIES", bad)]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("security.trusted_proxies"), "{bad}: {e}");
+    }
+}

@@ -6,6 +6,7 @@
 
 use super::auth::AuthMode;
 use super::backend::BackendKind;
+use super::cidr::Cidr;
 use super::error::ConfigError;
 use super::root::Config;
 use super::server::{ServerConfig, Transport};
@@ -44,6 +45,9 @@ impl Config {
             if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
                 return Err(key("public_url", "must be an http(s) URL with a host"));
             }
+        }
+        for block in &self.security.trusted_proxies {
+            Cidr::parse(block).map_err(|m| key("security.trusted_proxies", &m))?;
         }
         if self.limits.max_body_bytes < 1024 {
             return Err(key("limits.max_body_bytes", "must be at least 1024"));

@@ -1,5 +1,6 @@
 //! Host and Origin validation: DNS-rebinding protection (403 for a Host
-//! or Origin Berth does not serve).
+//! or Origin Berth does not serve). Behind a trusted proxy, `Host` already
+//! holds the host it forwarded (`http::forwarded`).
 //!
 //! May import: `http::reply`, `jsonrpc`.
 
@@ -69,7 +70,7 @@ impl HostPolicy {
                 return Err(reply::error(
                     StatusCode::FORBIDDEN,
                     ErrorCode::InvalidRequest,
-                    "Forbidden: Host header is not allowed (DNS-rebinding protection); add it to security.allowed_hosts if this is intended",
+                    "Forbidden: Host header (or the host a trusted proxy forwarded) is not allowed (DNS-rebinding protection); add it to security.allowed_hosts if this is intended",
                 ));
             }
         }

@@ -5,8 +5,10 @@
 //! telling HTTP/1 from HTTP/2 waits for the client's first bytes without a
 //! limit; so a connection gets `limits.header_read_timeout` from accept to
 //! deliver its first request, or it is closed (idle sockets cannot pile up).
+//! Every request carries its connection's [`PeerAddr`]; with trusted
+//! proxies, [`forwarded_host`] runs before the router.
 //!
-//! May import: `config` (the limits).
+//! May import: `config` (the limits), `http::forwarded`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,16 +24,27 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use super::forwarded::{PeerAddr, TrustedProxies, forwarded_host};
 use crate::config::Limits;
 
 /// Serves `router` on `listener` until `shutdown` fires, then drains open
-/// connections for at most `limits.shutdown_grace`.
+/// connections for at most `limits.shutdown_grace`. Requests from
+/// `proxies` have the host they forwarded put in `Host` first.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: &Limits,
+    proxies: TrustedProxies,
     shutdown: CancellationToken,
 ) {
+    let router = if proxies.is_empty() {
+        router
+    } else {
+        router.layer(axum::middleware::from_fn_with_state(
+            proxies,
+            forwarded_host,
+        ))
+    };
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -48,7 +61,7 @@ pub(crate) async fn serve(
             a = listener.accept() => a,
             _ = shutdown.cancelled() => break,
         };
-        let (stream, _peer) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
@@ -61,8 +74,9 @@ pub(crate) async fn serve(
         let first_request = Arc::new(Notify::new());
         let arrived = first_request.clone();
         let service =
-            TowerToHyperService::new(router.clone().map_request(move |req: Request<_>| {
+            TowerToHyperService::new(router.clone().map_request(move |mut req: Request<_>| {
                 arrived.notify_one();
+                req.extensions_mut().insert(PeerAddr(peer));
                 req
             }));
         let conn = builder

@@ -16,12 +16,14 @@
 //! - `reply`: responses; `sse`: SSE bodies from event streams; `errors`:
 //!   hosting errors as JSON-RPC errors.
 //! - `locate`: a session here, on its owner pod, or gone.
-//! - `listener`: the hyper connection loop and graceful drain.
+//! - `listener`: the hyper connection loop and graceful drain;
+//!   `forwarded`: the host a trusted proxy forwarded, put in `Host`.
 
 mod admit;
 mod auth;
 mod body;
 mod errors;
+mod forwarded;
 mod host;
 mod listener;
 mod locate;
@@ -36,6 +38,7 @@ pub(crate) use self::admit::Admitted;
 pub(crate) use self::auth::authenticate;
 pub(crate) use self::body::{bad_path, read_body};
 pub(crate) use self::errors::hosting_error;
+pub(crate) use self::forwarded::TrustedProxies;
 pub(crate) use self::listener::serve;
 pub(crate) use self::locate::{ATTEMPTS, Original, Resolved, resolve, to_owner};
 pub(crate) use self::media::Accepts;
