@@ -143,6 +143,15 @@ async fn a_killed_owner_is_replaced_without_waiting_for_its_liveness_to_lapse() 
         assert_eq!(counter(&c, &on_a, &token, &sid).await, "1");
         sids.push(sid);
     }
+    // A offers a refused connection as proof once it checked that its
+    // advertised URL reaches it (and wrote that into its record).
+    assert!(
+        berth_tests::eventually(std::time::Duration::from_secs(10), || a
+            .log()
+            .contains("the advertised URL reaches this pod"))
+        .await
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     kill_9(a.pid());
     let killed = Instant::now();
     for sid in &sids {

@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, DockerBackend, KubernetesBackend, ProcessBackend};
-use crate::cluster::{Beat, Cluster};
+use crate::cluster::Cluster;
 use crate::config::{BackendKind, Config, ConfigError};
 use crate::control::ControlState;
 use crate::hosting::{Continuations, SessionDeps, Sessions};
@@ -246,9 +246,7 @@ impl App {
             cluster.bound(addr);
         }
         if self.config.store.url != "memory" {
-            if let Beat::Gap(sent) = cluster.beat().await {
-                cluster.resume_writes(sent); // no sessions yet
-            }
+            cluster.beat_soon(); // the first beat, now that the URL is known
             let probing = cluster.clone();
             tokio::spawn(async move { probing.check_own_url().await });
         }

@@ -174,6 +174,20 @@ fn sign_forward(
     headers.insert(FORWARDED_HEADER, me);
 }
 
+/// Whether nothing listens at `owner`'s URL now: a fresh connection to
+/// its `/healthz` is refused. Asked after a forward failed some other way
+/// (a pooled connection reset as the owner died): the dead connection is
+/// gone from the pool, so this one is new.
+pub(crate) async fn refuses(cluster: &Cluster, owner: &Lease) -> bool {
+    let probe = cluster
+        .client()
+        .get(format!("{}/healthz", owner.url))
+        .timeout(std::time::Duration::from_secs(1))
+        .send()
+        .await;
+    matches!(probe, Err(e) if refused(&e))
+}
+
 /// What a forwarding signature covers, hashed: the forwarding pod, the
 /// time, the method, the path, the agent's credentials and session, and
 /// the body.

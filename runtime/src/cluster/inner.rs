@@ -47,6 +47,10 @@ pub(super) struct Liveness {
     pub(super) gap: AtomicBool,
     /// The pod is exiting: no more beats.
     pub(super) retired: AtomicBool,
+    /// Asks the heartbeat for a beat now (the record changed).
+    pub(super) beat_now: tokio::sync::Notify,
+    /// Beats that wrote the record so far.
+    pub(super) beats: AtomicU64,
     /// What the last beat wrote (what the next one expects to find).
     pub(super) written: parking_lot::Mutex<Option<Vec<u8>>>,
 }
@@ -119,6 +123,8 @@ impl Liveness {
             evidence: AtomicBool::new(false),
             gap: AtomicBool::new(false),
             retired: AtomicBool::new(false),
+            beat_now: tokio::sync::Notify::new(),
+            beats: AtomicU64::new(0),
             written: parking_lot::Mutex::new(None),
         }
     }

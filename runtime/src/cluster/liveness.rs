@@ -146,6 +146,7 @@ impl Cluster {
         match kept {
             Ok(true) => {
                 *self.inner.live.written.lock() = Some(value);
+                self.inner.live.beats.fetch_add(1, Ordering::AcqRel);
                 if !self.inner.live.gap.load(Ordering::Acquire) {
                     self.extend(sent);
                 }
@@ -154,6 +155,7 @@ impl Cluster {
             Ok(false) => match store.put(&key, value.clone(), POD_TTL).await {
                 Ok(()) => {
                     *self.inner.live.written.lock() = Some(value);
+                    self.inner.live.beats.fetch_add(1, Ordering::AcqRel);
                     self.inner.live.gap.store(true, Ordering::Release);
                     Beat::Gap(sent)
                 }
@@ -181,13 +183,33 @@ impl Cluster {
         live.opened.notify_waiters();
     }
 
+    /// Asks the heartbeat (the one task that beats) for a beat now.
+    pub(crate) fn beat_soon(&self) {
+        self.inner.live.beat_now.notify_one();
+    }
+
+    /// Resolves when a beat is asked for ([`Cluster::beat_soon`]).
+    pub(crate) async fn beat_asked(&self) {
+        self.inner.live.beat_now.notified().await;
+    }
+
     /// Says in this pod's record that it is shutting down (a refused
-    /// connection to it proves nothing from now on).
+    /// connection to it proves nothing from now on); waits up to a second
+    /// for the heartbeat to write it.
     pub(crate) async fn set_draining(&self) {
         self.inner.live.draining.store(true, Ordering::Release);
-        if self.inner.shared && self.beat().await == Beat::Failed {
-            tracing::warn!("could not mark this pod as draining in the session store");
+        if !self.inner.shared {
+            return;
         }
+        let before = self.inner.live.beats.load(Ordering::Acquire);
+        self.beat_soon();
+        for _ in 0..20 {
+            if self.inner.live.beats.load(Ordering::Acquire) > before {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tracing::warn!("could not mark this pod as draining in the session store");
     }
 
     /// Says whether other pods may take a refused connection to this pod's
@@ -219,6 +241,7 @@ impl Cluster {
                         .is_some_and(|v| v.as_bytes() == tag.as_bytes()) =>
                 {
                     self.set_evidence(true);
+                    self.beat_soon();
                     tracing::debug!(%url, "the advertised URL reaches this pod");
                     return;
                 }
@@ -379,7 +402,8 @@ mod tests {
             b.pod_state(&lease).await,
             Ok(PodState::Alive { .. })
         ));
-        a.set_draining().await;
+        a.inner.live.draining.store(true, Ordering::Release);
+        a.beat().await; // what the heartbeat does when set_draining asks
         assert!(
             !b.declare_gone(&lease).await,
             "draining: refusal proves nothing"

@@ -37,7 +37,7 @@ mod probe;
 mod records;
 
 pub(crate) use self::forward::{
-    ForwardError, ForwardVerdict, forward, verify_forwarded, was_forwarded,
+    ForwardError, ForwardVerdict, forward, refuses, verify_forwarded, was_forwarded,
 };
 pub(crate) use self::inner::Cluster;
 pub(crate) use self::lease::Owner;

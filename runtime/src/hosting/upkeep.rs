@@ -88,12 +88,18 @@ impl Sessions {
             // last requests may still write) until it retires.
             tokio::select! {
                 _ = tick.tick() => {}
+                () = cluster.beat_asked(), if shared => {}
                 _ = shutdown.cancelled(), if !shared => return,
             }
             if cluster.retired() {
                 return;
             }
-            if shared && let Beat::Gap(sent) = cluster.beat().await {
+            // Beats start once the listener is bound (the record names
+            // the URL); this task is the only one that beats.
+            if shared
+                && !cluster.url().is_empty()
+                && let Beat::Gap(sent) = cluster.beat().await
+            {
                 self.reclaim_all().await;
                 cluster.resume_writes(sent);
             }

@@ -22,7 +22,7 @@ use super::admit::Admitted;
 use super::errors::hosting_error;
 use super::reply::{self, owner_unreachable, session_not_found};
 use super::state::AppState;
-use crate::cluster::{ForwardError, Lease, forward, was_forwarded};
+use crate::cluster::{ForwardError, Lease, forward, refuses, was_forwarded};
 use crate::hosting::{HostingSession, Located};
 
 /// Attempts to reach an owner before giving up.
@@ -141,8 +141,12 @@ async fn forward_to_owner(
                 }
             }
             Err(ForwardError::Unreachable(why)) => {
-                tracing::warn!(%why, "the session's owner does not answer; waiting for its liveness record to lapse");
-                cluster.gone(lease).await;
+                // The connection may have died with the owner (reset, or
+                // a pooled one): a fresh one tells whether it is gone.
+                if !(refuses(cluster, lease).await && cluster.declare_gone(lease).await) {
+                    tracing::warn!(%why, "the session's owner does not answer; waiting for its liveness record to lapse");
+                    cluster.gone(lease).await;
+                }
             }
         },
         () = gone => {
