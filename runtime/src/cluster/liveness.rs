@@ -368,6 +368,16 @@ mod tests {
         c
     }
 
+    /// The owner record `c` would write for a new session.
+    fn lease_of(c: &Cluster) -> Lease {
+        Lease {
+            pod: c.pod().to_owned(),
+            url: c.url().to_owned(),
+            incarnation: c.inner.incarnation.clone(),
+            epoch: 1,
+        }
+    }
+
     #[tokio::test]
     async fn writes_wait_for_the_first_beat_and_a_gap_is_reported() {
         let store = Arc::new(MemoryStore::new());
@@ -392,12 +402,7 @@ mod tests {
         let store = Arc::new(MemoryStore::new());
         let (a, b) = (pod("a", &store), pod("b", &store));
         a.beat().await;
-        let lease = Lease {
-            pod: "a".into(),
-            url: "http://a".into(),
-            incarnation: a.inner.incarnation.clone(),
-            epoch: 1,
-        };
+        let lease = lease_of(&a);
         assert!(matches!(
             b.pod_state(&lease).await,
             Ok(PodState::Alive { .. })
@@ -410,12 +415,7 @@ mod tests {
         );
         let c = pod("c", &store);
         c.beat().await;
-        let lease_c = Lease {
-            pod: "c".into(),
-            url: "http://c".into(),
-            incarnation: c.inner.incarnation.clone(),
-            epoch: 1,
-        };
+        let lease_c = lease_of(&c);
         assert!(b.declare_gone(&lease_c).await);
         assert!(matches!(b.pod_state(&lease_c).await, Ok(PodState::Gone)));
         assert!(matches!(c.beat().await, Beat::Gap(_)), "c learns of it");
@@ -427,12 +427,7 @@ mod tests {
         let (a, b) = (pod("a", &store), pod("b", &store));
         a.set_evidence(false);
         a.beat().await;
-        let lease = Lease {
-            pod: "a".into(),
-            url: "http://a".into(),
-            incarnation: a.inner.incarnation.clone(),
-            epoch: 1,
-        };
+        let lease = lease_of(&a);
         assert!(!b.declare_gone(&lease).await);
         let restarted = Lease {
             incarnation: "another".into(),
