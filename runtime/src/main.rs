@@ -42,7 +42,15 @@ fn main() -> ExitCode {
             }
         };
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The example server on stdio serves one connection: one thread is
+    // enough and spares a hand-off between threads per message.
+    let mut runtime = match &cli.command {
+        Command::ExampleServer { args } if berth_example_server::serves_stdio(args) => {
+            tokio::runtime::Builder::new_current_thread()
+        }
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = runtime
         .enable_all()
         .build()
         .expect("cannot start the Tokio runtime");

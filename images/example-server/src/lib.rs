@@ -73,6 +73,17 @@ pub fn init_logging() {
         .init();
 }
 
+/// Whether `args` (without the program name) serve one stdio connection. That needs one
+/// thread, so the binaries run it on a current-thread runtime: a message then costs no
+/// hand-off between worker threads (with two workers, about one `futex` wake-up and wait per
+/// message, as much CPU again as the message itself).
+pub fn serves_stdio(args: &[String]) -> bool {
+    matches!(
+        args::parse(args.iter().cloned()),
+        Ok(args::Command::Run(args::Mode::Stdio { .. }))
+    )
+}
+
 /// Runs the server with command-line `args` (without the program name).
 pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
     let mode = match args::parse(args) {

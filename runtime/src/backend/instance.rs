@@ -1,11 +1,12 @@
 //! A running server instance as the layers above see it: a message pipe
 //! ([`Instance::outbound`] in, an [`InboundSink`] out) and a way to stop it.
 //!
-//! May import: external crates only.
+//! May import: `backend::to_server`, external crates.
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use tokio::sync::mpsc;
+
+use super::to_server::ToServer;
 
 /// Receives what an instance produces. Called from the backend's reader task;
 /// implementations must not block.
@@ -34,7 +35,7 @@ pub(crate) struct Instance {
     /// failover (the container id); `None` if it dies with its pod.
     pub resume: Option<String>,
     /// Whole messages to the server, each one line ending in `\n`.
-    pub outbound: mpsc::Sender<Bytes>,
+    pub outbound: ToServer,
     /// Stops the instance.
     pub control: Box<dyn InstanceControl>,
 }
@@ -92,6 +93,7 @@ pub(crate) mod testing {
     use tokio::sync::mpsc;
 
     use super::{Instance, InstanceControl};
+    use crate::backend::to_server::ToServer;
 
     struct Stopped;
 
@@ -106,7 +108,7 @@ pub(crate) mod testing {
         let instance = Instance {
             id: "test".into(),
             resume: None,
-            outbound: tx,
+            outbound: ToServer::queue(tx),
             control: Box::new(Stopped),
         };
         (instance, rx)

@@ -14,6 +14,8 @@
 //!
 //! # Layout
 //! - `spec`, `instance`, `error`, `traits`: the shapes every backend shares.
+//! - `to_server`: the way into an instance ([`ToServer`]): a writer
+//!   task's queue, or a pipe its callers write themselves.
 //! - `framing`: newline-delimited JSON-RPC reading with a size limit;
 //!   `answer_scan` finds which request an oversized line answered.
 //! - `process`: one child process per instance over stdio.
@@ -40,6 +42,7 @@ mod pin;
 pub(crate) mod pool;
 mod process;
 mod spec;
+mod to_server;
 mod traits;
 
 pub(crate) use self::delivery::{CallHeaders, HeaderSource, SecretEnv};
@@ -54,4 +57,5 @@ pub(crate) use self::kubernetes::KubernetesBackend;
 pub(crate) use self::pin::Pinned;
 pub(crate) use self::process::ProcessBackend;
 pub(crate) use self::spec::{InstanceLabels, ServerSpec};
+pub(crate) use self::to_server::ToServer;
 pub(crate) use self::traits::{Backend, LeaseProbe};

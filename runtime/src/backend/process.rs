@@ -1,12 +1,14 @@
 //! The process backend: one child process per instance, MCP over stdio.
 //!
-//! Three tasks per instance: a writer (messages → stdin, one `\n` each), a
-//! reader (stdout → [`InboundSink`], via [`LineReader`]) and a supervisor
+//! Callers write stdin themselves through [`ToServer::pipe`] (one `write`
+//! per message; a writer task only for what a full pipe cannot take). Two
+//! tasks per instance: a reader (stdout → [`InboundSink`], via
+//! [`LineReader`](super::framing::LineReader)) and a supervisor
 //! that owns the [`Child`], reaps it (no zombies) and runs the shutdown
 //! ladder: close stdin, wait, SIGTERM the process group, wait, SIGKILL.
 //! stderr lines go to the log under target `berth::backend::stderr`.
 //!
-//! May import: `backend` shapes, `backend::framing`.
+//! May import: `backend` shapes, `backend::{framing, to_server}`.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -15,10 +17,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::framing::{read_lines, write_lines};
+use super::framing::read_lines;
+use super::to_server::ToServer;
 use super::{
     Backend, BackendError, InboundSink, Instance, InstanceLabels, Pinned, ServerSpec, StopControl,
 };
@@ -109,11 +111,18 @@ impl Backend for ProcessBackend {
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
 
-        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
         let stop = CancellationToken::new();
         let (done_tx, done_rx) = tokio::sync::watch::channel(false);
-
-        tokio::spawn(write_lines(stdin, rx, stop.clone()));
+        // Callers write stdin themselves (one `write` per message, no task
+        // hand-off); see `ToServer::pipe`.
+        let stdin = stdin
+            .into_owned_fd()
+            .and_then(tokio::net::unix::pipe::Sender::from_owned_fd)
+            .map_err(|source| BackendError::Spawn {
+                program: program.clone(),
+                source,
+            })?;
+        let outbound = ToServer::pipe(stdin, OUTBOUND_QUEUE, stop.clone());
         let reader = tokio::spawn(read_lines(
             BufReader::with_capacity(64 * 1024, stdout),
             spec.max_message_bytes,
@@ -139,7 +148,7 @@ impl Backend for ProcessBackend {
         Ok(Instance {
             resume: None,
             id: format!("pid:{pid}"),
-            outbound: tx,
+            outbound,
             control: Box::new(StopControl {
                 stop,
                 done: done_rx,

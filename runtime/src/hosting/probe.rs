@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::backend::{Backend, InboundSink, InstanceLabels, ServerSpec};
+use crate::backend::{Backend, InboundSink, InstanceLabels, ServerSpec, ToServer};
 use crate::protocol::{
     Approved, INITIALIZED, KINDS, client_initialize_params, fingerprint, item_id,
 };
@@ -114,7 +114,7 @@ pub(crate) async fn list_capabilities(
     listed
 }
 
-async fn send(outbound: &mpsc::Sender<Bytes>, msg: Bytes) -> Result<(), String> {
+async fn send(outbound: &ToServer, msg: Bytes) -> Result<(), String> {
     let mut line = msg.to_vec();
     line.push(b'\n');
     outbound
@@ -125,7 +125,7 @@ async fn send(outbound: &mpsc::Sender<Bytes>, msg: Bytes) -> Result<(), String> 
 
 /// Sends `msg` and waits for the answer with `id`; its `result`.
 async fn request(
-    outbound: &mpsc::Sender<Bytes>,
+    outbound: &ToServer,
     rx: &mut mpsc::UnboundedReceiver<Result<Bytes, String>>,
     id: u64,
     msg: &Value,

@@ -24,6 +24,7 @@ use super::host::{DockerHost, Slot, engine};
 use super::network;
 use crate::backend::ExitNotice;
 use crate::backend::framing::{LogLines, read_lines, write_lines};
+use crate::backend::to_server::ToServer;
 use crate::backend::{
     BackendError, InboundSink, Instance, InstanceLabels, ServerSpec, StopControl, http_bridge,
 };
@@ -131,7 +132,7 @@ pub(super) async fn attach(
     Ok(Instance {
         resume: Some(id.to_owned()),
         id: format!("container:{}", &id[..id.len().min(12)]),
-        outbound: tx,
+        outbound: ToServer::queue(tx),
         control: Box::new(StopControl {
             stop,
             done: done_rx,

@@ -26,6 +26,7 @@ use super::host::{KubeHost, is_not_found};
 use super::pod::CONTAINER;
 use super::start::ended_reason;
 use crate::backend::framing::{LogLines, read_lines};
+use crate::backend::to_server::ToServer;
 use crate::backend::{
     BackendError, ExitNotice, InboundSink, Instance, InstanceLabels, ServerSpec, StopControl,
     http_bridge,
@@ -103,7 +104,7 @@ pub(super) async fn attach(
     Ok(Instance {
         resume: Some(name.to_owned()),
         id: format!("pod:{name}"),
-        outbound: tx,
+        outbound: ToServer::queue(tx),
         control: Box::new(StopControl {
             stop,
             done: done_rx,

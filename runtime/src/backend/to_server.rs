@@ -1,0 +1,287 @@
+//! The way into an instance: [`ToServer`] takes whole messages (one line
+//! each, ending in `\n`) and delivers them in order, never interleaving
+//! two messages' bytes.
+//!
+//! Two kinds:
+//! - a queue drained by the backend's own writer task (docker and
+//!   kubernetes attach streams, the HTTP bridge);
+//! - a non-blocking pipe written by the caller itself ([`ToServer::pipe`],
+//!   the process backend's stdin). A message the pipe takes whole at once
+//!   (nearly all: a request is far smaller than a pipe's buffer) costs one
+//!   `write` and wakes no other task. Only when the pipe is full does the
+//!   rest go to a writer task, and every later message queues behind it
+//!   until the pipe drains, so order holds and a caller that gives up
+//!   mid-way (its future dropped) never leaves half a line behind.
+//!
+//! May import: external crates only.
+
+use std::io::ErrorKind;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::net::unix::pipe;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// The instance no longer takes messages (it stopped, or closed its input).
+#[derive(Debug)]
+pub(crate) struct Closed;
+
+/// Whole messages to the server, each one line ending in `\n`.
+#[derive(Clone, Debug)]
+pub(crate) struct ToServer(Way);
+
+#[derive(Clone, Debug)]
+enum Way {
+    /// A backend's writer task reads the other end.
+    Queue(mpsc::Sender<Bytes>),
+    /// Callers write the pipe themselves; see [`Direct`].
+    Pipe(Arc<Direct>),
+}
+
+// === impl ToServer ===
+
+impl ToServer {
+    /// Messages go to `queue`, whose receiver a backend's writer task drains.
+    pub(crate) fn queue(queue: mpsc::Sender<Bytes>) -> Self {
+        ToServer(Way::Queue(queue))
+    }
+
+    /// Messages are written to `pipe` by the caller while it takes them
+    /// whole; a writer task (spawned here) finishes any message the pipe
+    /// could not take at once and the ones behind it, holding at most
+    /// `queue` of them before callers wait. The pipe is closed (the server
+    /// reads end of input) when `stop` is cancelled or every clone of the
+    /// returned handle is dropped.
+    pub(crate) fn pipe(pipe: pipe::Sender, queue: usize, stop: CancellationToken) -> Self {
+        let shared = Arc::new(Shared {
+            state: parking_lot::Mutex::new(State {
+                pipe: Some(Arc::new(pipe)),
+                busy: false,
+                pending: None,
+            }),
+            wake: Notify::new(),
+        });
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        tokio::spawn(drain(shared.clone(), rx, stop));
+        ToServer(Way::Pipe(Arc::new(Direct { shared, queue: tx })))
+    }
+
+    /// Delivers one message (in order with the others sent through this
+    /// handle and its clones); waits only while the way in is full.
+    pub(crate) async fn send(&self, msg: Bytes) -> Result<(), Closed> {
+        match &self.0 {
+            Way::Queue(tx) => tx.send(msg).await.map_err(|_| Closed),
+            Way::Pipe(direct) => direct.send(msg).await,
+        }
+    }
+}
+
+/// A pipe the callers write themselves, with a writer task for the rest.
+#[derive(Debug)]
+struct Direct {
+    shared: Arc<Shared>,
+    /// Messages behind one the pipe could not take whole.
+    queue: mpsc::Sender<Bytes>,
+}
+
+/// What the callers and the writer task share.
+#[derive(Debug)]
+struct Shared {
+    state: parking_lot::Mutex<State>,
+    /// Tells the idle writer task that `pending` was set.
+    wake: Notify,
+}
+
+#[derive(Debug)]
+struct State {
+    /// `None` once closed.
+    pipe: Option<Arc<pipe::Sender>>,
+    /// The writer task owns the pipe: callers queue instead of writing.
+    busy: bool,
+    /// The unwritten rest of the message a caller started; goes first.
+    pending: Option<Bytes>,
+}
+
+// === impl Direct ===
+
+impl Direct {
+    async fn send(&self, msg: Bytes) -> Result<(), Closed> {
+        {
+            let mut state = self.shared.state.lock();
+            let Some(pipe) = &state.pipe else {
+                return Err(Closed);
+            };
+            if !state.busy {
+                let written = match pipe.try_write(&msg) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
+                    Err(_) => {
+                        // The server closed its input (or exited).
+                        state.pipe = None;
+                        return Err(Closed);
+                    }
+                };
+                if written < msg.len() {
+                    state.busy = true;
+                    state.pending = Some(msg.slice(written..));
+                    drop(state);
+                    self.shared.wake.notify_one();
+                }
+                return Ok(());
+            }
+        }
+        self.queue.send(msg).await.map_err(|_| Closed)
+    }
+}
+
+/// The writer task: writes what callers could not, in order, until `stop`
+/// is cancelled, every handle is dropped or the pipe fails; then closes it.
+async fn drain(shared: Arc<Shared>, mut rx: mpsc::Receiver<Bytes>, stop: CancellationToken) {
+    loop {
+        // What to write next: a caller's unfinished message, then the queue.
+        let next = {
+            let mut state = shared.state.lock();
+            match state.pending.take() {
+                Some(rest) => Some(rest),
+                None => match rx.try_recv() {
+                    Ok(msg) => {
+                        state.busy = true;
+                        Some(msg)
+                    }
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        state.busy = false;
+                        None
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                },
+            }
+        };
+        let msg = match next {
+            Some(msg) => msg,
+            None => tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(msg) => {
+                        let started = {
+                            let mut state = shared.state.lock();
+                            state.busy = true;
+                            state.pending.take()
+                        };
+                        // A caller started a message before this one
+                        // arrived: finish it first.
+                        if let Some(rest) = started
+                            && !write_all(&shared, &rest, &stop).await
+                        {
+                            break;
+                        }
+                        msg
+                    }
+                    None => break,
+                },
+                () = shared.wake.notified() => continue,
+                () = stop.cancelled() => break,
+            },
+        };
+        if !write_all(&shared, &msg, &stop).await {
+            break;
+        }
+    }
+    let mut state = shared.state.lock();
+    state.pipe = None;
+    state.pending = None;
+}
+
+/// Writes all of `msg`, waiting for room; `false` if the pipe is closed,
+/// fails, or `stop` is cancelled first.
+async fn write_all(shared: &Shared, mut msg: &[u8], stop: &CancellationToken) -> bool {
+    let Some(pipe) = shared.state.lock().pipe.clone() else {
+        return false;
+    };
+    while !msg.is_empty() {
+        tokio::select! {
+            ready = pipe.writable() => {
+                if ready.is_err() {
+                    return false;
+                }
+            }
+            () = stop.cancelled() => return false,
+        }
+        match pipe.try_write(msg) {
+            Ok(n) => msg = &msg[n..],
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::unix::pipe;
+    use tokio_util::sync::CancellationToken;
+
+    use super::ToServer;
+
+    /// A message far larger than a pipe's buffer, then small ones sent
+    /// while it is still being written: the reader sees every message
+    /// whole and in order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn messages_stay_whole_and_in_order_when_the_pipe_fills() {
+        let (tx, mut rx) = pipe::pipe().expect("pipe");
+        let stop = CancellationToken::new();
+        let to_server = ToServer::pipe(tx, 4, stop.clone());
+        let reader = tokio::spawn(async move {
+            let mut got = String::new();
+            rx.read_to_string(&mut got).await.map(|_| got)
+        });
+        let big = format!("{}\n", "x".repeat(1 << 20));
+        let mut expected = big.clone();
+        to_server.send(Bytes::from(big)).await.expect("big");
+        for i in 0..50 {
+            let line = format!("{{\"n\":{i}}}\n");
+            expected.push_str(&line);
+            to_server.send(Bytes::from(line)).await.expect("small");
+        }
+        drop(to_server);
+        let got = tokio::time::timeout(Duration::from_secs(10), reader)
+            .await
+            .expect("the pipe closes once every handle is dropped")
+            .expect("reader task")
+            .expect("read");
+        assert_eq!(got.len(), expected.len());
+        assert!(got == expected, "messages were interleaved or reordered");
+    }
+
+    /// Cancelling `stop` closes the pipe and later sends fail.
+    #[tokio::test]
+    async fn stop_closes_the_pipe() {
+        let (tx, mut rx) = pipe::pipe().expect("pipe");
+        let stop = CancellationToken::new();
+        let to_server = ToServer::pipe(tx, 4, stop.clone());
+        to_server
+            .send(Bytes::from_static(b"{}\n"))
+            .await
+            .expect("send");
+        stop.cancel();
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), rx.read_to_end(&mut got))
+            .await
+            .expect("end of input after stop")
+            .expect("read");
+        assert_eq!(got, b"{}\n");
+        assert!(to_server.send(Bytes::from_static(b"{}\n")).await.is_err());
+    }
+
+    /// A reader that went away: the send fails instead of hanging.
+    #[tokio::test]
+    async fn a_closed_reader_fails_the_send() {
+        let (tx, rx) = pipe::pipe().expect("pipe");
+        drop(rx);
+        let to_server = ToServer::pipe(tx, 4, CancellationToken::new());
+        assert!(to_server.send(Bytes::from_static(b"{}\n")).await.is_err());
+    }
+}
