@@ -59,6 +59,7 @@ impl ToServer {
                 pipe: Some(Arc::new(pipe)),
                 busy: false,
                 pending: None,
+                queueing: 0,
             }),
             wake: Notify::new(),
         });
@@ -101,6 +102,10 @@ struct State {
     busy: bool,
     /// The unwritten rest of the message a caller started; goes first.
     pending: Option<Bytes>,
+    /// Callers that chose the queue and have not yet had their message
+    /// taken from it: the writer task keeps the pipe until they have, so a
+    /// later message cannot overtake theirs.
+    queueing: usize,
 }
 
 // === impl Direct ===
@@ -130,8 +135,32 @@ impl Direct {
                 }
                 return Ok(());
             }
+            state.queueing += 1;
         }
-        self.queue.send(msg).await.map_err(|_| Closed)
+        let mut queueing = Queueing(Some(&self.shared));
+        let sent = self.queue.send(msg).await;
+        if sent.is_err() {
+            return Err(Closed);
+        }
+        // Taken over by the writer task, which counts it when it takes it.
+        queueing.0 = None;
+        Ok(())
+    }
+}
+
+/// A caller's place among the `queueing`, given up if its message never
+/// reaches the queue (the caller gave up, or the queue closed).
+struct Queueing<'a>(Option<&'a Shared>);
+
+impl Drop for Queueing<'_> {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0 {
+            let mut state = shared.state.lock();
+            state.queueing = state.queueing.saturating_sub(1);
+            drop(state);
+            // The writer may be waiting for this caller's message.
+            shared.wake.notify_one();
+        }
     }
 }
 
@@ -147,10 +176,13 @@ async fn drain(shared: Arc<Shared>, mut rx: mpsc::Receiver<Bytes>, stop: Cancell
                 None => match rx.try_recv() {
                     Ok(msg) => {
                         state.busy = true;
+                        state.queueing = state.queueing.saturating_sub(1);
                         Some(msg)
                     }
                     Err(mpsc::error::TryRecvError::Empty) => {
-                        state.busy = false;
+                        // Callers may write the pipe again once no one
+                        // is on the way into the queue.
+                        state.busy = state.queueing > 0;
                         None
                     }
                     Err(mpsc::error::TryRecvError::Disconnected) => break,
@@ -165,6 +197,7 @@ async fn drain(shared: Arc<Shared>, mut rx: mpsc::Receiver<Bytes>, stop: Cancell
                         let started = {
                             let mut state = shared.state.lock();
                             state.busy = true;
+                            state.queueing = state.queueing.saturating_sub(1);
                             state.pending.take()
                         };
                         // A caller started a message before this one
@@ -256,7 +289,8 @@ mod tests {
         assert!(got == expected, "messages were interleaved or reordered");
     }
 
-    /// Cancelling `stop` closes the pipe and later sends fail.
+    /// Cancelling `stop` closes the pipe (the server reads end of input)
+    /// and later sends fail.
     #[tokio::test]
     async fn stop_closes_the_pipe() {
         let (tx, mut rx) = pipe::pipe().expect("pipe");
@@ -266,22 +300,34 @@ mod tests {
             .send(Bytes::from_static(b"{}\n"))
             .await
             .expect("send");
+        let mut first = [0u8; 3];
+        rx.read_exact(&mut first).await.expect("the message arrives");
+        assert_eq!(&first, b"{}\n");
         stop.cancel();
-        let mut got = Vec::new();
-        tokio::time::timeout(Duration::from_secs(5), rx.read_to_end(&mut got))
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), rx.read_to_end(&mut rest))
             .await
             .expect("end of input after stop")
             .expect("read");
-        assert_eq!(got, b"{}\n");
+        assert!(rest.is_empty());
         assert!(to_server.send(Bytes::from_static(b"{}\n")).await.is_err());
     }
 
-    /// A reader that went away: the send fails instead of hanging.
+    /// A reader that went away: sends fail (at the latest once the writer
+    /// task has met the broken pipe) instead of hanging or piling up.
     #[tokio::test]
     async fn a_closed_reader_fails_the_send() {
         let (tx, rx) = pipe::pipe().expect("pipe");
         drop(rx);
         let to_server = ToServer::pipe(tx, 4, CancellationToken::new());
-        assert!(to_server.send(Bytes::from_static(b"{}\n")).await.is_err());
+        let mut failed = false;
+        for _ in 0..100 {
+            if to_server.send(Bytes::from_static(b"{}\n")).await.is_err() {
+                failed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(failed, "sends to a pipe without a reader kept succeeding");
     }
 }
