@@ -15,7 +15,9 @@
 //! # Layout
 //! - `spec`, `instance`, `error`, `traits`: the shapes every backend shares.
 //! - `framing`: newline-delimited JSON-RPC reading with a size limit;
-//!   `answer_scan` finds which request an oversized line answered.
+//!   `answer_scan` finds which request an oversized line answered;
+//!   `idle_reader` buffers instance output without holding memory
+//!   between messages.
 //! - `process`: one child process per instance over stdio.
 //! - `docker`: one hardened container per instance (bollard).
 //! - `kubernetes`: one hardened Pod per instance (kube).
@@ -34,6 +36,7 @@ mod error;
 mod exit;
 pub(crate) mod framing;
 pub(crate) mod http_bridge;
+mod idle_reader;
 mod instance;
 mod kubernetes;
 mod pin;
