@@ -16,6 +16,7 @@
 //! - [`report`]: percentiles, the Markdown table and the JSON form.
 //! - [`startup`]: `startup`, session start latency per backend (and pool).
 //! - [`churn`]: `churn`, open/call/close loops; leaked containers, memory.
+//! - [`scale`]: `scale`, thousands of sessions held open; Berth's memory per session.
 
 mod args;
 mod bench;
@@ -24,6 +25,7 @@ mod cpu;
 mod load;
 mod procs;
 mod report;
+mod scale;
 mod startup;
 
 use std::process::ExitCode;
@@ -57,6 +59,8 @@ enum Command {
     Startup(startup::StartupArgs),
     /// Sessions opened, used and closed in a loop through the docker backend; leaks and memory.
     Churn(churn::ChurnArgs),
+    /// Thousands of sessions (or principals, or containers) held open; Berth's memory per session.
+    Scale(scale::ScaleArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Startup(args) => runtime.block_on(startup::run(args)),
         Command::Churn(args) => runtime.block_on(churn::run(args)),
+        Command::Scale(args) => runtime.block_on(scale::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,7 +17,9 @@
 //! - `to_server`: the way into an instance ([`ToServer`]): a writer
 //!   task's queue, or a pipe its callers write themselves.
 //! - `framing`: newline-delimited JSON-RPC reading with a size limit;
-//!   `answer_scan` finds which request an oversized line answered.
+//!   `answer_scan` finds which request an oversized line answered;
+//!   `idle_reader` buffers instance output without holding memory
+//!   between messages.
 //! - `process`: one child process per instance over stdio.
 //! - `docker`: one hardened container per instance (bollard).
 //! - `kubernetes`: one hardened Pod per instance (kube).
@@ -36,6 +38,7 @@ mod error;
 mod exit;
 pub(crate) mod framing;
 pub(crate) mod http_bridge;
+mod idle_reader;
 mod instance;
 mod kubernetes;
 mod pin;

@@ -7,19 +7,22 @@
 //! that owns the [`Child`], reaps it (no zombies) and runs the shutdown
 //! ladder: close stdin, wait, SIGTERM the process group, wait, SIGKILL.
 //! stderr lines go to the log under target `berth::backend::stderr`.
+//! Both outputs are read through an [`IdleReader`], so a quiet instance
+//! holds no read buffer.
 //!
-//! May import: `backend` shapes, `backend::{framing, to_server}`.
+//! May import: `backend` shapes, `backend::{framing, idle_reader, to_server}`.
 
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::AsyncBufReadExt;
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
 use super::framing::read_lines;
+use super::idle_reader::IdleReader;
 use super::to_server::ToServer;
 use super::{
     Backend, BackendError, InboundSink, Instance, InstanceLabels, Pinned, ServerSpec, StopControl,
@@ -124,12 +127,12 @@ impl Backend for ProcessBackend {
             })?;
         let outbound = ToServer::pipe(stdin, OUTBOUND_QUEUE, stop.clone());
         let reader = tokio::spawn(read_lines(
-            BufReader::with_capacity(64 * 1024, stdout),
+            IdleReader::new(stdout),
             spec.max_message_bytes,
             sink.clone(),
         ));
         let session = labels.session.clone();
-        tokio::spawn(stderr_loop(BufReader::new(stderr), session.clone()));
+        tokio::spawn(stderr_loop(IdleReader::new(stderr), session.clone()));
         let env_names = passed_env_names(spec);
         tokio::spawn(
             Supervised {

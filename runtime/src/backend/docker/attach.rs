@@ -16,7 +16,6 @@ use std::time::Duration;
 use bollard::container::{AttachContainerOptions, LogOutput, StopContainerOptions};
 use bytes::Bytes;
 use futures::StreamExt;
-use tokio::io::BufReader;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -182,8 +181,9 @@ async fn read_loop(
     sink: Arc<dyn InboundSink>,
 ) {
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-    let reader = BufReader::with_capacity(64 * 1024, tokio_util::io::StreamReader::new(stream));
-    read_lines(reader, limit, sink).await;
+    // The stream's chunks are the buffer: nothing is copied or held
+    // between messages (an idle session's reader holds no memory).
+    read_lines(tokio_util::io::StreamReader::new(stream), limit, sink).await;
 }
 
 /// What can end a supervisor's watch.

@@ -8,7 +8,7 @@
 //! Pod ended or the API stays away past `kubernetes.start_timeout`.
 //!
 //! May import: `kubernetes::{host, start, pod}`, `backend` shapes,
-//! `backend::{framing, http_bridge}`, `config`.
+//! `backend::{framing, idle_reader, http_bridge}`, `config`.
 //!
 //! [`http_bridge`]: crate::backend::http_bridge
 
@@ -18,7 +18,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{AttachParams, AttachedProcess};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +26,7 @@ use super::host::{KubeHost, is_not_found};
 use super::pod::CONTAINER;
 use super::start::ended_reason;
 use crate::backend::framing::{LogLines, read_lines};
+use crate::backend::idle_reader::IdleReader;
 use crate::backend::to_server::ToServer;
 use crate::backend::{
     BackendError, ExitNotice, InboundSink, Instance, InstanceLabels, ServerSpec, StopControl,
@@ -171,7 +172,7 @@ impl Pump {
             return Some("the attach stream carried no stdin/stdout".to_owned());
         };
         let mut reader = tokio::spawn(read_lines(
-            BufReader::with_capacity(STREAM_BUFFER, stdout),
+            IdleReader::new(stdout),
             self.limit,
             self.sink.clone(),
         ));
@@ -179,12 +180,14 @@ impl Pump {
             let session = self.session.clone();
             tokio::spawn(async move {
                 let mut lines = LogLines::default();
-                let mut buf = vec![0u8; 8192];
-                while let Ok(n) = stderr.read(&mut buf).await {
-                    if n == 0 {
+                let mut stderr = IdleReader::new(&mut stderr);
+                while let Ok(chunk) = stderr.fill_buf().await {
+                    if chunk.is_empty() {
                         break;
                     }
-                    lines.push(&buf[..n], &session);
+                    let n = chunk.len();
+                    lines.push(chunk, &session);
+                    stderr.consume(n);
                 }
             })
         });
