@@ -16,12 +16,15 @@
 //! - [`report`]: percentiles, the Markdown table and the JSON form.
 //! - [`startup`]: `startup`, session start latency per backend (and pool).
 //! - [`churn`]: `churn`, open/call/close loops; leaked containers, memory.
+//! - [`peers`]: `peers`, Berth side by side with the proxies and gateways a
+//!   user would pick instead (installed on first use), in one run.
 
 mod args;
 mod bench;
 mod churn;
 mod cpu;
 mod load;
+mod peers;
 mod procs;
 mod report;
 mod startup;
@@ -57,6 +60,9 @@ enum Command {
     Startup(startup::StartupArgs),
     /// Sessions opened, used and closed in a loop through the docker backend; leaks and memory.
     Churn(churn::ChurnArgs),
+    /// The example server directly, Berth (process, Redis, docker) and peer proxies/gateways
+    /// (crates.io mcp-proxy, PyPI mcp-proxy, ContextForge) under the same load, one table.
+    Peers(peers::PeersArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +88,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Startup(args) => runtime.block_on(startup::run(args)),
         Command::Churn(args) => runtime.block_on(churn::run(args)),
+        Command::Peers(args) => runtime.block_on(peers::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
