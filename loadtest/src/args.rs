@@ -1,4 +1,7 @@
-//! Command-line options of `berth-loadtest bench`.
+//! Command-line options of `berth-loadtest bench` (and the option types
+//! other commands share).
+//!
+//! May import: nothing else in the crate.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -113,7 +116,8 @@ impl BenchArgs {
     }
 }
 
-fn seconds(flag: &str, value: f64, min: f64) -> anyhow::Result<Duration> {
+/// `value` seconds, checked to lie between `min` and an hour (`flag` names it in the error).
+pub(crate) fn seconds(flag: &str, value: f64, min: f64) -> anyhow::Result<Duration> {
     // An hour bounds every run; a benchmark that runs longer is a typo.
     if !(min..=3600.0).contains(&value) {
         anyhow::bail!("{flag} {value}: use a number of seconds from {min} to 3600");

@@ -4,7 +4,11 @@
 //! clock starts. All sessions then call for the warm-up, then for the
 //! measured window; only calls that start and end inside the window count.
 //! The caller's `probe` is sampled exactly at the window's edges, so CPU time
-//! and call counts cover the same interval.
+//! and call counts cover the same interval. Legacy-era sessions start with
+//! `initialize`; 2026-07-28 clients start with `server/discover` and no
+//! fallback, so a target that cannot speak that era fails to connect.
+//!
+//! May import: `args` (the option types), `cpu`.
 
 use std::time::Duration;
 
@@ -14,6 +18,7 @@ use rmcp::ServiceExt;
 use rmcp::model::{
     CallToolRequestParams, ClientConfig, Implementation, JsonObject, ProtocolVersion,
 };
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -77,6 +82,18 @@ pub(crate) async fn run(
     plan: &Plan,
     probe: &Probe,
 ) -> anyhow::Result<Outcome> {
+    run_prefixed(url, tokens, plan, probe, "").await
+}
+
+/// [`run`] where the tool's name carries a prefix (a gateway's namespace,
+/// e.g. `example/` in front of `echo`).
+pub(crate) async fn run_prefixed(
+    url: &str,
+    tokens: &[Option<String>],
+    plan: &Plan,
+    probe: &Probe,
+    tool_prefix: &str,
+) -> anyhow::Result<Outcome> {
     let mut clients = Vec::with_capacity(tokens.len());
     for (i, token) in tokens.iter().enumerate() {
         let client = timeout(CONNECT_TIMEOUT, connect(url, token.as_deref(), plan))
@@ -87,7 +104,7 @@ pub(crate) async fn run(
     }
     let start = Instant::now() + plan.warmup;
     let end = start + plan.window;
-    let params = params(plan.scenario);
+    let params = params(plan.scenario, tool_prefix);
     let workers: Vec<_> = clients
         .into_iter()
         .map(|client| tokio::spawn(drive(client, params.clone(), start, end)))
@@ -132,19 +149,27 @@ async fn connect(url: &str, token: Option<&str>, plan: &Plan) -> anyhow::Result<
         Era::Legacy => ProtocolVersion::V_2025_11_25,
         Era::Stateless => ProtocolVersion::V_2026_07_28,
     };
-    let mut info = ClientConfig::default().with_protocol_version(version);
+    let mut info = ClientConfig::default().with_protocol_version(version.clone());
     info.client_info = Implementation::new("berth-loadtest", env!("CARGO_PKG_VERSION"));
-    Ok(info.serve(transport).await?)
+    Ok(match plan.era {
+        Era::Legacy => info.serve(transport).await?,
+        Era::Stateless => {
+            let lifecycle = ClientLifecycleMode::Discover {
+                preferred_versions: vec![version],
+            };
+            info.serve_with_lifecycle(transport, lifecycle).await?
+        }
+    })
 }
 
-fn params(scenario: Scenario) -> CallToolRequestParams {
+fn params(scenario: Scenario, tool_prefix: &str) -> CallToolRequestParams {
     match scenario {
         Scenario::Echo => {
             let mut args = JsonObject::new();
             args.insert("text".into(), ECHO_TEXT.into());
-            CallToolRequestParams::new("echo").with_arguments(args)
+            CallToolRequestParams::new(format!("{tool_prefix}echo")).with_arguments(args)
         }
-        Scenario::Counter => CallToolRequestParams::new("counter_increment"),
+        Scenario::Counter => CallToolRequestParams::new(format!("{tool_prefix}counter_increment")),
     }
 }
 

@@ -17,12 +17,15 @@
 //! - [`startup`]: `startup`, session start latency per backend (and pool).
 //! - [`churn`]: `churn`, open/call/close loops; leaked containers, memory.
 //! - [`scale`]: `scale`, thousands of sessions held open; Berth's memory per session.
+//! - [`peers`]: `peers`, Berth side by side with the proxies and gateways a
+//!   user would pick instead (installed on first use), in one run.
 
 mod args;
 mod bench;
 mod churn;
 mod cpu;
 mod load;
+mod peers;
 mod procs;
 mod report;
 mod scale;
@@ -61,6 +64,9 @@ enum Command {
     Churn(churn::ChurnArgs),
     /// Thousands of sessions (or principals, or containers) held open; Berth's memory per session.
     Scale(scale::ScaleArgs),
+    /// The example server directly, Berth (process, Redis, docker) and peer proxies/gateways
+    /// (crates.io mcp-proxy, PyPI mcp-proxy, ContextForge) under the same load, one table.
+    Peers(peers::PeersArgs),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +93,7 @@ fn main() -> ExitCode {
         Command::Startup(args) => runtime.block_on(startup::run(args)),
         Command::Churn(args) => runtime.block_on(churn::run(args)),
         Command::Scale(args) => runtime.block_on(scale::run(args)),
+        Command::Peers(args) => runtime.block_on(peers::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

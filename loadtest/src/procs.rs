@@ -1,11 +1,16 @@
 //! Starting and stopping the processes under test.
 //!
-//! Both targets print their URL on stdout once they listen; everything else
-//! they print goes to a log file in the run's temporary directory (quoted in
-//! the error if start-up fails). Children are stopped with SIGTERM, so Berth
-//! stops its backends, then killed if they linger; `kill_on_drop` covers
-//! early exits.
+//! Berth and the example server print their URL on stdout once they listen;
+//! everything else they print goes to a log file in the run's temporary
+//! directory (quoted in the error if start-up fails). Other programs (the
+//! peers of `peers`, Redis) are started with [`start_serving`] in a process
+//! group of their own and are ready once their port answers. Children are
+//! stopped with SIGTERM, so Berth stops its backends, then killed if they
+//! linger; `kill_on_drop` covers early exits.
+//!
+//! May import: nothing else in the crate.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -29,6 +34,17 @@ pub(crate) struct Target {
     /// The MCP endpoint.
     pub(crate) url: String,
     log: PathBuf,
+    /// Signal the whole process group (started by [`start_serving`]).
+    group: bool,
+}
+
+/// How a program started by [`start_serving`] shows that it is ready.
+#[derive(Clone, Debug)]
+pub(crate) enum Ready {
+    /// A TCP connect to this address succeeds.
+    Tcp(SocketAddr),
+    /// A GET of this URL answers 2xx.
+    Http(String),
 }
 
 // === impl Target ===
@@ -39,11 +55,9 @@ impl Target {
         self.pid
     }
 
-    /// SIGTERM, wait, then SIGKILL.
+    /// SIGTERM, wait, then SIGKILL (to the process group for [`start_serving`]).
     pub(crate) async fn stop(mut self) {
-        if let Ok(pid) = i32::try_from(self.pid) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-        }
+        self.signal(Signal::SIGTERM);
         if tokio::time::timeout(STOP_TIMEOUT, self.child.wait())
             .await
             .is_err()
@@ -53,8 +67,91 @@ impl Target {
                 self.pid,
                 self.log.display()
             );
+            self.signal(Signal::SIGKILL);
             let _ = self.child.kill().await;
         }
+        if self.group {
+            // Stragglers of the group (workers, a server it spawned).
+            self.signal(Signal::SIGKILL);
+        }
+    }
+
+    /// Its log file.
+    pub(crate) fn log(&self) -> &Path {
+        &self.log
+    }
+
+    fn signal(&self, signal: Signal) {
+        if let Ok(pid) = i32::try_from(self.pid) {
+            let pid = if self.group { -pid } else { pid };
+            let _ = kill(Pid::from_raw(pid), signal);
+        }
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (for programs that cannot be told port 0).
+pub(crate) fn free_port() -> anyhow::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .context("cannot bind a free port on 127.0.0.1")?;
+    Ok(listener.local_addr()?)
+}
+
+/// Starts `cmd` in a process group of its own with stdout and stderr in
+/// `log`, and waits up to `within` until it is `ready`; `url` is what the
+/// returned target serves.
+pub(crate) async fn start_serving(
+    mut cmd: Command,
+    log: PathBuf,
+    url: String,
+    ready: Ready,
+    within: Duration,
+) -> anyhow::Result<Target> {
+    let log_file =
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    cmd.stdin(Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file)
+        .process_group(0)
+        .kill_on_drop(true);
+    let program = cmd.as_std().get_program().to_string_lossy().into_owned();
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run {program}"))?;
+    let pid = child.id().context("the process exited at once")?;
+    let mut target = Target {
+        child,
+        pid,
+        url,
+        log,
+        group: true,
+    };
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let up = match &ready {
+            Ready::Tcp(addr) => tokio::net::TcpStream::connect(addr).await.is_ok(),
+            Ready::Http(url) => http
+                .get(url)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success()),
+        };
+        if up {
+            return Ok(target);
+        }
+        let why = if let Ok(Some(status)) = target.child.try_wait() {
+            format!("it exited ({status}) before it was ready")
+        } else if tokio::time::Instant::now() >= deadline {
+            format!("not ready within {within:?} ({ready:?})")
+        } else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let tail = tail(&target.log);
+        let log = target.log.display().to_string();
+        target.stop().await;
+        anyhow::bail!("{program}: {why}; its log ({log}):\n{tail}");
     }
 }
 
@@ -181,6 +278,7 @@ async fn start(
         pid,
         url,
         log,
+        group: false,
     })
 }
 
@@ -189,7 +287,8 @@ async fn drain(mut stdout: BufReader<ChildStdout>) {
     let _ = tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await;
 }
 
-fn tail(log: &Path) -> String {
+/// The last 20 lines of a log file.
+pub(crate) fn tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
