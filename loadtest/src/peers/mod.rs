@@ -16,7 +16,8 @@
 //! - [`install`]: the cache and the installers.
 //! - [`table`]: the report.
 //!
-//! May import: `args`, `cpu`, `load`, `procs`, `report`, and its own files.
+//! May import: `args`, `cpu`, `load`, `report`, `startup` (the `berth` path),
+//! and its own files.
 
 mod contextforge;
 mod install;
