@@ -11,9 +11,11 @@
 //! # Layout
 //! - `error`: [`StartError`]; `validator`: the token validator;
 //!   `tasks`: what runs beside the server (continuation sweeps, server
-//!   table changes reaching the backend).
+//!   table changes reaching the backend); `fd_limit`: the open-files
+//!   limit raised to what the sessions need.
 
 mod error;
+mod fd_limit;
 mod tasks;
 mod validator;
 
@@ -49,6 +51,7 @@ pub struct App {
 impl App {
     /// Builds every component; must be called inside a Tokio runtime.
     pub async fn build(config: Config) -> Result<App, StartError> {
+        fd_limit::raise(&config);
         let vault = connect_vault(&config.vault)?;
         let keys = load_session_keys(&config, vault.as_ref()).await?;
         let (validator, jwks) = validator::build(&config).await?;

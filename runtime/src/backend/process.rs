@@ -105,10 +105,7 @@ impl Backend for ProcessBackend {
         if let Some(dir) = &spec.cwd {
             cmd.current_dir(dir);
         }
-        let mut child = cmd.spawn().map_err(|source| BackendError::Spawn {
-            program: program.clone(),
-            source,
-        })?;
+        let mut child = cmd.spawn().map_err(|source| spawn_error(program, source))?;
         let pid = child.id().unwrap_or_default();
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
@@ -158,6 +155,29 @@ impl Backend for ProcessBackend {
                 detach: None,
             }),
         })
+    }
+}
+
+/// Why a child could not be started. Running out of open files or
+/// processes is this pod's capacity, not the server's fault: a retryable
+/// error naming the limit, and not held against the server (a spawn
+/// failure otherwise makes its new sessions fail fast for everyone).
+fn spawn_error(program: &str, source: std::io::Error) -> BackendError {
+    match source.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE) => BackendError::Capacity(format!(
+            "this Berth pod is out of open files ({source}; each process-backend session holds \
+             four): raise Berth's open-files limit (LimitNOFILE=, `ulimit -n`) or lower \
+             limits.max_sessions"
+        )),
+        Some(libc::EAGAIN | libc::ENOMEM) => BackendError::Capacity(format!(
+            "this Berth pod cannot start another server process ({source}): raise the host's \
+             process and memory limits (TasksMax=, the pids cgroup, RLIMIT_NPROC) or lower \
+             limits.max_sessions"
+        )),
+        _ => BackendError::Spawn {
+            program: program.to_owned(),
+            source,
+        },
     }
 }
 
