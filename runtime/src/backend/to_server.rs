@@ -301,7 +301,9 @@ mod tests {
             .await
             .expect("send");
         let mut first = [0u8; 3];
-        rx.read_exact(&mut first).await.expect("the message arrives");
+        rx.read_exact(&mut first)
+            .await
+            .expect("the message arrives");
         assert_eq!(&first, b"{}\n");
         stop.cancel();
         let mut rest = Vec::new();
