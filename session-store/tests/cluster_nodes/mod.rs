@@ -39,7 +39,15 @@ impl RedisCluster {
     /// evenly, every node agreeing the cluster is ok.
     pub(crate) fn start(primaries: usize, replicas: usize) -> RedisCluster {
         let total = primaries * (replicas + 1);
-        let mut nodes: Vec<ClusterNode> = (0..total).map(|_| ClusterNode::new()).collect();
+        // Every port is picked before any node binds one, so two picks
+        // can coincide (a node then fails to start): keep them distinct.
+        let mut nodes: Vec<ClusterNode> = Vec::with_capacity(total);
+        while nodes.len() < total {
+            let node = ClusterNode::new();
+            if nodes.iter().all(|n| n.port != node.port) {
+                nodes.push(node);
+            }
+        }
         for node in &mut nodes {
             node.spawn();
         }

@@ -50,6 +50,10 @@ use crate::jsonrpc::{self, Envelope, ErrorCode, Kind, RpcError};
 use crate::protocol::Version;
 use crate::servers::Notice;
 
+/// How long a send that met a closed instance waits for the backend's
+/// report of why it ended.
+const EXIT_REPORT_WAIT: Duration = Duration::from_secs(2);
+
 /// Identity of a hosting session.
 #[derive(Clone, Debug)]
 pub(crate) struct SessionIdentity {
@@ -480,12 +484,27 @@ impl HostingSession {
                 return Err(HostingError::Moved);
             }
         }
-        instance.outbound.send(msg).await.map_err(|_| {
-            HostingError::Ended(
-                self.closed_reason()
-                    .unwrap_or_else(|| "server instance stopped".into()),
-            )
-        })
+        match instance.outbound.send(msg).await {
+            Ok(()) => Ok(()),
+            Err(_) => Err(HostingError::Ended(self.exit_reason().await)),
+        }
+    }
+
+    /// Why the instance stopped taking messages. A write can meet the
+    /// closed input of a server that just exited moments before the
+    /// backend reports why (its exit status, and what it was missing), so
+    /// wait for that report a little; a generic reason if none comes.
+    async fn exit_reason(&self) -> String {
+        let deadline = Instant::now() + EXIT_REPORT_WAIT;
+        loop {
+            if let Some(reason) = self.closed_reason() {
+                return reason;
+            }
+            if Instant::now() >= deadline {
+                return "server instance stopped".into();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     async fn forward_cancel(&self, env: &Envelope<'_>) -> Result<(), HostingError> {
