@@ -30,7 +30,7 @@ pub(crate) async fn serve(sessions_only: bool) -> anyhow::Result<()> {
     let running = if sessions_only {
         server.serve(sessions_only_pipe()).await?
     } else {
-        server.serve(stdio_streams()).await?
+        server.serve((stdin_stream(), stdout_stream())).await?
     };
     tokio::select! {
         quit = running.waiting() => {
@@ -53,8 +53,7 @@ fn sessions_only_pipe() -> (
     // stdin → server, except discovery.
     let refusals = lines_tx.clone();
     tokio::spawn(async move {
-        let (input, _) = stdio_streams();
-        let mut stdin = BufReader::new(input).lines();
+        let mut stdin = BufReader::new(stdin_stream()).lines();
         while let Ok(Some(line)) = stdin.next_line().await {
             if let Some(refusal) = refuse_discovery(&line) {
                 if refusals.send(refusal).await.is_err() {
@@ -83,7 +82,7 @@ fn sessions_only_pipe() -> (
         }
     });
     tokio::spawn(async move {
-        let (_, mut stdout) = stdio_streams();
+        let mut stdout = stdout_stream();
         while let Some(mut line) = lines_rx.recv().await {
             line.push('\n');
             if stdout.write_all(line.as_bytes()).await.is_err() || stdout.flush().await.is_err() {
@@ -99,30 +98,33 @@ type Input = Box<dyn AsyncRead + Send + Unpin>;
 /// Writes stdout.
 type Output = Box<dyn AsyncWrite + Send + Unpin>;
 
-/// stdin and stdout for the transport. Where they are pipes (under Berth's process backend
-/// or a container runtime) they become non-blocking pipe ends driven by the runtime's reactor,
-/// so a message costs one `read` or `write` and no hand-off to a blocking thread (tokio's
-/// `stdin()`/`stdout()` run every read and write on the blocking pool, which cost this server
-/// about three times its HTTP transport's CPU per call). Anything else (a terminal, a file)
-/// keeps tokio's thread-backed streams.
-fn stdio_streams() -> (Input, Output) {
-    let input: Input = match std::io::stdin()
+/// stdin for the transport. Where it is a pipe (under Berth's process backend or a container
+/// runtime) it becomes a non-blocking pipe end driven by the runtime's reactor, so a message
+/// costs one `read` and no hand-off to a blocking thread (tokio's `stdin()`/`stdout()` run every
+/// read and write on the blocking pool, which cost this server about three times its HTTP
+/// transport's CPU per call). Anything else (a terminal, a file) keeps tokio's thread-backed
+/// stream.
+fn stdin_stream() -> Input {
+    match std::io::stdin()
         .as_fd()
         .try_clone_to_owned()
         .and_then(pipe::Receiver::from_owned_fd)
     {
         Ok(receiver) => Box::new(receiver),
         Err(_) => Box::new(tokio::io::stdin()),
-    };
-    let output: Output = match std::io::stdout()
+    }
+}
+
+/// stdout for the transport, chosen as [`stdin_stream`] chooses stdin.
+fn stdout_stream() -> Output {
+    match std::io::stdout()
         .as_fd()
         .try_clone_to_owned()
         .and_then(pipe::Sender::from_owned_fd)
     {
         Ok(sender) => Box::new(sender),
         Err(_) => Box::new(tokio::io::stdout()),
-    };
-    (input, output)
+    }
 }
 
 /// The -32601 answer to a `server/discover` request line; `None` for any other line.
