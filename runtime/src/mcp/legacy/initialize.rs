@@ -34,6 +34,11 @@ pub(super) async fn initialize(
         .forward_request(body, env, stream.clone(), timeout)
         .await
     {
+        // The send can meet the closed input of a server that already
+        // exited: that is an instance ending at start, as below.
+        if new.session.closed_reason().is_some() {
+            sessions.record_ended_at_start(&server, &principal.subject, &e.to_string());
+        }
         sessions.remove(&new.route).await;
         return forward_failed(&e, env.id);
     }
