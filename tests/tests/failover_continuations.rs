@@ -12,7 +12,7 @@ use std::time::Duration;
 use berth_tests::docker::{containers, inspect, pod_of};
 use berth_tests::pods::{config, kill_9, text};
 use berth_tests::redis::RedisServer;
-use berth_tests::{Berth, mcp_post, messages, tool};
+use berth_tests::{Berth, eventually, mcp_post, messages, tool};
 use serde_json::{Value, json};
 
 /// The session-era example server, asking for a name mid-call.
@@ -26,7 +26,9 @@ fn asks_config(redis: &RedisServer, backend: &str) -> String {
     } else {
         "[servers.demo.asks]\ncommand = [\"{berth_bin}\", \"example-server\", \"--sessions-only\"]\n"
     };
-    format!("{}{asks}", config(redis, backend))
+    // Sweeps every second (the leftover check below).
+    let base = config(redis, backend).replace("[docker]\n", "[docker]\nsweep_every = \"1s\"\n");
+    format!("{base}{asks}")
 }
 
 /// One 2026-07-28 `tools/call` of [`TOOL`] by an agent that can answer
@@ -197,6 +199,38 @@ async fn a_parked_call_survives_the_kill_of_its_pod_and_is_used_only_once() {
     let (status, done) = ask(&c, &on_c, &token, answer).await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(text(&done), "Hello, Alice!", "{done}");
+
+    // A pod killed between stopping a container and removing it (pod B
+    // can be, with the instance it started to learn the server's era)
+    // leaves it exited, with the lease of a session pod C now holds. Pod
+    // C's sweeper removes it; the container serving the session stays.
+    let mut run = vec!["run".to_owned()];
+    let labels = inspect(&asking[0])["Config"]["Labels"].clone();
+    for (k, v) in labels.as_object().expect("labels") {
+        let v = if k == "berth.pod" {
+            pod_of(&b)
+        } else {
+            v.as_str().unwrap_or_default().to_owned()
+        };
+        run.extend(["--label".to_owned(), format!("{k}={v}")]);
+    }
+    run.extend(["--rm=false".to_owned(), "berth/example-server".to_owned()]);
+    // No stdin: the server reads end-of-file and exits (status 1).
+    let exited = std::process::Command::new("docker")
+        .args(&run)
+        .output()
+        .expect("docker CLI");
+    assert_eq!(exited.status.code(), Some(1), "{exited:?}");
+    let left = containers(&[&format!("berth.pod={}", pod_of(&b))]);
+    assert!(!left.is_empty(), "the exited leftover is there");
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            containers(&[&format!("berth.pod={}", pod_of(&b))]).is_empty()
+        })
+        .await,
+        "pod C's sweeper removes the exited container of dead pod B"
+    );
+    assert_eq!(inspect(&asking[0])["State"]["Running"], true);
     drop(c3);
 }
 

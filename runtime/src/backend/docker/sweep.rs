@@ -1,6 +1,8 @@
 //! The orphan sweeper: removes Berth-labelled containers whose session or
 //! owning pod is gone, at start-up and periodically, so a `kill -9` of a
-//! pod leaves nothing behind once a pod runs again on that host.
+//! pod leaves nothing behind once a pod runs again on that host. A dead
+//! pod's running container is spared while another pod holds its session
+//! lease (it was, or may be, taken over); an exited one never is.
 //!
 //! May import: `docker::{host, labels}`, `backend` shapes.
 
@@ -69,9 +71,14 @@ pub(super) async fn sweep_once(host: &DockerHost) -> Result<usize, BackendError>
         let label = |k: &str| c.labels.as_ref().and_then(|l| l.get(k));
         let probe = &host.shared.lease_probe;
         let foreign = label(LABEL_STORE).is_some_and(|s| s != probe.scope());
+        // An exited container serves nobody: a pod killed between
+        // stopping one and removing it (a throwaway instance, a closed
+        // session) leaves it behind with a lease another pod now holds.
+        let ended = matches!(c.state.as_deref(), Some("exited" | "dead"));
         let taken_over = match (orphan, label(LABEL_LEASE)) {
             (false, _) => false,
             (true, _) if foreign => true,
+            (true, _) if ended => false,
             (true, Some(lease)) => probe.held(lease).await,
             // A pool container a session claimed carries no lease label.
             (true, None) => match probe.claim_of(&id).await {
