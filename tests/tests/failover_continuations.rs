@@ -178,6 +178,14 @@ async fn a_parked_call_survives_the_kill_of_its_pod_and_is_used_only_once() {
     assert_eq!(status, 200, "{done}\n{}", b.log());
     assert_eq!(text(&done), "Hello, Alice!", "{done}");
     assert_eq!(inspect(&asking[0])["State"]["Running"], true);
+    // Pod A's finding of the server's era is in the store: pod B started
+    // no container of its own just to ask it again.
+    assert_eq!(
+        containers(&[&format!("berth.pod={}", pod_of(&b))]),
+        Vec::<String>::new(),
+        "{}",
+        b.log()
+    );
     assert!(
         b.log().contains("resumed a call parked by another pod"),
         "{}",

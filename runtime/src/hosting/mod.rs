@@ -28,12 +28,14 @@
 //!   `probe`: listing a version's capabilities for its approval.
 //! - `continuations`: 2026-07-28 calls parked for agent input (sealed in
 //!   the shared store too, so a retry completes on any pod).
+//! - `era`: which era a server speaks, remembered for every pod.
 //! - `directory`: which sessions each pod runs (the control plane's
 //!   sessions API), published per pod to the shared store.
 //! - `error`: [`HostingError`].
 
 mod continuations;
 mod directory;
+mod era;
 mod error;
 mod failures;
 mod gate;

@@ -19,7 +19,7 @@ use super::validate::StatelessRequest;
 use crate::cluster::was_forwarded;
 use crate::hosting::{
     BackendSetup, HandshakeFailure, HostingError, HostingSession, PrincipalSession, Route,
-    discover, initialize,
+    Sessions, discover, initialize,
 };
 use crate::http::{ATTEMPTS, Admitted, AppState, Original, owner_unreachable, to_owner};
 use crate::protocol::{Era, Version, client_initialize_params};
@@ -58,6 +58,13 @@ pub(super) async fn ensure(
     let subject = &admitted.principal.subject;
     let sessions = app.sessions();
     let declared = Relayed::from_declared(&req.caps);
+    if s.backend_era.get().is_none()
+        && let Some(era) = sessions.recalled_era(s).await
+    {
+        // Another pod asked this definition already: no instance is
+        // started just to ask again (on a takeover, or a new pod).
+        let _ = s.backend_era.set(era);
+    }
     for _ in 0..ATTEMPTS {
         // A server that speaks 2026-07-28 reads each request's
         // capabilities from its `_meta`: one session serves all of a
@@ -86,7 +93,7 @@ pub(super) async fn ensure(
                 }
             }
         };
-        let native = match speaks_stateless(s, &session).await {
+        let native = match speaks_stateless(sessions, s, &session).await {
             Ok(native) => native,
             Err(e) => return Err(failed(app, s, &session, &route, e).await),
         };
@@ -147,6 +154,7 @@ async fn failed(
 /// Whether `server` speaks 2026-07-28 itself: asked once per definition,
 /// through the first session that needs to know (this one, if none has).
 async fn speaks_stateless(
+    sessions: &Sessions,
     server: &HostedServer,
     session: &HostingSession,
 ) -> Result<bool, HostingError> {
@@ -159,11 +167,13 @@ async fn speaks_stateless(
                 era = if native { "2026-07-28 (native)" } else { "session era (translated)" },
                 "found out which era the server speaks"
             );
-            Ok::<_, HostingError>(if native {
+            let era = if native {
                 Era::Stateless
             } else {
                 Era::Sessions
-            })
+            };
+            sessions.remember_era(server, era).await;
+            Ok::<_, HostingError>(era)
         })
         .await?;
     if *era == Era::Stateless {
