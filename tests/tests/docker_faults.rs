@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use berth_tests::{Berth, mcp_post, messages, tool};
+use berth_tests::docker::{containers, docker, pod_of};
+use berth_tests::{Berth, eventually, mcp_post, messages, tool};
 use serde_json::{Value, json};
 
 const CONFIG: &str = r#"
@@ -140,4 +141,33 @@ async fn a_fork_bomb_is_held_by_the_pids_limit() {
     assert!(started < 32, "{started} processes despite pids = 32");
     assert!(started > 8, "the bomb did fork ({started})");
     healthy_echo(&berth, &c, &token).await;
+}
+
+#[tokio::test]
+async fn a_warm_container_that_died_is_not_handed_to_a_session() {
+    let _ = tool("DOCKER_HOST");
+    let config =
+        format!("{CONFIG}[servers.demo.pooled]\nimage = \"berth/example-server\"\nwarm_pool = 1\n");
+    let berth = Berth::serve(&config, &[]).await;
+    let c = reqwest::Client::new();
+    let token = berth.token("alice", "demo", &[]);
+    let pod = format!("berth.pod={}", pod_of(&berth));
+    let pooled = [pod.as_str(), "berth.server=pooled", "berth.session=pool"];
+    assert!(
+        eventually(Duration::from_secs(30), || containers(&pooled).len() == 1).await,
+        "the pool fills"
+    );
+    // The waiting server dies (OOM, a crash, an operator): the next
+    // session gets a live instance, not the corpse and a timeout.
+    let dead = containers(&pooled).remove(0);
+    docker(&["kill", &dead]);
+    let (sid, v) = init(&c, &berth.url("demo", "pooled"), &token).await;
+    assert!(sid.is_some(), "served by a live instance: {v}");
+    assert_eq!(v["result"]["protocolVersion"], "2025-11-25", "{v}");
+    assert!(
+        eventually(Duration::from_secs(30), || !containers(&[pod.as_str()])
+            .contains(&dead))
+        .await,
+        "the dead warm container is removed"
+    );
 }

@@ -43,6 +43,17 @@ impl DockerBackend {
             pools: Arc::new(Pools::default()),
         })
     }
+
+    /// Whether container `id` is running (not when the engine cannot say).
+    async fn is_running(&self, id: &str) -> bool {
+        let Ok(docker) = self.host.client() else {
+            return false;
+        };
+        match docker.inspect_container(id, None).await {
+            Ok(info) => info.state.and_then(|s| s.running).unwrap_or(false),
+            Err(_) => false,
+        }
+    }
 }
 
 #[async_trait]
@@ -71,12 +82,7 @@ impl Backend for DockerBackend {
             self.host.remove(resume).await;
             return Ok(None);
         }
-        let docker = self.host.client()?;
-        let running = match docker.inspect_container(resume, None).await {
-            Ok(info) => info.state.and_then(|s| s.running).unwrap_or(false),
-            Err(_) => false,
-        };
-        if !running {
+        if !self.is_running(resume).await {
             return Ok(None);
         }
         let slot = self.host.reserve(&spec.tenant)?;
@@ -106,8 +112,17 @@ impl Backend for DockerBackend {
         labels: &InstanceLabels,
         sink: Arc<dyn InboundSink>,
     ) -> Result<Instance, BackendError> {
-        if let Some(warm) = self.pools.claim(&self.host, spec) {
+        while let Some(warm) = self.pools.claim(&self.host, spec) {
             self.pools.note_claim(spec);
+            // A warm server may have died while it waited (OOM, a crash):
+            // its container still stands, and an attach to a stopped
+            // container waits for it to start again, leaving the session
+            // talking to nobody until the request timeout.
+            if !self.is_running(&warm.id).await {
+                tracing::warn!(container = %warm.id, "warm container had stopped; removing it and trying the next");
+                self.host.remove(&warm.id).await;
+                continue;
+            }
             match attach::attach(&self.host, &warm.id, spec, labels, sink.clone(), warm.slot).await
             {
                 Ok(instance) => {
@@ -117,7 +132,8 @@ impl Backend for DockerBackend {
                     return Ok(instance);
                 }
                 Err(e) => {
-                    tracing::warn!(container = %warm.id, error = %e, "warm container unusable; starting a fresh one")
+                    tracing::warn!(container = %warm.id, error = %e, "warm container unusable; removing it and trying the next");
+                    self.host.remove(&warm.id).await;
                 }
             }
         }
