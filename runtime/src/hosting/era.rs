@@ -7,12 +7,15 @@
 //! the server's configuration and registry version, so a redeploy asks
 //! again. Best effort both ways: a store that cannot say means asking.
 //!
-//! May import: `hosting::sessions`, `servers`, `protocol`.
+//! May import: `hosting::sessions`, `servers`, `protocol`, the session
+//! store crate.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use berth_session_store::{KeyRing, SessionBinding};
 
 use super::sessions::Sessions;
 use crate::protocol::Era;
@@ -40,7 +43,7 @@ impl Sessions {
         if !self.shared.settings.shared_store {
             return None;
         }
-        let binding = self.era_binding(server)?;
+        let binding = era_binding(self.keys(), server)?;
         match self
             .shared
             .deps
@@ -63,7 +66,7 @@ impl Sessions {
         if !self.shared.settings.shared_store {
             return;
         }
-        let Some(binding) = self.era_binding(server) else {
+        let Some(binding) = era_binding(self.keys(), server) else {
             return;
         };
         let record = EraRecord {
@@ -79,21 +82,74 @@ impl Sessions {
             tracing::debug!(error = %e, "could not keep a server's era in the store");
         }
     }
+}
 
-    /// Where `server`'s era is kept: the server's binding with no subject
-    /// and `~era:` plus the definition's fingerprint in place of a
-    /// session id (no session id or subject starts so).
-    fn era_binding(&self, server: &HostedServer) -> Option<berth_session_store::SessionBinding> {
-        let config = serde_json::to_vec(&server.config).ok()?;
-        let mut h = Sha256::new();
-        h.update(&config);
-        h.update(format!("{:?}", server.version).as_bytes());
-        let fingerprint = hex::encode(&h.finalize()[..16]);
-        Some(self.keys().bind(
-            &server.tenant,
-            &server.name,
-            "",
-            &format!("~era:{fingerprint}"),
-        ))
+/// Where `server`'s era is kept: the server's binding with no subject
+/// and `~era:` plus the definition's fingerprint in place of a session id
+/// (no session id or subject starts so). The same on every pod with the
+/// same keys; another for any other configuration or registry version.
+fn era_binding(keys: &KeyRing, server: &HostedServer) -> Option<SessionBinding> {
+    let config = serde_json::to_vec(&server.config).ok()?;
+    let mut h = Sha256::new();
+    h.update(&config);
+    h.update(format!("{:?}", server.version).as_bytes());
+    let fingerprint = hex::encode(&h.finalize()[..16]);
+    Some(keys.bind(
+        &server.tenant,
+        &server.name,
+        "",
+        &format!("~era:{fingerprint}"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Pinned;
+    use crate::config::{Config, ServerConfig};
+    use crate::hosting::testing::keys;
+    use crate::servers::ServerTable;
+
+    fn pod(command: &str) -> ServerTable {
+        let mut config = Config::default();
+        let files = ServerConfig {
+            command: vec![command.into()],
+            ..ServerConfig::default()
+        };
+        config
+            .servers
+            .entry("acme".into())
+            .or_default()
+            .insert("files".into(), files);
+        ServerTable::from_config(&config)
+    }
+
+    fn key_of(table: &ServerTable) -> String {
+        let server = table.get("acme", "files").expect("configured");
+        let binding = era_binding(&keys(), &server).expect("a binding");
+        binding.record_key().as_str().to_owned()
+    }
+
+    #[test]
+    fn pods_with_one_definition_share_the_answer_and_a_redeploy_asks_again() {
+        // Two pods load the same definition: one key (the per-pod
+        // definition counters differ and must not matter).
+        let (a, b) = (pod("cat"), pod("cat"));
+        assert_eq!(key_of(&a), key_of(&b));
+        // Another command is another definition.
+        assert_ne!(key_of(&a), key_of(&pod("tac")));
+        // So is another registry version of the same configuration.
+        let files = a.get("acme", "files").expect("configured");
+        let unversioned = key_of(&a);
+        let v2 = a.insert_version(
+            "acme",
+            "files",
+            files.config.clone(),
+            2,
+            &Pinned::default(),
+            None,
+        );
+        let v2 = era_binding(&keys(), &v2).expect("a binding");
+        assert_ne!(v2.record_key().as_str(), unversioned);
     }
 }
