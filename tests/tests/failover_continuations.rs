@@ -180,8 +180,9 @@ async fn a_parked_call_survives_the_kill_of_its_pod_and_is_used_only_once() {
     assert_eq!(inspect(&asking[0])["State"]["Running"], true);
     // Pod A's finding of the server's era is in the store: pod B started
     // no container of its own just to ask it again.
+    let on_pod_b = format!("berth.pod={}", pod_of(&b));
     assert_eq!(
-        containers(&[&format!("berth.pod={}", pod_of(&b))]),
+        containers(&[&on_pod_b]),
         Vec::<String>::new(),
         "{}",
         b.log()
@@ -208,10 +209,10 @@ async fn a_parked_call_survives_the_kill_of_its_pod_and_is_used_only_once() {
     assert_eq!(status, 200, "{done}");
     assert_eq!(text(&done), "Hello, Alice!", "{done}");
 
-    // A pod killed between stopping a container and removing it (pod B
-    // can be, with the instance it started to learn the server's era)
-    // leaves it exited, with the lease of a session pod C now holds. Pod
-    // C's sweeper removes it; the container serving the session stays.
+    // A pod killed between stopping a container and removing it (say,
+    // one whose session was closed) leaves it exited, with the lease of a
+    // session pod C now holds. Pod C's sweeper removes it; the container
+    // serving the session stays.
     let mut run = vec!["run".to_owned()];
     let labels = inspect(&asking[0])["Config"]["Labels"].clone();
     for (k, v) in labels.as_object().expect("labels") {
@@ -229,11 +230,11 @@ async fn a_parked_call_survives_the_kill_of_its_pod_and_is_used_only_once() {
         .output()
         .expect("docker CLI");
     assert_eq!(exited.status.code(), Some(1), "{exited:?}");
-    let left = containers(&[&format!("berth.pod={}", pod_of(&b))]);
+    let left = containers(&[&on_pod_b]);
     assert!(!left.is_empty(), "the exited leftover is there");
     assert!(
         eventually(Duration::from_secs(30), || {
-            containers(&[&format!("berth.pod={}", pod_of(&b))]).is_empty()
+            containers(&[&on_pod_b]).is_empty()
         })
         .await,
         "pod C's sweeper removes the exited container of dead pod B"

@@ -106,23 +106,8 @@ fn era_binding(keys: &KeyRing, server: &HostedServer) -> Option<SessionBinding> 
 mod tests {
     use super::*;
     use crate::backend::Pinned;
-    use crate::config::{Config, ServerConfig};
-    use crate::hosting::testing::keys;
+    use crate::hosting::testing::{keys, table as pod};
     use crate::servers::ServerTable;
-
-    fn pod(command: &str) -> ServerTable {
-        let mut config = Config::default();
-        let files = ServerConfig {
-            command: vec![command.into()],
-            ..ServerConfig::default()
-        };
-        config
-            .servers
-            .entry("acme".into())
-            .or_default()
-            .insert("files".into(), files);
-        ServerTable::from_config(&config)
-    }
 
     fn key_of(table: &ServerTable) -> String {
         let server = table.get("acme", "files").expect("configured");

@@ -262,11 +262,21 @@ impl Sessions {
         );
     }
 
-    /// Remembers that `server`'s instance ended while it was being
-    /// initialized for `subject`: that principal's new sessions of this
-    /// definition fail fast. Only that principal's: what it sent may be
-    /// what ended the instance, and one agent must not lock out others.
-    pub(crate) fn record_ended_at_start(&self, server: &HostedServer, subject: &str, reason: &str) {
+    /// If `session`'s instance ended while it was being initialized for
+    /// `subject` (not a server that merely refused or choked on it),
+    /// remembers it: that principal's new sessions of this definition fail
+    /// fast. Only that principal's: what it sent may be what ended the
+    /// instance, and one agent must not lock out others.
+    pub(crate) fn record_if_ended_at_start(
+        &self,
+        server: &HostedServer,
+        session: &HostingSession,
+        subject: &str,
+        reason: &str,
+    ) {
+        if session.closed_reason().is_none() {
+            return;
+        }
         self.shared.failures.record(
             &server.tenant,
             &server.name,

@@ -23,11 +23,11 @@ pub(crate) fn keys() -> KeyRing {
     .expect("fixed test keys are valid")
 }
 
-/// The route of `subject`'s session `session_id` on `acme/files`.
-pub(crate) fn route(keys: &KeyRing, subject: &str, session_id: &str) -> Route {
+/// A pod's server table hosting `acme/files`, which runs `command`.
+pub(crate) fn table(command: &str) -> ServerTable {
     let mut config = Config::default();
     let files = ServerConfig {
-        command: vec!["cat".into()],
+        command: vec![command.into()],
         ..ServerConfig::default()
     };
     config
@@ -35,9 +35,12 @@ pub(crate) fn route(keys: &KeyRing, subject: &str, session_id: &str) -> Route {
         .entry("acme".into())
         .or_default()
         .insert("files".into(), files);
-    let server = ServerTable::from_config(&config)
-        .get("acme", "files")
-        .expect("configured");
+    ServerTable::from_config(&config)
+}
+
+/// The route of `subject`'s session `session_id` on `acme/files`.
+pub(crate) fn route(keys: &KeyRing, subject: &str, session_id: &str) -> Route {
+    let server = table("cat").get("acme", "files").expect("configured");
     Route {
         binding: keys.bind("acme", "files", subject, session_id),
         server,

@@ -44,15 +44,14 @@ impl DockerBackend {
         })
     }
 
-    /// Whether container `id` is running (not when the engine cannot say).
-    async fn is_running(&self, id: &str) -> bool {
-        let Ok(docker) = self.host.client() else {
-            return false;
-        };
-        match docker.inspect_container(id, None).await {
+    /// Whether container `id` is running (a container the engine cannot
+    /// inspect is not); `Err` when the engine is unreachable.
+    async fn is_running(&self, id: &str) -> Result<bool, BackendError> {
+        let docker = self.host.client()?;
+        Ok(match docker.inspect_container(id, None).await {
             Ok(info) => info.state.and_then(|s| s.running).unwrap_or(false),
             Err(_) => false,
-        }
+        })
     }
 }
 
@@ -82,7 +81,7 @@ impl Backend for DockerBackend {
             self.host.remove(resume).await;
             return Ok(None);
         }
-        if !self.is_running(resume).await {
+        if !self.is_running(resume).await? {
             return Ok(None);
         }
         let slot = self.host.reserve(&spec.tenant)?;
@@ -118,8 +117,9 @@ impl Backend for DockerBackend {
             // its container still stands, and an attach to a stopped
             // container waits for it to start again, leaving the session
             // talking to nobody until the request timeout.
-            if !self.is_running(&warm.id).await {
-                tracing::warn!(container = %warm.id, "warm container had stopped; removing it and trying the next");
+            let running = self.is_running(&warm.id).await;
+            if !matches!(running, Ok(true)) {
+                tracing::warn!(container = %warm.id, error = ?running.err(), "warm container is not running (or the engine cannot say); removing it and trying the next");
                 self.host.remove(&warm.id).await;
                 continue;
             }

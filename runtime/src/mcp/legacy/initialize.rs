@@ -36,9 +36,12 @@ pub(super) async fn initialize(
     {
         // The send can meet the closed input of a server that already
         // exited: that is an instance ending at start, as below.
-        if new.session.closed_reason().is_some() {
-            sessions.record_ended_at_start(&server, &principal.subject, &e.to_string());
-        }
+        sessions.record_if_ended_at_start(
+            &server,
+            &new.session,
+            &principal.subject,
+            &e.to_string(),
+        );
         sessions.remove(&new.route).await;
         return forward_failed(&e, env.id);
     }
@@ -60,11 +63,9 @@ pub(super) async fn initialize(
         // server refusing (or choking on) *this* agent's initialize says
         // nothing about anyone else's, and one agent must not lock the
         // others out.
-        if new.session.closed_reason().is_some() {
-            let reason = jsonrpc::error_message(&event.data)
-                .unwrap_or_else(|| "the MCP server failed to initialize".into());
-            sessions.record_ended_at_start(&server, &principal.subject, &reason);
-        }
+        let reason = jsonrpc::error_message(&event.data)
+            .unwrap_or_else(|| "the MCP server failed to initialize".into());
+        sessions.record_if_ended_at_start(&server, &new.session, &principal.subject, &reason);
         sessions.remove(&new.route).await;
         return json(StatusCode::OK, event.data);
     };

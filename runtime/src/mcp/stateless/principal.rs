@@ -144,9 +144,7 @@ async fn failed(
     e: HostingError,
 ) -> HostingError {
     let sessions = app.sessions();
-    if session.closed_reason().is_some() {
-        sessions.record_ended_at_start(server, &route.subject, &e.to_string());
-    }
+    sessions.record_if_ended_at_start(server, session, &route.subject, &e.to_string());
     sessions.remove(route).await;
     e
 }
