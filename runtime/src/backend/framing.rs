@@ -9,9 +9,7 @@
 //! May import: `backend` shapes (the inbound sink), `backend::answer_scan`.
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 use super::answer_scan::AnswerScan;
 
@@ -204,33 +202,6 @@ where
             }
         }
     }
-}
-
-/// Writes whole lines from `rx` to a server's input until the channel
-/// closes or `stop` fires, flushing once per burst; then closes the input
-/// (the polite way to ask a stdio server to exit).
-pub(crate) async fn write_lines<W>(
-    mut input: W,
-    mut rx: mpsc::Receiver<Bytes>,
-    stop: CancellationToken,
-) where
-    W: AsyncWrite + Unpin,
-{
-    loop {
-        let msg = tokio::select! {
-            m = rx.recv() => m,
-            _ = stop.cancelled() => None,
-        };
-        let Some(msg) = msg else { break };
-        // Messages arrive as complete lines (see `Instance::outbound`).
-        if input.write_all(&msg).await.is_err() {
-            break;
-        }
-        if rx.is_empty() && input.flush().await.is_err() {
-            break;
-        }
-    }
-    let _ = input.shutdown().await;
 }
 
 /// Longest stderr line logged.

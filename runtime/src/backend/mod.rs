@@ -15,7 +15,7 @@
 //! # Layout
 //! - `spec`, `instance`, `error`, `traits`: the shapes every backend shares.
 //! - `to_server`: the way into an instance ([`ToServer`]): a writer
-//!   task's queue, or a pipe its callers write themselves.
+//!   task's queue, or a pipe or stream its callers write themselves.
 //! - `framing`: newline-delimited JSON-RPC reading with a size limit;
 //!   `answer_scan` finds which request an oversized line answered;
 //!   `idle_reader` buffers instance output without holding memory

@@ -3,22 +3,28 @@
 //! two messages' bytes.
 //!
 //! Two kinds:
-//! - a queue drained by the backend's own writer task (docker and
-//!   kubernetes attach streams, the HTTP bridge);
-//! - a non-blocking pipe written by the caller itself ([`ToServer::pipe`],
-//!   the process backend's stdin). A message the pipe takes whole at once
-//!   (nearly all: a request is far smaller than a pipe's buffer) costs one
-//!   `write` and wakes no other task. Only when the pipe is full does the
-//!   rest go to a writer task, and every later message queues behind it
-//!   until the pipe drains, so order holds and a caller that gives up
-//!   mid-way (its future dropped) never leaves half a line behind.
+//! - a queue drained by the backend's own writer task (the kubernetes
+//!   attach stream, the HTTP bridge);
+//! - an input written by the caller itself: a non-blocking pipe
+//!   ([`ToServer::pipe`], the process backend's stdin) or a stream
+//!   ([`ToServer::stream`], the docker attach connection). A message the
+//!   input takes whole at once (nearly all: a request is far smaller than
+//!   a pipe's or a socket's buffer) costs one `write` and wakes no other
+//!   task. Only when the input is full does the rest go to a writer task,
+//!   and every later message queues behind it until the input drains, so
+//!   order holds and a caller that gives up mid-way (its future dropped)
+//!   never leaves half a line behind.
 //!
 //! May import: external crates only.
 
+use std::future::poll_fn;
 use std::io::ErrorKind;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
+use tokio::io::AsyncWrite;
 use tokio::net::unix::pipe;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -35,8 +41,8 @@ pub(crate) struct ToServer(Way);
 enum Way {
     /// A backend's writer task reads the other end.
     Queue(mpsc::Sender<Bytes>),
-    /// Callers write the pipe themselves; see [`Direct`].
-    Pipe(Arc<Direct>),
+    /// Callers write the input themselves; see [`Direct`].
+    Direct(Arc<Direct>),
 }
 
 // === impl ToServer ===
@@ -54,9 +60,29 @@ impl ToServer {
     /// reads end of input) when `stop` is cancelled or every clone of the
     /// returned handle is dropped.
     pub(crate) fn pipe(pipe: pipe::Sender, queue: usize, stop: CancellationToken) -> Self {
+        Self::direct(Input::Pipe(pipe), queue, stop)
+    }
+
+    /// As [`ToServer::pipe`], for a stream (the docker attach connection):
+    /// callers write it while it takes a message whole at once (a write
+    /// that would wait goes to the writer task instead); it is shut down
+    /// when `stop` is cancelled or every handle is dropped.
+    pub(crate) fn stream(
+        stream: impl AsyncWrite + Send + 'static,
+        queue: usize,
+        stop: CancellationToken,
+    ) -> Self {
+        Self::direct(
+            Input::Stream(parking_lot::Mutex::new(Box::pin(stream))),
+            queue,
+            stop,
+        )
+    }
+
+    fn direct(input: Input, queue: usize, stop: CancellationToken) -> Self {
         let shared = Arc::new(Shared {
             state: parking_lot::Mutex::new(State {
-                pipe: Some(Arc::new(pipe)),
+                input: Some(Arc::new(input)),
                 busy: false,
                 pending: None,
                 queueing: 0,
@@ -65,7 +91,7 @@ impl ToServer {
         });
         let (tx, rx) = mpsc::channel(queue.max(1));
         tokio::spawn(drain(shared.clone(), rx, stop));
-        ToServer(Way::Pipe(Arc::new(Direct { shared, queue: tx })))
+        ToServer(Way::Direct(Arc::new(Direct { shared, queue: tx })))
     }
 
     /// Delivers one message (in order with the others sent through this
@@ -73,12 +99,96 @@ impl ToServer {
     pub(crate) async fn send(&self, msg: Bytes) -> Result<(), Closed> {
         match &self.0 {
             Way::Queue(tx) => tx.send(msg).await.map_err(|_| Closed),
-            Way::Pipe(direct) => direct.send(msg).await,
+            Way::Direct(direct) => direct.send(msg).await,
         }
     }
 }
 
-/// A pipe the callers write themselves, with a writer task for the rest.
+/// What a [`Direct`] way in writes to.
+enum Input {
+    Pipe(pipe::Sender),
+    /// Locked only inside a single poll, never across an `.await`.
+    Stream(parking_lot::Mutex<Pin<Box<dyn AsyncWrite + Send>>>),
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Input::Pipe(_) => "Input::Pipe",
+            Input::Stream(_) => "Input::Stream",
+        })
+    }
+}
+
+// === impl Input ===
+
+impl Input {
+    /// Writes what the input takes now, without waiting (`WouldBlock` when
+    /// it takes nothing): how many bytes it took and, for a stream that
+    /// took all of `buf`, whether they were flushed too (a flush that would
+    /// wait is left to the writer task).
+    fn try_write(&self, buf: &[u8]) -> std::io::Result<(usize, bool)> {
+        match self {
+            Input::Pipe(pipe) => pipe.try_write(buf).map(|n| (n, true)),
+            Input::Stream(stream) => {
+                let mut cx = Context::from_waker(Waker::noop());
+                let mut stream = stream.lock();
+                let n = match stream.as_mut().poll_write(&mut cx, buf) {
+                    Poll::Ready(Ok(0)) if !buf.is_empty() => {
+                        return Err(ErrorKind::WriteZero.into());
+                    }
+                    Poll::Ready(result) => result?,
+                    Poll::Pending => return Err(ErrorKind::WouldBlock.into()),
+                };
+                if n < buf.len() {
+                    return Ok((n, false));
+                }
+                match stream.as_mut().poll_flush(&mut cx) {
+                    Poll::Ready(result) => result.map(|()| (n, true)),
+                    Poll::Pending => Ok((n, false)),
+                }
+            }
+        }
+    }
+
+    /// Writes some of `buf`, waiting for room.
+    async fn write_some(&self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Input::Pipe(pipe) => loop {
+                pipe.writable().await?;
+                match pipe.try_write(buf) {
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    written => return written,
+                }
+            },
+            Input::Stream(stream) => {
+                let n = poll_fn(|cx| stream.lock().as_mut().poll_write(cx, buf)).await?;
+                if n == 0 && !buf.is_empty() {
+                    return Err(ErrorKind::WriteZero.into());
+                }
+                Ok(n)
+            }
+        }
+    }
+
+    /// Sends on what a stream buffered (nothing to do for a pipe).
+    async fn flush(&self) -> std::io::Result<()> {
+        match self {
+            Input::Pipe(_) => Ok(()),
+            Input::Stream(stream) => poll_fn(|cx| stream.lock().as_mut().poll_flush(cx)).await,
+        }
+    }
+
+    /// Tells the server its input ended: a pipe closes when dropped; a
+    /// stream is shut down.
+    async fn close(&self) {
+        if let Input::Stream(stream) = self {
+            let _ = poll_fn(|cx| stream.lock().as_mut().poll_shutdown(cx)).await;
+        }
+    }
+}
+
+/// An input the callers write themselves, with a writer task for the rest.
 #[derive(Debug)]
 struct Direct {
     shared: Arc<Shared>,
@@ -97,13 +207,13 @@ struct Shared {
 #[derive(Debug)]
 struct State {
     /// `None` once closed.
-    pipe: Option<Arc<pipe::Sender>>,
-    /// The writer task owns the pipe: callers queue instead of writing.
+    input: Option<Arc<Input>>,
+    /// The writer task owns the input: callers queue instead of writing.
     busy: bool,
     /// The unwritten rest of the message a caller started; goes first.
     pending: Option<Bytes>,
     /// Callers that chose the queue and have not yet had their message
-    /// taken from it: the writer task keeps the pipe until they have, so a
+    /// taken from it: the writer task keeps the input until they have, so a
     /// later message cannot overtake theirs.
     queueing: usize,
 }
@@ -114,20 +224,22 @@ impl Direct {
     async fn send(&self, msg: Bytes) -> Result<(), Closed> {
         {
             let mut state = self.shared.state.lock();
-            let Some(pipe) = &state.pipe else {
+            let Some(input) = &state.input else {
                 return Err(Closed);
             };
             if !state.busy {
-                let written = match pipe.try_write(&msg) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
+                let (written, flushed) = match input.try_write(&msg) {
+                    Ok(written) => written,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => (0, false),
                     Err(_) => {
                         // The server closed its input (or exited).
-                        state.pipe = None;
+                        state.input = None;
                         return Err(Closed);
                     }
                 };
-                if written < msg.len() {
+                if written < msg.len() || !flushed {
+                    // The writer task finishes it (the rest, or only the
+                    // flush: then the rest is empty).
                     state.busy = true;
                     state.pending = Some(msg.slice(written..));
                     drop(state);
@@ -165,7 +277,7 @@ impl Drop for Queueing<'_> {
 }
 
 /// The writer task: writes what callers could not, in order, until `stop`
-/// is cancelled, every handle is dropped or the pipe fails; then closes it.
+/// is cancelled, every handle is dropped or the input fails; then closes it.
 async fn drain(shared: Arc<Shared>, mut rx: mpsc::Receiver<Bytes>, stop: CancellationToken) {
     loop {
         // What to write next: a caller's unfinished message, then the queue.
@@ -180,7 +292,7 @@ async fn drain(shared: Arc<Shared>, mut rx: mpsc::Receiver<Bytes>, stop: Cancell
                         Some(msg)
                     }
                     Err(mpsc::error::TryRecvError::Empty) => {
-                        // Callers may write the pipe again once no one
+                        // Callers may write the input again once no one
                         // is on the way into the queue.
                         state.busy = state.queueing > 0;
                         None
@@ -219,33 +331,35 @@ async fn drain(shared: Arc<Shared>, mut rx: mpsc::Receiver<Bytes>, stop: Cancell
             break;
         }
     }
-    let mut state = shared.state.lock();
-    state.pipe = None;
-    state.pending = None;
+    let input = {
+        let mut state = shared.state.lock();
+        state.pending = None;
+        state.input.take()
+    };
+    if let Some(input) = input {
+        input.close().await;
+    }
 }
 
-/// Writes all of `msg`, waiting for room; `false` if the pipe is closed,
+/// Writes all of `msg`, waiting for room; `false` if the input is closed,
 /// fails, or `stop` is cancelled first.
 async fn write_all(shared: &Shared, mut msg: &[u8], stop: &CancellationToken) -> bool {
-    let Some(pipe) = shared.state.lock().pipe.clone() else {
+    let Some(input) = shared.state.lock().input.clone() else {
         return false;
     };
     while !msg.is_empty() {
         tokio::select! {
-            ready = pipe.writable() => {
-                if ready.is_err() {
-                    return false;
-                }
-            }
+            written = input.write_some(msg) => match written {
+                Ok(n) => msg = &msg[n..],
+                Err(_) => return false,
+            },
             () = stop.cancelled() => return false,
         }
-        match pipe.try_write(msg) {
-            Ok(n) => msg = &msg[n..],
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-            Err(_) => return false,
-        }
     }
-    true
+    tokio::select! {
+        flushed = input.flush() => flushed.is_ok(),
+        () = stop.cancelled() => false,
+    }
 }
 
 #[cfg(test)]
@@ -331,5 +445,64 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(failed, "sends to a pipe without a reader kept succeeding");
+    }
+
+    /// The same through a stream that takes 64 bytes at a time (the
+    /// docker attach connection's way): large and small messages arrive
+    /// whole and in order, and the stream is shut down once every handle
+    /// is dropped.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stream_gets_messages_whole_and_in_order() {
+        let (ours, mut theirs) = tokio::io::duplex(64);
+        let to_server = ToServer::stream(ours, 4, CancellationToken::new());
+        let reader = tokio::spawn(async move {
+            let mut got = String::new();
+            theirs.read_to_string(&mut got).await.map(|_| got)
+        });
+        let mut expected = String::new();
+        for i in 0..40 {
+            let line = if i % 7 == 0 {
+                format!("{{\"big\":\"{}\"}}\n", "y".repeat(10_000 + i))
+            } else {
+                format!("{{\"n\":{i}}}\n")
+            };
+            expected.push_str(&line);
+            to_server.send(Bytes::from(line)).await.expect("send");
+        }
+        drop(to_server);
+        let got = tokio::time::timeout(Duration::from_secs(10), reader)
+            .await
+            .expect("the stream is shut down once every handle is dropped")
+            .expect("reader task")
+            .expect("read");
+        assert_eq!(got.len(), expected.len());
+        assert!(got == expected, "messages were interleaved or reordered");
+    }
+
+    /// Cancelling `stop` shuts a stream down (the server reads end of
+    /// input) and later sends fail.
+    #[tokio::test]
+    async fn stop_shuts_a_stream_down() {
+        let (ours, mut theirs) = tokio::io::duplex(64);
+        let stop = CancellationToken::new();
+        let to_server = ToServer::stream(ours, 4, stop.clone());
+        to_server
+            .send(Bytes::from_static(b"{}\n"))
+            .await
+            .expect("send");
+        let mut first = [0u8; 3];
+        theirs
+            .read_exact(&mut first)
+            .await
+            .expect("the message arrives");
+        assert_eq!(&first, b"{}\n");
+        stop.cancel();
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), theirs.read_to_end(&mut rest))
+            .await
+            .expect("end of input after stop")
+            .expect("read");
+        assert!(rest.is_empty());
+        assert!(to_server.send(Bytes::from_static(b"{}\n")).await.is_err());
     }
 }

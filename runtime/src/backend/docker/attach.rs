@@ -6,7 +6,7 @@
 //! attach stream ending is how its exit shows).
 //!
 //! May import: `docker::{host, network}`, `backend` shapes,
-//! `backend::{framing, http_bridge}`, `config`.
+//! `backend::{framing, http_bridge, to_server}`, `config`.
 //!
 //! [`http_bridge`]: crate::backend::http_bridge
 
@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::host::{DockerHost, Slot, engine};
 use super::network;
 use crate::backend::ExitNotice;
-use crate::backend::framing::{LogLines, read_lines, write_lines};
+use crate::backend::framing::{LogLines, read_lines};
 use crate::backend::to_server::ToServer;
 use crate::backend::{
     BackendError, InboundSink, Instance, InstanceLabels, ServerSpec, StopControl, http_bridge,
@@ -88,11 +88,11 @@ pub(super) async fn attach(
         .or_insert_with(|| ExitNotice::new(None))
         .clone();
     notice.set_sink(sink.clone());
-    let (tx, rx) = mpsc::channel::<Bytes>(OUTBOUND_QUEUE);
     let stop = CancellationToken::new();
     let detach = CancellationToken::new();
     let (done_tx, done_rx) = watch::channel(false);
-    let reader = if http {
+    let (outbound, reader) = if http {
+        let (tx, rx) = mpsc::channel::<Bytes>(OUTBOUND_QUEUE);
         // The output is only logs; it ends when the container does.
         let reader = tokio::spawn(demux(attached.output, None, labels.session.clone()));
         let resolve = network::endpoint(host.clone(), id.to_owned(), spec.clone(), notice.clone());
@@ -104,16 +104,19 @@ pub(super) async fn attach(
             declared: spec.param_headers.clone(),
         };
         http_bridge::spawn(setup, resolve, rx, stop.clone());
-        reader
+        (ToServer::queue(tx), reader)
     } else {
+        // Callers write the attach connection themselves (one `write` per
+        // message, no hand-off to a writer task).
+        let outbound = ToServer::stream(attached.input, OUTBOUND_QUEUE, stop.clone());
         let (stdout_tx, stdout_rx) = mpsc::channel::<std::io::Result<Bytes>>(64);
-        tokio::spawn(write_lines(attached.input, rx, stop.clone()));
         tokio::spawn(demux(
             attached.output,
             Some(stdout_tx),
             labels.session.clone(),
         ));
-        tokio::spawn(read_loop(stdout_rx, spec.max_message_bytes, sink))
+        let reader = tokio::spawn(read_loop(stdout_rx, spec.max_message_bytes, sink));
+        (outbound, reader)
     };
     tokio::spawn(supervise(
         host.clone(),
@@ -131,7 +134,7 @@ pub(super) async fn attach(
     Ok(Instance {
         resume: Some(id.to_owned()),
         id: format!("container:{}", &id[..id.len().min(12)]),
-        outbound: ToServer::queue(tx),
+        outbound,
         control: Box::new(StopControl {
             stop,
             done: done_rx,
