@@ -367,24 +367,65 @@ mod tests {
     use std::time::Duration;
 
     use bytes::Bytes;
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncRead, AsyncReadExt};
     use tokio::net::unix::pipe;
+    use tokio::task::JoinHandle;
     use tokio_util::sync::CancellationToken;
 
     use super::ToServer;
+
+    /// Reads the server's side until its input ends.
+    fn read_to_end(mut input: impl AsyncRead + Unpin + Send + 'static) -> JoinHandle<String> {
+        tokio::spawn(async move {
+            let mut got = String::new();
+            input.read_to_string(&mut got).await.expect("read");
+            got
+        })
+    }
+
+    /// What `reader` read, once the input ended (`ends` says why it should).
+    async fn everything(reader: JoinHandle<String>, ends: &str) -> String {
+        tokio::time::timeout(Duration::from_secs(10), reader)
+            .await
+            .expect(ends)
+            .expect("reader task")
+    }
+
+    /// One message arrives; cancelling `stop` ends the input (the server
+    /// reads end of input) and later sends fail.
+    async fn stop_ends_the_input(
+        to_server: ToServer,
+        stop: CancellationToken,
+        mut input: impl AsyncRead + Unpin,
+    ) {
+        to_server
+            .send(Bytes::from_static(b"{}\n"))
+            .await
+            .expect("send");
+        let mut first = [0u8; 3];
+        input
+            .read_exact(&mut first)
+            .await
+            .expect("the message arrives");
+        assert_eq!(&first, b"{}\n");
+        stop.cancel();
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), input.read_to_end(&mut rest))
+            .await
+            .expect("end of input after stop")
+            .expect("read");
+        assert!(rest.is_empty());
+        assert!(to_server.send(Bytes::from_static(b"{}\n")).await.is_err());
+    }
 
     /// A message far larger than a pipe's buffer, then small ones sent
     /// while it is still being written: the reader sees every message
     /// whole and in order.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn messages_stay_whole_and_in_order_when_the_pipe_fills() {
-        let (tx, mut rx) = pipe::pipe().expect("pipe");
-        let stop = CancellationToken::new();
-        let to_server = ToServer::pipe(tx, 4, stop.clone());
-        let reader = tokio::spawn(async move {
-            let mut got = String::new();
-            rx.read_to_string(&mut got).await.map(|_| got)
-        });
+        let (tx, rx) = pipe::pipe().expect("pipe");
+        let to_server = ToServer::pipe(tx, 4, CancellationToken::new());
+        let reader = read_to_end(rx);
         let big = format!("{}\n", "x".repeat(1 << 20));
         let mut expected = big.clone();
         to_server.send(Bytes::from(big)).await.expect("big");
@@ -394,11 +435,7 @@ mod tests {
             to_server.send(Bytes::from(line)).await.expect("small");
         }
         drop(to_server);
-        let got = tokio::time::timeout(Duration::from_secs(10), reader)
-            .await
-            .expect("the pipe closes once every handle is dropped")
-            .expect("reader task")
-            .expect("read");
+        let got = everything(reader, "the pipe closes once every handle is dropped").await;
         assert_eq!(got.len(), expected.len());
         assert!(got == expected, "messages were interleaved or reordered");
     }
@@ -407,26 +444,10 @@ mod tests {
     /// and later sends fail.
     #[tokio::test]
     async fn stop_closes_the_pipe() {
-        let (tx, mut rx) = pipe::pipe().expect("pipe");
+        let (tx, rx) = pipe::pipe().expect("pipe");
         let stop = CancellationToken::new();
         let to_server = ToServer::pipe(tx, 4, stop.clone());
-        to_server
-            .send(Bytes::from_static(b"{}\n"))
-            .await
-            .expect("send");
-        let mut first = [0u8; 3];
-        rx.read_exact(&mut first)
-            .await
-            .expect("the message arrives");
-        assert_eq!(&first, b"{}\n");
-        stop.cancel();
-        let mut rest = Vec::new();
-        tokio::time::timeout(Duration::from_secs(5), rx.read_to_end(&mut rest))
-            .await
-            .expect("end of input after stop")
-            .expect("read");
-        assert!(rest.is_empty());
-        assert!(to_server.send(Bytes::from_static(b"{}\n")).await.is_err());
+        stop_ends_the_input(to_server, stop, rx).await;
     }
 
     /// A reader that went away: sends fail (at the latest once the writer
@@ -453,12 +474,9 @@ mod tests {
     /// is dropped.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_stream_gets_messages_whole_and_in_order() {
-        let (ours, mut theirs) = tokio::io::duplex(64);
+        let (ours, theirs) = tokio::io::duplex(64);
         let to_server = ToServer::stream(ours, 4, CancellationToken::new());
-        let reader = tokio::spawn(async move {
-            let mut got = String::new();
-            theirs.read_to_string(&mut got).await.map(|_| got)
-        });
+        let reader = read_to_end(theirs);
         let mut expected = String::new();
         for i in 0..40 {
             let line = if i % 7 == 0 {
@@ -470,11 +488,11 @@ mod tests {
             to_server.send(Bytes::from(line)).await.expect("send");
         }
         drop(to_server);
-        let got = tokio::time::timeout(Duration::from_secs(10), reader)
-            .await
-            .expect("the stream is shut down once every handle is dropped")
-            .expect("reader task")
-            .expect("read");
+        let got = everything(
+            reader,
+            "the stream is shut down once every handle is dropped",
+        )
+        .await;
         assert_eq!(got.len(), expected.len());
         assert!(got == expected, "messages were interleaved or reordered");
     }
@@ -483,26 +501,9 @@ mod tests {
     /// input) and later sends fail.
     #[tokio::test]
     async fn stop_shuts_a_stream_down() {
-        let (ours, mut theirs) = tokio::io::duplex(64);
+        let (ours, theirs) = tokio::io::duplex(64);
         let stop = CancellationToken::new();
         let to_server = ToServer::stream(ours, 4, stop.clone());
-        to_server
-            .send(Bytes::from_static(b"{}\n"))
-            .await
-            .expect("send");
-        let mut first = [0u8; 3];
-        theirs
-            .read_exact(&mut first)
-            .await
-            .expect("the message arrives");
-        assert_eq!(&first, b"{}\n");
-        stop.cancel();
-        let mut rest = Vec::new();
-        tokio::time::timeout(Duration::from_secs(5), theirs.read_to_end(&mut rest))
-            .await
-            .expect("end of input after stop")
-            .expect("read");
-        assert!(rest.is_empty());
-        assert!(to_server.send(Bytes::from_static(b"{}\n")).await.is_err());
+        stop_ends_the_input(to_server, stop, theirs).await;
     }
 }

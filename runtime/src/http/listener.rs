@@ -190,6 +190,14 @@ mod tests {
         )
     }
 
+    /// Sends one POST on `conn` and reads its response.
+    async fn exchange(conn: &mut TcpStream, path: &str, body: &str) -> String {
+        conn.write_all(post_request(path, body).as_bytes())
+            .await
+            .unwrap();
+        response(conn).await
+    }
+
     /// Reads one response whose body is `Content-Length` bytes long.
     async fn response(conn: &mut TcpStream) -> String {
         let mut got = Vec::new();
@@ -227,16 +235,10 @@ mod tests {
         );
         let (addr, shutdown) = started(router).await;
         let mut conn = TcpStream::connect(addr).await.unwrap();
-        conn.write_all(post_request("/echo", "panic").as_bytes())
-            .await
-            .unwrap();
-        let first = response(&mut conn).await;
+        let first = exchange(&mut conn, "/echo", "panic").await;
         assert!(first.starts_with("HTTP/1.1 500"), "{first}");
         assert!(first.contains("internal error in Berth"), "{first}");
-        conn.write_all(post_request("/echo", "still here").as_bytes())
-            .await
-            .unwrap();
-        let second = response(&mut conn).await;
+        let second = exchange(&mut conn, "/echo", "still here").await;
         assert!(second.starts_with("HTTP/1.1 200"), "{second}");
         assert!(second.ends_with("still here"), "{second}");
         shutdown.cancel();
