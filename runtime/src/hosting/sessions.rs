@@ -34,6 +34,12 @@ use crate::servers::{HostedServer, ServerTable};
 /// it never collides with a real id (those are base64url).
 const STATELESS_MARKER: &str = "~stateless";
 
+/// The "session id" the hosting session of a stateless principal's
+/// requests that agree on `variant` is bound under.
+fn principal_session_id(variant: &str) -> String {
+    format!("{STATELESS_MARKER}:{variant}")
+}
+
 /// The pod's open hosting sessions.
 #[derive(Clone)]
 pub(crate) struct Sessions {
@@ -154,7 +160,18 @@ impl Sessions {
         subject: &str,
         variant: &str,
     ) -> Route {
-        self.legacy_route(server, subject, &format!("{STATELESS_MARKER}:{variant}"))
+        let (tenant, name) = (server.tenant.as_str(), server.name.as_str());
+        let binding = self
+            .shared
+            .table
+            .cached_principal_binding([tenant, name, subject, variant], || {
+                self.bind(tenant, name, subject, &principal_session_id(variant))
+            });
+        Route {
+            binding,
+            server: server.clone(),
+            subject: subject.to_owned(),
+        }
     }
 
     fn bind(&self, tenant: &str, server: &str, subject: &str, session_id: &str) -> SessionBinding {

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_session_store::RecordKey;
+use berth_session_store::{RecordKey, SessionBinding};
 use dashmap::DashMap;
 
 use super::session::HostingSession;
@@ -31,7 +31,9 @@ pub(super) struct Entry {
 pub(super) struct SessionTable {
     map: DashMap<RecordKey, Entry>,
     /// Derived record keys by (tenant, server, subject, session id).
-    fast_keys: DashMap<Box<str>, RecordKey>,
+    fast_keys: Derived<RecordKey>,
+    /// Stateless principals' bindings by (tenant, server, subject, variant).
+    principal_bindings: Derived<SessionBinding>,
 }
 
 // === impl SessionTable ===
@@ -87,22 +89,59 @@ impl SessionTable {
         parts: [&str; 4],
         derive: impl FnOnce() -> RecordKey,
     ) -> RecordKey {
-        let mut fast = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
-        for (i, part) in parts.into_iter().enumerate() {
-            if i > 0 {
-                fast.push('\0');
-            }
-            fast.push_str(part);
+        self.fast_keys.get_or_derive(&parts, derive)
+    }
+
+    /// The binding of a stateless principal's hosting session, by
+    /// (tenant, server, subject, variant), derived by `derive` on a cache
+    /// miss: every 2026-07-28 request needs it, and deriving it costs an
+    /// HMAC, a SHA-256 and its hex. (The key ring is fixed for the life of
+    /// the process, so a binding never goes stale.)
+    pub(super) fn cached_principal_binding(
+        &self,
+        parts: [&str; 4],
+        derive: impl FnOnce() -> SessionBinding,
+    ) -> SessionBinding {
+        self.principal_bindings.get_or_derive(&parts, derive)
+    }
+}
+
+/// Values derived from a few strings, kept for the hot path; the cache
+/// starts over past [`FAST_KEYS_MAX`] entries.
+struct Derived<V> {
+    map: DashMap<Box<str>, V>,
+}
+
+// === impl Derived ===
+
+impl<V> Default for Derived<V> {
+    fn default() -> Self {
+        Derived {
+            map: DashMap::new(),
         }
-        if let Some(k) = self.fast_keys.get(fast.as_str()) {
-            return k.clone();
+    }
+}
+
+impl<V: Clone> Derived<V> {
+    /// The value of `parts`, derived by `derive` on a miss. Each part is
+    /// length-prefixed in the cache key, so no two lists of parts share
+    /// an entry.
+    fn get_or_derive(&self, parts: &[&str], derive: impl FnOnce() -> V) -> V {
+        let mut key = String::with_capacity(parts.iter().map(|p| p.len() + 4).sum());
+        for part in parts {
+            key.push_str(itoa::Buffer::new().format(part.len()));
+            key.push(':');
+            key.push_str(part);
         }
-        let k = derive();
-        if self.fast_keys.len() >= FAST_KEYS_MAX {
-            self.fast_keys.clear();
+        if let Some(v) = self.map.get(key.as_str()) {
+            return v.clone();
         }
-        self.fast_keys.insert(fast.into_boxed_str(), k.clone());
-        k
+        let v = derive();
+        if self.map.len() >= FAST_KEYS_MAX {
+            self.map.clear();
+        }
+        self.map.insert(key.into_boxed_str(), v.clone());
+        v
     }
 }
 
@@ -155,6 +194,30 @@ mod tests {
     }
 
     #[test]
+    fn principal_bindings_are_per_principal_and_variant_and_derived_once() {
+        let table = SessionTable::default();
+        let keys = crate::hosting::testing::keys();
+        let mut derivations = 0;
+        let mut binding = |subject: &str, variant: &str| {
+            table.cached_principal_binding(["acme", "files", subject, variant], || {
+                derivations += 1;
+                keys.bind("acme", "files", subject, variant)
+            })
+        };
+        let alice = binding("alice", "native");
+        assert_eq!(binding("alice", "native").record_key(), alice.record_key());
+        // What the cache gives is what deriving gives.
+        assert_eq!(
+            alice.record_key(),
+            keys.bind("acme", "files", "alice", "native").record_key()
+        );
+        // Another subject, or another variant of alice's: never alice's.
+        assert_ne!(binding("bob", "native").record_key(), alice.record_key());
+        assert_ne!(binding("alice", "st---").record_key(), alice.record_key());
+        assert_eq!(derivations, 3);
+    }
+
+    #[test]
     fn cached_keys_are_per_caller_and_derived_once() {
         let table = SessionTable::default();
         let mut derivations = 0;
@@ -169,9 +232,13 @@ mod tests {
         // Same session id, another subject: its own key, never alice's.
         assert_eq!(key("bob").as_str(), "k-bob");
         assert_eq!(derivations, 2);
-        // Separators keep ("a", "b\0c") apart from ("a\0b", "c").
-        let a = table.cached_key(["t", "s", "a", "b"], || RecordKey::new("1"));
-        let b = table.cached_key(["t", "s\0a", "", "b"], || RecordKey::new("2"));
+        // Length prefixes keep ("a", "b:c") apart from ("a:b", "c"), and
+        // ("a", "b\0c") from ("a\0b", "c").
+        let a = table.cached_key(["t", "s", "a", "1:b"], || RecordKey::new("1"));
+        let b = table.cached_key(["t", "s", "a:1", "b"], || RecordKey::new("2"));
+        assert_ne!(a.as_str(), b.as_str());
+        let a = table.cached_key(["t", "s", "a", "b\0c"], || RecordKey::new("3"));
+        let b = table.cached_key(["t", "s", "a\0b", "c"], || RecordKey::new("4"));
         assert_ne!(a.as_str(), b.as_str());
     }
 }
