@@ -46,7 +46,8 @@ pub(crate) struct Continuation {
     pub pending: Vec<PendingInput>,
     /// Round number (1 for the first input_required).
     pub round: u32,
-    /// Digest binding the state to principal, method and target.
+    /// Digest binding the state to principal, method and target (set
+    /// when the call is parked: most calls never are, and never need it).
     pub digest: String,
     /// Progress token mapping of the original call (backend raw, agent raw).
     pub progress: Option<(Box<str>, Box<RawValue>)>,
@@ -79,7 +80,6 @@ impl Continuation {
         session: Arc<HostingSession>,
         backend_id: u64,
         stream: Arc<EventStream>,
-        digest: String,
         progress: Option<(Box<str>, Box<RawValue>)>,
     ) -> Self {
         Continuation {
@@ -89,7 +89,7 @@ impl Continuation {
             after: 0,
             pending: Vec::new(),
             round: 0,
-            digest,
+            digest: String::new(),
             progress,
             key_seq: 0,
             expires: Instant::now() + PARK_FOR,

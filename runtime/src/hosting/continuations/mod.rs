@@ -111,13 +111,16 @@ impl Continuations {
         }
     }
 
-    /// Parks a continuation and returns the `requestState` for the agent.
+    /// Parks a continuation, bound to the call whose `digest` is given,
+    /// and returns the `requestState` for the agent.
     pub(crate) async fn park(
         &self,
         keys: &KeyRing,
         route: &Route,
+        digest: &str,
         mut cont: Continuation,
     ) -> Result<String, ContinuationError> {
+        cont.digest = digest.to_owned();
         let id = random_id();
         cont.expires = Instant::now() + PARK_FOR;
         cont.session.park(cont.backend_id, cont.expires);

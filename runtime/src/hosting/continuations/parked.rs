@@ -118,13 +118,8 @@ impl ParkedCall {
         if !adopted {
             return None;
         }
-        let mut cont = Continuation::new(
-            session.clone(),
-            self.backend_id,
-            stream,
-            self.digest,
-            progress,
-        );
+        let mut cont = Continuation::new(session.clone(), self.backend_id, stream, progress);
+        cont.digest = self.digest;
         cont.pending = self.pending;
         cont.round = self.round;
         cont.key_seq = self.key_seq;

@@ -15,9 +15,9 @@ use crate::hosting::session::HostingSession;
 use crate::hosting::stream::Next;
 use crate::hosting::testing::{keys, route, session};
 
-fn parked_call(session: Arc<HostingSession>, digest: &str) -> Continuation {
+fn parked_call(session: Arc<HostingSession>) -> Continuation {
     let stream = session.open_stream();
-    let mut cont = Continuation::new(session, 7, stream, digest.into(), None);
+    let mut cont = Continuation::new(session, 7, stream, None);
     cont.round = 1;
     cont
 }
@@ -71,7 +71,7 @@ async fn a_state_opens_once_for_its_principal_and_call() {
     let parked = Continuations::default();
     let s = session();
     let state = parked
-        .park(&keys, &alice, parked_call(s.clone(), "d1"))
+        .park(&keys, &alice, "d1", parked_call(s.clone()))
         .await
         .unwrap();
     assert!(state.starts_with(STATE_PREFIX));
@@ -95,7 +95,7 @@ async fn another_principal_another_call_or_a_tampered_state_is_refused() {
     let parked = Continuations::default();
     let s = session();
     let state = parked
-        .park(&keys, &alice, parked_call(s.clone(), "d1"))
+        .park(&keys, &alice, "d1", parked_call(s.clone()))
         .await
         .unwrap();
     let take = |route, state, digest| parked.take(&keys, retry(route, &s, state, digest));
@@ -119,7 +119,7 @@ async fn parked_calls_expire() {
     let parked = Continuations::default();
     let s = session();
     let state = parked
-        .park(&keys, &alice, parked_call(s.clone(), "d1"))
+        .park(&keys, &alice, "d1", parked_call(s.clone()))
         .await
         .unwrap();
     tokio::time::advance(PARK_FOR + Duration::from_secs(1)).await;
@@ -136,7 +136,7 @@ async fn a_call_parked_on_one_pod_is_resumed_on_another_that_runs_its_instance()
     let alice = route(&keys, "alice", "~stateless");
     let (pod_a, pod_b, store) = two_pods(&keys);
     let on_a = session_on(Some("container-1"));
-    let mut cont = parked_call(on_a.clone(), "d1");
+    let mut cont = parked_call(on_a.clone());
     cont.pending.push(PendingInput {
         key: "user_name".into(),
         backend_request_id: RawValue::from_string("0".into()).unwrap(),
@@ -148,7 +148,7 @@ async fn a_call_parked_on_one_pod_is_resumed_on_another_that_runs_its_instance()
         RawValue::from_string("5".into()).unwrap(),
     ));
     cont.key_seq = 2;
-    let state = pod_a.park(&keys, &alice, cont).await.unwrap();
+    let state = pod_a.park(&keys, &alice, "d1", cont).await.unwrap();
     // The store holds it sealed under a hashed key.
     let id = state[STATE_PREFIX.len()..].split('.').next().unwrap();
     let key = parked::binding(&keys, &alice, id).record_key().clone();
@@ -193,7 +193,7 @@ async fn a_state_taken_on_another_pod_is_refused_where_it_was_parked() {
     let (pod_a, pod_b, _store) = two_pods(&keys);
     let on_a = session_on(Some("container-1"));
     let state = pod_a
-        .park(&keys, &alice, parked_call(on_a.clone(), "d1"))
+        .park(&keys, &alice, "d1", parked_call(on_a.clone()))
         .await
         .unwrap();
     // Pod B took the session over (pod A stalled) and the retry there.
@@ -219,7 +219,7 @@ async fn a_call_whose_instance_died_with_its_pod_is_lost_and_says_so() {
     // The process backend: nothing to re-attach.
     let on_a = session_on(None);
     let state = pod_a
-        .park(&keys, &alice, parked_call(on_a, "d1"))
+        .park(&keys, &alice, "d1", parked_call(on_a))
         .await
         .unwrap();
     let on_b = session_on(None);
@@ -232,7 +232,7 @@ async fn a_call_whose_instance_died_with_its_pod_is_lost_and_says_so() {
     // A container another pod started afresh is not the call's either.
     let on_a = session_on(Some("container-1"));
     let state = pod_a
-        .park(&keys, &alice, parked_call(on_a, "d1"))
+        .park(&keys, &alice, "d1", parked_call(on_a))
         .await
         .unwrap();
     let fresh = session_on(Some("container-2"));
@@ -254,7 +254,8 @@ async fn a_stored_call_is_taken_only_on_the_session_it_was_parked_on() {
         .park(
             &keys,
             &alice,
-            parked_call(session_on(Some("container-1")), "d1"),
+            "d1",
+            parked_call(session_on(Some("container-1"))),
         )
         .await
         .unwrap();

@@ -6,7 +6,7 @@
 //! May import: `mcp::stateless::{validate, input, frame, results}`,
 //! `http`, `hosting`, `protocol`, `jsonrpc`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -37,8 +37,20 @@ pub(super) struct Call {
     pub(super) input_responses: Option<Map<String, Value>>,
     /// `uri` of a `resources/read`.
     pub(super) uri: Option<String>,
-    /// Continuation binding digest.
-    pub(super) digest: String,
+    /// The digest binding a `requestState` to this call: computed on
+    /// first use (only calls that carry or get a state need it).
+    pub(super) digest: OnceLock<String>,
+}
+
+// === impl Call ===
+
+impl Call {
+    /// The digest binding a `requestState` to this call's principal,
+    /// method, target and arguments ([`input::digest`]).
+    pub(super) fn digest(&self) -> &str {
+        self.digest
+            .get_or_init(|| input::digest(&self.route, &self.req.method, &self.req.params))
+    }
 }
 
 /// What goes to the server as the call's `requestState`.
@@ -71,7 +83,6 @@ pub(super) async fn answer(
 pub(super) async fn start(
     session: &Arc<HostingSession>,
     req: &StatelessRequest,
-    digest: &str,
     timeout: Duration,
     state: ServerState,
 ) -> Result<Continuation, HostingError> {
@@ -137,7 +148,6 @@ pub(super) async fn start(
         session.clone(),
         backend_id,
         stream,
-        digest.to_owned(),
         progress,
     ))
 }
@@ -251,7 +261,6 @@ mod tests {
         let cont = start(
             &session,
             &req,
-            "d",
             Duration::from_secs(5),
             ServerState::Translated,
         )
@@ -289,7 +298,6 @@ mod tests {
         start(
             &session,
             &ours,
-            "d",
             Duration::from_secs(5),
             ServerState::Translated,
         )
@@ -307,7 +315,6 @@ mod tests {
         start(
             &session,
             &theirs,
-            "d",
             Duration::from_secs(5),
             ServerState::Translated,
         )
@@ -325,7 +332,6 @@ mod tests {
         let mut cont = start(
             &session,
             &req,
-            "d",
             Duration::from_secs(5),
             ServerState::Translated,
         )
@@ -353,7 +359,6 @@ mod tests {
         let mut cont = start(
             &session,
             &req,
-            "d",
             Duration::from_secs(5),
             ServerState::Translated,
         )

@@ -281,7 +281,7 @@ impl Driver {
             .call
             .app
             .continuations()
-            .park(&keys, &self.call.route, cont)
+            .park(&keys, &self.call.route, self.call.digest(), cont)
             .await
         {
             Ok(state) => {
@@ -356,7 +356,7 @@ impl Driver {
         let sealed = sealed_state::seal(
             keys,
             &self.call.route,
-            &self.call.digest,
+            self.call.digest(),
             server_state.as_deref(),
         )?;
         result.insert("requestState".into(), Value::String(sealed));

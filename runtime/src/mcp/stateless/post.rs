@@ -5,7 +5,7 @@
 //! May import: the other `mcp::stateless` files, `http`, `hosting`,
 //! `jsonrpc`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::response::Response;
 use http::HeaderMap;
@@ -17,7 +17,6 @@ use super::driver::Driver;
 use super::errors::{
     continuation_error, continuation_status, forward_failed, refused_state, rejected, start_failed,
 };
-use super::input;
 use super::listen::listen;
 use super::param_headers;
 use super::principal::{self, Ensured};
@@ -104,7 +103,6 @@ async fn forward(
             return rejected(Some(&req.id), e);
         }
     }
-    let digest = input::digest(&route, &req.method, &req.params);
     let call = Call {
         app: app.clone(),
         session,
@@ -112,7 +110,7 @@ async fn forward(
         req,
         input_responses,
         uri,
-        digest,
+        digest: OnceLock::new(),
     };
     if call.session.is_native() {
         // The server's own state, unsealed: only the call it was issued
@@ -121,7 +119,7 @@ async fn forward(
             None => None,
             Some(state) => {
                 let keys = app.sessions().keys();
-                match sealed_state::open(keys, &call.route, &call.digest, state) {
+                match sealed_state::open(keys, &call.route, call.digest(), state) {
                     Ok(inner) => inner,
                     Err(why) => {
                         tracing::info!(subject = %call.route.subject, reason = ?why, "refused requestState");
@@ -131,7 +129,7 @@ async fn forward(
             }
         };
         let native = ServerState::Native(server_state);
-        return match call::start(&call.session, &call.req, &call.digest, timeout, native).await {
+        return match call::start(&call.session, &call.req, timeout, native).await {
             Ok(cont) => respond(Driver::new(call, cont)).await,
             Err(e) => forward_failed(&e, &call.req.id),
         };
@@ -143,7 +141,7 @@ async fn forward(
                 route: &call.route,
                 session: &call.session,
                 state: &state,
-                digest: &call.digest,
+                digest: call.digest(),
                 request_id: &call.req.id,
             };
             let cont = match app.continuations().take(keys, retry).await {
@@ -170,15 +168,7 @@ async fn forward(
                 Ok((cont, false)) => return single(Driver::new(call, cont).ask_again().await),
             }
         }
-        _ => match call::start(
-            &call.session,
-            &call.req,
-            &call.digest,
-            timeout,
-            ServerState::Translated,
-        )
-        .await
-        {
+        _ => match call::start(&call.session, &call.req, timeout, ServerState::Translated).await {
             Ok(cont) => Driver::new(call, cont),
             Err(e) => return forward_failed(&e, &call.req.id),
         },
