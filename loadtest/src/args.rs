@@ -42,7 +42,8 @@ pub(crate) struct BenchArgs {
     /// Print the report as JSON instead of Markdown.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Run Berth under this command (for profiling), e.g. "valgrind --tool=callgrind".
+    /// Run Berth under this command (for profiling), e.g. "valgrind --tool=callgrind";
+    /// the command and Berth are stopped together, as one process group.
     #[arg(long, value_name = "CMD")]
     pub(crate) berth_wrap: Option<String>,
 }

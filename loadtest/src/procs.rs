@@ -34,7 +34,8 @@ pub(crate) struct Target {
     /// The MCP endpoint.
     pub(crate) url: String,
     log: PathBuf,
-    /// Signal the whole process group (started by [`start_serving`]).
+    /// Signal the whole process group (started by [`start_serving`], or
+    /// Berth under a `--berth-wrap` command).
     group: bool,
 }
 
@@ -159,7 +160,7 @@ pub(crate) async fn start_serving(
 pub(crate) async fn example_server(berth: &Path, dir: &Path) -> anyhow::Result<Target> {
     let mut cmd = Command::new(berth);
     cmd.args(["example-server", "--http", "127.0.0.1:0"]);
-    start(cmd, dir.join("example-server.log"), |line| {
+    start(cmd, dir.join("example-server.log"), Group::Shared, |line| {
         line.strip_prefix("listening on ").map(str::to_owned)
     })
     .await
@@ -189,7 +190,14 @@ pub(crate) async fn berth(
     }
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);
-    start(cmd, dir.join("berth.log"), |line| {
+    // A wrapper (perf, valgrind) may exit on SIGTERM without passing it
+    // on: Berth and the wrapper are signalled together.
+    let group = if wrap.is_some() {
+        Group::Own
+    } else {
+        Group::Shared
+    };
+    start(cmd, dir.join("berth.log"), group, |line| {
         let (_, url) = line.split_once("MCP endpoint :")?;
         Some(url.trim().to_owned())
     })
@@ -204,7 +212,7 @@ pub(crate) async fn berth_serve(berth: &Path, dir: &Path, config: &str) -> anyho
     std::fs::write(&file, config).with_context(|| format!("writing {}", file.display()))?;
     let mut cmd = Command::new(berth);
     cmd.args(["serve", "--config"]).arg(&file);
-    start(cmd, dir.join("berth.log"), |line| {
+    start(cmd, dir.join("berth.log"), Group::Shared, |line| {
         let base = line.strip_prefix("berth listening on ")?;
         Some(format!("{}/mcp/demo/everything", base.trim()))
     })
@@ -231,9 +239,20 @@ pub(crate) async fn token(berth: &Path, dir: &Path, subject: &str) -> anyhow::Re
     Ok(String::from_utf8(out.stdout)?.trim().to_owned())
 }
 
+/// Whether a target started by [`start`] gets a process group of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Group {
+    /// It stays in berth-loadtest's group (a Ctrl-C reaches it too) and is
+    /// signalled alone.
+    Shared,
+    /// It leads a group of its own, signalled as a whole.
+    Own,
+}
+
 async fn start(
     mut cmd: Command,
     log: PathBuf,
+    group: Group,
     find_url: impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Target> {
     let log_file =
@@ -242,6 +261,9 @@ async fn start(
         .stdout(Stdio::piped())
         .stderr(log_file)
         .kill_on_drop(true);
+    if group == Group::Own {
+        cmd.process_group(0);
+    }
     let program = cmd.as_std().get_program().to_string_lossy().into_owned();
     let mut child = cmd
         .spawn()
@@ -278,7 +300,7 @@ async fn start(
         pid,
         url,
         log,
-        group: false,
+        group: group == Group::Own,
     })
 }
 
@@ -292,4 +314,77 @@ pub(crate) fn tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether process `pid` still runs (a zombie does not).
+    fn runs(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            !stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, s)| s.starts_with('Z'))
+        })
+    }
+
+    /// Starts, as a wrapped target, a shell that (like `perf stat`) dies of
+    /// SIGTERM without passing it on to the `sleep` it runs; returns the
+    /// target and the sleep's pid.
+    async fn wrapper(dir: &Path, group: Group) -> (Target, i32) {
+        let pidfile = dir.join("inner.pid");
+        let script = format!(
+            "sleep 600 & echo $! > {}; echo 'MCP endpoint : http://127.0.0.1:9/mcp'; wait",
+            pidfile.display()
+        );
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &script]);
+        let target = start(cmd, dir.join("log"), group, |line| {
+            line.split_once("MCP endpoint :")
+                .map(|(_, u)| u.trim().to_owned())
+        })
+        .await
+        .expect("the wrapper starts");
+        let inner = std::fs::read_to_string(&pidfile)
+            .expect("the wrapper wrote the pid before its URL")
+            .trim()
+            .parse()
+            .expect("a pid");
+        (target, inner)
+    }
+
+    async fn gone_within(pid: i32, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while runs(pid) {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
+    #[tokio::test]
+    async fn stopping_a_wrapped_target_stops_what_it_wraps() {
+        let dir = tempfile::tempdir().unwrap();
+        let (target, inner) = wrapper(dir.path(), Group::Own).await;
+        assert!(runs(inner));
+        target.stop().await;
+        assert!(
+            gone_within(inner, Duration::from_secs(5)).await,
+            "the wrapped process {inner} outlived its stopped wrapper"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_target_in_the_shared_group_is_signalled_alone() {
+        // What the wrapped case guards against: signalled alone, the
+        // wrapper leaves what it runs behind.
+        let dir = tempfile::tempdir().unwrap();
+        let (target, inner) = wrapper(dir.path(), Group::Shared).await;
+        target.stop().await;
+        assert!(runs(inner), "the shared-group target was signalled alone");
+        let _ = kill(Pid::from_raw(inner), Signal::SIGKILL);
+    }
 }
