@@ -34,9 +34,9 @@ pub(crate) struct Target {
     /// The MCP endpoint.
     pub(crate) url: String,
     log: PathBuf,
-    /// Signal the whole process group (started by [`start_serving`], or
-    /// Berth under a `--berth-wrap` command).
-    group: bool,
+    /// Its own process group, signalled as a whole ([`start_serving`],
+    /// or Berth under a `--berth-wrap` command), or berth-loadtest's.
+    group: Group,
 }
 
 /// How a program started by [`start_serving`] shows that it is ready.
@@ -71,7 +71,7 @@ impl Target {
             self.signal(Signal::SIGKILL);
             let _ = self.child.kill().await;
         }
-        if self.group {
+        if self.group == Group::Own {
             // Stragglers of the group (workers, a server it spawned).
             self.signal(Signal::SIGKILL);
         }
@@ -84,7 +84,10 @@ impl Target {
 
     fn signal(&self, signal: Signal) {
         if let Ok(pid) = i32::try_from(self.pid) {
-            let pid = if self.group { -pid } else { pid };
+            let pid = match self.group {
+                Group::Own => -pid,
+                Group::Shared => pid,
+            };
             let _ = kill(Pid::from_raw(pid), signal);
         }
     }
@@ -124,7 +127,7 @@ pub(crate) async fn start_serving(
         pid,
         url,
         log,
-        group: true,
+        group: Group::Own,
     };
     let http = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + within;
@@ -239,7 +242,7 @@ pub(crate) async fn token(berth: &Path, dir: &Path, subject: &str) -> anyhow::Re
     Ok(String::from_utf8(out.stdout)?.trim().to_owned())
 }
 
-/// Whether a target started by [`start`] gets a process group of its own.
+/// Whether a target has a process group of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Group {
     /// It stays in berth-loadtest's group (a Ctrl-C reaches it too) and is
@@ -300,7 +303,7 @@ async fn start(
         pid,
         url,
         log,
-        group: group == Group::Own,
+        group,
     })
 }
 
