@@ -3,11 +3,11 @@
 //! these machines), driven by the real `kube` client against the test
 //! dockerd: hardened pods with secret env, watches, attach round trips
 //! and re-attach, selectors, patches, deletion with garbage collection.
-//! Refusals, an outage, ErrImagePull, held pods and exits are in
-//! `fake_kube_faults.rs`.
+//! Refusals, an outage, ErrImagePull, held pods and exits are in the
+//! `faults` module (`fake_kube/faults.rs`).
 
-// Shared by two test binaries, each using part of it.
-#[allow(dead_code)]
+#[path = "fake_kube/faults.rs"]
+mod faults;
 #[path = "fake_kube/support.rs"]
 mod support;
 

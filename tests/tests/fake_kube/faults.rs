@@ -1,12 +1,7 @@
-//! The FAKE Kubernetes API server + kubelet (`berth_tests::fake_kube`)
-//! when things go wrong, driven by the real `kube` client against the test
-//! dockerd: refusals, an outage, ErrImagePull, held pods, exits. The
-//! happy path is in `fake_kube.rs`.
-
-// Shared by two test binaries, each using part of it.
-#[allow(dead_code)]
-#[path = "fake_kube/support.rs"]
-mod support;
+//! The FAKE Kubernetes API server + kubelet when things go wrong:
+//! refusals, an outage, ErrImagePull, held pods, exits. A module of the
+//! `fake_kube` test binary (one binary: the kube client's generic code is
+//! compiled once for both halves).
 
 use std::time::Duration;
 
@@ -18,7 +13,7 @@ use kube::ResourceExt;
 use kube::api::{Api, AttachParams, DeleteParams, PostParams, WatchEvent, WatchParams};
 use serde_json::{Value, json};
 
-use support::{
+use crate::support::{
     INIT, LIMIT, api_error, attach, client, json_of, phase, pod, waiting_reason, watch_until,
 };
 
