@@ -18,7 +18,7 @@
 //! [`RedisStore`] (this module is private).
 //!
 //! Imports: its children `options`, `endpoint`, `connection`, `commands`,
-//! `replies`, `errors`, and the crate's `error`, `keys` and `store`. No child
+//! `replies`, `errors`, `request`, and the crate's `error`, `keys` and `store`. No child
 //! imports this file.
 
 use std::borrow::Cow;
@@ -38,14 +38,16 @@ mod endpoint;
 mod errors;
 mod options;
 mod replies;
+mod request;
 
 pub use self::options::RedisOptions;
 
 use self::commands::{px, seq_key, stored_key};
-use self::connection::{Inner, Request};
+use self::connection::Inner;
 use self::endpoint::Endpoint;
 use self::errors::{NOT_A_LOG, NOT_A_RECORD, Op, op};
 use self::replies::{created, int, parse_xrange, unexpected};
+use self::request::Request;
 
 /// A [`SessionStore`] on Redis; clones share the same connections.
 ///
@@ -72,16 +74,20 @@ use self::replies::{created, int, parse_xrange, unexpected};
 ///   (port 6379 by default; the credentials are for every node): a Redis
 ///   Cluster, its slot map read from the first seed that answers. Commands
 ///   go to the primary of their key's slot (`PING` to every node); the
-///   connections follow slot moves and failovers by themselves (a
-///   `MOVED` or `READONLY` reply refreshes the slot map). A session's keys
+///   connections follow slot moves, resharding and failovers (a `MOVED`
+///   or `READONLY` reply refreshes the slot map). A session's keys
 ///   share one slot ([`RecordKey::cluster_key`]), so its scripts run on one
 ///   shard. Sessions spread over the shards by their hash.
 ///
 /// An operation whose connection attempt was refused (nothing was sent), or
-/// that met `READONLY` behind Sentinel or `MOVED`, `ASK`, `TRYAGAIN` or
-/// `READONLY` in a cluster (nothing was written), is tried once more;
-/// nothing else is retried here, so an operation in flight when a
-/// connection breaks fails (and may or may not have been applied). Every
+/// that met `READONLY` behind Sentinel or in a cluster (nothing was
+/// written), is tried once more. In a cluster, `MOVED` and `ASK` are
+/// followed to the node they name (`ASKING` first for `ASK`, scripts sent
+/// as `EVAL`; up to 5 redirections) and `TRYAGAIN` (the append's two keys
+/// split by a slot migration in progress) is tried again after a pause, so
+/// a live resharding costs no failed operation. Nothing else is retried
+/// here, so an operation in flight when a connection breaks fails (and may
+/// or may not have been applied). Every
 /// operation, connecting and Sentinel lookups included, is bounded by
 /// [`RedisOptions::timeout`]. TLS (`rediss://`) is not supported yet.
 ///
@@ -281,12 +287,12 @@ impl SessionStore for RedisStore {
             Some(ttl) => px(ttl).to_string(),
             None => "KEEPTTL".to_string(),
         };
-        let mut invocation = self.inner.compare_and_put.key(&*self.key(key));
-        invocation.arg(expected).arg(sealed.as_slice()).arg(ttl_arg);
+        let mut call = self.inner.compare_and_put.call(&[&self.key(key)]);
+        call.arg(expected).arg(sealed.as_slice()).arg(ttl_arg);
         let reply = self
             .run(
                 op("compare_and_put script", NOT_A_RECORD),
-                Request::Script(invocation),
+                Request::Script(call),
             )
             .await?;
         Ok(int(&reply, "compare_and_put script")? == 1)
@@ -300,17 +306,13 @@ impl SessionStore for RedisStore {
         ttl: Duration,
     ) -> Result<u64, Error> {
         let log = self.key(log);
-        let mut invocation = self.inner.append_event.key(&*log);
-        invocation
-            .key(seq_key(&log, self.inner.is_cluster()))
-            .arg(sealed_event.as_slice())
+        let seq = seq_key(&log, self.inner.is_cluster());
+        let mut call = self.inner.append_event.call(&[&log, &seq]);
+        call.arg(sealed_event.as_slice())
             .arg(cap.max(1))
             .arg(px(ttl));
         let reply = self
-            .run(
-                op("append_event script", NOT_A_LOG),
-                Request::Script(invocation),
-            )
+            .run(op("append_event script", NOT_A_LOG), Request::Script(call))
             .await?;
         u64::try_from(int(&reply, "append_event script")?)
             .map_err(|_| unexpected("append_event script"))

@@ -3,8 +3,9 @@
 //! suite, sessions spread over every shard with all of a session's keys in
 //! one slot, one seed finding the whole cluster, clear errors for a URL
 //! naming nodes that are not a cluster (and for `redis://` at a cluster
-//! node), a shard going down and coming back, and a primary failover that
-//! keeps acknowledged sessions.
+//! node), a shard going down and coming back, a primary failover that
+//! keeps acknowledged sessions, and (`resharding`) a session's slot
+//! migrating to another primary while the session is in use.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ mod conformance;
 // Shared with redis_store.rs; this file uses only part of it.
 #[allow(dead_code)]
 mod redis_server;
+mod resharding;
 
 use self::cluster_nodes::RedisCluster;
 use self::conformance::{LONG, conformance_tests};

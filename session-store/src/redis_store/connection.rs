@@ -1,28 +1,30 @@
 //! The connections of a [`RedisStore`](super::RedisStore): found on first
 //! use (directly, through Sentinel, or from a cluster's seed nodes),
-//! forgotten after errors that make a primary suspect, and the one retry of
-//! an operation that was not applied.
+//! forgotten after errors that make a primary suspect, and the retries of
+//! operations that were not applied (a refused connection, a cluster's
+//! redirections and `TRYAGAIN`).
 //!
-//! Imports: `endpoint`, `options`, `errors`, `commands` and the crate's
-//! `error`. Must not import `redis_store.rs` (the store that drives it).
+//! Imports: `endpoint`, `options`, `errors`, `commands`, `request` and the
+//! crate's `error`. Must not import `redis_store.rs` (the store that drives it).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Mutex, MutexGuard};
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::SentinelClient;
-use redis::{Cmd, ErrorKind, Pipeline, RedisResult, Script, ScriptInvocation, Value};
+use redis::{ErrorKind, Value};
 
 use super::commands::{APPEND_EVENT_LUA, COMPARE_AND_PUT_LUA};
 use super::endpoint::{Endpoint, join_addrs};
 use super::errors::{
     NOT_A_RECORD, Op, cluster_connect_error, describe, is_not_a_cluster, is_not_applied_in_cluster,
-    is_read_only, map_error, op,
+    is_read_only, is_try_again, map_error, op, redirected_too_often,
 };
 use super::options::RedisOptions;
+use super::request::{LuaScript, Redirect, Request, send, send_redirected};
 use crate::error::Error;
 
 /// What every clone of a [`RedisStore`](super::RedisStore) shares.
@@ -36,9 +38,9 @@ pub(super) struct Inner {
     /// after an error made the primary suspect.
     node: Mutex<Option<Arc<Node>>>,
     /// The `compare_and_put` script.
-    pub(super) compare_and_put: Script,
+    pub(super) compare_and_put: LuaScript,
     /// The `append_event` script.
-    pub(super) append_event: Script,
+    pub(super) append_event: LuaScript,
 }
 
 /// How to reach the server.
@@ -84,19 +86,19 @@ enum Conn {
     Cluster(ClusterConnection),
 }
 
-/// What to send.
-pub(super) enum Request<'a> {
-    /// One command.
-    Cmd(Cmd),
-    /// One script call.
-    Script(ScriptInvocation<'a>),
-    /// A write then `WAIT`, sent together on [`Node::acked`] (`WAIT` covers
-    /// the writes of its own connection).
-    Acked(Pipeline),
-}
-
 /// The operation named in errors of connecting.
 const PING: Op = op("PING", NOT_A_RECORD);
+
+/// How many `MOVED` or `ASK` redirections one operation follows (a slot
+/// that moved on while the command was redirected is followed again).
+const MAX_REDIRECTS: u32 = 5;
+
+/// The first pause before trying a `TRYAGAIN` operation again; each pause
+/// doubles, up to [`TRY_AGAIN_MAX_PAUSE`].
+const TRY_AGAIN_FIRST_PAUSE: Duration = Duration::from_millis(5);
+
+/// The longest pause between `TRYAGAIN` attempts.
+const TRY_AGAIN_MAX_PAUSE: Duration = Duration::from_millis(100);
 
 // === impl Inner ===
 
@@ -122,33 +124,58 @@ impl Inner {
             target,
             options,
             node: Mutex::new(None),
-            compare_and_put: Script::new(COMPARE_AND_PUT_LUA),
-            append_event: Script::new(APPEND_EVENT_LUA),
+            compare_and_put: LuaScript::new(COMPARE_AND_PUT_LUA),
+            append_event: LuaScript::new(APPEND_EVENT_LUA),
         })
     }
 
     /// Sends `request`, once more if the connection was refused (nothing was
     /// sent) or, with Sentinel, the server turned out to be a replica
     /// (nothing was written; the next lookup finds the new primary) or, in
-    /// a cluster, the node did not serve the key's slot (`MOVED`, `ASK`,
-    /// `TRYAGAIN`, `READONLY`: nothing was written; the cluster client
-    /// reads the slot map again before the retry).
+    /// a cluster, the node had no primary connection or was just demoted
+    /// (`READONLY`; the cluster client reads the slot map again before the
+    /// retry). In a cluster a `MOVED` or `ASK` redirection is followed to
+    /// the node it names (up to [`MAX_REDIRECTS`] times), and `TRYAGAIN` (a
+    /// multi-key script whose keys are split by a slot migration in
+    /// progress) is tried again after a pause until the migration has moved
+    /// them all; the caller's timeout bounds both. None of these replies
+    /// means anything was written.
     pub(super) async fn run(&self, op: Op, request: &Request<'_>) -> Result<Value, Error> {
         let mut retried = false;
+        let mut redirect: Option<Redirect> = None;
+        let (mut redirects, mut pause) = (0, TRY_AGAIN_FIRST_PAUSE);
         loop {
             let node = self.node().await?;
             let conn = match request {
                 Request::Acked(_) => node.acked.clone(),
                 Request::Cmd(_) | Request::Script(_) => node.conn.clone(),
             };
-            let result = match conn {
-                Conn::Single(mut conn) => send(&mut conn, request).await,
-                Conn::Cluster(mut conn) => send(&mut conn, request).await,
+            let result = match (conn, redirect.take()) {
+                (Conn::Single(mut conn), _) => send(&mut conn, request).await,
+                (Conn::Cluster(mut conn), None) => send(&mut conn, request).await,
+                (Conn::Cluster(mut conn), Some(to)) => {
+                    send_redirected(&mut conn, &to, request).await
+                }
             };
             let err = match result {
                 Ok(value) => return Ok(value),
                 Err(err) => err,
             };
+            if self.is_cluster() {
+                if let Some(to) = Redirect::of(&err) {
+                    if redirects == MAX_REDIRECTS {
+                        return Err(redirected_too_often(op, &node.who, redirects, &err));
+                    }
+                    redirects += 1;
+                    redirect = Some(to);
+                    continue;
+                }
+                if is_try_again(&err) {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(TRY_AGAIN_MAX_PAUSE);
+                    continue;
+                }
+            }
             let sentinel = self.is_sentinel();
             let retry = err.is_connection_refusal()
                 || (sentinel && is_read_only(&err))
@@ -339,14 +366,5 @@ impl Inner {
             }
             (Endpoint::Sentinel(_), None) => self.endpoint.describe(),
         }
-    }
-}
-
-/// Sends `request` on `conn`.
-async fn send<C: ConnectionLike + Send>(conn: &mut C, request: &Request<'_>) -> RedisResult<Value> {
-    match request {
-        Request::Cmd(cmd) => cmd.query_async::<Value>(conn).await,
-        Request::Script(script) => script.invoke_async::<Value>(conn).await,
-        Request::Acked(pipe) => pipe.query_async::<Value>(conn).await,
     }
 }

@@ -35,12 +35,19 @@ pub(super) fn is_read_only(err: &RedisError) -> bool {
 
 /// Whether a cluster node refused a command without running it because
 /// the key's slot is served elsewhere, is migrating, or the node was just
-/// demoted (`MOVED`, `ASK`, `TRYAGAIN`, `READONLY`), or the client had no
-/// connection to send it on.
+/// demoted (`MOVED`, `ASK`, `READONLY`), or the client had no connection to
+/// send it on.
 pub(super) fn is_not_applied_in_cluster(err: &RedisError) -> bool {
-    matches!(err.code(), Some("MOVED" | "ASK" | "TRYAGAIN"))
+    matches!(err.code(), Some("MOVED" | "ASK"))
         || is_read_only(err)
         || err.kind() == ErrorKind::ClusterConnectionNotFound
+}
+
+/// Whether a cluster node refused a multi-key command without running it
+/// because its keys are split between the two nodes of a slot migration in
+/// progress (`TRYAGAIN`): it runs once the migration has moved them all.
+pub(super) fn is_try_again(err: &RedisError) -> bool {
+    err.code() == Some("TRYAGAIN")
 }
 
 /// Maps a Redis error to the crate's error, with a log-safe message; `who`
@@ -84,6 +91,18 @@ pub(super) fn map_error(op: Op, who: &str, err: &RedisError) -> Error {
         )
     };
     Error::Unavailable(msg)
+}
+
+/// The error of an operation the cluster kept redirecting (`MOVED` or `ASK`
+/// after `redirects` redirections followed): its slot map keeps changing.
+pub(super) fn redirected_too_often(op: Op, who: &str, redirects: u32, err: &RedisError) -> Error {
+    Error::Unavailable(format!(
+        "{who} redirected {} {redirects} times and then again ({}); the slot is moving between \
+         nodes: check `redis-cli --cluster check HOST:PORT` for a resharding in progress or a \
+         node that disagrees about the slot map",
+        op.name,
+        describe(err)
+    ))
 }
 
 /// Why the first connection to a Redis Cluster failed: the seeds are not a
