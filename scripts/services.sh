@@ -8,7 +8,8 @@
 #                   their own servers on free loopback ports; Sentinel runs
 #                   as `redis-server --sentinel`, a Redis Cluster as three
 #                   `redis-server --cluster-enabled yes` joined by
-#                   `redis-cli --cluster create`)
+#                   `redis-cli --cluster create`), and the openssl command
+#                   (the TLS tests make their certificates with it)
 #   stop_services   stops what was started (also run on exit)
 
 SERVICES_DIR=""
@@ -28,6 +29,7 @@ ensure_apt_package() { # PACKAGE BINARY
 ensure_redis() {
     ensure_apt_package redis-server redis-server
     ensure_apt_package redis-tools redis-cli
+    ensure_apt_package openssl openssl
 }
 
 start_dockerd() {

@@ -66,7 +66,7 @@ pub use self::{
     key_file::KEY_FILE_NAME,
     keys::{KeyRing, MAX_KEY_ID_LEN, RecordKey, SecretKey, SessionBinding},
     memory::MemoryStore,
-    redis_store::{RedisOptions, RedisStore},
+    redis_store::{RedisClientCert, RedisOptions, RedisStore, RedisTls, RedisTlsPart},
     seal::{Opened, SEAL_VERSION},
     sealed_store::SealedStore,
     store::{SessionStore, ttl_millis},

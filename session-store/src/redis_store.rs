@@ -40,7 +40,7 @@ mod options;
 mod replies;
 mod request;
 
-pub use self::options::RedisOptions;
+pub use self::options::{RedisClientCert, RedisOptions, RedisTls, RedisTlsPart};
 
 use self::commands::{px, seq_key, stored_key};
 use self::connection::Inner;
@@ -89,7 +89,14 @@ use self::request::Request;
 /// here, so an operation in flight when a connection breaks fails (and may
 /// or may not have been applied). Every
 /// operation, connecting and Sentinel lookups included, is bounded by
-/// [`RedisOptions::timeout`]. TLS (`rediss://`) is not supported yet.
+/// [`RedisOptions::timeout`].
+///
+/// # TLS
+///
+/// `rediss://`, `rediss+sentinel://` (TLS to the Sentinels and the nodes)
+/// and `rediss+cluster://` connect over TLS, checking the server's
+/// certificate and name against [`RedisTls::ca_pem`] (default: the
+/// compiled-in Mozilla roots) and presenting [`RedisTls::client`] if set.
 ///
 /// # Durability
 ///
@@ -162,11 +169,16 @@ impl RedisStore {
         match tokio::time::timeout(timeout, inner.run(op, &request)).await {
             Ok(result) => result,
             Err(_elapsed) => {
-                let msg = format!(
+                let mut msg = format!(
                     "Redis {} did not complete {} within {timeout:?}",
                     inner.describe(),
                     op.name
                 );
+                if inner.endpoint.is_tls() {
+                    // A plain server reads a TLS ClientHello as the start
+                    // of a command and waits for the rest.
+                    msg.push_str(" (with rediss://, check that the port serves TLS)");
+                }
                 // A primary that stopped answering may have been replaced.
                 if inner.is_sentinel() {
                     inner.forget_current();

@@ -4,8 +4,9 @@
 //! one slot, one seed finding the whole cluster, clear errors for a URL
 //! naming nodes that are not a cluster (and for `redis://` at a cluster
 //! node), a shard going down and coming back, a primary failover that
-//! keeps acknowledged sessions, and (`resharding`) a session's slot
-//! migrating to another primary while the session is in use.
+//! keeps acknowledged sessions, a cluster over TLS (`rediss+cluster://`),
+//! and (`resharding`) a session's slot migrating to another primary while
+//! the session is in use.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -18,6 +19,10 @@ use berth_session_store::{
 
 mod cluster_nodes;
 mod conformance;
+// The black-box tests' PKI recipe (berth-tests is not a dependency here).
+#[allow(unreachable_pub)]
+#[path = "../../tests/src/pki.rs"]
+mod pki;
 // Shared with redis_store.rs; this file uses only part of it.
 #[allow(dead_code)]
 mod redis_server;
@@ -315,6 +320,7 @@ async fn a_primary_failover_keeps_acknowledged_sessions() {
     let options = RedisOptions {
         timeout: Duration::from_secs(1),
         min_replicas_acked: 1,
+        ..RedisOptions::default()
     };
     let store = RedisStore::connect_with(&cluster.url(), options).unwrap();
     let sealed = SealedStore::new(Arc::new(store.clone()), ring("m1"));
@@ -395,4 +401,44 @@ async fn a_primary_failover_keeps_acknowledged_sessions() {
     };
     assert!(msg.contains("replicas acknowledged"), "{msg}");
     println!("figure: {broken} failed put_new before the acknowledging connection followed");
+}
+
+#[tokio::test]
+async fn a_cluster_over_tls_serves_sessions_on_every_shard() {
+    let pki = pki::Pki::new();
+    // Every node serves TLS to clients and on its cluster bus; the slot map
+    // a TLS client reads names the nodes' TLS ports.
+    let cluster = RedisCluster::start_with(3, 0, |port| {
+        let mut args = pki.server_args(port, "server", false);
+        args.extend(["--tls-cluster", "yes", "--tls-replication", "yes"].map(String::from));
+        Some(args)
+    });
+    let tls = |ca: &str| RedisOptions {
+        tls: berth_session_store::RedisTls {
+            ca_pem: Some(pki.read(ca)),
+            client: None,
+        },
+        ..RedisOptions::default()
+    };
+    let store = RedisStore::connect_with(&cluster.tls_url(), tls("ca.pem")).unwrap();
+    store.check_cluster().await.unwrap();
+    store.ping().await.unwrap();
+    let sealed = SealedStore::new(Arc::new(store), ring("m1"));
+    let bindings: Vec<SessionBinding> = (0..12)
+        .map(|i| sealed.keys().bind("acme", "srv", "dana", &format!("s-{i}")))
+        .collect();
+    for (i, b) in bindings.iter().enumerate() {
+        assert!(sealed.create(b, &format!("v{i}"), LONG).await.unwrap());
+        assert_eq!(sealed.append_event(b, &"e1", 10, LONG).await.unwrap(), 1);
+    }
+    let shards: BTreeSet<u16> = bindings.iter().map(|b| primary_of(&cluster, b)).collect();
+    assert_eq!(shards.len(), 3, "12 sessions over all three shards");
+    for (i, b) in bindings.iter().enumerate() {
+        let read: Option<String> = sealed.load(b, None).await.unwrap();
+        assert_eq!(read, Some(format!("v{i}")));
+    }
+    // A store that does not trust the cluster's CA reads nothing.
+    let untrusting = RedisStore::connect_with(&cluster.tls_url(), tls("other-ca.pem")).unwrap();
+    let msg = unavailable_message(untrusting.get(bindings[0].record_key()).await);
+    assert!(msg.contains("TLS") || msg.contains("certificate"), "{msg}");
 }

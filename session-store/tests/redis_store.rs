@@ -1,7 +1,8 @@
 //! [`RedisStore`] against real `redis-server` processes (one per test): the
 //! store conformance suite, the Redis encoding (verbatim keys, exact stream
 //! caps, the sequence counter), `SealedStore` on top, outages, timeouts,
-//! replica acknowledgements and a Sentinel failover.
+//! replica acknowledgements and a Sentinel failover; and (`tls`) all of it
+//! over TLS.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use berth_session_store::{
 
 mod conformance;
 mod redis_server;
+mod tls;
 
 use self::conformance::{LONG, conformance_tests, k};
 use self::redis_server::{RedisServer, free_port};
@@ -240,6 +242,7 @@ async fn put_new_reports_missing_replica_acknowledgements() {
     let options = RedisOptions {
         timeout: Duration::from_secs(1),
         min_replicas_acked: 1,
+        ..RedisOptions::default()
     };
     let store = RedisStore::connect_with(&server.url(), options).unwrap();
     let started = Instant::now();

@@ -14,6 +14,7 @@ pub mod fake_kube;
 pub mod kube;
 pub mod legacy;
 pub mod oidc;
+pub mod pki;
 pub mod pods;
 pub mod redis;
 pub mod redis_cluster;

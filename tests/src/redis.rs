@@ -20,6 +20,11 @@ impl RedisServer {
         Self::start_on(free_port())
     }
 
+    /// Starts one with extra `redis-server` arguments (e.g. `--tls-port`).
+    pub fn start_with(extra: &[&str]) -> RedisServer {
+        Self::spawn(free_port(), extra)
+    }
+
     /// Starts one on `port` (e.g. again after [`RedisServer::kill`]).
     pub fn start_on(port: u16) -> RedisServer {
         Self::spawn(port, &[])

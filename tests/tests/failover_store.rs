@@ -1,13 +1,16 @@
 //! The Redis store under stress: a primary failover under Sentinel,
-//! corrupt records, Redis down, and proof that it holds nothing in the
-//! clear.
+//! corrupt records, Redis down, proof that it holds nothing in the clear,
+//! and the store over TLS (`rediss://` with a private CA and a client
+//! certificate; an untrusted server refused; a bad CA file refused at start).
 
 use std::time::Duration;
 
+use berth_tests::legacy::init_reply;
 use berth_tests::legacy::{call, session};
+use berth_tests::pki::Pki;
 use berth_tests::pods::{TwoPods, config, echo, kill_9, text};
 use berth_tests::redis::RedisServer;
-use berth_tests::{Berth, mcp_post};
+use berth_tests::{Berth, free_port, mcp_post, serve_refused};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -194,4 +197,71 @@ async fn redis_down_gives_503_and_berth_recovers() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(ok, "new sessions work again once Redis is back");
+}
+
+/// `[store]` for a `rediss://` URL at `port` trusting `ca`, with the PKI's
+/// client certificate.
+fn tls_config(pki: &Pki, port: u16, ca: &str) -> String {
+    let file = |name: &str| pki.path(name).display().to_string();
+    format!(
+        r#"
+listen = "127.0.0.1:0"
+state_dir = "{{state_dir}}"
+[store]
+url = "rediss://127.0.0.1:{port}"
+tls_ca_file = "{}"
+tls_cert_file = "{}"
+tls_key_file = "{}"
+[servers.demo.everything]
+command = ["{{berth_bin}}", "example-server"]
+"#,
+        file(ca),
+        file("client.pem"),
+        file("client.key")
+    )
+}
+
+#[tokio::test]
+async fn sessions_live_in_redis_over_tls_and_an_untrusted_server_is_refused() {
+    let pki = Pki::new();
+    let tls_port = free_port();
+    let args = pki.server_args(tls_port, "server", true);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let redis = RedisServer::start_with(&args);
+
+    let a = Berth::serve(&tls_config(&pki, tls_port, "ca.pem"), &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let url = a.url("demo", "everything");
+    let sid = session(&c, &url, &token).await;
+    assert_eq!(echo(&c, &url, &token, &sid, "over tls").await, "over tls");
+    let records = redis.cli(&["--scan", "--pattern", "berth:demo:s:*"]);
+    assert!(!records.trim().is_empty(), "the session is in Redis");
+
+    // A pod told to trust another CA never sends the server anything: the
+    // session cannot start, and the log says what to fix.
+    let b = Berth::serve(&tls_config(&pki, tls_port, "other-ca.pem"), &[]).await;
+    let reply = init_reply(&c, &b.url("demo", "everything"), &token).await;
+    assert!(reply.get("error").is_some(), "{reply}");
+    assert!(
+        b.log().contains("store.tls_ca_file"),
+        "{reply}\n{}",
+        b.log()
+    );
+
+    // A CA file that holds no certificate stops Berth at start.
+    let state = tempfile::tempdir().unwrap();
+    let not_a_ca = state.path().join("ca.pem");
+    std::fs::write(&not_a_ca, "not a certificate\n").unwrap();
+    let cfg = format!(
+        "state_dir = \"{}\"\n[store]\nurl = \"rediss://127.0.0.1:{tls_port}\"\n\
+         tls_ca_file = \"{}\"\n",
+        state.path().display(),
+        not_a_ca.display()
+    );
+    let (_, stderr) = serve_refused(&cfg).await;
+    assert!(
+        stderr.contains("store.tls_ca_file") && stderr.contains("no PEM certificate"),
+        "{stderr}"
+    );
 }

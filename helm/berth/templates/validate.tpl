@@ -11,8 +11,8 @@ Included once, from the Deployment.
 {{- $many := or (gt (int .Values.replicaCount) 1) .Values.autoscaling.enabled }}
 {{- $pods := ternary "autoscaling.enabled is true" (printf "replicaCount is %d" (int .Values.replicaCount)) .Values.autoscaling.enabled }}
 
-{{- if and $many (not (regexMatch "^redis(\\+sentinel|\\+cluster)?://" $store)) }}
-{{- fail (printf "config.store.url is %q but %s: several pods need a shared store. Set config.store.url to redis://HOST:6379, redis+sentinel://HOST:26379/MASTER or redis+cluster://HOST:6379,HOST:6379 (password: secrets.storePassword), or use one pod (replicaCount: 1, autoscaling.enabled: false)." $store $pods) }}
+{{- if and $many (not (regexMatch "^rediss?(\\+sentinel|\\+cluster)?://" $store)) }}
+{{- fail (printf "config.store.url is %q but %s: several pods need a shared store. Set config.store.url to redis://HOST:6379, redis+sentinel://HOST:26379/MASTER or redis+cluster://HOST:6379,HOST:6379 (rediss… for TLS; password: secrets.storePassword), or use one pod (replicaCount: 1, autoscaling.enabled: false)." $store $pods) }}
 {{- end }}
 
 {{- if and $many (eq (dig "auth" "mode" "dev" $c) "dev") }}
@@ -64,5 +64,16 @@ Included once, from the Deployment.
 {{- end }}
 {{- if and .Values.podDisruptionBudget.enabled (not (or (include "berth.pdbValue" (list .Values.podDisruptionBudget "minAvailable")) (include "berth.pdbValue" (list .Values.podDisruptionBudget "maxUnavailable")))) }}
 {{- fail "podDisruptionBudget.enabled is true: set podDisruptionBudget.minAvailable or maxUnavailable (a number or a percentage)." }}
+{{- end }}
+{{- with .Values.secrets.storeTls }}
+{{- if and .name (not (regexMatch "^rediss(\\+sentinel|\\+cluster)?://" $store)) }}
+{{- fail (printf "secrets.storeTls names the Secret %q but config.store.url is %q: its certificates are only used over TLS. Use rediss://HOST:PORT, rediss+sentinel://… or rediss+cluster://…, or unset secrets.storeTls.name." .name $store) }}
+{{- end }}
+{{- if and .name (not (or .caKey .certKey)) }}
+{{- fail "secrets.storeTls names a Secret but neither caKey nor certKey: set caKey (the CA that signs Redis's certificate) and/or certKey and keyKey (a client certificate)" }}
+{{- end }}
+{{- if and .name (ne (empty .certKey) (empty .keyKey)) }}
+{{- fail "secrets.storeTls: certKey and keyKey go together (a client certificate and its private key)" }}
+{{- end }}
 {{- end }}
 {{- end }}

@@ -24,13 +24,16 @@ pub use self::error::StartError;
 use std::future::Future;
 use std::sync::Arc;
 
-use berth_session_store::{MemoryStore, RedisOptions, RedisStore, SealedStore, SessionStore};
+use berth_session_store::{
+    MemoryStore, RedisClientCert, RedisOptions, RedisStore, RedisTls, RedisTlsPart, SealedStore,
+    SessionStore,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, DockerBackend, KubernetesBackend, ProcessBackend};
 use crate::cluster::Cluster;
-use crate::config::{BackendKind, Config, ConfigError};
+use crate::config::{BackendKind, Config, ConfigError, StoreConfig};
 use crate::control::ControlState;
 use crate::hosting::{Continuations, SessionDeps, Sessions};
 use crate::http::{AppState, StateParts};
@@ -293,6 +296,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>, StartError
     let options = RedisOptions {
         timeout: config.store.timeout,
         min_replicas_acked: config.store.min_replicas_acked,
+        tls: store_tls(&config.store)?,
     };
     let store_url_error = |e: berth_session_store::Error| ConfigError::Key {
         key: "store.url".into(),
@@ -304,6 +308,45 @@ async fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>, StartError
     // rather than at the first session (unreachable nodes are fine here).
     store.check_cluster().await.map_err(store_url_error)?;
     Ok(Arc::new(store))
+}
+
+/// The certificates named by `store.tls_*_file`, read and checked.
+fn store_tls(store: &StoreConfig) -> Result<RedisTls, StartError> {
+    let read = |name: &str, path: &Option<std::path::PathBuf>| {
+        path.as_ref()
+            .map(|path| {
+                std::fs::read(path).map_err(|e| ConfigError::Key {
+                    key: name.into(),
+                    message: format!("cannot read {}: {e}", path.display()),
+                })
+            })
+            .transpose()
+    };
+    let ca_pem = read("store.tls_ca_file", &store.tls_ca_file)?;
+    let cert = read("store.tls_cert_file", &store.tls_cert_file)?;
+    let key = read("store.tls_key_file", &store.tls_key_file)?;
+    let tls = RedisTls {
+        ca_pem,
+        client: cert
+            .zip(key)
+            .map(|(cert_pem, key_pem)| RedisClientCert { cert_pem, key_pem }),
+    };
+    tls.check().map_err(|(part, problem)| {
+        let (name, path) = match part {
+            RedisTlsPart::Ca => ("store.tls_ca_file", &store.tls_ca_file),
+            RedisTlsPart::ClientCert => ("store.tls_cert_file", &store.tls_cert_file),
+            RedisTlsPart::ClientKey => ("store.tls_key_file", &store.tls_key_file),
+        };
+        let path = path
+            .as_deref()
+            .unwrap_or(std::path::Path::new(""))
+            .display();
+        ConfigError::Key {
+            key: name.into(),
+            message: format!("{path} {problem}"),
+        }
+    })?;
+    Ok(tls)
 }
 
 fn default_pod_name() -> String {

@@ -44,6 +44,7 @@ pub use self::root::Config;
 pub(crate) use self::server::Placement;
 pub use self::server::ServerConfig;
 pub(crate) use self::server::Transport;
+pub(crate) use self::store::StoreConfig;
 pub(crate) use self::validate::Problem;
 pub(crate) use self::values::{check_name, parse_size};
 pub(crate) use self::vault::{SecretRef, VaultAuthMethod, VaultConfig};

@@ -3,6 +3,7 @@
 //!
 //! May import: nothing else in the crate.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -13,7 +14,8 @@ use serde::Deserialize;
 pub struct StoreConfig {
     /// `memory` (embedded default, one pod), `redis://HOST[:PORT][/DB]`,
     /// `redis+sentinel://HOST[:PORT][,HOST[:PORT]...]/MASTER` or
-    /// `redis+cluster://HOST[:PORT][,HOST[:PORT]...]` (Redis Cluster seeds).
+    /// `redis+cluster://HOST[:PORT][,HOST[:PORT]...]` (Redis Cluster seeds);
+    /// `rediss…` for each over TLS.
     pub url: String,
     /// Replicas that must acknowledge a new session before it is handed
     /// to the agent (Redis `WAIT`); set >= 1 with replicas and Sentinel so
@@ -25,6 +27,14 @@ pub struct StoreConfig {
     /// Password of the Redis nodes, when it is not in `url` (set it with
     /// `BERTH_STORE__PASSWORD`, e.g. from a Kubernetes Secret).
     pub password: Option<String>,
+    /// With a `rediss` URL: PEM file of the CAs that sign the servers'
+    /// certificates (default: the compiled-in public roots).
+    pub tls_ca_file: Option<PathBuf>,
+    /// With a `rediss` URL: PEM client certificate (chain) for servers that
+    /// require one; needs `tls_key_file`.
+    pub tls_cert_file: Option<PathBuf>,
+    /// The PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
 }
 
 /// How pods find each other.
@@ -77,6 +87,8 @@ impl std::fmt::Debug for StoreConfig {
             .field("scheme", &scheme)
             .field("min_replicas_acked", &self.min_replicas_acked)
             .field("timeout", &self.timeout)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("tls_cert_file", &self.tls_cert_file)
             .finish_non_exhaustive()
     }
 }
@@ -90,11 +102,22 @@ impl Default for StoreConfig {
             min_replicas_acked: 0,
             timeout: Duration::from_secs(2),
             password: None,
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }
 
 impl StoreConfig {
+    /// Whether `url` asks for TLS (`rediss://`, `rediss+sentinel://`,
+    /// `rediss+cluster://`).
+    pub fn is_tls(&self) -> bool {
+        self.url
+            .split_once("://")
+            .is_some_and(|(scheme, _)| scheme.to_ascii_lowercase().starts_with("rediss"))
+    }
+
     /// `url` with `password` put in (percent-encoded), when one is set and
     /// the URL carries none.
     pub fn url_with_password(&self) -> String {

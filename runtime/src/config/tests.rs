@@ -247,9 +247,13 @@ fn store_urls_of_every_supported_form_are_accepted() {
         "redis://r:6379/1",
         "redis+sentinel://s1:26379,s2:26379/berth",
         "redis+cluster://r1:7000,r2:7000,r3:7000",
+        "rediss://r:6380/1",
+        "rediss+sentinel://s1:26379/berth",
+        "rediss+cluster://r1:7000,r2:7000",
     ] {
         let c = Config::load(None, env(&[("BERTH_STORE__URL", url)])).unwrap();
         assert_eq!(c.store.url, url);
+        assert_eq!(c.store.is_tls(), url.starts_with("rediss"), "{url}");
     }
     let e = Config::load(None, env(&[("BERTH_STORE__URL", "cluster://r1:7000")]))
         .unwrap_err()
@@ -257,6 +261,43 @@ fn store_urls_of_every_supported_form_are_accepted() {
     assert!(
         e.contains("store.url") && e.contains("redis+cluster://"),
         "{e}"
+    );
+}
+
+#[test]
+fn store_tls_files_need_a_rediss_url_and_a_client_cert_needs_its_key() {
+    let load = |vars: &[(&str, &str)]| Config::load(None, env(vars)).map_err(|e| e.to_string());
+    let e = load(&[
+        ("BERTH_STORE__URL", "redis://r:6379"),
+        ("BERTH_STORE__TLS_CA_FILE", "/etc/berth/redis-ca.pem"),
+    ])
+    .unwrap_err();
+    assert!(
+        e.contains("store.tls_ca_file") && e.contains("rediss://"),
+        "{e}"
+    );
+    let e = load(&[
+        ("BERTH_STORE__URL", "rediss://r:6380"),
+        ("BERTH_STORE__TLS_CERT_FILE", "/etc/berth/client.pem"),
+    ])
+    .unwrap_err();
+    assert!(e.contains("store.tls_key_file"), "{e}");
+    let e = load(&[
+        ("BERTH_STORE__URL", "rediss://r:6380"),
+        ("BERTH_STORE__TLS_KEY_FILE", "/etc/berth/client.key"),
+    ])
+    .unwrap_err();
+    assert!(e.contains("store.tls_cert_file"), "{e}");
+    let c = load(&[
+        ("BERTH_STORE__URL", "rediss+cluster://r1:7000"),
+        ("BERTH_STORE__TLS_CA_FILE", "/etc/berth/redis-ca.pem"),
+        ("BERTH_STORE__TLS_CERT_FILE", "/etc/berth/client.pem"),
+        ("BERTH_STORE__TLS_KEY_FILE", "/etc/berth/client.key"),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.store.tls_ca_file.as_deref(),
+        Some(std::path::Path::new("/etc/berth/redis-ca.pem"))
     );
 }
 

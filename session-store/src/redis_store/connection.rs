@@ -15,7 +15,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::SentinelClient;
-use redis::{ErrorKind, Value};
+use redis::{ConnectionAddr, ErrorKind, Value};
 
 use super::commands::{APPEND_EVENT_LUA, COMPARE_AND_PUT_LUA};
 use super::endpoint::{Endpoint, join_addrs};
@@ -108,13 +108,19 @@ impl Inner {
         let target = match &endpoint {
             Endpoint::Direct(info) => Target::Direct {
                 addr: info.addr().to_string(),
-                client: redis::Client::open(info.clone()).map_err(|e| {
-                    Error::Unavailable(format!("invalid store.url: {}", describe(&e)))
-                })?,
+                client: match info.addr() {
+                    ConnectionAddr::TcpTls { .. } => {
+                        redis::Client::build_with_tls(info.clone(), options.tls.certificates())
+                    }
+                    _ => redis::Client::open(info.clone()),
+                }
+                .map_err(|e| Error::Unavailable(format!("invalid store.url: {}", describe(&e))))?,
             },
-            Endpoint::Sentinel(s) => Target::Sentinel(tokio::sync::Mutex::new(s.client()?)),
+            Endpoint::Sentinel(s) => {
+                Target::Sentinel(tokio::sync::Mutex::new(s.client(&options.tls)?))
+            }
             Endpoint::Cluster(c) => Target::Cluster {
-                client: c.client(options.timeout)?,
+                client: c.client(options.timeout, &options.tls)?,
                 seeds: join_addrs(&c.nodes),
                 connecting: tokio::sync::Mutex::new(()),
             },

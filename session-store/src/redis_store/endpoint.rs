@@ -1,12 +1,13 @@
 //! Parsing of `store.url` into where [`RedisStore`](super::RedisStore)
 //! connects: one Redis server, a primary found through Sentinels, or a
-//! Redis Cluster found through seed nodes.
+//! Redis Cluster found through seed nodes; each over TLS with the `rediss`
+//! form of its scheme.
 //!
 //! Error messages name the expected form and the offending part (host, port,
 //! scheme) but never echo the URL itself: it may carry a password.
 //!
-//! Imports: only the crate's `error`. Must not import any other module of
-//! `redis_store`.
+//! Imports: `options` and the crate's `error`. Must not import any other
+//! module of `redis_store`.
 
 use std::fmt;
 
@@ -14,8 +15,9 @@ use std::time::Duration;
 
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
-use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, TlsMode};
 
+use super::options::RedisTls;
 use crate::error::Error;
 
 /// Port used for a Sentinel address written without one.
@@ -23,10 +25,10 @@ const DEFAULT_SENTINEL_PORT: u16 = 26379;
 /// Port used for a cluster node address written without one.
 const DEFAULT_CLUSTER_PORT: u16 = 6379;
 
-const DIRECT_FORM: &str = "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]";
+const DIRECT_FORM: &str = "redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB]";
 const SENTINEL_FORM: &str =
-    "redis+sentinel://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER-NAME[/DB]";
-const CLUSTER_FORM: &str = "redis+cluster://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...][/]";
+    "redis[s]+sentinel://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER-NAME[/DB]";
+const CLUSTER_FORM: &str = "redis[s]+cluster://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...][/]";
 
 /// A URL form with a list of addresses: what the addresses are called in
 /// messages, their default port and the form to show.
@@ -50,7 +52,7 @@ const CLUSTER_NODES: HostList = HostList {
 /// Where the store's data lives.
 #[derive(Clone)]
 pub(crate) enum Endpoint {
-    /// One server (`redis://`).
+    /// One server (`redis://`, or `rediss://` over TLS).
     Direct(ConnectionInfo),
     /// A primary named `master`, looked up through Sentinels.
     Sentinel(SentinelEndpoint),
@@ -67,6 +69,8 @@ pub(crate) struct SentinelEndpoint {
     /// Credentials for the Redis nodes (not for the Sentinels).
     pub(crate) username: Option<String>,
     pub(crate) password: Option<String>,
+    /// `rediss+sentinel://`: TLS to the Sentinels and to the nodes.
+    pub(crate) tls: bool,
 }
 
 /// The parts of a `redis+cluster://` URL.
@@ -77,24 +81,26 @@ pub(crate) struct ClusterEndpoint {
     /// Credentials for every node.
     pub(crate) username: Option<String>,
     pub(crate) password: Option<String>,
+    /// `rediss+cluster://`: TLS to every node.
+    pub(crate) tls: bool,
 }
 
 // === impl Endpoint ===
 
 impl Endpoint {
     /// Parses `store.url`: `redis://…`, `redis+sentinel://…` or
-    /// `redis+cluster://…`.
+    /// `redis+cluster://…`, or the same with `rediss` (TLS).
     pub(crate) fn parse(url: &str) -> Result<Endpoint, Error> {
-        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        let (scheme, rest) = match url.split_once("://") {
+            Some((scheme, rest)) => (Some(scheme.to_ascii_lowercase()), rest),
+            None => (None, ""),
+        };
         match scheme.as_deref() {
-            Some("redis") => parse_direct(url),
-            Some("redis+sentinel") => parse_sentinel(&url["redis+sentinel://".len()..]),
-            Some("redis+cluster") => parse_cluster(&url["redis+cluster://".len()..]),
-            Some("rediss" | "rediss+sentinel" | "rediss+cluster") => Err(invalid(
-                "TLS (`rediss://`) is not supported by this build yet; use a plain `redis://`, \
-                 `redis+sentinel://` or `redis+cluster://` URL (e.g. over a private network or a \
-                 TLS sidecar)",
-            )),
+            Some("redis" | "rediss") => parse_direct(url),
+            Some("redis+sentinel") => parse_sentinel(rest, false),
+            Some("rediss+sentinel") => parse_sentinel(rest, true),
+            Some("redis+cluster") => parse_cluster(rest, false),
+            Some("rediss+cluster") => parse_cluster(rest, true),
             Some(other) => Err(invalid(format!(
                 "unsupported scheme `{}`; expected {DIRECT_FORM}, {SENTINEL_FORM} or {CLUSTER_FORM}",
                 sanitize(other)
@@ -102,6 +108,15 @@ impl Endpoint {
             None => Err(invalid(format!(
                 "not a URL; expected {DIRECT_FORM}, {SENTINEL_FORM} or {CLUSTER_FORM}"
             ))),
+        }
+    }
+
+    /// Whether connections use TLS (a `rediss` scheme).
+    pub(crate) fn is_tls(&self) -> bool {
+        match self {
+            Endpoint::Direct(info) => matches!(info.addr(), ConnectionAddr::TcpTls { .. }),
+            Endpoint::Sentinel(s) => s.tls,
+            Endpoint::Cluster(c) => c.tls,
         }
     }
 
@@ -132,15 +147,27 @@ impl fmt::Debug for Endpoint {
 impl SentinelEndpoint {
     /// A Sentinel client that looks up the primary and connects to it with
     /// this URL's database and credentials.
-    pub(crate) fn client(&self) -> Result<SentinelClient, Error> {
-        let addrs = self
-            .sentinels
-            .iter()
-            .map(|(host, port)| ConnectionAddr::Tcp(host.clone(), *port));
+    pub(crate) fn client(&self, tls: &RedisTls) -> Result<SentinelClient, Error> {
+        let addrs = self.sentinels.iter().map(|(host, port)| match self.tls {
+            true => ConnectionAddr::TcpTls {
+                host: host.clone(),
+                port: *port,
+                insecure: false,
+                tls_params: None,
+            },
+            false => ConnectionAddr::Tcp(host.clone(), *port),
+        });
         let mut builder =
             SentinelClientBuilder::new(addrs, &self.master, SentinelServerType::Master)
                 .map_err(|e| invalid(format!("Sentinel client setup failed: {}", e.category())))?
                 .set_client_to_redis_db(self.db);
+        if self.tls {
+            builder = builder
+                .set_client_to_sentinel_tls_mode(TlsMode::Secure)
+                .set_client_to_sentinel_certificates(tls.certificates())
+                .set_client_to_redis_tls_mode(TlsMode::Secure)
+                .set_client_to_redis_certificates(tls.certificates());
+        }
         if let Some(user) = &self.username {
             builder = builder.set_client_to_redis_username(user);
         }
@@ -160,7 +187,7 @@ impl ClusterEndpoint {
     /// attempt and each reply bounded by `timeout`, and no retries of its
     /// own (it would resend a command whose connection broke, which may
     /// have been applied); the store retries what surely was not.
-    pub(crate) fn client(&self, timeout: Duration) -> Result<ClusterClient, Error> {
+    pub(crate) fn client(&self, timeout: Duration, tls: &RedisTls) -> Result<ClusterClient, Error> {
         let seeds = self
             .nodes
             .iter()
@@ -171,6 +198,9 @@ impl ClusterEndpoint {
             .connection_timeout(timeout)
             .response_timeout(timeout)
             .retries(0);
+        if self.tls {
+            builder = builder.tls(TlsMode::Secure).certs(tls.certificates());
+        }
         if let Some(user) = &self.username {
             builder = builder.username(user);
         }
@@ -198,7 +228,9 @@ fn parse_direct(url: &str) -> Result<Endpoint, Error> {
         ))
     })?;
     match info.addr() {
-        ConnectionAddr::Tcp(host, _) if !host.is_empty() => Ok(Endpoint::Direct(info)),
+        ConnectionAddr::Tcp(host, _) | ConnectionAddr::TcpTls { host, .. } if !host.is_empty() => {
+            Ok(Endpoint::Direct(info))
+        }
         _ => Err(invalid(format!(
             "the host is missing; expected {DIRECT_FORM}"
         ))),
@@ -253,8 +285,8 @@ fn parse_authority<'a>(rest: &'a str, list: &HostList) -> Result<Authority<'a>, 
     })
 }
 
-/// Parses what follows `redis+sentinel://`.
-fn parse_sentinel(rest: &str) -> Result<Endpoint, Error> {
+/// Parses what follows `redis+sentinel://` (`rediss+sentinel://` if `tls`).
+fn parse_sentinel(rest: &str, tls: bool) -> Result<Endpoint, Error> {
     let Authority {
         username,
         password,
@@ -291,12 +323,13 @@ fn parse_sentinel(rest: &str) -> Result<Endpoint, Error> {
         db,
         username,
         password,
+        tls,
     }))
 }
 
-/// Parses what follows `redis+cluster://`: seed nodes, no database (a
-/// Redis Cluster has only database 0).
-fn parse_cluster(rest: &str) -> Result<Endpoint, Error> {
+/// Parses what follows `redis+cluster://` (`rediss+cluster://` if `tls`):
+/// seed nodes, no database (a Redis Cluster has only database 0).
+fn parse_cluster(rest: &str, tls: bool) -> Result<Endpoint, Error> {
     let Authority {
         username,
         password,
@@ -313,6 +346,7 @@ fn parse_cluster(rest: &str) -> Result<Endpoint, Error> {
         nodes,
         username,
         password,
+        tls,
     }))
 }
 

@@ -58,7 +58,7 @@ pub(super) fn map_error(op: Op, who: &str, err: &RedisError) -> Error {
     }
     let detail = describe(err);
     let msg = if err.is_io_error() {
-        format!("{who} is unreachable: {detail}; check store.url")
+        io_message(who, &detail)
     } else if is_read_only(err) {
         format!(
             "{who} is a read-only replica ({} refused); point store.url at the primary, \
@@ -91,6 +91,51 @@ pub(super) fn map_error(op: Op, who: &str, err: &RedisError) -> Error {
         )
     };
     Error::Unavailable(msg)
+}
+
+/// What an I/O error says: a TLS handshake that failed, and how, or a
+/// server that cannot be reached.
+fn io_message(who: &str, detail: &str) -> String {
+    if detail.contains("invalid peer certificate") {
+        format!(
+            "{who} presented a TLS certificate Berth does not trust ({detail}); set \
+             store.tls_ca_file to the CA that signed it (without it, the compiled-in public \
+             roots are used), and name the server in store.url by a name or address the \
+             certificate is for"
+        )
+    } else if [
+        "CertificateRequired",
+        "BadCertificate",
+        "UnknownCA",
+        "CertificateUnknown",
+    ]
+    .iter()
+    .any(|alert| detail.contains(alert))
+    {
+        format!(
+            "{who} refused the TLS handshake for want of an acceptable client certificate \
+             ({detail}); set store.tls_cert_file and store.tls_key_file to a certificate its \
+             tls-ca-cert-file trusts"
+        )
+    } else if [
+        "corrupt message",
+        "InvalidContentType",
+        "received fatal alert",
+        "tls handshake",
+    ]
+    .iter()
+    .any(|sign| detail.contains(sign))
+    {
+        format!(
+            "{who} did not complete a TLS handshake ({detail}); check that the port serves TLS \
+             (rediss://…) rather than plain Redis (redis://…)"
+        )
+    } else {
+        format!(
+            "{who} is unreachable: {detail}; check store.url (a server that accepts only TLS \
+             needs rediss://…)"
+        )
+    }
 }
 
 /// The error of an operation the cluster kept redirecting (`MOVED` or `ASK`

@@ -115,6 +115,33 @@ fn cluster_urls() {
 }
 
 #[test]
+fn rediss_schemes_are_the_tls_forms_of_each_url() {
+    for (url, tls) in [
+        ("redis://h:1", false),
+        ("rediss://h:1", true),
+        ("REDISS://:pw@h:1/3", true),
+        ("redis+sentinel://s:1/m", false),
+        ("rediss+sentinel://s:1/m", true),
+        ("redis+cluster://h:1", false),
+        ("rediss+cluster://h:1,h2:2", true),
+    ] {
+        let endpoint = Endpoint::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(endpoint.is_tls(), tls, "{url}");
+    }
+    let s = sentinel("rediss+sentinel://app:pw@s1:5000/mymaster/1");
+    assert_eq!((s.master.as_str(), s.db, s.tls), ("mymaster", 1, true));
+    let c = cluster("rediss+cluster://:pw@h:7000");
+    assert_eq!(
+        (c.nodes[0].1, c.password.as_deref(), c.tls),
+        (7000, Some("pw"), true)
+    );
+    match Endpoint::parse("rediss://:pw@redis.svc:6380/2") {
+        Ok(e @ Endpoint::Direct(_)) => assert_eq!(e.describe(), "redis.svc:6380"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn cluster_seq_keys_share_the_slot_of_their_log() {
     assert_eq!(seq_key("berth:t:e:{ab}", true), "berth:t:e:{ab}:seq");
     assert_eq!(seq_key("log", true), "{log}:seq");
@@ -142,8 +169,9 @@ fn bad_urls_say_what_to_fix_without_echoing_secrets() {
     let cases = [
         ("memory", "not a URL"),
         ("http://h:1", "unsupported scheme `http`"),
-        ("rediss://h:1", "TLS"),
-        ("rediss+cluster://h:1", "TLS"),
+        ("rediss+cluster://h:1/2", "only database 0"),
+        ("rediss+sentinel://h:1", "master name is missing"),
+        ("rediss://", "could not parse"),
         ("redis+cluster://h:1/1", "only database 0"),
         ("redis+cluster://h:1/x", "only database 0"),
         ("redis+cluster://h:1?x=1", "query strings"),

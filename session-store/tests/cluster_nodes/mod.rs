@@ -30,6 +30,8 @@ struct ClusterNode {
     child: Option<Child>,
     port: u16,
     dir: TempDir,
+    /// The TLS port and the arguments that serve it, for a cluster over TLS.
+    tls: Option<(u16, Vec<String>)>,
 }
 
 // === impl RedisCluster ===
@@ -38,13 +40,32 @@ impl RedisCluster {
     /// `primaries` primaries with `replicas` replicas each, slots spread
     /// evenly, every node agreeing the cluster is ok.
     pub(crate) fn start(primaries: usize, replicas: usize) -> RedisCluster {
+        RedisCluster::start_with(primaries, replicas, |_| None)
+    }
+
+    /// As [`RedisCluster::start`], each node also serving TLS on a port of
+    /// its own with `tls(port)`'s arguments (its plain port stays, for the
+    /// helpers here).
+    pub(crate) fn start_with(
+        primaries: usize,
+        replicas: usize,
+        tls: impl Fn(u16) -> Option<Vec<String>>,
+    ) -> RedisCluster {
         let total = primaries * (replicas + 1);
         // Every port is picked before any node binds one, so two picks
         // can coincide (a node then fails to start): keep them distinct.
         let mut nodes: Vec<ClusterNode> = Vec::with_capacity(total);
         while nodes.len() < total {
-            let node = ClusterNode::new();
-            if nodes.iter().all(|n| n.port != node.port) {
+            let mut node = ClusterNode::new();
+            let tls_port = free_port();
+            node.tls = tls(tls_port).map(|args| (tls_port, args));
+            let ports = |n: &ClusterNode| [Some(n.port), n.tls.as_ref().map(|t| t.0)];
+            if nodes.iter().all(|n| {
+                ports(n)
+                    .iter()
+                    .flatten()
+                    .all(|p| !ports(&node).contains(&Some(*p)))
+            }) {
                 nodes.push(node);
             }
         }
@@ -91,6 +112,17 @@ impl RedisCluster {
             .map(|n| format!("127.0.0.1:{}", n.port))
             .collect();
         format!("redis+cluster://{}", seeds.join(","))
+    }
+
+    /// `rediss+cluster://127.0.0.1:T1,…` (every node's TLS port a seed).
+    pub(crate) fn tls_url(&self) -> String {
+        let seeds: Vec<String> = self
+            .nodes
+            .iter()
+            .filter_map(|n| n.tls.as_ref())
+            .map(|(port, _)| format!("127.0.0.1:{port}"))
+            .collect();
+        format!("rediss+cluster://{}", seeds.join(","))
     }
 
     /// The URL naming only the first node as seed.
@@ -209,6 +241,7 @@ impl ClusterNode {
             child: None,
             port: free_port(),
             dir: tempfile::tempdir().expect("create a temp dir for a cluster node"),
+            tls: None,
         }
     }
 
@@ -224,6 +257,7 @@ impl ClusterNode {
                 "nodes.conf",
             ])
             .args(["--cluster-node-timeout", "1000"])
+            .args(self.tls.iter().flat_map(|(_, args)| args))
             .arg("--dir")
             .arg(dir)
             .arg("--logfile")

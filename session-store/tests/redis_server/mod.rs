@@ -75,17 +75,28 @@ impl RedisServer {
         master: &str,
         replicas: usize,
     ) -> RedisServer {
+        RedisServer::start_sentinel_at(primary.port, master, replicas, "")
+    }
+
+    /// A Sentinel as [`RedisServer::start_sentinel`] makes, monitoring the
+    /// primary at `primary_port`, with `extra` lines of configuration (e.g.
+    /// TLS).
+    pub(crate) fn start_sentinel_at(
+        primary_port: u16,
+        master: &str,
+        replicas: usize,
+        extra: &str,
+    ) -> RedisServer {
         let dir = tempfile::tempdir().expect("create a temp dir for redis-sentinel");
         let port = free_port();
         let conf = dir.path().join("sentinel.conf");
         let text = format!(
-            "port {port}\nbind 127.0.0.1\ndir {dir}\nlogfile {log}\n\
-             sentinel monitor {master} 127.0.0.1 {primary} 1\n\
+            "port {port}\nbind 127.0.0.1\ndir {dir}\nlogfile {log}\n{extra}\
+             sentinel monitor {master} 127.0.0.1 {primary_port} 1\n\
              sentinel down-after-milliseconds {master} 1000\n\
              sentinel failover-timeout {master} 5000\n",
             dir = dir.path().display(),
             log = dir.path().join("sentinel.log").display(),
-            primary = primary.port,
         );
         std::fs::write(&conf, text).expect("write sentinel.conf");
         let conf = conf.to_string_lossy().into_owned();

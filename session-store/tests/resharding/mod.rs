@@ -54,6 +54,7 @@ async fn a_session_keeps_working_while_its_slot_migrates_to_another_primary() {
     let options = RedisOptions {
         timeout: Duration::from_secs(2),
         min_replicas_acked: 1,
+        ..RedisOptions::default()
     };
     let store: Arc<dyn SessionStore> =
         Arc::new(RedisStore::connect_with(&cluster.url(), options).unwrap());
