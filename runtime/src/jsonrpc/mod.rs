@@ -10,9 +10,11 @@
 //! May import: external crates only (a leaf: nothing below it).
 
 mod error;
+mod meta;
 
 pub(crate) use self::error::ErrorCode;
 pub use self::error::RpcError;
+pub use self::meta::meta_field;
 
 use std::borrow::Cow;
 
@@ -252,24 +254,6 @@ pub(crate) fn with_result_meta(
         .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
     meta.as_object_mut()?.insert(key.to_owned(), value.clone());
     serde_json::to_vec(&parsed).ok()
-}
-
-/// Reads `params._meta.<field>` as raw JSON without decoding the rest of
-/// params. Used for progress tokens, rarely on the hot path.
-pub fn meta_field<'a>(params: Option<&'a RawValue>, field: &str) -> Option<&'a RawValue> {
-    #[derive(Deserialize)]
-    struct P<'a> {
-        #[serde(borrow, rename = "_meta", default)]
-        meta: Option<std::collections::HashMap<Cow<'a, str>, &'a RawValue>>,
-    }
-    let params = params?;
-    // Most requests carry no _meta: skip the parse.
-    memchr::memmem::find(params.get().as_bytes(), field.as_bytes())?;
-    let p: P<'a> = serde_json::from_str(params.get()).ok()?;
-    p.meta?
-        .into_iter()
-        .find(|(k, _)| k == field)
-        .map(|(_, v)| v)
 }
 
 /// Reads a top-level member of params as raw JSON.
