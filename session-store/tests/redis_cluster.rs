@@ -404,11 +404,11 @@ async fn a_primary_failover_keeps_acknowledged_sessions() {
 }
 
 #[tokio::test]
-async fn a_cluster_over_tls_serves_sessions_on_every_shard() {
+async fn a_cluster_over_tls_serves_sessions_on_every_shard_acknowledged_by_replicas() {
     let pki = pki::Pki::new();
-    // Every node serves TLS to clients and on its cluster bus; the slot map
-    // a TLS client reads names the nodes' TLS ports.
-    let cluster = RedisCluster::start_with(3, 0, |port| {
+    // Every node serves TLS to clients, on its cluster bus and to its
+    // replica; the slot map a TLS client reads names the nodes' TLS ports.
+    let cluster = RedisCluster::start_with(3, 1, |port| {
         let mut args = pki.server_args(port, "server", false);
         args.extend(["--tls-cluster", "yes", "--tls-replication", "yes"].map(String::from));
         Some(args)
@@ -418,6 +418,8 @@ async fn a_cluster_over_tls_serves_sessions_on_every_shard() {
             ca_pem: Some(pki.read(ca)),
             client: None,
         },
+        // New sessions wait for the shard's replica (a second connection).
+        min_replicas_acked: 1,
         ..RedisOptions::default()
     };
     let store = RedisStore::connect_with(&cluster.tls_url(), tls("ca.pem")).unwrap();
