@@ -110,12 +110,61 @@ impl Default for StoreConfig {
 }
 
 impl StoreConfig {
+    /// The URL's scheme, lowercased (`None` for `memory` or no URL).
+    fn scheme(&self) -> Option<String> {
+        self.url
+            .split_once("://")
+            .map(|(scheme, _)| scheme.to_ascii_lowercase())
+    }
+
+    /// Whether `url` is one of the Redis forms, plain or TLS.
+    pub fn is_redis(&self) -> bool {
+        const FORMS: [&str; 6] = [
+            "redis",
+            "rediss",
+            "redis+sentinel",
+            "rediss+sentinel",
+            "redis+cluster",
+            "rediss+cluster",
+        ];
+        self.scheme().is_some_and(|s| FORMS.contains(&s.as_str()))
+    }
+
     /// Whether `url` asks for TLS (`rediss://`, `rediss+sentinel://`,
     /// `rediss+cluster://`).
     pub fn is_tls(&self) -> bool {
-        self.url
-            .split_once("://")
-            .is_some_and(|(scheme, _)| scheme.to_ascii_lowercase().starts_with("rediss"))
+        self.scheme().is_some_and(|s| s.starts_with("rediss"))
+    }
+
+    /// What is wrong with the `tls_*_file` keys, as (key, problem): set
+    /// without a `rediss` URL, or a client certificate without its key (or
+    /// the reverse).
+    pub fn tls_problem(&self) -> Option<(&'static str, &'static str)> {
+        let files = [
+            ("store.tls_ca_file", &self.tls_ca_file),
+            ("store.tls_cert_file", &self.tls_cert_file),
+            ("store.tls_key_file", &self.tls_key_file),
+        ];
+        if let Some((name, _)) = files.iter().find(|(_, f)| f.is_some())
+            && !self.is_tls()
+        {
+            return Some((
+                name,
+                "is only used with TLS: make store.url a rediss://, rediss+sentinel:// or \
+                 rediss+cluster:// URL, or remove it",
+            ));
+        }
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(_), None) => Some((
+                "store.tls_key_file",
+                "is needed with store.tls_cert_file (the client certificate's private key)",
+            )),
+            (None, Some(_)) => Some((
+                "store.tls_cert_file",
+                "is needed with store.tls_key_file (the client certificate it is the key of)",
+            )),
+            _ => None,
+        }
     }
 
     /// `url` with `password` put in (percent-encoded), when one is set and

@@ -79,51 +79,15 @@ impl Config {
                 "must be an http(s) URL other pods can reach, e.g. http://10.0.3.7:8080",
             ));
         }
-        let scheme = self
-            .store
-            .url
-            .split_once("://")
-            .map(|(s, _)| s.to_ascii_lowercase());
-        let redis = matches!(
-            scheme.as_deref(),
-            Some("redis" | "rediss" | "redis+sentinel" | "rediss+sentinel")
-                | Some("redis+cluster" | "rediss+cluster")
-        );
-        if self.store.url != "memory" && !redis {
+        if self.store.url != "memory" && !self.store.is_redis() {
             return Err(key(
                 "store.url",
                 "must be `memory`, `redis://HOST:PORT`, `redis+sentinel://HOST:PORT/MASTER` or \
                  `redis+cluster://HOST:PORT[,HOST:PORT...]` (`rediss…` for TLS)",
             ));
         }
-        let files = [
-            ("store.tls_ca_file", &self.store.tls_ca_file),
-            ("store.tls_cert_file", &self.store.tls_cert_file),
-            ("store.tls_key_file", &self.store.tls_key_file),
-        ];
-        if let Some((name, _)) = files.iter().find(|(_, f)| f.is_some())
-            && !self.store.is_tls()
-        {
-            return Err(key(
-                name,
-                "is only used with TLS: make store.url a rediss://, rediss+sentinel:// or \
-                 rediss+cluster:// URL, or remove it",
-            ));
-        }
-        match (&self.store.tls_cert_file, &self.store.tls_key_file) {
-            (Some(_), None) => {
-                return Err(key(
-                    "store.tls_key_file",
-                    "is needed with store.tls_cert_file (the client certificate's private key)",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(key(
-                    "store.tls_cert_file",
-                    "is needed with store.tls_key_file (the client certificate it is the key of)",
-                ));
-            }
-            _ => {}
+        if let Some((name, problem)) = self.store.tls_problem() {
+            return Err(key(name, problem));
         }
         if self.store.timeout.is_zero() {
             return Err(key("store.timeout", "must be greater than zero"));
