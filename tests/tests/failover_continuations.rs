@@ -223,22 +223,36 @@ async fn a_parked_call_survives_the_kill_of_its_pod_and_is_used_only_once() {
         };
         run.extend(["--label".to_owned(), format!("{k}={v}")]);
     }
-    run.extend(["--rm=false".to_owned(), "berth/example-server".to_owned()]);
+    // Its id from --cidfile: the sweeper may remove it before a listing
+    // here would see it.
+    let cid_dir = tempfile::tempdir().unwrap();
+    let cid_file = cid_dir.path().join("cid");
+    run.extend([
+        "--rm=false".to_owned(),
+        format!("--cidfile={}", cid_file.display()),
+        "berth/example-server".to_owned(),
+    ]);
     // No stdin: the server reads end-of-file and exits (status 1).
     let exited = std::process::Command::new("docker")
         .args(&run)
         .output()
         .expect("docker CLI");
     assert_eq!(exited.status.code(), Some(1), "{exited:?}");
-    let left = containers(&[&on_pod_b]);
-    assert!(!left.is_empty(), "the exited leftover is there");
+    let leftover = std::fs::read_to_string(&cid_file).expect("docker run wrote the container id");
+    assert!(!leftover.trim().is_empty(), "the exited leftover was made");
+    let gone = |id: &str| {
+        !std::process::Command::new("docker")
+            .args(["inspect", "--type", "container", id])
+            .output()
+            .expect("docker CLI")
+            .status
+            .success()
+    };
     assert!(
-        eventually(Duration::from_secs(30), || {
-            containers(&[&on_pod_b]).is_empty()
-        })
-        .await,
+        eventually(Duration::from_secs(30), || gone(leftover.trim())).await,
         "pod C's sweeper removes the exited container of dead pod B"
     );
+    assert!(containers(&[&on_pod_b]).is_empty());
     assert_eq!(inspect(&asking[0])["State"]["Running"], true);
     drop(c3);
 }
