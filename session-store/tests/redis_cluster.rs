@@ -19,8 +19,9 @@ use berth_session_store::{
 
 mod cluster_nodes;
 mod conformance;
-// The black-box tests' PKI recipe (berth-tests is not a dependency here).
-#[allow(unreachable_pub)]
+// The black-box tests' PKI recipe (berth-tests is not a dependency here);
+// this file uses only part of it.
+#[allow(unreachable_pub, dead_code)]
 #[path = "../../tests/src/pki.rs"]
 mod pki;
 // Shared with redis_store.rs; this file uses only part of it.

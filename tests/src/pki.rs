@@ -7,6 +7,7 @@
 //! Also compiled into `session-store/tests/redis_store.rs` (`#[path]`), so
 //! the store's TLS tests and the black-box ones share one PKI recipe.
 
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -138,4 +139,14 @@ impl Pki {
             if require_client_cert { "yes" } else { "no" }.into(),
         ]
     }
+}
+
+/// Two free loopback ports for one server, its plain port and its TLS
+/// port: bound at the same time, so they differ (two separate picks of a
+/// free port can return the same one).
+pub fn plain_and_tls_ports() -> (u16, u16) {
+    let bind = || TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let (plain, tls) = (bind(), bind());
+    let port = |l: &TcpListener| l.local_addr().expect("a bound address").port();
+    (port(&plain), port(&tls))
 }

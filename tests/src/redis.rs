@@ -20,9 +20,10 @@ impl RedisServer {
         Self::start_on(free_port())
     }
 
-    /// Starts one with extra `redis-server` arguments (e.g. `--tls-port`).
-    pub fn start_with(extra: &[&str]) -> RedisServer {
-        Self::spawn(free_port(), extra)
+    /// Starts one on `port` with extra `redis-server` arguments (e.g.
+    /// `--tls-port`).
+    pub fn start_with(port: u16, extra: &[&str]) -> RedisServer {
+        Self::spawn(port, extra)
     }
 
     /// Starts one on `port` (e.g. again after [`RedisServer::kill`]).

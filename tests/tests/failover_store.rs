@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use berth_tests::legacy::init_reply;
 use berth_tests::legacy::{call, session};
-use berth_tests::pki::Pki;
+use berth_tests::pki::{Pki, plain_and_tls_ports};
 use berth_tests::pods::{TwoPods, config, echo, kill_9, text};
 use berth_tests::redis::RedisServer;
-use berth_tests::{Berth, free_port, mcp_post, serve_refused};
+use berth_tests::{Berth, mcp_post, serve_refused};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -224,10 +224,10 @@ command = ["{{berth_bin}}", "example-server"]
 #[tokio::test]
 async fn sessions_live_in_redis_over_tls_and_an_untrusted_server_is_refused() {
     let pki = Pki::new();
-    let tls_port = free_port();
+    let (plain_port, tls_port) = plain_and_tls_ports();
     let args = pki.server_args(tls_port, "server", true);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let redis = RedisServer::start_with(&args);
+    let redis = RedisServer::start_with(plain_port, &args);
 
     let a = Berth::serve(&tls_config(&pki, tls_port, "ca.pem"), &[]).await;
     let c = reqwest::Client::new();

@@ -55,19 +55,16 @@ impl RedisCluster {
         // Every port is picked before any node binds one, so two picks
         // can coincide (a node then fails to start): keep them distinct.
         let mut nodes: Vec<ClusterNode> = Vec::with_capacity(total);
+        let mut taken = std::collections::HashSet::new();
         while nodes.len() < total {
             let mut node = ClusterNode::new();
             let tls_port = free_port();
-            node.tls = tls(tls_port).map(|args| (tls_port, args));
-            let ports = |n: &ClusterNode| [Some(n.port), n.tls.as_ref().map(|t| t.0)];
-            if nodes.iter().all(|n| {
-                ports(n)
-                    .iter()
-                    .flatten()
-                    .all(|p| !ports(&node).contains(&Some(*p)))
-            }) {
-                nodes.push(node);
+            if tls_port == node.port || taken.contains(&node.port) || taken.contains(&tls_port) {
+                continue;
             }
+            taken.extend([node.port, tls_port]);
+            node.tls = tls(tls_port).map(|args| (tls_port, args));
+            nodes.push(node);
         }
         for node in &mut nodes {
             node.spawn();

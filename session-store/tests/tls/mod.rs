@@ -21,7 +21,7 @@ use crate::unavailable_message;
 #[path = "../../../tests/src/pki.rs"]
 mod pki;
 
-use self::pki::Pki;
+use self::pki::{Pki, plain_and_tls_ports};
 
 /// A `redis-server` serving TLS on `tls_port` (and plain on its own port,
 /// for the helper's readiness check), with the PKI behind it.
@@ -34,10 +34,10 @@ struct TlsRedis {
 impl TlsRedis {
     fn start(cert: &str, require_client_cert: bool) -> TlsRedis {
         let pki = Pki::new();
-        let tls_port = free_port();
+        let (plain_port, tls_port) = plain_and_tls_ports();
         let args = pki.server_args(tls_port, cert, require_client_cert);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let server = RedisServer::start_on(free_port(), &args);
+        let server = RedisServer::start_on(plain_port, &args);
         TlsRedis {
             server,
             tls_port,
