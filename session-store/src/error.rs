@@ -21,6 +21,11 @@ pub enum Error {
     )]
     Unavailable(String),
 
+    /// `store.url` is not a URL the store can use. The message names the
+    /// form expected and the offending part, never a password.
+    #[error("invalid store.url: {0}")]
+    InvalidUrl(String),
+
     /// A stored value is not a well-formed sealed record (bad version,
     /// truncated, malformed key id) or a key file is damaged.
     #[error("corrupt sealed session data: {0}")]

@@ -127,6 +127,12 @@ impl RedisStore {
         RedisStore::connect_with(url, RedisOptions::default())
     }
 
+    /// Checks `url` as [`RedisStore::connect`] reads it, connecting nothing:
+    /// [`Error::InvalidUrl`] names what is wrong (for a configuration check).
+    pub fn check_url(url: &str) -> Result<(), Error> {
+        Endpoint::parse(url).map(drop)
+    }
+
     /// Like [`RedisStore::connect`] with explicit options.
     pub fn connect_with(url: &str, options: RedisOptions) -> Result<RedisStore, Error> {
         if options.timeout.is_zero() {
@@ -166,7 +172,8 @@ impl RedisStore {
     async fn run(&self, op: Op, request: Request<'_>) -> Result<Value, Error> {
         let inner = &*self.inner;
         let timeout = inner.options.timeout;
-        match tokio::time::timeout(timeout, inner.run(op, &request)).await {
+        let mut try_again = 0;
+        match tokio::time::timeout(timeout, inner.run(op, &request, &mut try_again)).await {
             Ok(result) => result,
             Err(_elapsed) => {
                 let mut msg = format!(
@@ -174,6 +181,14 @@ impl RedisStore {
                     inner.describe(),
                     op.name
                 );
+                if try_again > 0 {
+                    // The slot's keys stayed split between two nodes.
+                    msg.push_str(&format!(
+                        ": the cluster answered TRYAGAIN {try_again} times (a migration of this \
+                         key's slot has not finished; if no `redis-cli --cluster reshard` is \
+                         running, one was interrupted: run `redis-cli --cluster fix`)"
+                    ));
+                }
                 if inner.endpoint.is_tls() {
                     // A plain server reads a TLS ClientHello as the start
                     // of a command and waits for the rest.

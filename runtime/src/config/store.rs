@@ -117,19 +117,6 @@ impl StoreConfig {
             .map(|(scheme, _)| scheme.to_ascii_lowercase())
     }
 
-    /// Whether `url` is one of the Redis forms, plain or TLS.
-    pub fn is_redis(&self) -> bool {
-        const FORMS: [&str; 6] = [
-            "redis",
-            "rediss",
-            "redis+sentinel",
-            "rediss+sentinel",
-            "redis+cluster",
-            "rediss+cluster",
-        ];
-        self.scheme().is_some_and(|s| FORMS.contains(&s.as_str()))
-    }
-
     /// Whether `url` asks for TLS (`rediss://`, `rediss+sentinel://`,
     /// `rediss+cluster://`).
     pub fn is_tls(&self) -> bool {

@@ -259,9 +259,35 @@ fn store_urls_of_every_supported_form_are_accepted() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("store.url") && e.contains("redis+cluster://"),
+        e.contains("store.url") && e.contains("`memory`") && e.contains("redis[s]+cluster://"),
         "{e}"
     );
+}
+
+#[test]
+fn a_malformed_redis_url_is_refused_by_the_config_check_not_at_the_first_session() {
+    // The whole URL is read as the store reads it, so check-config (and the
+    // chart's check) catch what only the scheme check let through.
+    for (url, says) in [
+        ("redis+sentinel://s1:26379", "MASTER-NAME"),
+        ("redis+cluster://", "HOST:PORT"),
+        ("redis://r:notaport", "port"),
+        ("rediss+cluster://r1:7000,r2:7000/1", "takes no path"),
+    ] {
+        let e = Config::load(None, env(&[("BERTH_STORE__URL", url)]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("store.url") && e.contains(says), "{url}: {e}");
+        assert!(!e.contains("unavailable"), "{url}: {e}");
+    }
+    // Credentials in a refused URL are not echoed.
+    let e = Config::load(
+        None,
+        env(&[("BERTH_STORE__URL", "redis+sentinel://:s3cret@s1:26379")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("store.url") && !e.contains("s3cret"), "{e}");
 }
 
 #[test]

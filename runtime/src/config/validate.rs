@@ -1,8 +1,11 @@
 //! The rules a parsed [`Config`] must meet before Berth starts; every
 //! error names the key to fix.
 //!
-//! May import: the other `config` files, and `protocol` (the header names
-//! a secret may not replace). Must not import anything above the leaves.
+//! May import: the other `config` files, `protocol` (the header names a
+//! secret may not replace) and the session store crate (its URL check).
+//! Must not import anything above the leaves.
+
+use berth_session_store::{Error as StoreError, RedisStore};
 
 use super::auth::AuthMode;
 use super::backend::BackendKind;
@@ -79,11 +82,17 @@ impl Config {
                 "must be an http(s) URL other pods can reach, e.g. http://10.0.3.7:8080",
             ));
         }
-        if self.store.url != "memory" && !self.store.is_redis() {
+        // The whole URL is read as the store will read it at start.
+        if self.store.url != "memory"
+            && let Err(e) = RedisStore::check_url(&self.store.url)
+        {
+            let detail = match e {
+                StoreError::InvalidUrl(detail) => detail,
+                other => other.to_string(),
+            };
             return Err(key(
                 "store.url",
-                "must be `memory`, `redis://HOST:PORT`, `redis+sentinel://HOST:PORT/MASTER` or \
-                 `redis+cluster://HOST:PORT[,HOST:PORT...]` (`rediss…` for TLS)",
+                &format!("must be `memory` or a Redis URL: {detail}"),
             ));
         }
         if let Some((name, problem)) = self.store.tls_problem() {

@@ -114,7 +114,7 @@ impl Inner {
                     }
                     _ => redis::Client::open(info.clone()),
                 }
-                .map_err(|e| Error::Unavailable(format!("invalid store.url: {}", describe(&e))))?,
+                .map_err(|e| Error::InvalidUrl(describe(&e)))?,
             },
             Endpoint::Sentinel(s) => {
                 Target::Sentinel(tokio::sync::Mutex::new(s.client(&options.tls)?))
@@ -144,9 +144,15 @@ impl Inner {
     /// the node it names (up to [`MAX_REDIRECTS`] times), and `TRYAGAIN` (a
     /// multi-key script whose keys are split by a slot migration in
     /// progress) is tried again after a pause until the migration has moved
-    /// them all; the caller's timeout bounds both. None of these replies
-    /// means anything was written.
-    pub(super) async fn run(&self, op: Op, request: &Request<'_>) -> Result<Value, Error> {
+    /// them all; the caller's timeout bounds both, and `try_again` counts
+    /// the `TRYAGAIN` replies so that a timeout can name a migration that
+    /// never finishes. None of these replies means anything was written.
+    pub(super) async fn run(
+        &self,
+        op: Op,
+        request: &Request<'_>,
+        try_again: &mut u32,
+    ) -> Result<Value, Error> {
         let mut retried = false;
         let mut redirect: Option<Redirect> = None;
         let (mut redirects, mut pause) = (0, TRY_AGAIN_FIRST_PAUSE);
@@ -177,6 +183,7 @@ impl Inner {
                     continue;
                 }
                 if is_try_again(&err) {
+                    *try_again += 1;
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(TRY_AGAIN_MAX_PAUSE);
                     continue;

@@ -438,5 +438,5 @@ fn sanitize(s: &str) -> String {
 }
 
 fn invalid(msg: impl fmt::Display) -> Error {
-    Error::Unavailable(format!("invalid store.url: {msg}"))
+    Error::InvalidUrl(msg.to_string())
 }

@@ -129,6 +129,27 @@ async fn a_session_keeps_working_while_its_slot_migrates_to_another_primary() {
     // The log leaves without its counter: the append (a script on both)
     // cannot run on either node until the counter follows, and then does.
     migrate(&cluster, from, to, &[&events_at]);
+    // A store that cannot wait that long says why it gave up, and what
+    // ends a migration that never finishes; nothing was appended.
+    let impatient = RedisOptions {
+        timeout: Duration::from_millis(300),
+        ..RedisOptions::default()
+    };
+    let impatient = SealedStore::new(
+        Arc::new(RedisStore::connect_with(&cluster.url(), impatient).unwrap()),
+        ring("m2").with_previous_master(SecretKey::new("m1", [3; 32]).unwrap()),
+    );
+    let err = impatient
+        .append_event(&b, &"never", 10, LONG)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("did not complete append_event script within 300ms")
+            && err.contains("answered TRYAGAIN")
+            && err.contains("redis-cli --cluster fix"),
+        "{err}"
+    );
     let appending = tokio::spawn({
         let (sealed, b) = (rotated.clone(), b.clone());
         async move { sealed.append_event(&b, &"e3", 10, LONG).await }
