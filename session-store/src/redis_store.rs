@@ -26,6 +26,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use redis::Value;
 
 use crate::error::Error;
@@ -114,7 +115,9 @@ use self::request::Request;
 /// on every request.
 #[derive(Clone)]
 pub struct RedisStore {
-    inner: Arc<Inner>,
+    /// Swapped whole by [`RedisStore::reload_tls`]; an operation keeps the
+    /// one it started with.
+    inner: Arc<ArcSwap<Inner>>,
 }
 
 // === impl RedisStore ===
@@ -142,13 +145,37 @@ impl RedisStore {
         }
         let endpoint = Endpoint::parse(url)?;
         Ok(RedisStore {
-            inner: Arc::new(Inner::new(endpoint, options)?),
+            inner: Arc::new(ArcSwap::from_pointee(Inner::new(endpoint, options)?)),
         })
     }
 
     /// The options in effect.
-    pub fn options(&self) -> &RedisOptions {
-        &self.inner.options
+    pub fn options(&self) -> RedisOptions {
+        self.inner.load().options.clone()
+    }
+
+    /// Uses `tls` for the connections made from now on, e.g. after a
+    /// certificate rotation. Connections made before keep working until
+    /// they break (a TLS session outlives the files it began with); the
+    /// next operation connects again with `tls`. Returns `false` (and
+    /// changes nothing) when `tls` is what is in use. `tls` should have
+    /// passed [`RedisTls::check`].
+    pub fn reload_tls(&self, tls: RedisTls) -> Result<bool, Error> {
+        let current = self.inner.load();
+        if current.options.tls == tls {
+            return Ok(false);
+        }
+        let options = RedisOptions {
+            tls,
+            ..current.options.clone()
+        };
+        let next = Inner::new(current.endpoint.clone(), options)?;
+        self.inner.store(Arc::new(next));
+        Ok(true)
+    }
+
+    fn inner(&self) -> Arc<Inner> {
+        self.inner.load_full()
     }
 
     /// For a `redis+cluster://` store, connects now and fails with
@@ -158,19 +185,19 @@ impl RedisStore {
     /// the first operation connects). Other stores: `Ok` without
     /// connecting. Bounded by [`RedisOptions::timeout`].
     pub async fn check_cluster(&self) -> Result<(), Error> {
-        let timeout = self.inner.options.timeout;
-        tokio::time::timeout(timeout, self.inner.check_cluster())
+        let inner = self.inner();
+        tokio::time::timeout(inner.options.timeout, inner.check_cluster())
             .await
             .unwrap_or(Ok(()))
     }
 
     /// `key` as named in Redis (hash-tagged in a cluster).
     fn key<'k>(&self, key: &'k RecordKey) -> Cow<'k, str> {
-        stored_key(key, self.inner.is_cluster())
+        stored_key(key, self.inner.load().is_cluster())
     }
 
     async fn run(&self, op: Op, request: Request<'_>) -> Result<Value, Error> {
-        let inner = &*self.inner;
+        let inner = self.inner();
         let timeout = inner.options.timeout;
         let mut try_again = 0;
         match tokio::time::timeout(timeout, inner.run(op, &request, &mut try_again)).await {
@@ -207,8 +234,8 @@ impl RedisStore {
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
-            .field("endpoint", &self.inner.endpoint)
-            .field("options", &self.inner.options)
+            .field("endpoint", &self.inner.load().endpoint)
+            .field("options", &self.inner.load().options)
             .finish_non_exhaustive()
     }
 }
@@ -234,7 +261,7 @@ impl SessionStore for RedisStore {
         sealed: Vec<u8>,
         ttl: Duration,
     ) -> Result<bool, Error> {
-        let replicas = self.inner.options.min_replicas_acked;
+        let replicas = self.inner.load().options.min_replicas_acked;
         let mut set = redis::cmd("SET");
         set.arg(&*self.key(key))
             .arg(sealed.as_slice())
@@ -248,7 +275,7 @@ impl SessionStore for RedisStore {
             return created(&reply);
         }
         // One pipeline, so `WAIT` runs on the connection that wrote.
-        let wait = (self.inner.options.timeout / 2).max(Duration::from_millis(1));
+        let wait = (self.inner.load().options.timeout / 2).max(Duration::from_millis(1));
         let mut pipe = redis::pipe();
         pipe.add_command(set)
             .cmd("WAIT")
@@ -271,7 +298,7 @@ impl SessionStore for RedisStore {
                 "Redis {} stored the new session but only {acked} of the {replicas} required \
                  replicas acknowledged it within {wait:?}, so it could be lost in a failover; \
                  check the replicas (INFO replication) or lower min_replicas_acked",
-                self.inner.describe()
+                self.inner.load().describe()
             )));
         }
         Ok(true)
@@ -314,7 +341,8 @@ impl SessionStore for RedisStore {
             Some(ttl) => px(ttl).to_string(),
             None => "KEEPTTL".to_string(),
         };
-        let mut call = self.inner.compare_and_put.call(&[&self.key(key)]);
+        let inner = self.inner();
+        let mut call = inner.compare_and_put.call(&[&self.key(key)]);
         call.arg(expected).arg(sealed.as_slice()).arg(ttl_arg);
         let reply = self
             .run(
@@ -333,8 +361,9 @@ impl SessionStore for RedisStore {
         ttl: Duration,
     ) -> Result<u64, Error> {
         let log = self.key(log);
-        let seq = seq_key(&log, self.inner.is_cluster());
-        let mut call = self.inner.append_event.call(&[&log, &seq]);
+        let inner = self.inner();
+        let seq = seq_key(&log, inner.is_cluster());
+        let mut call = inner.append_event.call(&[&log, &seq]);
         call.arg(sealed_event.as_slice())
             .arg(cap.max(1))
             .arg(px(ttl));

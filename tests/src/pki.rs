@@ -1,7 +1,8 @@
 //! Throwaway certificates for TLS tests, made with the `openssl` command:
 //! a CA; signed by it, a server certificate for `127.0.0.1`/`localhost`,
-//! one for another name only, and a client certificate; and an unrelated CA
-//! that signed nothing here. Missing `openssl` is a test failure (Debian: `apt-get
+//! one for another name only, and a client certificate; and another CA
+//! that no server trusts at first, with a server and a client certificate
+//! of its own (`other-server`, `other-client`: what a CA rotation brings). Missing `openssl` is a test failure (Debian: `apt-get
 //! install openssl`; scripts/test installs it).
 //!
 //! Also compiled into `session-store/tests/redis_store.rs` (`#[path]`), so
@@ -44,20 +45,23 @@ impl Pki {
                 &format!("{ca}.pem"),
             ]);
         }
+        let server =
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n";
+        let client = "extendedKeyUsage=clientAuth\n";
+        pki.issue("ca", "server", server);
         pki.issue(
-            "server",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n",
-        );
-        pki.issue(
+            "ca",
             "elsewhere",
             "subjectAltName=DNS:redis.elsewhere.example\nextendedKeyUsage=serverAuth\n",
         );
-        pki.issue("client", "extendedKeyUsage=clientAuth\n");
+        pki.issue("ca", "client", client);
+        pki.issue("other-ca", "other-server", server);
+        pki.issue("other-ca", "other-client", client);
         pki
     }
 
-    /// `NAME.key` and `NAME.pem`, signed by `ca` with `extensions`.
-    fn issue(&self, name: &str, extensions: &str) {
+    /// `NAME.key` and `NAME.pem`, signed by `CA.pem` with `extensions`.
+    fn issue(&self, ca: &str, name: &str, extensions: &str) {
         let ext = format!("{name}.ext");
         std::fs::write(
             self.path(&ext),
@@ -84,9 +88,9 @@ impl Pki {
             "-in",
             &format!("{name}.csr"),
             "-CA",
-            "ca.pem",
+            &format!("{ca}.pem"),
             "-CAkey",
-            "ca.key",
+            &format!("{ca}.key"),
             "-CAcreateserial",
             "-days",
             "2",

@@ -1,7 +1,8 @@
 //! The Redis store under stress: a primary failover under Sentinel,
 //! corrupt records, Redis down, proof that it holds nothing in the clear,
 //! and the store over TLS (`rediss://` with a private CA and a client
-//! certificate; an untrusted server refused; a bad CA file refused at start).
+//! certificate; an untrusted server refused; a bad CA file refused at start;
+//! certificates rotated while Berth runs).
 
 use std::time::Duration;
 
@@ -264,4 +265,110 @@ async fn sessions_live_in_redis_over_tls_and_an_untrusted_server_is_refused() {
         stderr.contains("store.tls_ca_file") && stderr.contains("no PEM certificate"),
         "{stderr}"
     );
+}
+
+/// Replaces `to` with `from` as a Kubernetes Secret volume does: a new
+/// file renamed over the old, so a reader never sees half of one.
+fn install(from: &[u8], to: &std::path::Path) {
+    let tmp = to.with_extension("new");
+    std::fs::write(&tmp, from).unwrap();
+    std::fs::rename(&tmp, to).unwrap();
+}
+
+/// Waits (up to 20 s) until `berth`'s log contains `what`.
+async fn log_says(berth: &Berth, what: &str) {
+    for _ in 0..200 {
+        if berth.log().contains(what) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the log never said {what:?}:\n{}", berth.log());
+}
+
+#[tokio::test]
+async fn store_certificates_rotated_while_berth_runs_are_used_without_a_restart() {
+    let pki = Pki::new();
+    let (plain_port, tls_port) = plain_and_tls_ports();
+    let args = pki.server_args(tls_port, "server", true);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let redis = RedisServer::start_with(plain_port, &args);
+    // The files Berth is told about, as a mounted Secret holds them.
+    let live = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = (
+        live.path().join("ca.crt"),
+        live.path().join("tls.crt"),
+        live.path().join("tls.key"),
+    );
+    install(&pki.read("ca.pem"), &ca);
+    install(&pki.read("client.pem"), &cert);
+    install(&pki.read("client.key"), &key);
+    let cfg = format!(
+        r#"
+listen = "127.0.0.1:0"
+state_dir = "{{state_dir}}"
+[store]
+url = "rediss://127.0.0.1:{tls_port}"
+tls_ca_file = "{}"
+tls_cert_file = "{}"
+tls_key_file = "{}"
+tls_reload_interval = "200ms"
+[servers.demo.everything]
+command = ["{{berth_bin}}", "example-server"]
+"#,
+        ca.display(),
+        cert.display(),
+        key.display()
+    );
+    let a = Berth::serve(&cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let url = a.url("demo", "everything");
+    let sid = session(&c, &url, &token).await;
+    assert_eq!(echo(&c, &url, &token, &sid, "before").await, "before");
+    // Drops Berth's connections. The operation that finds its connection
+    // broken fails (retryable: it is never sent twice) and the next one
+    // connects again.
+    let kill_connections = || async {
+        redis.cli(&["CLIENT", "KILL", "TYPE", "normal"]);
+        let reply = init_reply(&c, &url, &token).await;
+        if let Some(e) = reply.get("error") {
+            assert_eq!(e["data"]["retryable"], true, "{reply}");
+        }
+    };
+
+    // A key file caught half-written is refused, and the certificates in
+    // use are kept: Berth reconnects with them.
+    install(b"-----BEGIN PRIVATE KEY-----\nMII", &key);
+    log_says(&a, "cannot be used").await;
+    assert!(a.log().contains("store.tls_key_file"), "{}", a.log());
+    kill_connections().await;
+    let kept = session(&c, &url, &token).await;
+    assert_eq!(echo(&c, &url, &token, &kept, "kept").await, "kept");
+
+    // Redis moves to another CA (its certificate, and the client
+    // certificates it accepts), its clients are disconnected, and the
+    // Secret gets the new CA and client certificate.
+    let file = |name: &str| pki.path(name).display().to_string();
+    let set = redis.cli(&[
+        "CONFIG",
+        "SET",
+        "tls-cert-file",
+        &file("other-server.pem"),
+        "tls-key-file",
+        &file("other-server.key"),
+        "tls-ca-cert-file",
+        &file("other-ca.pem"),
+    ]);
+    assert_eq!(set.trim(), "OK", "{set}");
+    redis.cli(&["CLIENT", "KILL", "TYPE", "normal"]);
+    install(&pki.read("other-ca.pem"), &ca);
+    install(&pki.read("other-client.pem"), &cert);
+    install(&pki.read("other-client.key"), &key);
+    log_says(&a, "new Redis connections use them").await;
+    let after = session(&c, &url, &token).await;
+    assert_eq!(echo(&c, &url, &token, &after, "rotated").await, "rotated");
+    assert_eq!(echo(&c, &url, &token, &sid, "still").await, "still");
+    let records = redis.cli(&["--scan", "--pattern", "berth:demo:s:*"]);
+    assert!(records.lines().count() >= 3, "{records}");
 }

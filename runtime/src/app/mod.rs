@@ -12,10 +12,12 @@
 //! - `error`: [`StartError`]; `validator`: the token validator;
 //!   `tasks`: what runs beside the server (continuation sweeps, server
 //!   table changes reaching the backend); `fd_limit`: the open-files
-//!   limit raised to what the sessions need.
+//!   limit raised to what the sessions need; `store`: the session store,
+//!   and its TLS files read again while Berth runs.
 
 mod error;
 mod fd_limit;
+mod store;
 mod tasks;
 mod validator;
 
@@ -24,16 +26,13 @@ pub use self::error::StartError;
 use std::future::Future;
 use std::sync::Arc;
 
-use berth_session_store::{
-    MemoryStore, RedisClientCert, RedisOptions, RedisStore, RedisTls, RedisTlsPart, SealedStore,
-    SessionStore,
-};
+use berth_session_store::SealedStore;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, DockerBackend, KubernetesBackend, ProcessBackend};
 use crate::cluster::Cluster;
-use crate::config::{BackendKind, Config, ConfigError, StoreConfig};
+use crate::config::{BackendKind, Config};
 use crate::control::ControlState;
 use crate::hosting::{Continuations, SessionDeps, Sessions};
 use crate::http::{AppState, StateParts};
@@ -68,7 +67,7 @@ impl App {
             }
             None => Secrets::none(),
         };
-        let store = SealedStore::new(open_store(&config).await?, keys.clone());
+        let store = SealedStore::new(store::open_store(&config, &shutdown).await?, keys.clone());
         let pod = config.pod_name.clone().unwrap_or_else(default_pod_name);
         let cluster = Cluster::new(
             pod.clone(),
@@ -286,67 +285,6 @@ impl App {
         sessions.backend().drain().await;
         cluster.retire().await;
     }
-}
-
-/// The configured session store.
-async fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>, StartError> {
-    if config.store.url == "memory" {
-        return Ok(Arc::new(MemoryStore::new()));
-    }
-    let options = RedisOptions {
-        timeout: config.store.timeout,
-        min_replicas_acked: config.store.min_replicas_acked,
-        tls: store_tls(&config.store)?,
-    };
-    let store_url_error = |e: berth_session_store::Error| ConfigError::Key {
-        key: "store.url".into(),
-        message: e.to_string(),
-    };
-    let store = RedisStore::connect_with(&config.store.url_with_password(), options)
-        .map_err(store_url_error)?;
-    // Nodes that are not a cluster are a mistake no retry fixes: say so now
-    // rather than at the first session (unreachable nodes are fine here).
-    store.check_cluster().await.map_err(store_url_error)?;
-    Ok(Arc::new(store))
-}
-
-/// The certificates named by `store.tls_*_file`, read and checked.
-fn store_tls(store: &StoreConfig) -> Result<RedisTls, StartError> {
-    let read = |name: &str, path: &Option<std::path::PathBuf>| {
-        path.as_ref()
-            .map(|path| {
-                std::fs::read(path).map_err(|e| ConfigError::Key {
-                    key: name.into(),
-                    message: format!("cannot read {}: {e}", path.display()),
-                })
-            })
-            .transpose()
-    };
-    let ca_pem = read("store.tls_ca_file", &store.tls_ca_file)?;
-    let cert = read("store.tls_cert_file", &store.tls_cert_file)?;
-    let key = read("store.tls_key_file", &store.tls_key_file)?;
-    let tls = RedisTls {
-        ca_pem,
-        client: cert
-            .zip(key)
-            .map(|(cert_pem, key_pem)| RedisClientCert { cert_pem, key_pem }),
-    };
-    tls.check().map_err(|(part, problem)| {
-        let (name, path) = match part {
-            RedisTlsPart::Ca => ("store.tls_ca_file", &store.tls_ca_file),
-            RedisTlsPart::ClientCert => ("store.tls_cert_file", &store.tls_cert_file),
-            RedisTlsPart::ClientKey => ("store.tls_key_file", &store.tls_key_file),
-        };
-        let path = path
-            .as_deref()
-            .unwrap_or(std::path::Path::new(""))
-            .display();
-        ConfigError::Key {
-            key: name.into(),
-            message: format!("{path} {problem}"),
-        }
-    })?;
-    Ok(tls)
 }
 
 fn default_pod_name() -> String {

@@ -35,6 +35,11 @@ pub struct StoreConfig {
     pub tls_cert_file: Option<PathBuf>,
     /// The PEM private key of `tls_cert_file`.
     pub tls_key_file: Option<PathBuf>,
+    /// How often the `tls_*_file`s are read again: changed files that pass
+    /// the start checks are used for the connections made from then on (a
+    /// cert-manager renewal needs no restart).
+    #[serde(with = "humantime_serde")]
+    pub tls_reload_interval: Duration,
 }
 
 /// How pods find each other.
@@ -89,6 +94,7 @@ impl std::fmt::Debug for StoreConfig {
             .field("timeout", &self.timeout)
             .field("tls_ca_file", &self.tls_ca_file)
             .field("tls_cert_file", &self.tls_cert_file)
+            .field("tls_reload_interval", &self.tls_reload_interval)
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +111,7 @@ impl Default for StoreConfig {
             tls_ca_file: None,
             tls_cert_file: None,
             tls_key_file: None,
+            tls_reload_interval: Duration::from_secs(60),
         }
     }
 }
@@ -123,10 +130,13 @@ impl StoreConfig {
         self.scheme().is_some_and(|s| s.starts_with("rediss"))
     }
 
-    /// What is wrong with the `tls_*_file` keys, as (key, problem): set
-    /// without a `rediss` URL, or a client certificate without its key (or
-    /// the reverse).
+    /// What is wrong with the `tls_*` keys, as (key, problem): files set
+    /// without a `rediss` URL, a client certificate without its key (or
+    /// the reverse), a zero reload interval.
     pub fn tls_problem(&self) -> Option<(&'static str, &'static str)> {
+        if self.tls_reload_interval.is_zero() {
+            return Some(("store.tls_reload_interval", "must be greater than zero"));
+        }
         let files = [
             ("store.tls_ca_file", &self.tls_ca_file),
             ("store.tls_cert_file", &self.tls_cert_file),

@@ -325,6 +325,19 @@ fn store_tls_files_need_a_rediss_url_and_a_client_cert_needs_its_key() {
         c.store.tls_ca_file.as_deref(),
         Some(std::path::Path::new("/etc/berth/redis-ca.pem"))
     );
+    assert_eq!(
+        c.store.tls_reload_interval,
+        std::time::Duration::from_secs(60)
+    );
+    let e = load(&[
+        ("BERTH_STORE__URL", "rediss://r:6380"),
+        ("BERTH_STORE__TLS_RELOAD_INTERVAL", "0s"),
+    ])
+    .unwrap_err();
+    assert!(
+        e.contains("store.tls_reload_interval") && e.contains("greater than zero"),
+        "{e}"
+    );
 }
 
 #[test]

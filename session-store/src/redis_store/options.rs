@@ -8,8 +8,10 @@
 use std::fmt;
 use std::time::Duration;
 
+use rustls::InconsistentKeys;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::CertifiedKey;
 
 /// Tuning of a [`RedisStore`](super::RedisStore); [`Default`] gives the documented defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,8 +92,8 @@ pub enum RedisTlsPart {
 
 impl RedisTls {
     /// Checks that each PEM holds what it must (at least one certificate;
-    /// one private key), so a wrong file is named at start rather than at
-    /// the first connection.
+    /// one private key, that of the client certificate), so a wrong file is
+    /// named at start rather than at the first connection.
     pub fn check(&self) -> Result<(), (RedisTlsPart, String)> {
         let certificates = |pem: &[u8], part| {
             let certs = CertificateDer::pem_slice_iter(pem)
@@ -103,18 +105,32 @@ impl RedisTls {
                     "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
                 ));
             }
-            Ok(())
+            Ok(certs)
         };
         if let Some(ca) = &self.ca_pem {
             certificates(ca, RedisTlsPart::Ca)?;
         }
         if let Some(client) = &self.client {
-            certificates(&client.cert_pem, RedisTlsPart::ClientCert)?;
-            PrivateKeyDer::from_pem_slice(&client.key_pem).map_err(|e| {
+            let chain = certificates(&client.cert_pem, RedisTlsPart::ClientCert)?;
+            let key = PrivateKeyDer::from_pem_slice(&client.key_pem).map_err(|e| {
                 (
                     RedisTlsPart::ClientKey,
                     format!("holds no usable PEM private key (PKCS#8, PKCS#1 or SEC1): {e}"),
                 )
+            })?;
+            // A certificate renewed without its key (or the reverse) would
+            // only fail at the next handshake.
+            let provider = rustls::crypto::aws_lc_rs::default_provider();
+            CertifiedKey::from_der(chain, key, &provider).map_err(|e| {
+                let problem = match e {
+                    rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch) => {
+                        "is not the private key of the client certificate: their public keys \
+                         differ (renew the certificate and its key together)"
+                            .to_owned()
+                    }
+                    other => format!("cannot sign for the client certificate: {other}"),
+                };
+                (RedisTlsPart::ClientKey, problem)
             })?;
         }
         Ok(())

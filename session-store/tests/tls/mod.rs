@@ -3,13 +3,14 @@
 //! the checks that make TLS worth having: a server certificate from another
 //! CA, or for another name, is refused; a server that requires client
 //! certificates gets one; a plain URL at a TLS port, and a TLS URL at a
-//! plain port, say what is wrong; and `rediss+sentinel://`, TLS to a
-//! Sentinel and to the primary it names.
+//! plain port, say what is wrong; `rediss+sentinel://`, TLS to a
+//! Sentinel and to the primary it names; and certificates rotated while
+//! the store runs ([`RedisStore::reload_tls`]).
 
 use std::sync::Arc;
 
 use berth_session_store::{
-    RecordKey, RedisClientCert, RedisOptions, RedisStore, RedisTls, SessionStore,
+    RecordKey, RedisClientCert, RedisOptions, RedisStore, RedisTls, RedisTlsPart, SessionStore,
 };
 
 use crate::conformance::{LONG, conformance_tests};
@@ -182,4 +183,69 @@ async fn a_sentinel_over_tls_names_a_primary_reached_over_tls() {
     let untrusting = redis.store(&url, Some("other-ca.pem"), false);
     let msg = unavailable_message(untrusting.get(&key).await);
     assert!(msg.contains("Sentinel") || msg.contains("TLS"), "{msg}");
+}
+
+/// `ca` trusted, `client` (`client` or `other-client`) presented.
+fn tls_of(pki: &Pki, ca: &str, client: &str, key: &str) -> RedisTls {
+    RedisTls {
+        ca_pem: Some(pki.read(ca)),
+        client: Some(RedisClientCert {
+            cert_pem: pki.read(&format!("{client}.pem")),
+            key_pem: pki.read(&format!("{key}.key")),
+        }),
+    }
+}
+
+#[tokio::test]
+async fn a_store_given_rotated_certificates_reconnects_with_them() {
+    let redis = TlsRedis::start("server", true);
+    let key = RecordKey::new("berth:t:k");
+    let store = redis.store(&redis.url(), Some("ca.pem"), true);
+    store.put(&key, b"v".to_vec(), LONG).await.unwrap();
+
+    // The server moves to another CA: its own certificate, and the client
+    // certificates it accepts. Existing connections are dropped.
+    let mut con = redis.server.connection();
+    let file = |name: &str| redis.pki.path(name).display().to_string();
+    // One CONFIG SET: the certificate and its key change together.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("tls-cert-file")
+        .arg(file("other-server.pem"))
+        .arg("tls-key-file")
+        .arg(file("other-server.key"))
+        .arg("tls-ca-cert-file")
+        .arg(file("other-ca.pem"))
+        .query(&mut con)
+        .unwrap();
+    let _: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .query(&mut con)
+        .unwrap();
+    // With the old certificates the store cannot reconnect.
+    for _ in 0..3 {
+        assert!(store.get(&key).await.is_err(), "old certificates accepted");
+    }
+
+    let rotated = tls_of(&redis.pki, "other-ca.pem", "other-client", "other-client");
+    assert_eq!(rotated.check(), Ok(()));
+    assert!(store.reload_tls(rotated.clone()).unwrap());
+    assert!(!store.reload_tls(rotated).unwrap(), "same files: no change");
+    assert_eq!(store.get(&key).await.unwrap(), Some(b"v".to_vec()));
+    store.put(&key, b"w".to_vec(), LONG).await.unwrap();
+    assert_eq!(store.get(&key).await.unwrap(), Some(b"w".to_vec()));
+}
+
+#[test]
+fn a_client_key_that_is_not_the_certificates_own_is_named() {
+    let pki = Pki::new();
+    assert_eq!(tls_of(&pki, "ca.pem", "client", "client").check(), Ok(()));
+    // A certificate renewed without its key, or the reverse.
+    let (part, problem) = tls_of(&pki, "ca.pem", "client", "other-client")
+        .check()
+        .unwrap_err();
+    assert_eq!(part, RedisTlsPart::ClientKey);
+    assert!(problem.contains("not the private key"), "{problem}");
 }
