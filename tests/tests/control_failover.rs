@@ -2,6 +2,7 @@
 //! 1 stays on version 1 when its pod dies after version 2 was activated
 //! (the pod that takes it over starts version 1's deployment, held to
 //! version 1's approved capabilities), while new sessions get version 2.
+//! Idle pods poll a small change marker, not the registry index.
 
 use std::time::Duration;
 
@@ -145,4 +146,76 @@ async fn a_session_taken_over_after_a_rollout_keeps_its_version() {
     let moved = moved.expect("the taken-over session is not listed");
     assert_eq!(moved["version"], 1, "{moved}");
     assert_ne!(moved["pod"], pod_a, "{moved}");
+}
+
+/// What Redis was asked for `secs` seconds (`MONITOR`), lowercased.
+fn monitor(port: u16, secs: u64) -> String {
+    let out = std::process::Command::new("timeout")
+        .args([
+            &secs.to_string(),
+            "redis-cli",
+            "-p",
+            &port.to_string(),
+            "monitor",
+        ])
+        .output()
+        .expect("timeout redis-cli monitor");
+    String::from_utf8_lossy(&out.stdout).to_lowercase()
+}
+
+/// How many `GET key` lines `log` holds.
+fn gets(log: &str, key: &str) -> usize {
+    let get = format!("\"get\" \"{key}\"");
+    log.lines().filter(|l| l.contains(&get)).count()
+}
+
+#[tokio::test]
+async fn idle_pods_read_the_registry_index_only_after_it_changed() {
+    // The index lists every server; polling it 4 times a second per pod
+    // would cost Redis bandwidth in proportion to servers x pods.
+    let redis = RedisServer::start();
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\nstate_dir = \"{{state_dir}}\"\n[store]\nurl = \"{}\"\n",
+        redis.url()
+    );
+    let a = Berth::serve(&config, &[]).await;
+    let b = Berth::serve_like(&a, &config, &[]).await;
+    let c = reqwest::Client::new();
+    let alice = a.token("alice", "acme", &["berth:admin"]);
+    let bob = a.token("bob", "acme", &["berth:admin"]);
+    let carol = a.token("carol", "acme", &[]);
+    // Past each pod's first read of the index.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let port = redis.port;
+    let idle = tokio::task::spawn_blocking(move || monitor(port, 2))
+        .await
+        .unwrap();
+    assert!(
+        gets(&idle, "berth:registry:changed") >= 8,
+        "both pods poll the marker:\n{idle}"
+    );
+    assert_eq!(
+        gets(&idle, "berth:registry:index"),
+        0,
+        "idle pods read the index:\n{idle}"
+    );
+
+    // A change made through pod A reaches pod B through the marker.
+    assert_eq!(roll_out(&c, &a.base, &alice, &bob, "one").await, 1);
+    let url_b = b.url("acme", "files");
+    let mut served = false;
+    for _ in 0..50 {
+        if init_reply(&c, &url_b, &carol).await["result"].is_object() {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        served,
+        "pod B never served the server deployed through pod A"
+    );
+    let marker = redis.cli(&["GET", "berth:registry:changed"]);
+    assert_eq!(marker.trim().len(), 32, "{marker}");
 }

@@ -4,8 +4,9 @@
 //!
 //! Every change is read–change–compare-and-set on one [`ServerRecord`]
 //! (its `revision` is the API's `ETag`), then its revision is raised in
-//! an index record that every pod polls (`sync`): a change made on one
-//! pod is live on every pod within [`POLL`]. Records live in Redis
+//! an index record that every pod polls (`sync`; `watch`: the marker that
+//! tells whether the index moved): a change made on one pod is live on
+//! every pod within [`POLL`]. Records live in Redis
 //! when the session store is Redis ([`SharedStore`]), in `registry.redb`
 //! under the state dir otherwise ([`FileStore`]). Servers written in
 //! `berth.toml` are "managed by config": listed, but never changed here.
@@ -20,7 +21,8 @@
 //! - `deployment`: reading a deployment document, every problem at once;
 //! - `server_json`: the MCP Registry's `server.json`, in and out;
 //! - `store`, `file_store`: where records live; `sync`: polling and
-//!   applying records to the server table; `error`: [`RegistryError`].
+//!   applying records to the server table; `watch`: the change marker;
+//!   `error`: [`RegistryError`].
 
 mod deployment;
 mod error;
@@ -30,6 +32,7 @@ mod model;
 mod server_json;
 mod store;
 mod sync;
+mod watch;
 
 pub(crate) use self::error::RegistryError;
 pub(crate) use self::model::{
@@ -518,6 +521,7 @@ impl Registry {
                 .await
                 .map_err(RegistryError::Unavailable)?
             {
+                watch::mark_changed(&*self.inner.store).await;
                 return Ok(());
             }
         }
@@ -545,13 +549,18 @@ impl Registry {
     pub(crate) async fn follow(self, stop: tokio_util::sync::CancellationToken) {
         let mut tick = tokio::time::interval(POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut failing = false;
+        let (mut failing, mut watch) = (false, watch::Watch::default());
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            match self.refresh().await {
+            let refreshed = match watch.poll(&*self.inner.store).await {
+                Ok(Some(marker)) => self.refresh().await.map(|()| watch.index_read(marker)),
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            match refreshed {
                 Ok(()) if failing => {
                     failing = false;
                     tracing::info!("the registry store answers again");
