@@ -229,11 +229,12 @@ mod tests {
         assert!(cache.validate(&short, r).await.is_err());
     }
 
-    #[tokio::test]
-    async fn a_token_sharing_a_cached_tokens_tail_is_validated_not_served() {
-        // The map hashes only a token's tail: a forgery that keeps the
-        // signature and the length but changes the claims lands in the
-        // cached token's bucket and must still be checked (and refused).
+    /// A dev issuer, and a cache of its validator counting validations.
+    fn counted_cache() -> (
+        tempfile::TempDir,
+        DevIssuer,
+        CachingValidator<Counting<impl TokenValidator>>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let issuer = DevIssuer::load_or_create(dir.path()).unwrap();
         let inner = Counting {
@@ -241,6 +242,15 @@ mod tests {
             calls: Default::default(),
         };
         let cache = CachingValidator::new(inner, 10, Duration::from_secs(300));
+        (dir, issuer, cache)
+    }
+
+    #[tokio::test]
+    async fn a_token_sharing_a_cached_tokens_tail_is_validated_not_served() {
+        // The map hashes only a token's tail: a forgery that keeps the
+        // signature and the length but changes the claims lands in the
+        // cached token's bucket and must still be checked (and refused).
+        let (_dir, issuer, cache) = counted_cache();
         let token = issuer.mint(&TokenRequest::new("alice", "demo")).unwrap();
         let r = "http://127.0.0.1:1/mcp/demo/x";
         cache.validate(&token, r).await.unwrap();
@@ -275,13 +285,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_token_used_on_several_endpoints_stays_cached_for_each() {
-        let dir = tempfile::tempdir().unwrap();
-        let issuer = DevIssuer::load_or_create(dir.path()).unwrap();
-        let inner = Counting {
-            inner: issuer.validator(ClaimMapping::default()).unwrap(),
-            calls: Default::default(),
-        };
-        let cache = CachingValidator::new(inner, 10, Duration::from_secs(300));
+        let (_dir, issuer, cache) = counted_cache();
         let token = issuer.mint(&TokenRequest::new("alice", "demo")).unwrap();
         let resources = [
             "http://127.0.0.1:1/mcp/demo/x",

@@ -40,6 +40,18 @@ impl TwoPods {
     }
 }
 
+/// Two pods (A, then B like A) sharing `redis`, with no server in their
+/// config: what they serve comes from the registry they share.
+pub async fn registry_pods(redis: &RedisServer) -> (Berth, Berth) {
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\nstate_dir = \"{{state_dir}}\"\n[store]\nurl = \"{}\"\n",
+        redis.url()
+    );
+    let a = Berth::serve(&config, &[]).await;
+    let b = Berth::serve_like(&a, &config, &[]).await;
+    (a, b)
+}
+
 /// A pod's config over `redis`: servers `demo/everything` (and, with the
 /// docker backend, the HTTP-transport `demo/web`).
 pub fn config(redis: &RedisServer, backend: &str) -> String {

@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
+use berth_tests::berth_bin;
 use berth_tests::control::{api, release};
 use berth_tests::legacy::{call, init_reply, request, session};
-use berth_tests::pods::kill_9;
+use berth_tests::pods::{kill_9, registry_pods};
 use berth_tests::redis::RedisServer;
-use berth_tests::{Berth, berth_bin};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -47,12 +47,7 @@ async fn carols_sessions(c: &reqwest::Client, base: &str, alice: &str) -> Vec<Va
 #[tokio::test]
 async fn a_session_taken_over_after_a_rollout_keeps_its_version() {
     let redis = RedisServer::start();
-    let config = format!(
-        "listen = \"127.0.0.1:0\"\nstate_dir = \"{{state_dir}}\"\n[store]\nurl = \"{}\"\n",
-        redis.url()
-    );
-    let a = Berth::serve(&config, &[]).await;
-    let b = Berth::serve_like(&a, &config, &[]).await;
+    let (a, b) = registry_pods(&redis).await;
     let c = reqwest::Client::new();
     let alice = a.token("alice", "acme", &["berth:admin"]);
     let bob = a.token("bob", "acme", &["berth:admin"]);
@@ -174,12 +169,7 @@ async fn idle_pods_read_the_registry_index_only_after_it_changed() {
     // The index lists every server; polling it 4 times a second per pod
     // would cost Redis bandwidth in proportion to servers x pods.
     let redis = RedisServer::start();
-    let config = format!(
-        "listen = \"127.0.0.1:0\"\nstate_dir = \"{{state_dir}}\"\n[store]\nurl = \"{}\"\n",
-        redis.url()
-    );
-    let a = Berth::serve(&config, &[]).await;
-    let b = Berth::serve_like(&a, &config, &[]).await;
+    let (a, b) = registry_pods(&redis).await;
     let c = reqwest::Client::new();
     let alice = a.token("alice", "acme", &["berth:admin"]);
     let bob = a.token("bob", "acme", &["berth:admin"]);

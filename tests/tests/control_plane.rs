@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use berth_tests::control::{api, cli, example, ok, release, token_in};
 use berth_tests::legacy::{call, session};
-use berth_tests::pods::modern;
+use berth_tests::pods::{modern, registry_pods};
 use berth_tests::redis::RedisServer;
 use berth_tests::{Berth, berth_bin, eventually};
 use serde_json::{Value, json};
@@ -458,12 +458,7 @@ async fn the_file_store_keeps_the_registry_across_a_restart() {
 #[tokio::test]
 async fn two_pods_on_one_redis_share_the_registry() {
     let redis = RedisServer::start();
-    let config = format!(
-        "listen = \"127.0.0.1:0\"\nstate_dir = \"{{state_dir}}\"\n[store]\nurl = \"{}\"\n",
-        redis.url()
-    );
-    let a = Berth::serve(&config, &[]).await;
-    let b = Berth::serve_like(&a, &config, &[]).await;
+    let (a, b) = registry_pods(&redis).await;
     let alice = a.token("alice", "acme", &["berth:admin"]);
     let bob = a.token("bob", "acme", &["berth:admin"]);
     let agent = a.token("carol", "acme", &[]);

@@ -9,20 +9,16 @@ use std::time::Duration;
 
 use berth_tests::control::api;
 use berth_tests::legacy::{call, session};
+use berth_tests::pods::registry_pods;
 use berth_tests::redis::RedisServer;
-use berth_tests::{Berth, berth_bin, berth_command, mcp_post, run};
+use berth_tests::{berth_bin, berth_command, mcp_post, run};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 #[tokio::test]
 async fn admins_see_every_pods_sessions_and_end_one_from_another_pod() {
     let redis = RedisServer::start();
-    let config = format!(
-        "listen = \"127.0.0.1:0\"\nstate_dir = \"{{state_dir}}\"\n[store]\nurl = \"{}\"\n",
-        redis.url()
-    );
-    let a = Berth::serve(&config, &[]).await;
-    let b = Berth::serve_like(&a, &config, &[]).await;
+    let (a, b) = registry_pods(&redis).await;
     let c = reqwest::Client::new();
     let alice = a.token("alice", "acme", &["berth:admin"]);
     let bob = a.token("bob", "acme", &["berth:admin"]);

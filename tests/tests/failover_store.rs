@@ -222,13 +222,20 @@ command = ["{{berth_bin}}", "example-server"]
     )
 }
 
-#[tokio::test]
-async fn sessions_live_in_redis_over_tls_and_an_untrusted_server_is_refused() {
+/// A Redis serving TLS (and requiring client certificates of the PKI's
+/// CA) on the port returned, and plain on its own for the helpers.
+fn tls_redis() -> (Pki, RedisServer, u16) {
     let pki = Pki::new();
     let (plain_port, tls_port) = plain_and_tls_ports();
     let args = pki.server_args(tls_port, "server", true);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let redis = RedisServer::start_with(plain_port, &args);
+    (pki, redis, tls_port)
+}
+
+#[tokio::test]
+async fn sessions_live_in_redis_over_tls_and_an_untrusted_server_is_refused() {
+    let (pki, redis, tls_port) = tls_redis();
 
     let a = Berth::serve(&tls_config(&pki, tls_port, "ca.pem"), &[]).await;
     let c = reqwest::Client::new();
@@ -288,11 +295,7 @@ async fn log_says(berth: &Berth, what: &str) {
 
 #[tokio::test]
 async fn store_certificates_rotated_while_berth_runs_are_used_without_a_restart() {
-    let pki = Pki::new();
-    let (plain_port, tls_port) = plain_and_tls_ports();
-    let args = pki.server_args(tls_port, "server", true);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let redis = RedisServer::start_with(plain_port, &args);
+    let (pki, redis, tls_port) = tls_redis();
     // The files Berth is told about, as a mounted Secret holds them.
     let live = tempfile::tempdir().unwrap();
     let (ca, cert, key) = (
