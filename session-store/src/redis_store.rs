@@ -155,9 +155,9 @@ impl RedisStore {
     }
 
     /// Uses `tls` for the connections made from now on, e.g. after a
-    /// certificate rotation. Connections made before keep working until
-    /// they break (a TLS session outlives the files it began with); the
-    /// next operation connects again with `tls`. Returns `false` (and
+    /// certificate rotation: operations in flight finish on the
+    /// connections they started with, which then close; the next operation
+    /// connects again with `tls`. Returns `false` (and
     /// changes nothing) when `tls` is what is in use. `tls` should have
     /// passed [`RedisTls::check`].
     pub fn reload_tls(&self, tls: RedisTls) -> Result<bool, Error> {

@@ -30,6 +30,18 @@ async fn roll_out(c: &reqwest::Client, base: &str, alice: &str, bob: &str, relea
     version
 }
 
+/// Whether `url` starts a session for `token` within 5 s (a registry
+/// change reaching a pod).
+async fn serves(c: &reqwest::Client, url: &str, token: &str) -> bool {
+    for _ in 0..50 {
+        if init_reply(c, url, token).await["result"].is_object() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 /// Carol's sessions as the sessions API lists them through `base`.
 async fn carols_sessions(c: &reqwest::Client, base: &str, alice: &str) -> Vec<Value> {
     let listing = format!("{base}/v1/tenants/acme/sessions");
@@ -55,15 +67,10 @@ async fn a_session_taken_over_after_a_rollout_keeps_its_version() {
     let (url_a, url_b) = (a.url("acme", "files"), b.url("acme", "files"));
 
     assert_eq!(roll_out(&c, &a.base, &alice, &bob, "one").await, 1);
-    let mut served = false;
-    for _ in 0..50 {
-        if init_reply(&c, &url_a, &carol).await["result"].is_object() {
-            served = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(served, "pod A never served version 1");
+    assert!(
+        serves(&c, &url_a, &carol).await,
+        "pod A never served version 1"
+    );
     let sid = session(&c, &url_a, &carol).await;
     assert_eq!(release(&c, &url_a, &carol, &sid).await, "one");
     let info = call(&c, &url_a, &carol, &sid, "instance_info", json!({})).await;
@@ -193,17 +200,8 @@ async fn idle_pods_read_the_registry_index_only_after_it_changed() {
 
     // A change made through pod A reaches pod B through the marker.
     assert_eq!(roll_out(&c, &a.base, &alice, &bob, "one").await, 1);
-    let url_b = b.url("acme", "files");
-    let mut served = false;
-    for _ in 0..50 {
-        if init_reply(&c, &url_b, &carol).await["result"].is_object() {
-            served = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     assert!(
-        served,
+        serves(&c, &b.url("acme", "files"), &carol).await,
         "pod B never served the server deployed through pod A"
     );
     let marker = redis.cli(&["GET", "berth:registry:changed"]);

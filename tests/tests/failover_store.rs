@@ -203,7 +203,13 @@ async fn redis_down_gives_503_and_berth_recovers() {
 /// `[store]` for a `rediss://` URL at `port` trusting `ca`, with the PKI's
 /// client certificate.
 fn tls_config(pki: &Pki, port: u16, ca: &str) -> String {
-    let file = |name: &str| pki.path(name).display().to_string();
+    let files = [pki.path(ca), pki.path("client.pem"), pki.path("client.key")];
+    tls_config_of(port, &files, "")
+}
+
+/// A pod on the TLS Redis at `port` with `[ca, cert, key]` files and
+/// `extra` store keys, serving `demo/everything`.
+fn tls_config_of(port: u16, [ca, cert, key]: &[std::path::PathBuf; 3], extra: &str) -> String {
     format!(
         r#"
 listen = "127.0.0.1:0"
@@ -213,12 +219,13 @@ url = "rediss://127.0.0.1:{port}"
 tls_ca_file = "{}"
 tls_cert_file = "{}"
 tls_key_file = "{}"
+{extra}
 [servers.demo.everything]
 command = ["{{berth_bin}}", "example-server"]
 "#,
-        file(ca),
-        file("client.pem"),
-        file("client.key")
+        ca.display(),
+        cert.display(),
+        key.display()
     )
 }
 
@@ -306,23 +313,8 @@ async fn store_certificates_rotated_while_berth_runs_are_used_without_a_restart(
     install(&pki.read("ca.pem"), &ca);
     install(&pki.read("client.pem"), &cert);
     install(&pki.read("client.key"), &key);
-    let cfg = format!(
-        r#"
-listen = "127.0.0.1:0"
-state_dir = "{{state_dir}}"
-[store]
-url = "rediss://127.0.0.1:{tls_port}"
-tls_ca_file = "{}"
-tls_cert_file = "{}"
-tls_key_file = "{}"
-tls_reload_interval = "200ms"
-[servers.demo.everything]
-command = ["{{berth_bin}}", "example-server"]
-"#,
-        ca.display(),
-        cert.display(),
-        key.display()
-    );
+    let files = [ca.clone(), cert.clone(), key.clone()];
+    let cfg = tls_config_of(tls_port, &files, "tls_reload_interval = \"200ms\"");
     let a = Berth::serve(&cfg, &[]).await;
     let c = reqwest::Client::new();
     let token = a.token("alice", "demo", &[]);

@@ -39,7 +39,8 @@ pub(super) async fn open_store(
     // Nodes that are not a cluster are a mistake no retry fixes: say so now
     // rather than at the first session (unreachable nodes are fine here).
     store.check_cluster().await.map_err(store_url_error)?;
-    if config.store.is_tls() && has_tls_files(&config.store) {
+    // The config check refuses TLS files without a rediss URL.
+    if config.store.tls_ca_file.is_some() || config.store.tls_cert_file.is_some() {
         tokio::spawn(reload_tls_files(
             store.clone(),
             config.store.clone(),
@@ -47,10 +48,6 @@ pub(super) async fn open_store(
         ));
     }
     Ok(Arc::new(store))
-}
-
-fn has_tls_files(store: &StoreConfig) -> bool {
-    store.tls_ca_file.is_some() || store.tls_cert_file.is_some()
 }
 
 /// Reads the TLS files every `store.tls_reload_interval` and gives the

@@ -117,17 +117,12 @@ impl Default for StoreConfig {
 }
 
 impl StoreConfig {
-    /// The URL's scheme, lowercased (`None` for `memory` or no URL).
-    fn scheme(&self) -> Option<String> {
-        self.url
-            .split_once("://")
-            .map(|(scheme, _)| scheme.to_ascii_lowercase())
-    }
-
     /// Whether `url` asks for TLS (`rediss://`, `rediss+sentinel://`,
     /// `rediss+cluster://`).
     pub fn is_tls(&self) -> bool {
-        self.scheme().is_some_and(|s| s.starts_with("rediss"))
+        self.url
+            .split_once("://")
+            .is_some_and(|(scheme, _)| scheme.to_ascii_lowercase().starts_with("rediss"))
     }
 
     /// What is wrong with the `tls_*` keys, as (key, problem): files set
