@@ -23,7 +23,7 @@ impl RedisCluster {
     /// Starts three primaries and creates the cluster; panics with a hint
     /// when `redis-server` or `redis-cli` is missing.
     pub fn start() -> RedisCluster {
-        let nodes: Vec<Node> = (0..3).map(|_| Node::spawn(free_port())).collect();
+        let nodes: Vec<Node> = (0..3).map(|_| Node::spawn_on_free_ports()).collect();
         let cluster = RedisCluster { nodes };
         let addrs: Vec<String> = cluster
             .ports()
@@ -100,8 +100,30 @@ impl RedisCluster {
 }
 
 impl Node {
-    fn spawn(port: u16) -> Node {
+    /// A node on a free port whose bus port (port + 10000) is free too;
+    /// another process can take either between the pick and the bind, so a
+    /// node that does not start is tried on other ports (5 times).
+    fn spawn_on_free_ports() -> Node {
+        let mut failures = Vec::new();
+        while failures.len() < 5 {
+            let port = free_port();
+            let Some(bus) = port.checked_add(10000) else {
+                continue;
+            };
+            if std::net::TcpListener::bind(("127.0.0.1", bus)).is_err() {
+                continue;
+            }
+            match Node::spawn(port) {
+                Ok(node) => return node,
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!("no cluster node started:\n{}", failures.join("\n"));
+    }
+
+    fn spawn(port: u16) -> Result<Node, String> {
         let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("redis.log");
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -114,24 +136,32 @@ impl Node {
             .args(["--cluster-node-timeout", "1000"])
             .arg("--dir")
             .arg(dir.path())
+            .arg("--logfile")
+            .arg(&log)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server (Debian package redis-server; scripts/test installs it)");
-        let node = Node {
+        let mut node = Node {
             child,
             port,
             _dir: dir,
         };
         for _ in 0..200 {
             if cli(port, &["PING"]).trim() == "PONG" {
-                return node;
+                return Ok(node);
+            }
+            if node.child.try_wait().ok().flatten().is_some() {
+                break;
             }
             // A synchronous helper polling a child process: nothing to yield to.
             #[allow(clippy::disallowed_methods)]
             std::thread::sleep(Duration::from_millis(25));
         }
-        panic!("cluster node on port {port} did not answer PING");
+        let log = std::fs::read_to_string(&log).unwrap_or_default();
+        Err(format!(
+            "cluster node on port {port} did not answer PING; its log:\n{log}"
+        ))
     }
 }
 

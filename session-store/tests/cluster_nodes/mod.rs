@@ -9,6 +9,8 @@
 //! (Debian: `apt-get install redis-server redis-tools`; scripts/test
 //! installs both).
 
+use std::collections::HashSet;
+use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,6 +20,13 @@ use crate::redis_server::free_port;
 
 /// How long creating the cluster, or a failover, may take.
 const CLUSTER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How many sets of ports a node may try before the test fails.
+const START_ATTEMPTS: usize = 5;
+
+/// A cluster node's bus listens on its port + 10000 (Redis refuses ports
+/// above 55535 for that reason).
+const BUS_PORT_OFFSET: u16 = 10000;
 
 /// The nodes of one cluster.
 pub(crate) struct RedisCluster {
@@ -52,22 +61,20 @@ impl RedisCluster {
         tls: impl Fn(u16) -> Option<Vec<String>>,
     ) -> RedisCluster {
         let total = primaries * (replicas + 1);
-        // Every port is picked before any node binds one, so two picks
-        // can coincide (a node then fails to start): keep them distinct.
+        // Ports are picked free, but another process (another test's
+        // cluster) can bind one before its node does, or hold the node's
+        // bus port (port + 10000): a node that cannot start gets other ports.
+        let mut taken = HashSet::new();
         let mut nodes: Vec<ClusterNode> = Vec::with_capacity(total);
-        let mut taken = std::collections::HashSet::new();
         while nodes.len() < total {
-            let mut node = ClusterNode::new();
-            let tls_port = free_port();
-            if tls_port == node.port || taken.contains(&node.port) || taken.contains(&tls_port) {
-                continue;
+            let mut node = ClusterNode::on_free_ports(&mut taken, &tls);
+            let mut attempt = 1;
+            while let Err(why) = node.spawn() {
+                assert!(attempt < START_ATTEMPTS, "{why}");
+                attempt += 1;
+                node = ClusterNode::on_free_ports(&mut taken, &tls);
             }
-            taken.extend([node.port, tls_port]);
-            node.tls = tls(tls_port).map(|args| (tls_port, args));
             nodes.push(node);
-        }
-        for node in &mut nodes {
-            node.spawn();
         }
         let cluster = RedisCluster { nodes };
         let addrs: Vec<String> = cluster
@@ -192,7 +199,9 @@ impl RedisCluster {
     /// Starts the node on `port` again (same port, same `nodes.conf`; its
     /// data is gone: no persistence).
     pub(crate) fn restart(&mut self, port: u16) {
-        self.node_mut(port).spawn();
+        if let Err(why) = self.node_mut(port).spawn() {
+            panic!("{why}");
+        }
     }
 
     /// Polls `ready` every 50 ms until it holds, or fails the test.
@@ -233,16 +242,43 @@ impl RedisCluster {
 // === impl ClusterNode ===
 
 impl ClusterNode {
-    fn new() -> ClusterNode {
+    /// A node (not started) on a port, bus port and TLS port that are free
+    /// now and not in `taken`, which gets them.
+    fn on_free_ports(
+        taken: &mut HashSet<u16>,
+        tls: &impl Fn(u16) -> Option<Vec<String>>,
+    ) -> ClusterNode {
+        let port = loop {
+            let port = free_port();
+            let Some(bus) = port.checked_add(BUS_PORT_OFFSET) else {
+                continue;
+            };
+            if !taken.contains(&port)
+                && !taken.contains(&bus)
+                && TcpListener::bind(("127.0.0.1", bus)).is_ok()
+            {
+                break port;
+            }
+        };
+        taken.extend([port, port + BUS_PORT_OFFSET]);
+        let tls_port = loop {
+            let tls_port = free_port();
+            if !taken.contains(&tls_port) {
+                break tls_port;
+            }
+        };
+        taken.insert(tls_port);
         ClusterNode {
             child: None,
-            port: free_port(),
+            port,
             dir: tempfile::tempdir().expect("create a temp dir for a cluster node"),
-            tls: None,
+            tls: tls(tls_port).map(|args| (tls_port, args)),
         }
     }
 
-    fn spawn(&mut self) {
+    /// Starts `redis-server` and waits for its PING; an error (with the
+    /// node's log) if it exits or stays silent.
+    fn spawn(&mut self) -> Result<(), String> {
         let dir = self.dir.path();
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
@@ -266,18 +302,27 @@ impl ClusterNode {
             .unwrap_or_else(|e| {
                 panic!("cannot run redis-server (Debian package redis-server): {e}")
             });
-        self.child = Some(child);
+        let child = self.child.insert(child);
         let deadline = Instant::now() + Duration::from_secs(15);
         while cli(self.port, &["PING"]).trim() != "PONG" {
-            assert!(
-                Instant::now() < deadline,
-                "cluster node on port {} did not answer PING",
-                self.port
-            );
+            let exited = child.try_wait().ok().flatten();
+            if exited.is_some() || Instant::now() >= deadline {
+                self.kill();
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default();
+                let how = exited.map_or("did not answer PING in 15 s".to_owned(), |status| {
+                    format!("exited ({status})")
+                });
+                return Err(format!(
+                    "cluster node on port {} {how}; its log:\n{log}",
+                    self.port
+                ));
+            }
             // A synchronous helper polling a child process: nothing to yield to.
             #[allow(clippy::disallowed_methods)]
             std::thread::sleep(Duration::from_millis(20));
         }
+        Ok(())
     }
 
     fn kill(&mut self) {
