@@ -1,11 +1,12 @@
 //! `mcp::stateless::results::modernize`: a backend (2025-era) message shaped for a
-//! 2026-07-28 agent. Input layout: byte 0 picks the method the agent called
-//! (and whether a resource uri is known), the rest is the backend message.
+//! 2026-07-28 agent, with the agent's id. Input layout: byte 0 picks the
+//! method the agent called (and whether a resource uri is known), the rest
+//! is the backend message.
 //!
 //! Invariants: nothing panics; when the message is a valid JSON-RPC response
 //! the output is valid JSON (and decodes to a `Value` whenever the input
-//! does) and still a response with the same id; other messages pass through
-//! unchanged.
+//! does) and still a response, with the agent's id; other messages pass
+//! through unchanged.
 
 #![no_main]
 
@@ -28,13 +29,17 @@ const METHODS: &[&str] = &[
     "ping",
 ];
 
+/// The id the agent used (with an escape, as ids may have).
+const AGENT_ID: &str = r#""agent \"7\"""#;
+
 fuzz_target!(|data: &[u8]| {
     let [pick, msg @ ..] = data else {
         return;
     };
     let method = METHODS[usize::from(pick & 0x7f) % METHODS.len()];
     let uri = (pick & 0x80 != 0).then_some("test://fuzz/resource");
-    let (out, status) = shape::modernize(msg, method, uri);
+    let agent_id = RawValue::from_string(AGENT_ID.to_owned()).expect("a constant id is JSON");
+    let (out, status) = shape::modernize(msg, &agent_id, method, uri);
 
     let response = match Envelope::parse(msg) {
         Ok(env) if env.kind == Kind::Response => env,
@@ -68,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
         ),
     };
     assert_eq!(shaped.kind, Kind::Response);
-    assert_eq!(shaped.id.map(|r| r.get()), response.id.map(|r| r.get()));
+    assert_eq!(shaped.id.map(|r| r.get()), Some(AGENT_ID));
     if response.result.is_some() {
         assert!(shaped.result.is_some() && status.is_success());
     }

@@ -3,7 +3,8 @@
 //! for session-era backends), started, or resumed with the agent's
 //! `inputResponses` after an `input_required` round.
 //!
-//! May import: `mcp::stateless::{validate, input, frame, results}`,
+//! May import: `mcp::stateless::{validate, input, frame, results,
+//! backend_params}`,
 //! `http`, `hosting`, `protocol`, `jsonrpc`.
 
 use std::sync::{Arc, OnceLock};
@@ -14,6 +15,7 @@ use http::StatusCode;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::backend_params::{BackendParams, StateEdit};
 use super::frame::Frame;
 use super::input;
 use super::results;
@@ -21,7 +23,7 @@ use super::validate::StatelessRequest;
 use crate::hosting::{Continuation, HostingError, HostingSession, Route};
 use crate::http::AppState;
 use crate::jsonrpc::{ErrorCode, RpcError};
-use crate::protocol::{Era, META_PROTOCOL_VERSION};
+use crate::protocol::Era;
 
 /// Everything about the agent's current request.
 pub(super) struct Call {
@@ -86,53 +88,53 @@ pub(super) async fn start(
     timeout: Duration,
     state: ServerState,
 ) -> Result<Continuation, HostingError> {
-    let mut params = req.params.clone();
-    match state {
+    let params = &req.params;
+    let (state, drop_input_responses) = match state {
         ServerState::Translated => {
             let foreign_state = params
                 .get("requestState")
                 .and_then(Value::as_str)
                 .is_some_and(|s| !s.starts_with(crate::hosting::STATE_PREFIX));
-            if !foreign_state {
-                // Berth answers the server's questions itself; a state Berth
-                // did not issue goes through untouched.
-                params.remove("inputResponses");
-                params.remove("requestState");
+            // Berth answers the server's questions itself; a state Berth
+            // did not issue goes through untouched.
+            if foreign_state {
+                (StateEdit::Keep, false)
+            } else {
+                (StateEdit::Drop, true)
             }
         }
         // The server asks its own questions: the agent's answers go to it,
         // with the state it issued (unsealed by the caller).
-        ServerState::Native(Some(state)) => {
-            params.insert("requestState".into(), Value::String(state));
-        }
-        ServerState::Native(None) => {
-            params.remove("requestState");
-        }
-    }
+        ServerState::Native(Some(ref state)) => (StateEdit::Set(state), false),
+        ServerState::Native(None) => (StateEdit::Drop, false),
+    };
+    let meta = params.get("_meta").and_then(Value::as_object);
+    // The backend session speaks the version it negotiated with Berth; a
+    // per-request 2026 version would switch a dual-era server's behaviour
+    // behind Berth's back.
+    let drop_version = session
+        .protocol_version()
+        .is_none_or(|v| v.era() != Era::Stateless);
     let mut progress = None;
     let mut backend_token = None;
-    if let Some(meta) = params.get_mut("_meta").and_then(Value::as_object_mut) {
-        // The backend session speaks the version it negotiated with Berth;
-        // a per-request 2026 version would switch a dual-era server's
-        // behaviour behind Berth's back.
-        if session
-            .protocol_version()
-            .is_none_or(|v| v.era() != Era::Stateless)
-        {
-            meta.remove(META_PROTOCOL_VERSION);
-        }
-        if let Some(tok) = meta.get("progressToken").cloned() {
-            // Agents reuse tokens; the backend sees one unique per call.
-            let unique = format!("berth-{}", session.reserve_unique());
-            let unique_raw = Value::String(unique.clone()).to_string();
-            meta.insert("progressToken".into(), Value::String(unique));
-            let original =
-                serde_json::value::to_raw_value(&tok).expect("a JSON value serializes to raw JSON");
-            progress = Some((unique_raw.clone().into_boxed_str(), original));
-            backend_token = Some(unique_raw.into_boxed_str());
-        }
+    if let Some(tok) = meta.and_then(|m| m.get("progressToken")) {
+        // Agents reuse tokens; the backend sees one unique per call.
+        let unique = format!("berth-{}", session.reserve_unique());
+        let unique_raw = serde_json::to_string(&unique).expect("a string serializes to JSON");
+        let original =
+            serde_json::value::to_raw_value(tok).expect("a JSON value serializes to raw JSON");
+        progress = Some((unique_raw.clone().into_boxed_str(), original));
+        backend_token = Some((unique, unique_raw.into_boxed_str()));
     }
-    let params = Value::Object(params).to_string();
+    let params = BackendParams {
+        params,
+        state,
+        drop_input_responses,
+        drop_version,
+        progress_token: backend_token.as_ref().map(|(unique, _)| unique.as_str()),
+    }
+    .to_json();
+    let backend_token = backend_token.map(|(_, raw)| raw);
     let stream = session.open_stream();
     let backend_id = session
         .forward_composed(
@@ -213,7 +215,7 @@ pub(super) async fn resume(
 mod tests {
     use super::*;
     use crate::hosting::testing::session_with_pipe;
-    use crate::protocol::{META_CLIENT_CAPS, Version};
+    use crate::protocol::{META_CLIENT_CAPS, META_PROTOCOL_VERSION, Version};
 
     fn request(params: Value) -> StatelessRequest {
         let Value::Object(params) = params else {

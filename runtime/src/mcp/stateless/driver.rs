@@ -306,17 +306,18 @@ impl Driver {
         self.done = true;
         self.cont = None;
         let id = self.call.req.id.clone();
-        let msg = match Envelope::parse(data).ok().and_then(|e| e.id) {
-            Some(old) => jsonrpc::splice_id(data, old, id.get().as_bytes()),
-            None => data.to_vec(),
-        };
-        let msg = if self.call.session.is_native() && self.call.req.method == "server/discover" {
-            endpoint_versions(msg)
-        } else {
-            msg
-        };
-        let msg = if self.call.session.is_native() {
-            match self.seal_server_state(msg) {
+        let (out, status) = if self.call.session.is_native() {
+            // A native server's answer is edited as a whole first.
+            let msg = match Envelope::parse(data).ok().and_then(|e| e.id) {
+                Some(old) => jsonrpc::splice_id(data, old, id.get().as_bytes()),
+                None => data.to_vec(),
+            };
+            let msg = if self.call.req.method == "server/discover" {
+                endpoint_versions(msg)
+            } else {
+                msg
+            };
+            let msg = match self.seal_server_state(msg) {
                 Ok(msg) => msg,
                 Err(e) => {
                     let err = RpcError::new(
@@ -325,12 +326,11 @@ impl Driver {
                     );
                     return Frame::Final(Bytes::from(err.to_response(Some(&id))), StatusCode::OK);
                 }
-            }
+            };
+            results::modernize(&msg, &id, &self.call.req.method, self.call.uri.as_deref())
         } else {
-            msg
+            results::modernize(data, &id, &self.call.req.method, self.call.uri.as_deref())
         };
-        let (out, status) =
-            results::modernize(&msg, &self.call.req.method, self.call.uri.as_deref());
         Frame::Final(Bytes::from(out), status)
     }
 

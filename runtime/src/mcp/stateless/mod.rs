@@ -17,14 +17,16 @@
 //! - `post`: POST dispatch; `validate`: request checks in the spec's order.
 //! - `principal`: the principal's hosting session (here or forwarded);
 //!   `capabilities`: what the agent declared, as relayed to the server.
-//! - `call`: starting or resuming one backend call; `driver`: reading it
-//!   into frames; `input`: input requests and their answers.
+//! - `call`: starting or resuming one backend call (`backend_params`: its
+//!   params as the backend gets them); `driver`: reading it into frames;
+//!   `input`: input requests and their answers.
 //! - `discover`, `listen`: `server/discover`, `subscriptions/listen`.
 //! - `sealed_state`: a native server's `requestState`, sealed per call;
 //!   `param_headers`: `Mcp-Param-*` headers checked for the server.
 //! - `results`: results and errors shaped for 2026; `errors`: statuses
 //!   and error replies; `frame`, `reply`: frames and JSON/SSE answers.
 
+mod backend_params;
 mod call;
 mod capabilities;
 mod discover;
