@@ -17,7 +17,7 @@
 //!   `backend`, `control`, `server`, `vault`: its sections.
 //! - `load`: file + environment (`env`) + validation (`validate`).
 //! - `values`: sizes and names; `cidr`: address blocks (trusted proxies);
-//!   `error`: [`ConfigError`].
+//!   `image_ref`: the image reference grammar; `error`: [`ConfigError`].
 
 mod auth;
 mod backend;
@@ -25,6 +25,7 @@ mod cidr;
 mod control;
 mod env;
 mod error;
+mod image_ref;
 mod limits;
 mod load;
 mod root;

@@ -1,11 +1,13 @@
 //! `[store]` (where session records live), `[cluster]` (how pods reach
 //! each other) and `[keys]` (the session sealing keys).
 //!
-//! May import: nothing else in the crate.
+//! May import: nothing else in the crate; the session store crate (its
+//! URL check).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use berth_session_store::{Error as StoreError, RedisStore};
 use serde::Deserialize;
 
 /// Where session records live.
@@ -125,10 +127,35 @@ impl StoreConfig {
             .is_some_and(|(scheme, _)| scheme.to_ascii_lowercase().starts_with("rediss"))
     }
 
+    /// What is wrong with `[store]`, as (key, problem): a URL the store
+    /// would refuse at start (read by the store's own parser), a zero
+    /// timeout, or a problem of the `tls_*` keys.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.url != "memory"
+            && let Err(e) = RedisStore::check_url(&self.url)
+        {
+            let detail = match e {
+                StoreError::InvalidUrl(detail) => detail,
+                other => other.to_string(),
+            };
+            return Err((
+                "store.url",
+                format!("must be `memory` or a Redis URL: {detail}"),
+            ));
+        }
+        if let Some((name, problem)) = self.tls_problem() {
+            return Err((name, problem.to_owned()));
+        }
+        if self.timeout.is_zero() {
+            return Err(("store.timeout", "must be greater than zero".to_owned()));
+        }
+        Ok(())
+    }
+
     /// What is wrong with the `tls_*` keys, as (key, problem): files set
     /// without a `rediss` URL, a client certificate without its key (or
     /// the reverse), a zero reload interval.
-    pub fn tls_problem(&self) -> Option<(&'static str, &'static str)> {
+    fn tls_problem(&self) -> Option<(&'static str, &'static str)> {
         if self.tls_reload_interval.is_zero() {
             return Some(("store.tls_reload_interval", "must be greater than zero"));
         }

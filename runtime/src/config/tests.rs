@@ -152,7 +152,7 @@ fn image_references_are_checked_for_syntax() {
         "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
     ] {
         assert!(
-            super::validate::check_image_reference_for_tests(good).is_ok(),
+            super::image_ref::check_image_reference(good).is_ok(),
             "{good}"
         );
     }
@@ -167,7 +167,7 @@ fn image_references_are_checked_for_syntax() {
         "x/",
     ] {
         assert!(
-            super::validate::check_image_reference_for_tests(bad).is_err(),
+            super::image_ref::check_image_reference(bad).is_err(),
             "{bad}"
         );
     }

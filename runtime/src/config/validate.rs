@@ -1,16 +1,15 @@
 //! The rules a parsed [`Config`] must meet before Berth starts; every
 //! error names the key to fix.
 //!
-//! May import: the other `config` files, `protocol` (the header names a
-//! secret may not replace) and the session store crate (its URL check).
+//! May import: the other `config` files and `protocol` (the header names a
+//! secret may not replace).
 //! Must not import anything above the leaves.
-
-use berth_session_store::{Error as StoreError, RedisStore};
 
 use super::auth::AuthMode;
 use super::backend::BackendKind;
 use super::cidr::Cidr;
 use super::error::ConfigError;
+use super::image_ref::check_image_reference;
 use super::root::Config;
 use super::server::{ServerConfig, Transport};
 use super::values::{check_name, parse_size};
@@ -82,26 +81,7 @@ impl Config {
                 "must be an http(s) URL other pods can reach, e.g. http://10.0.3.7:8080",
             ));
         }
-        // The whole URL is read as the store will read it at start.
-        if self.store.url != "memory"
-            && let Err(e) = RedisStore::check_url(&self.store.url)
-        {
-            let detail = match e {
-                StoreError::InvalidUrl(detail) => detail,
-                other => other.to_string(),
-            };
-            return Err(key(
-                "store.url",
-                &format!("must be `memory` or a Redis URL: {detail}"),
-            ));
-        }
-        if let Some((name, problem)) = self.store.tls_problem() {
-            return Err(key(name, problem));
-        }
-        if self.store.timeout.is_zero() {
-            return Err(key("store.timeout", "must be greater than zero"));
-        }
-        Ok(())
+        self.store.check().map_err(|(k, m)| key(k, &m))
     }
 
     fn check_docker(&self) -> Result<(), ConfigError> {
@@ -320,72 +300,6 @@ fn check_placement(p: &super::server::Placement) -> Vec<Problem> {
     out
 }
 
-/// Checks the syntax of an image reference: `[host[:port]/]path[:tag][@sha256:hex]`,
-/// lowercase path components, or a bare `sha256:…` image id.
-fn check_image_reference(image: &str) -> Result<(), String> {
-    let bad = |why: &str| {
-        Err(format!(
-            "`{image}` is not an image reference ({why}); use e.g. registry.example.com/team/server:1.2 or team/server@sha256:…"
-        ))
-    };
-    if image.len() > 512 || image.chars().any(char::is_whitespace) {
-        return bad("too long or contains spaces");
-    }
-    let hex64 = |h: &str| {
-        h.len() == 64
-            && h.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    };
-    if let Some(id) = image.strip_prefix("sha256:") {
-        return if hex64(id) {
-            Ok(())
-        } else {
-            bad("a sha256 id needs 64 lowercase hex digits")
-        };
-    }
-    let (rest, digest) = match image.split_once('@') {
-        Some((r, d)) => (r, Some(d)),
-        None => (image, None),
-    };
-    if let Some(d) = digest
-        && !d.strip_prefix("sha256:").is_some_and(hex64)
-    {
-        return bad("the digest must be sha256: and 64 lowercase hex digits");
-    }
-    let (name, tag) = match rest.rsplit_once(':') {
-        Some((n, t)) if !t.contains('/') => (n, Some(t)),
-        _ => (rest, None),
-    };
-    if let Some(t) = tag {
-        let ok = !t.is_empty()
-            && t.len() <= 128
-            && t.as_bytes()[0] != b'.'
-            && t.as_bytes()[0] != b'-'
-            && t.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-        if !ok {
-            return bad("the tag may hold letters, digits, `_`, `.` and `-`");
-        }
-    }
-    let mut parts: Vec<&str> = name.split('/').collect();
-    if parts.len() > 1
-        && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost")
-    {
-        parts.remove(0); // a registry host
-    }
-    let component_ok = |c: &str| {
-        !c.is_empty()
-            && c.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-            && c.as_bytes()[0].is_ascii_alphanumeric()
-            && c.as_bytes()[c.len() - 1].is_ascii_alphanumeric()
-    };
-    if parts.is_empty() || !parts.iter().all(|c| component_ok(c)) {
-        return bad("path components are lowercase letters, digits and `.`, `_`, `-`");
-    }
-    Ok(())
-}
-
 /// One problem of a deployment: where (a JSON pointer into it, RFC 6901)
 /// and what to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -589,10 +503,4 @@ fn check_ref(
         }
     }
     Ok(())
-}
-
-/// [`check_image_reference`], for the config tests.
-#[cfg(test)]
-pub(super) fn check_image_reference_for_tests(image: &str) -> Result<(), String> {
-    check_image_reference(image)
 }
