@@ -225,17 +225,29 @@ pub fn id_as_u64(raw: &RawValue) -> Option<u64> {
 /// # Panics
 /// If `part` does not point into `input` (a programming error).
 pub fn splice_id(input: &[u8], part: &RawValue, replacement: &[u8]) -> Vec<u8> {
-    let start = (part.get().as_ptr() as usize)
-        .checked_sub(input.as_ptr() as usize)
-        .expect("id must borrow from the message");
-    let end = start + part.get().len();
-    assert!(end <= input.len(), "id must borrow from the message");
+    let std::ops::Range { start, end } = span_in(input, part);
     // +1: room for the newline a stdio line needs, without reallocating.
     let mut out = Vec::with_capacity(input.len() - (end - start) + replacement.len() + 1);
     out.extend_from_slice(&input[..start]);
     out.extend_from_slice(replacement);
     out.extend_from_slice(&input[end..]);
     out
+}
+
+/// Where `part` (a value parsed from `input`, borrowing it) lies in `input`.
+///
+/// # Panics
+/// If `part` does not point into `input` (a programming error).
+pub(crate) fn span_in(input: &[u8], part: &RawValue) -> std::ops::Range<usize> {
+    let start = (part.get().as_ptr() as usize)
+        .checked_sub(input.as_ptr() as usize)
+        .expect("a parsed value must borrow from its message");
+    let end = start + part.get().len();
+    assert!(
+        end <= input.len(),
+        "a parsed value must borrow from its message"
+    );
+    start..end
 }
 
 /// `msg` (a response) with `result._meta.<key>` set to `value`; `None`

@@ -117,24 +117,25 @@ pub(super) async fn start(
         .is_none_or(|v| v.era() != Era::Stateless);
     let mut progress = None;
     let mut backend_token = None;
+    let mut unique = None;
     if let Some(tok) = meta.and_then(|m| m.get("progressToken")) {
         // Agents reuse tokens; the backend sees one unique per call.
-        let unique = format!("berth-{}", session.reserve_unique());
-        let unique_raw = serde_json::to_string(&unique).expect("a string serializes to JSON");
+        let token = format!("berth-{}", session.reserve_unique());
+        let raw = serde_json::to_string(&token).expect("a string serializes to JSON");
         let original =
             serde_json::value::to_raw_value(tok).expect("a JSON value serializes to raw JSON");
-        progress = Some((unique_raw.clone().into_boxed_str(), original));
-        backend_token = Some((unique, unique_raw.into_boxed_str()));
+        progress = Some((raw.clone().into_boxed_str(), original));
+        backend_token = Some(raw.into_boxed_str());
+        unique = Some(token);
     }
     let params = BackendParams {
         params,
         state,
         drop_input_responses,
         drop_version,
-        progress_token: backend_token.as_ref().map(|(unique, _)| unique.as_str()),
+        progress_token: unique.as_deref(),
     }
     .to_json();
-    let backend_token = backend_token.map(|(_, raw)| raw);
     let stream = session.open_stream();
     let backend_id = session
         .forward_composed(

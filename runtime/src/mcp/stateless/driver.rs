@@ -7,6 +7,8 @@
 //! May import: `mcp::stateless::{call, errors, frame, input, results}`,
 //! `hosting`, `jsonrpc`.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{Map, Value};
@@ -305,32 +307,30 @@ impl Driver {
     fn finish(&mut self, data: &[u8]) -> Frame {
         self.done = true;
         self.cont = None;
-        let id = self.call.req.id.clone();
-        let (out, status) = if self.call.session.is_native() {
-            // A native server's answer is edited as a whole first.
-            let msg = match Envelope::parse(data).ok().and_then(|e| e.id) {
-                Some(old) => jsonrpc::splice_id(data, old, id.get().as_bytes()),
-                None => data.to_vec(),
-            };
+        let id = &self.call.req.id;
+        // A native server's answer is edited as a whole first; the id is
+        // the agent's once shaped, whatever it was.
+        let msg = if self.call.session.is_native() {
             let msg = if self.call.req.method == "server/discover" {
-                endpoint_versions(msg)
+                endpoint_versions(data.to_vec())
             } else {
-                msg
+                data.to_vec()
             };
-            let msg = match self.seal_server_state(msg) {
-                Ok(msg) => msg,
+            match self.seal_server_state(msg) {
+                Ok(msg) => Cow::Owned(msg),
                 Err(e) => {
                     let err = RpcError::new(
                         ErrorCode::InternalError,
                         format!("could not seal requestState: {e}"),
                     );
-                    return Frame::Final(Bytes::from(err.to_response(Some(&id))), StatusCode::OK);
+                    return Frame::Final(Bytes::from(err.to_response(Some(id))), StatusCode::OK);
                 }
-            };
-            results::modernize(&msg, &id, &self.call.req.method, self.call.uri.as_deref())
+            }
         } else {
-            results::modernize(data, &id, &self.call.req.method, self.call.uri.as_deref())
+            Cow::Borrowed(data)
         };
+        let (out, status) =
+            results::modernize(&msg, id, &self.call.req.method, self.call.uri.as_deref());
         Frame::Final(Bytes::from(out), status)
     }
 

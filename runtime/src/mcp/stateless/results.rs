@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use http::StatusCode;
 use serde_json::value::RawValue;
 
-use crate::jsonrpc::{Envelope, ErrorCode, Kind, RpcError};
+use crate::jsonrpc::{Envelope, ErrorCode, Kind, RpcError, span_in};
 
 /// Methods whose results carry `ttlMs`/`cacheScope`.
 const CACHEABLE: &[&str] = &[
@@ -54,7 +54,10 @@ pub fn modernize(
     if let Some(result) = env.result {
         let add = result_fields(result, CACHEABLE.contains(&method));
         if !add.is_empty() {
-            edits.push(Edit::insert(offset_in(msg, result) + 1, add.into_bytes()));
+            edits.push(Edit::insert(
+                span_in(msg, result).start + 1,
+                add.into_bytes(),
+            ));
         }
         return (apply(msg, edits), StatusCode::OK);
     }
@@ -151,10 +154,10 @@ struct Edit<'a> {
 impl<'a> Edit<'a> {
     /// Replaces `part` (a value parsed from `msg`) with `with`.
     fn replace(msg: &[u8], part: &RawValue, with: &'a [u8]) -> Edit<'a> {
-        let start = offset_in(msg, part);
+        let span = span_in(msg, part);
         Edit {
-            start,
-            end: start + part.get().len(),
+            start: span.start,
+            end: span.end,
             with: Cow::Borrowed(with),
         }
     }
@@ -167,11 +170,6 @@ impl<'a> Edit<'a> {
             with: Cow::Owned(with),
         }
     }
-}
-
-/// Where `part` (a value parsed from `msg`, borrowing it) starts in `msg`.
-fn offset_in(msg: &[u8], part: &RawValue) -> usize {
-    part.get().as_ptr() as usize - msg.as_ptr() as usize
 }
 
 /// `msg` with `edits` (non-overlapping, in any order) applied.
