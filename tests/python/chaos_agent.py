@@ -5,9 +5,11 @@ answer was lost (pod killed mid-call) as a well-behaved agent does.
 Usage: python chaos_agent.py URL TOKEN SECONDS
 
 Prints ONE JSON line: {"calls", "failed", "retries", "values", "errors",
-"slowest_s", "answered_at"} (slowest_s: the longest call, retries included:
+"slowest_s", "answered_at", "failures"} (slowest_s: the longest call, retries included:
 how long a pod's death held up this agent; answered_at: the Unix time of
-each successful answer, so the test can measure kill-to-next-answer).
+each successful answer, so the test can measure kill-to-next-answer;
+failures: [Unix time, error] of each failed attempt, so a slow failover can
+be traced to what the agent saw).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ async def main(url: str, token: str, seconds: float) -> dict:
     values: list[int] = []
     errors: list[str] = []
     answered_at: list[float] = []
+    failures: list[list] = []
     http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
     async with Client(streamable_http_client(url, http_client=http), mode="legacy") as c:
         deadline = time.monotonic() + seconds
@@ -52,6 +55,7 @@ async def main(url: str, token: str, seconds: float) -> dict:
                     answered_at.append(time.time())
                     break
                 except Exception as e:  # noqa: BLE001 - any lost answer is retried
+                    failures.append([round(time.time(), 4), repr(e)[:200]])
                     if attempt + 1 == MAX_ATTEMPTS:
                         failed += 1
                         errors.append(repr(e)[:300])
@@ -68,6 +72,7 @@ async def main(url: str, token: str, seconds: float) -> dict:
         "errors": errors,
         "slowest_s": round(slowest, 3),
         "answered_at": [round(t, 4) for t in answered_at],
+        "failures": failures,
     }
 
 

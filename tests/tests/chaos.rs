@@ -112,6 +112,9 @@ async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
     let mut slowest: f64 = 0.0;
     let mut failovers: Vec<f64> = Vec::new();
     let mut per_kill: Vec<Vec<u64>> = vec![Vec::new(); kill_times.len()];
+    let mut reports: Vec<Value> = Vec::new();
+    // What an agent saw while it waited over a second after a kill.
+    let mut slow: Vec<String> = Vec::new();
     for agent in agents {
         let (status, stdout, stderr) = agent.await.unwrap();
         assert_eq!(status, Some(0), "agent failed:\n{stdout}\n{stderr}");
@@ -133,6 +136,15 @@ async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
             // Sentinel's promotion; it is reported on its own.
             if k + 1 != REDIS_FAILOVER_AT {
                 failovers.push(wait);
+                if wait > 1.0 {
+                    slow.push(format!(
+                        "after kill {}, agent {} waited {:.0} ms and saw: {}",
+                        k + 1,
+                        reports.len(),
+                        wait * 1000.0,
+                        seen_between(&report, kill_times[k], kill_times[k] + wait)
+                    ));
+                }
             }
         }
         let values: Vec<u64> = report["values"]
@@ -146,7 +158,15 @@ async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
             "a session lost its container's state: {values:?}"
         );
         assert_eq!(failed, 0, "failed calls: {}", report["errors"]);
+        reports.push(report);
     }
+    // What each agent saw (answers and failed attempts) next to the kill
+    // times, to trace a slow failover to its cause.
+    let trace = serde_json::json!({ "kills": kill_times, "agents": reports });
+    let _ = std::fs::write(
+        berth_tests::results_dir().join("chaos-trace.json"),
+        trace.to_string(),
+    );
     failovers.sort_by(f64::total_cmp);
     let line = format!(
         "chaos: {PODS} pods, {AGENTS} agents for {AGENT_SECONDS}s, {killed} pods killed (kill -9) and 1 Redis primary failover (Sentinel), {calls} calls, {failed} failed, {retries} retried by agents, {} re-sent by the balancer, longest call {slowest:.2}s; kill -9 to each agent's next answer ({} samples, the kill with the Redis failover left out): {}; per kill, ms: {per_kill:?} (kill {REDIS_FAILOVER_AT} with the Redis failover)",
@@ -154,6 +174,11 @@ async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
         failovers.len(),
         distribution(&failovers),
     );
+    let line = if slow.is_empty() {
+        line
+    } else {
+        format!("{line}; slow: {}", slow.join("; "))
+    };
     println!("{line}");
     let _ = std::fs::write(
         berth_tests::results_dir().join("chaos.summary"),
@@ -193,6 +218,26 @@ fn next_answers(kills: &[f64], answered: &[f64]) -> Vec<(usize, f64)> {
         .enumerate()
         .filter_map(|(i, k)| answered.iter().find(|a| *a > k).map(|a| (i, a - k)))
         .collect()
+}
+
+/// The failed attempts an agent's `report` lists between `from` and `to`
+/// (Unix seconds), or that there were none (the call was slow, not failed).
+fn seen_between(report: &Value, from: f64, to: f64) -> String {
+    let failures: Vec<String> = report["failures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f[0].as_f64().is_some_and(|t| t > from && t <= to))
+        .map(|f| {
+            let at = (f[0].as_f64().unwrap_or_default() - from) * 1000.0;
+            format!("+{at:.0} ms {}", f[1].as_str().unwrap_or_default())
+        })
+        .collect();
+    if failures.is_empty() {
+        "no failed attempt (one slow call)".into()
+    } else {
+        failures.join(", ")
+    }
 }
 
 /// p50, p90, p99 and max of sorted `secs`, in milliseconds.

@@ -16,7 +16,7 @@
 use std::time::Instant;
 
 use berth_tests::legacy::{call, session};
-use berth_tests::pods::{config, counter, kill_9, signal};
+use berth_tests::pods::{config, counter, kill_9, signal, text};
 use berth_tests::redis::RedisServer;
 use berth_tests::{Berth, results_dir, tool};
 use serde_json::{Value, json};
@@ -177,4 +177,108 @@ async fn a_killed_owner_is_replaced_without_waiting_for_its_liveness_to_lapse() 
     println!("{line}");
     let _ = std::fs::write(results_dir().join("failover.summary"), format!("{line}\n"));
     drop(b);
+}
+
+/// The lines of `pod`'s log that say it waited for an owner's liveness
+/// record to lapse (the slow way to learn that an owner is gone).
+fn waited_for_lapse(pod: &Berth) -> Vec<String> {
+    pod.log()
+        .lines()
+        .filter(|l| l.contains("waiting for its liveness record to lapse"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn an_owner_killed_mid_forward_is_proven_gone_by_a_fresh_connection() {
+    let redis = RedisServer::start();
+    let cfg = config(&redis, "process");
+    let a = Berth::serve(&cfg, &[]).await;
+    let b = Berth::serve_like(&a, &cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let (on_a, on_b) = (a.url("demo", "everything"), b.url("demo", "everything"));
+    let mut sids = Vec::new();
+    for _ in 0..4 {
+        sids.push(session(&c, &on_a, &token).await);
+    }
+    assert!(
+        berth_tests::eventually(std::time::Duration::from_secs(10), || a
+            .log()
+            .contains("the advertised URL reaches this pod"))
+        .await
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // B forwards to A on several connections at once; its pool keeps them.
+    let warm: Vec<_> = sids
+        .iter()
+        .map(|sid| {
+            let (c, url, token, sid) = (c.clone(), on_b.clone(), token.clone(), sid.clone());
+            tokio::spawn(async move {
+                call(&c, &url, &token, &sid, "sleep_ms", json!({"ms": 100})).await
+            })
+        })
+        .collect();
+    for w in warm {
+        let reply = w.await.unwrap();
+        assert!(reply.get("result").is_some(), "{reply}");
+    }
+    // A dies while B forwards a request to it (before A answered).
+    let in_flight = {
+        let (c, url, token, sid) = (c.clone(), on_b.clone(), token.clone(), sids[0].clone());
+        tokio::spawn(
+            async move { call(&c, &url, &token, &sid, "sleep_ms", json!({"ms": 3000})).await },
+        )
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    kill_9(a.pid());
+    let reply = in_flight.await.unwrap();
+    assert!(
+        reply.get("result").is_some() || reply["error"]["data"]["retryable"] == true,
+        "the request in flight is answered by the new owner or fails as retryable: {reply}"
+    );
+    // The forward's connection broke; B asks again on a new connection (not
+    // another pooled one to the dead process), is refused, and takes over.
+    assert!(
+        b.log()
+            .contains("refused connections at its advertised URL"),
+        "the refusal was taken as proof:\n{}",
+        b.log()
+    );
+    assert_eq!(waited_for_lapse(&b), Vec::<String>::new());
+    for sid in &sids {
+        assert!(
+            text(&call(&c, &on_b, &token, sid, "echo", json!({"text": "on"})).await).contains("on")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_process_restarted_at_the_owners_address_takes_its_sessions_over_at_once() {
+    let redis = RedisServer::start();
+    let port = berth_tests::free_port();
+    let cfg = config(&redis, "process");
+    let at_port = cfg.replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    let a = Berth::serve(&at_port, &[]).await;
+    let b = Berth::serve_like(&a, &cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let (on_a, on_b) = (a.url("demo", "everything"), b.url("demo", "everything"));
+    let sid = session(&c, &on_a, &token).await;
+    assert_eq!(counter(&c, &on_a, &token, &sid).await, "1");
+    kill_9(a.pid());
+    // A new process binds the dead owner's address at once (a restart in
+    // place), before any pod noticed the death: its liveness record still
+    // shows the old process alive.
+    let a2 = Berth::serve_like(&b, &at_port, &[]).await;
+    // B forwards to the owner's address, which reaches the new process; it
+    // knows the old one is gone (it holds the address now) and takes over.
+    let reply = call(&c, &on_b, &token, &sid, "echo", json!({"text": "again"})).await;
+    assert_eq!(text(&reply), "again", "{reply}");
+    assert!(
+        a2.log().contains("took over a session whose pod is gone"),
+        "the process at the address took the session over:\n{}",
+        a2.log()
+    );
+    assert_eq!(waited_for_lapse(&b), Vec::<String>::new());
 }

@@ -174,19 +174,40 @@ fn sign_forward(
     headers.insert(FORWARDED_HEADER, me);
 }
 
-/// Whether nothing listens at `owner`'s URL now: a fresh connection to
-/// its `/healthz` is refused. Asked after a forward failed some other way
-/// (a pooled connection reset as the owner died): the dead connection is
-/// gone from the pool, so this one is new.
+/// Whether nothing listens at `owner`'s URL now: a new connection to its
+/// `/healthz` is refused. Asked after a forward failed some other way (a
+/// pooled connection reset as the owner died).
+///
+/// Never on a pooled connection: the pool may hold other connections to
+/// the dead process, which fail with a reset, not a refusal. And a new
+/// connection reset before any answer is asked again shortly: a process
+/// killed a moment ago may still hold its listener while the kernel closes
+/// its files, so the connection is accepted, then reset. Either would
+/// otherwise make the caller wait for the owner's liveness record to lapse.
 pub(crate) async fn refuses(cluster: &Cluster, owner: &Lease) -> bool {
-    let probe = cluster
-        .client()
-        .get(format!("{}/healthz", owner.url))
-        .timeout(std::time::Duration::from_secs(1))
-        .send()
-        .await;
-    matches!(probe, Err(e) if refused(&e))
+    let url = format!("{}/healthz", owner.url);
+    for _ in 0..PROBES {
+        let probe = cluster
+            .probe_client()
+            .get(&url)
+            .timeout(std::time::Duration::from_secs(1))
+            .send()
+            .await;
+        match probe {
+            Err(e) if refused(&e) => return true,
+            Err(e) if cut_short(&e) => tokio::time::sleep(PROBE_AGAIN).await,
+            // An answer, or none in time: something is there.
+            _ => return false,
+        }
+    }
+    false
 }
+
+/// New connections [`refuses`] tries while each is reset before answering.
+const PROBES: usize = 8;
+
+/// The pause between them.
+const PROBE_AGAIN: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// What a forwarding signature covers, hashed: the forwarding pod, the
 /// time, the method, the path, the agent's credentials and session, and
@@ -231,6 +252,30 @@ fn refused(e: &reqwest::Error) -> bool {
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// Whether a request's connection was reset or closed before any answer
+/// (not refused, not timed out).
+fn cut_short(e: &reqwest::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+            )
+        {
+            return true;
+        }
+        if let Some(h) = err.downcast_ref::<hyper::Error>()
+            && h.is_incomplete_message()
         {
             return true;
         }

@@ -32,6 +32,8 @@ pub(super) struct Inner {
     /// Set once the listener is bound (the port may be chosen by the OS).
     pub(super) url: OnceLock<String>,
     pub(super) client: reqwest::Client,
+    /// Opens a new connection per request (see [`Cluster::probe_client`]).
+    pub(super) probe: reqwest::Client,
     pub(super) live: Liveness,
 }
 
@@ -85,6 +87,7 @@ impl Cluster {
                 keys,
                 url: cell,
                 client: crate::backend::http_bridge::client(),
+                probe: crate::backend::http_bridge::unpooled_client(),
                 live: Liveness::new(),
             }),
         }

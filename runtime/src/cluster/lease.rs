@@ -166,6 +166,13 @@ impl Cluster {
     pub(crate) fn client(&self) -> &reqwest::Client {
         &self.inner.client
     }
+
+    /// A client that never reuses a connection: a refused connection to a
+    /// pod's URL is proof of its death only when it is a new one (a pooled
+    /// connection to a process that just died fails some other way).
+    pub(crate) fn probe_client(&self) -> &reqwest::Client {
+        &self.inner.probe
+    }
 }
 
 /// An owner record that cannot be trusted: never forwarded to, never

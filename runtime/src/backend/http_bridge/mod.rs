@@ -72,15 +72,29 @@ const DEFAULT_RETRY: Duration = Duration::from_secs(1);
 /// (an `https` advertise URL) is verified against the compiled-in roots,
 /// so it builds on hosts without a system CA store.
 pub(crate) fn client() -> reqwest::Client {
+    builder()
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .expect("a plain HTTP client always builds")
+}
+
+/// Like [`client`], but every request opens a new connection (none is kept
+/// idle): for asking whether anything listens at an address now, which a
+/// pooled connection to a process that just died cannot tell.
+pub(crate) fn unpooled_client() -> reqwest::Client {
+    builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("a plain HTTP client always builds")
+}
+
+fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .tls_backend_preconfigured(berth_auth::tls::client_config())
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build()
-        .expect("a plain HTTP client always builds")
 }
 
 /// What a bridge is given besides its messages.
