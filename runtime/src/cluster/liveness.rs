@@ -317,11 +317,16 @@ impl Cluster {
             .store
             .compare_and_put(&key, &raw, TOMBSTONE.to_vec(), Some(POD_TTL))
             .await;
-        if matches!(marked, Ok(true)) {
-            tracing::warn!(pod = %lease.pod, url = %lease.url, "a Berth pod refused connections at its advertised URL; marked it gone and taking its sessions over");
+        match marked {
+            Ok(true) => {
+                tracing::warn!(pod = %lease.pod, url = %lease.url, "a Berth pod refused connections at its advertised URL; marked it gone and taking its sessions over");
+                true
+            }
+            // The record changed meanwhile: most often another pod saw the
+            // refusal too and marked it first.
+            Ok(false) => matches!(self.pod_state(lease).await, Ok(PodState::Gone)),
+            Err(_) => false,
         }
-        // Not marked: the record changed meanwhile; look again next time.
-        marked.unwrap_or(false)
     }
 
     /// Resolves once the pod `lease` names is gone (its record lapsed,
@@ -345,7 +350,7 @@ fn log_beat(e: StoreError) {
 mod tests {
     use std::sync::Arc;
 
-    use berth_session_store::{KeyRing, MemoryStore, SecretKey, SessionStore};
+    use berth_session_store::{KeyRing, MemoryStore, RecordKey, SecretKey, SessionStore};
 
     use super::*;
 
@@ -434,5 +439,81 @@ mod tests {
             ..lease
         };
         assert!(matches!(b.pod_state(&restarted).await, Ok(PodState::Gone)));
+    }
+
+    /// A store on which another pod marks every record gone between this
+    /// pod's read and its compare-and-swap.
+    struct MarkedMeanwhile(Arc<MemoryStore>);
+
+    #[async_trait::async_trait]
+    impl SessionStore for MarkedMeanwhile {
+        async fn put(&self, k: &RecordKey, v: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
+            self.0.put(k, v, ttl).await
+        }
+        async fn put_new(
+            &self,
+            k: &RecordKey,
+            v: Vec<u8>,
+            ttl: Duration,
+        ) -> Result<bool, StoreError> {
+            self.0.put_new(k, v, ttl).await
+        }
+        async fn get(&self, k: &RecordKey) -> Result<Option<Vec<u8>>, StoreError> {
+            self.0.get(k).await
+        }
+        async fn touch(&self, k: &RecordKey, ttl: Duration) -> Result<bool, StoreError> {
+            self.0.touch(k, ttl).await
+        }
+        async fn delete(&self, k: &RecordKey) -> Result<bool, StoreError> {
+            self.0.delete(k).await
+        }
+        async fn compare_and_put(
+            &self,
+            k: &RecordKey,
+            expected: &[u8],
+            v: Vec<u8>,
+            ttl: Option<Duration>,
+        ) -> Result<bool, StoreError> {
+            self.0.put(k, TOMBSTONE.to_vec(), POD_TTL).await?;
+            self.0.compare_and_put(k, expected, v, ttl).await
+        }
+        async fn append_event(
+            &self,
+            k: &RecordKey,
+            e: Vec<u8>,
+            cap: usize,
+            ttl: Duration,
+        ) -> Result<u64, StoreError> {
+            self.0.append_event(k, e, cap, ttl).await
+        }
+        async fn events_after(
+            &self,
+            k: &RecordKey,
+            after: u64,
+        ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+            self.0.events_after(k, after).await
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            self.0.ping().await
+        }
+    }
+
+    #[tokio::test]
+    async fn an_owner_another_pod_marked_gone_first_is_gone() {
+        let memory = Arc::new(MemoryStore::new());
+        let a = pod("a", &memory);
+        a.beat().await;
+        let lease = lease_of(&a);
+        let b = Cluster::new(
+            "b".into(),
+            Arc::new(MarkedMeanwhile(memory.clone())) as Arc<dyn SessionStore>,
+            "redis://shared",
+            Some("http://b".into()),
+            keys(),
+        );
+        assert!(
+            b.declare_gone(&lease).await,
+            "b lost the race to mark a's record, yet a is gone: no wait for the record to lapse"
+        );
     }
 }
