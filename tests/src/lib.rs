@@ -377,12 +377,34 @@ pub async fn first_event(response: reqwest::Response) -> (String, Option<String>
     (text, None)
 }
 
-/// A free TCP port on 127.0.0.1 (bound, then released).
+/// A loopback port nothing listens on now, for a server a test starts on
+/// it. Drawn at random from below the kernel's ephemeral range: ports there
+/// are never handed out by another process's `bind(0)` or outgoing
+/// connection between this pick and the server's own bind (which is how a
+/// port picked with `bind(0)` and released can be lost).
 pub fn free_port() -> u16 {
+    use rand::Rng;
+    let low = ephemeral_low();
+    let mut rng = rand::thread_rng();
+    for _ in 0..1_000 {
+        let port = rng.gen_range(10_000..low);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port()
+}
+
+/// The first port of the kernel's ephemeral range (32768 when unknown).
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .filter(|low: &u16| *low > 12_000)
+        .unwrap_or(32_768)
 }
 
 /// Parses a JSON body or the `data:` lines of an SSE body into messages.

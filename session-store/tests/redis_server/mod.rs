@@ -215,8 +215,23 @@ impl Drop for RedisServer {
 
 // === helpers ===
 
-/// A loopback port nobody listens on (bound, then released).
+/// A loopback port nobody listens on now, drawn at random from below the
+/// kernel's ephemeral range: no other process's `bind(0)` or outgoing
+/// connection takes it between this pick and `redis-server`'s bind.
 pub(crate) fn free_port() -> u16 {
+    use rand::Rng;
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .filter(|low: &u16| *low > 12_000)
+        .unwrap_or(32_768);
+    let mut rng = rand::thread_rng();
+    for _ in 0..1_000 {
+        let port = rng.gen_range(10_000..low);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
