@@ -14,7 +14,7 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use super::error::HostingError;
-use super::session::HostingSession;
+use super::session::{Composed, HostingSession};
 use super::stream::Next;
 use crate::jsonrpc::ErrorCode;
 use crate::protocol::{
@@ -40,9 +40,12 @@ pub(crate) async fn discover(
     let stream = session.open_stream();
     let backend_id = session
         .forward_composed(
-            id,
-            "server/discover",
-            &discover_params(),
+            Composed {
+                client_id: id,
+                method: "server/discover",
+                params: &discover_params(),
+                tool: None,
+            },
             stream.clone(),
             wait,
             None,
@@ -129,7 +132,17 @@ pub(crate) async fn initialize(
     let id = RawValue::from_string(INITIALIZE_ID.to_owned()).expect("a constant id is JSON");
     let stream = session.open_stream();
     session
-        .forward_composed(id, "initialize", params, stream.clone(), timeout, None)
+        .forward_composed(
+            Composed {
+                client_id: id,
+                method: "initialize",
+                params,
+                tool: None,
+            },
+            stream.clone(),
+            timeout,
+            None,
+        )
         .await
         .map_err(HandshakeFailure::Session)?;
     let mut after = 0;

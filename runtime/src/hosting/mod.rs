@@ -68,6 +68,6 @@ pub(crate) use self::probe::list_capabilities;
 pub(crate) use self::restore::Located;
 pub(crate) use self::route::Route;
 
-pub(crate) use self::session::{BackendSetup, HostingSession};
+pub(crate) use self::session::{BackendSetup, Composed, HostingSession};
 pub(crate) use self::sessions::{Deps as SessionDeps, Sessions};
 pub use self::stream::{EventId, EventStream, Next};

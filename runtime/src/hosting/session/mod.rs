@@ -40,6 +40,7 @@ pub(crate) use self::held::{DriftReporter, Held};
 pub(crate) use self::parts::BackendSetup;
 use self::parts::{Activity, Handshake, Journaling};
 use self::routing::Routing;
+pub(crate) use self::wire::Composed;
 use self::wire::{compose_request, fresh_epoch, to_line};
 use super::error::HostingError;
 use super::journal::{Journal, Restored};
@@ -346,23 +347,26 @@ impl HostingSession {
             .await
     }
 
-    /// Forwards a request Berth composed (`params` is raw JSON). The agent
-    /// sees `client_id` on the response. `progress_token` is the raw token
-    /// *as sent to the backend*.
+    /// Forwards a request Berth composed. The agent sees its `client_id`
+    /// on the response. `progress_token` is the raw token *as sent to the
+    /// backend*.
     pub(crate) async fn forward_composed(
         &self,
-        client_id: Box<RawValue>,
-        method: &str,
-        params: &str,
+        request: Composed<'_>,
         stream: Arc<EventStream>,
         timeout: Duration,
         progress_token: Option<Box<str>>,
     ) -> Result<u64, HostingError> {
+        let (method, params) = (request.method, request.params);
         if self.identity.held.is_some() && method == "tools/call" {
-            let name = jsonrpc::params_name(params).unwrap_or_default();
+            let name = match request.tool {
+                Some(name) => std::borrow::Cow::Borrowed(name),
+                None => jsonrpc::params_name(params).unwrap_or_default(),
+            };
             self.check_tool_call(&name, timeout).await?;
         }
-        let backend_id = self.register(client_id, stream, timeout, progress_token, method)?;
+        let id = request.client_id;
+        let backend_id = self.register(id, stream, timeout, progress_token, method)?;
         let msg = compose_request(backend_id, method, params);
         self.send_registered(backend_id, Bytes::from(to_line(msg)))
             .await

@@ -1,9 +1,24 @@
 //! The bytes a hosting session writes to its backend: one line per
 //! message, requests Berth composes, and cancellations.
 //!
-//! May import: nothing.
+//! May import: external crates.
 
 use bytes::Bytes;
+use serde_json::value::RawValue;
+
+/// A request Berth composed for its server
+/// ([`HostingSession::forward_composed`](super::HostingSession::forward_composed)).
+pub(crate) struct Composed<'a> {
+    /// The id the agent sees on the answer.
+    pub client_id: Box<RawValue>,
+    /// Its JSON-RPC method.
+    pub method: &'a str,
+    /// Its params, raw JSON.
+    pub params: &'a str,
+    /// The tool a `tools/call` names, when the caller has it at hand (read
+    /// from `params` otherwise, when a held session must check it).
+    pub tool: Option<&'a str>,
+}
 
 /// Makes a message one stdio line: JSON cannot hold raw CR/LF inside
 /// strings, so any outside them are whitespace and become spaces; then a

@@ -20,7 +20,7 @@ use super::frame::Frame;
 use super::input;
 use super::results;
 use super::validate::StatelessRequest;
-use crate::hosting::{Continuation, HostingError, HostingSession, Route};
+use crate::hosting::{Composed, Continuation, HostingError, HostingSession, Route};
 use crate::http::AppState;
 use crate::jsonrpc::{ErrorCode, RpcError};
 use crate::protocol::Era;
@@ -128,7 +128,7 @@ pub(super) async fn start(
         backend_token = Some(raw.into_boxed_str());
         unique = Some(token);
     }
-    let params = BackendParams {
+    let body = BackendParams {
         params,
         state,
         drop_input_responses,
@@ -137,15 +137,14 @@ pub(super) async fn start(
     }
     .to_json();
     let stream = session.open_stream();
+    let request = Composed {
+        client_id: req.id.clone(),
+        method: &req.method,
+        params: &body,
+        tool: req.params.get("name").and_then(Value::as_str),
+    };
     let backend_id = session
-        .forward_composed(
-            req.id.clone(),
-            &req.method,
-            &params,
-            stream.clone(),
-            timeout,
-            backend_token,
-        )
+        .forward_composed(request, stream.clone(), timeout, backend_token)
         .await?;
     Ok(Continuation::new(
         session.clone(),

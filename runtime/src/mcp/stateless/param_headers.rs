@@ -15,7 +15,7 @@ use http::HeaderMap;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::hosting::{HostingError, HostingSession, Next};
+use crate::hosting::{Composed, HostingError, HostingSession, Next};
 use crate::jsonrpc::{ErrorCode, RpcError};
 use crate::protocol::{
     META_CLIENT_CAPS, META_PROTOCOL_VERSION, ParamHeaders, Version,
@@ -125,9 +125,12 @@ async fn list_tools(
         let stream = session.open_stream();
         session
             .forward_composed(
-                id,
-                "tools/list",
-                &Value::Object(params).to_string(),
+                Composed {
+                    client_id: id,
+                    method: "tools/list",
+                    params: &Value::Object(params).to_string(),
+                    tool: None,
+                },
                 stream.clone(),
                 timeout,
                 None,
