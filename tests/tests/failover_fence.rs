@@ -16,7 +16,7 @@
 use std::time::Instant;
 
 use berth_tests::legacy::{call, session};
-use berth_tests::pods::{config, counter, kill_9, signal, text};
+use berth_tests::pods::{TwoPods, config, counter, kill_9, signal, text};
 use berth_tests::redis::RedisServer;
 use berth_tests::{Berth, results_dir, tool};
 use serde_json::{Value, json};
@@ -143,15 +143,7 @@ async fn a_killed_owner_is_replaced_without_waiting_for_its_liveness_to_lapse() 
         assert_eq!(counter(&c, &on_a, &token, &sid).await, "1");
         sids.push(sid);
     }
-    // A offers a refused connection as proof once it checked that its
-    // advertised URL reaches it (and wrote that into its record).
-    assert!(
-        berth_tests::eventually(std::time::Duration::from_secs(10), || a
-            .log()
-            .contains("the advertised URL reaches this pod"))
-        .await
-    );
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    offers_evidence(&a).await;
     kill_9(a.pid());
     let killed = Instant::now();
     for sid in &sids {
@@ -179,6 +171,19 @@ async fn a_killed_owner_is_replaced_without_waiting_for_its_liveness_to_lapse() 
     drop(b);
 }
 
+/// Waits until `pod` offers a refused connection as proof of its death:
+/// it checked that its advertised URL reaches it, and a beat wrote that
+/// into its record.
+async fn offers_evidence(pod: &Berth) {
+    assert!(
+        berth_tests::eventually(std::time::Duration::from_secs(10), || pod
+            .log()
+            .contains("the advertised URL reaches this pod"))
+        .await
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+}
+
 /// The lines of `pod`'s log that say it waited for an owner's liveness
 /// record to lapse (the slow way to learn that an owner is gone).
 fn waited_for_lapse(pod: &Berth) -> Vec<String> {
@@ -191,24 +196,19 @@ fn waited_for_lapse(pod: &Berth) -> Vec<String> {
 
 #[tokio::test]
 async fn an_owner_killed_mid_forward_is_proven_gone_by_a_fresh_connection() {
-    let redis = RedisServer::start();
-    let cfg = config(&redis, "process");
-    let a = Berth::serve(&cfg, &[]).await;
-    let b = Berth::serve_like(&a, &cfg, &[]).await;
-    let c = reqwest::Client::new();
-    let token = a.token("alice", "demo", &[]);
+    let TwoPods {
+        redis: _redis,
+        a,
+        b,
+        c,
+        token,
+    } = TwoPods::start("process").await;
     let (on_a, on_b) = (a.url("demo", "everything"), b.url("demo", "everything"));
     let mut sids = Vec::new();
     for _ in 0..4 {
         sids.push(session(&c, &on_a, &token).await);
     }
-    assert!(
-        berth_tests::eventually(std::time::Duration::from_secs(10), || a
-            .log()
-            .contains("the advertised URL reaches this pod"))
-        .await
-    );
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    offers_evidence(&a).await;
     // B forwards to A on several connections at once; its pool keeps them.
     let warm: Vec<_> = sids
         .iter()
