@@ -16,7 +16,7 @@
 use std::time::Instant;
 
 use berth_tests::legacy::{call, session};
-use berth_tests::pods::{TwoPods, config, counter, kill_9, signal, text};
+use berth_tests::pods::{TwoPods, config, counter, echo, kill_9, signal};
 use berth_tests::redis::RedisServer;
 use berth_tests::{Berth, results_dir, tool};
 use serde_json::{Value, json};
@@ -247,9 +247,7 @@ async fn an_owner_killed_mid_forward_is_proven_gone_by_a_fresh_connection() {
     );
     assert_eq!(waited_for_lapse(&b), Vec::<String>::new());
     for sid in &sids {
-        assert!(
-            text(&call(&c, &on_b, &token, sid, "echo", json!({"text": "on"})).await).contains("on")
-        );
+        assert!(echo(&c, &on_b, &token, sid, "on").await.contains("on"));
     }
 }
 
@@ -273,8 +271,7 @@ async fn a_process_restarted_at_the_owners_address_takes_its_sessions_over_at_on
     let a2 = Berth::serve_like(&b, &at_port, &[]).await;
     // B forwards to the owner's address, which reaches the new process; it
     // knows the old one is gone (it holds the address now) and takes over.
-    let reply = call(&c, &on_b, &token, &sid, "echo", json!({"text": "again"})).await;
-    assert_eq!(text(&reply), "again", "{reply}");
+    assert_eq!(echo(&c, &on_b, &token, &sid, "again").await, "again");
     assert!(
         a2.log().contains("took over a session whose pod is gone"),
         "the process at the address took the session over:\n{}",

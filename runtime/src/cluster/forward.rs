@@ -248,35 +248,36 @@ fn content_digest(
 
 /// Whether a failed request never reached a listener (connection refused).
 fn refused(e: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::ConnectionRefused
-        {
-            return true;
-        }
-        source = err.source();
-    }
-    false
+    caused_by(e, |err| {
+        err.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    })
 }
 
 /// Whether a request's connection was reset or closed before any answer
 /// (not refused, not timed out).
 fn cut_short(e: &reqwest::Error) -> bool {
     use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && matches!(
+    caused_by(e, |err| {
+        err.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(
                 io.kind(),
                 ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
             )
-        {
-            return true;
-        }
-        if let Some(h) = err.downcast_ref::<hyper::Error>()
-            && h.is_incomplete_message()
-        {
+        }) || err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+    })
+}
+
+/// Whether `e` or any error in its chain of sources is `what`.
+fn caused_by(
+    e: &reqwest::Error,
+    what: impl Fn(&(dyn std::error::Error + 'static)) -> bool,
+) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if what(err) {
             return true;
         }
         source = err.source();

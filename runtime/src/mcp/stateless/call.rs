@@ -115,19 +115,9 @@ pub(super) async fn start(
     let drop_version = session
         .protocol_version()
         .is_none_or(|v| v.era() != Era::Stateless);
-    let mut progress = None;
-    let mut backend_token = None;
-    let mut unique = None;
-    if let Some(tok) = meta.and_then(|m| m.get("progressToken")) {
-        // Agents reuse tokens; the backend sees one unique per call.
-        let token = format!("berth-{}", session.reserve_unique());
-        let raw = serde_json::to_string(&token).expect("a string serializes to JSON");
-        let original =
-            serde_json::value::to_raw_value(tok).expect("a JSON value serializes to raw JSON");
-        progress = Some((raw.clone().into_boxed_str(), original));
-        backend_token = Some(raw.into_boxed_str());
-        unique = Some(token);
-    }
+    // Agents reuse progress tokens; the backend sees one unique per call.
+    let agent_token = meta.and_then(|m| m.get("progressToken"));
+    let unique = agent_token.map(|_| format!("berth-{}", session.reserve_unique()));
     let body = BackendParams {
         params,
         state,
@@ -136,6 +126,15 @@ pub(super) async fn start(
         progress_token: unique.as_deref(),
     }
     .to_json();
+    // (the unique token as sent, the agent's own) for the progress the
+    // server reports.
+    let progress = unique.zip(agent_token).map(|(token, original)| {
+        let raw = serde_json::to_string(&token).expect("a string serializes to JSON");
+        let original =
+            serde_json::value::to_raw_value(original).expect("a JSON value serializes to raw JSON");
+        (raw.into_boxed_str(), original)
+    });
+    let backend_token = progress.as_ref().map(|(raw, _)| raw.clone());
     let stream = session.open_stream();
     let request = Composed {
         client_id: req.id.clone(),

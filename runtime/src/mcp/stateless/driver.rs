@@ -311,11 +311,10 @@ impl Driver {
         // A native server's answer is edited as a whole first; the id is
         // the agent's once shaped, whatever it was.
         let msg = if self.call.session.is_native() {
-            let msg = if self.call.req.method == "server/discover" {
-                endpoint_versions(data.to_vec())
-            } else {
-                data.to_vec()
-            };
+            let mut msg = data.to_vec();
+            if self.call.req.method == "server/discover" {
+                msg = endpoint_versions(msg);
+            }
             match self.seal_server_state(msg) {
                 Ok(msg) => Cow::Owned(msg),
                 Err(e) => {
