@@ -279,3 +279,41 @@ async fn a_process_restarted_at_the_owners_address_takes_its_sessions_over_at_on
     );
     assert_eq!(waited_for_lapse(&b), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn a_pod_advertising_another_pods_url_leaves_its_sessions_alone() {
+    let redis = RedisServer::start();
+    let port = berth_tests::free_port();
+    let cfg = config(&redis, "process");
+    let a = Berth::serve(
+        &cfg.replace("127.0.0.1:0", &format!("127.0.0.1:{port}")),
+        &[],
+    )
+    .await;
+    // B's config names A's address as B's own (one URL for all pods, as a
+    // balancer's address written into every pod's config would be).
+    let shared = format!("{cfg}\n[cluster]\nadvertise_url = \"http://127.0.0.1:{port}\"\n");
+    let b = Berth::serve_like(&a, &shared, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let (on_a, on_b) = (a.url("demo", "everything"), b.url("demo", "everything"));
+    let sid = session(&c, &on_a, &token).await;
+    assert_eq!(counter(&c, &on_a, &token, &sid).await, "1");
+    // B does not take the session from its live owner: the request goes
+    // to the owner, whose server counts on.
+    assert_eq!(counter(&c, &on_b, &token, &sid).await, "2");
+    assert_eq!(counter(&c, &on_a, &token, &sid).await, "3");
+    assert_eq!(takeovers(&b), 0, "B took A's session:\n{}", b.log());
+    assert!(
+        berth_tests::eventually(std::time::Duration::from_secs(10), || b
+            .log()
+            .contains("another Berth process answers at this pod's advertised URL"))
+        .await,
+        "B says what is wrong with its config:\n{}",
+        b.log()
+    );
+    assert!(
+        b.log()
+            .contains("another live pod advertises this pod's own URL")
+    );
+}

@@ -2,14 +2,16 @@
 //! and its liveness state, shared by the ownership (`lease`) and liveness
 //! (`liveness`) halves.
 //!
-//! May import: `backend::http_bridge` (the inter-pod client), external
-//! crates (the session store, the key ring).
+//! May import: `cluster::place`, `backend::http_bridge` (the inter-pod
+//! client), external crates (the session store, the key ring).
 
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use berth_session_store::{KeyRing, SessionStore};
 use tokio::time::Instant;
+
+use super::place;
 
 /// This pod's view of the cluster.
 #[derive(Clone)]
@@ -20,7 +22,7 @@ pub(crate) struct Cluster {
 pub(super) struct Inner {
     pub(super) pod: String,
     /// Random per process: a pod restarted under the same name is another
-    /// owner.
+    /// owner. Ends with the process's network identity (`cluster::place`).
     pub(super) incarnation: String,
     /// Digest of the store URL (labels containers with their store).
     pub(super) scope: String,
@@ -31,6 +33,12 @@ pub(super) struct Inner {
     pub(super) keys: KeyRing,
     /// Set once the listener is bound (the port may be chosen by the OS).
     pub(super) url: OnceLock<String>,
+    /// This process holds the advertised URL's address (its listener is
+    /// bound there, see [`place::holds`]); cleared when another process
+    /// answers at that URL.
+    pub(super) holds_url: AtomicBool,
+    /// A live owner advertising this pod's URL was already reported.
+    pub(super) reported_shared_url: AtomicBool,
     pub(super) client: reqwest::Client,
     /// Opens a new connection per request (see [`Cluster::probe_client`]).
     pub(super) probe: reqwest::Client,
@@ -77,7 +85,7 @@ impl Cluster {
         Cluster {
             inner: Arc::new(Inner {
                 pod,
-                incarnation: hex::encode(rand::random::<[u8; 8]>()),
+                incarnation: place::new_incarnation(),
                 scope: {
                     use sha2::Digest;
                     hex::encode(&sha2::Sha256::digest(store_url.as_bytes())[..6])
@@ -86,6 +94,8 @@ impl Cluster {
                 shared: store_url != "memory",
                 keys,
                 url: cell,
+                holds_url: AtomicBool::new(false),
+                reported_shared_url: AtomicBool::new(false),
                 client: crate::backend::http_bridge::client(),
                 probe: crate::backend::http_bridge::unpooled_client(),
                 live: Liveness::new(),
@@ -98,9 +108,12 @@ impl Cluster {
         &self.inner.pod
     }
 
-    /// Sets the advertise URL from the bound address unless configured.
+    /// Sets the advertise URL from the bound address unless configured,
+    /// and notes whether this process holds the URL's address.
     pub(crate) fn bound(&self, addr: std::net::SocketAddr) {
         let _ = self.inner.url.set(format!("http://{addr}"));
+        let holds = place::holds(self.url(), addr);
+        self.inner.holds_url.store(holds, Ordering::Release);
     }
 
     /// The URL other pods reach this one at.
@@ -111,6 +124,18 @@ impl Cluster {
     /// The key set records and forwards are signed with.
     pub(crate) fn keys(&self) -> &KeyRing {
         &self.inner.keys
+    }
+}
+
+#[cfg(test)]
+impl Cluster {
+    /// This new view as if its process ran in another network namespace
+    /// (another host).
+    pub(super) fn in_another_network(mut self) -> Self {
+        let inner = Arc::get_mut(&mut self.inner).expect("a view nobody shares yet");
+        let random = inner.incarnation.split('.').next().unwrap_or_default();
+        inner.incarnation = format!("{random}.0000000000000000");
+        self
     }
 }
 

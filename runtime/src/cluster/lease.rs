@@ -7,15 +7,17 @@
 //! with it); nothing renews it per session. Whether its owner is alive is
 //! the owner pod's liveness record (`cluster::liveness`).
 //!
-//! May import: `cluster::{inner, records, liveness}`, external crates (the
-//! session store).
+//! May import: `cluster::{inner, records, liveness, place}`, external
+//! crates (the session store).
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use berth_session_store::{Error as StoreError, RecordKey};
 
 use super::inner::Cluster;
 use super::liveness::PodState;
+use super::place;
 use super::records::{Lease, Unverified};
 
 /// Where a session lives, from this pod's point of view.
@@ -43,6 +45,25 @@ impl Cluster {
 
     fn is_me(&self, lease: &Lease) -> bool {
         lease.pod == self.inner.pod && lease.incarnation == self.inner.incarnation
+    }
+
+    /// Whether the live owner `lease` names was a previous process at this
+    /// pod's address: it advertised this pod's URL from this network
+    /// namespace, and this process holds that address now (so the owner no
+    /// longer can). A URL several pods share proves nothing of the kind.
+    fn succeeds(&self, lease: &Lease) -> bool {
+        if lease.url != self.url() {
+            return false;
+        }
+        if self.inner.holds_url.load(Ordering::Acquire)
+            && place::same_network(&lease.incarnation, &self.inner.incarnation)
+        {
+            return true;
+        }
+        if !self.inner.reported_shared_url.swap(true, Ordering::AcqRel) {
+            tracing::error!(owner = %lease.pod, url = %lease.url, "another live pod advertises this pod's own URL (cluster.advertise_url); its sessions stay its own and requests for them are forwarded to that URL, which may not reach it. Give each pod a URL that reaches it alone (its own IP, as the Helm chart sets it)");
+        }
+        false
     }
 
     /// The owner-record key of the session stored under `record`.
@@ -87,11 +108,10 @@ impl Cluster {
                 return Ok(Owner::Me);
             }
             if let PodState::Alive { draining } = self.pod_state(&lease).await? {
-                // A live owner keeps it, unless it claims this pod's own
-                // address: then it is a previous process at this address
-                // (killed and replaced by this one), unless it is still
-                // draining there.
-                if lease.url != self.url() || draining {
+                // A live owner keeps it, unless it is a previous process at
+                // this pod's own address (killed and replaced by this one),
+                // and not still draining there.
+                if draining || !self.succeeds(&lease) {
                     return Ok(Owner::Other(lease));
                 }
             }
@@ -185,4 +205,69 @@ fn unverified(why: Unverified) -> StoreError {
     StoreError::Unavailable(
         "the session's owner record does not verify under this pod's keys; if pods with other session keys or an older Berth are still running, retry once they are gone".into(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use berth_session_store::{KeyRing, MemoryStore, SecretKey, SessionStore};
+
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(60);
+
+    /// A pod advertising `url`, listening on `listen`, alive in `store`.
+    async fn pod(name: &str, url: &str, listen: &str, store: &Arc<MemoryStore>) -> Cluster {
+        let c = Cluster::new(
+            name.into(),
+            store.clone() as Arc<dyn SessionStore>,
+            "redis://shared",
+            Some(url.into()),
+            KeyRing::new(
+                SecretKey::new("m", [1; 32]).unwrap(),
+                SecretKey::new("b", [2; 32]).unwrap(),
+            ),
+        );
+        c.bound(listen.parse().unwrap());
+        c
+    }
+
+    /// `a` owns a new session, and is alive.
+    async fn owns_one(a: &Cluster) -> RecordKey {
+        let record = RecordKey::new("berth:t:s:abc");
+        a.beat().await;
+        a.claim_new(&record, TTL).await.unwrap();
+        record
+    }
+
+    #[tokio::test]
+    async fn a_live_owner_at_a_shared_advertise_url_keeps_its_sessions() {
+        // The listen address left as the advertise URL on two hosts.
+        let store = Arc::new(MemoryStore::new());
+        let a = pod("a", "http://0.0.0.0:8080", "0.0.0.0:8080", &store).await;
+        let a = a.in_another_network();
+        let b = pod("b", "http://0.0.0.0:8080", "0.0.0.0:8080", &store).await;
+        let record = owns_one(&a).await;
+        assert!(matches!(b.acquire(&record, TTL).await, Ok(Owner::Other(l)) if l.pod == "a"));
+        // A balancer's address written into both pods' configs, on one
+        // host: neither listens there.
+        let store = Arc::new(MemoryStore::new());
+        let a = pod("a", "http://192.0.2.1:8080", "0.0.0.0:8081", &store).await;
+        let b = pod("b", "http://192.0.2.1:8080", "0.0.0.0:8080", &store).await;
+        let record = owns_one(&a).await;
+        assert!(matches!(b.acquire(&record, TTL).await, Ok(Owner::Other(l)) if l.pod == "a"));
+    }
+
+    #[tokio::test]
+    async fn a_process_holding_a_live_owners_address_is_its_successor() {
+        // The owner was killed and this process bound its address since:
+        // its record still shows it alive.
+        let store = Arc::new(MemoryStore::new());
+        let a = pod("a", "http://127.0.0.1:8080", "127.0.0.1:8080", &store).await;
+        let b = pod("b", "http://127.0.0.1:8080", "127.0.0.1:8080", &store).await;
+        let record = owns_one(&a).await;
+        assert!(matches!(b.acquire(&record, TTL).await, Ok(Owner::Taken)));
+        assert!(matches!(b.acquire(&record, TTL).await, Ok(Owner::Me)));
+    }
 }

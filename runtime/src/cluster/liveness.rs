@@ -18,10 +18,12 @@
 //! record and keeps it open until it exits, except while draining, which its
 //! record says), so the pod that saw it marks the record dead at once
 //! ([`Cluster::declare_gone`]) and takes over without waiting for the TTL.
-//! A pod only offers this (`evidence`) after checking that its advertised
-//! URL reaches itself.
+//! A pod only offers this (`evidence`) after checking, on several new
+//! connections, that its advertised URL reaches itself and no other
+//! process; a refusal at a loopback or unspecified address counts only
+//! from the owner's own network namespace (`cluster::place`).
 //!
-//! May import: `cluster::{inner, records}`, external crates.
+//! May import: `cluster::{inner, records, place}`, external crates.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -30,6 +32,7 @@ use berth_session_store::Error as StoreError;
 use tokio::time::Instant;
 
 use super::inner::Cluster;
+use super::place;
 use super::records::{Lease, PodRecord};
 
 /// How long a pod record lives without a beat: the longest a pod that
@@ -49,6 +52,10 @@ const GONE_POLL: Duration = Duration::from_millis(100);
 /// Header of `/healthz` answers naming the answering process
 /// ([`Cluster::instance_tag`]).
 pub(crate) const INSTANCE_HEADER: &str = "berth-instance";
+
+/// Answers in a row, each on a new connection, that show a pod its
+/// advertised URL reaches it alone ([`Cluster::check_own_url`]).
+const CONFIRMATIONS: u32 = 5;
 
 /// Value that replaces the record of a pod proven gone (never verifies).
 const TOMBSTONE: &[u8] = b"gone";
@@ -226,28 +233,45 @@ impl Cluster {
         hex::encode(&sha2::Sha256::digest(self.inner.incarnation.as_bytes())[..8])
     }
 
-    /// Checks that this pod's advertised URL reaches this very process;
-    /// only then may other pods take a refused connection there as proof
-    /// that it is gone. Retried for a while (the listener may be starting).
+    /// Checks that this pod's advertised URL reaches this very process and
+    /// no other: [`CONFIRMATIONS`] answers in a row from this process, each
+    /// on a new connection (a balancer in front of several pods would hand
+    /// some to another). Only then may other pods take a refused
+    /// connection there as proof that it is gone. An answer from another
+    /// Berth process ends the check for good: the URL is shared, so neither
+    /// a refusal there nor holding its address proves anything. Retried
+    /// for a while (the listener may be starting).
     pub(crate) async fn check_own_url(&self) {
+        if place::unspecified(self.url()) {
+            tracing::warn!(url = %self.url(), "this pod advertises its listen address, which other hosts cannot reach it at: requests for its sessions that reach pods on other hosts fail; set cluster.advertise_url to an address of this pod (its own IP)");
+        }
         let url = format!("{}/healthz", self.url());
         let tag = self.instance_tag();
         let mut last = String::new();
+        let mut confirmed = 0;
         for _ in 0..20 {
-            match self.inner.client.get(&url).send().await {
-                Ok(r)
-                    if r.headers()
-                        .get(INSTANCE_HEADER)
-                        .is_some_and(|v| v.as_bytes() == tag.as_bytes()) =>
-                {
-                    self.set_evidence(true);
-                    self.beat_soon();
-                    tracing::debug!(%url, "the advertised URL reaches this pod");
-                    return;
-                }
-                Ok(r) => last = format!("{url} answered {} but is not this pod", r.status()),
+            match self.inner.probe.get(&url).send().await {
+                Ok(r) => match r.headers().get(INSTANCE_HEADER) {
+                    Some(v) if v.as_bytes() == tag.as_bytes() => {
+                        confirmed += 1;
+                        if confirmed == CONFIRMATIONS {
+                            self.set_evidence(true);
+                            self.beat_soon();
+                            tracing::debug!(%url, "the advertised URL reaches this pod");
+                            return;
+                        }
+                        continue;
+                    }
+                    Some(other) => {
+                        self.inner.holds_url.store(false, Ordering::Release);
+                        tracing::error!(%url, other = %String::from_utf8_lossy(other.as_bytes()), "another Berth process answers at this pod's advertised URL (cluster.advertise_url): it must reach this pod alone (its own IP, as the Helm chart sets it). Until it does, other pods take this pod's sessions over only after its liveness record lapses");
+                        return;
+                    }
+                    None => last = format!("{url} answered {} but is not a Berth pod", r.status()),
+                },
                 Err(e) => last = format!("{url}: {e}"),
             }
+            confirmed = 0;
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         tracing::error!(%last, "this pod's advertised URL (cluster.advertise_url) does not reach it; other pods cannot forward requests here, and take its sessions over only after its liveness record lapses");
@@ -310,6 +334,13 @@ impl Cluster {
             _ => return true,
         };
         if record.draining || !record.evidence || record.url != lease.url {
+            return false;
+        }
+        if place::local_only(&lease.url)
+            && !place::same_network(&lease.incarnation, &self.inner.incarnation)
+        {
+            // A loopback or unspecified address refused here, in another
+            // network namespace than the owner's: nothing about the owner.
             return false;
         }
         let marked = self
@@ -424,6 +455,40 @@ mod tests {
         assert!(b.declare_gone(&lease_c).await);
         assert!(matches!(b.pod_state(&lease_c).await, Ok(PodState::Gone)));
         assert!(matches!(c.beat().await, Beat::Gap(_)), "c learns of it");
+    }
+
+    #[tokio::test]
+    async fn a_loopback_refusal_proves_nothing_across_network_namespaces() {
+        let store = Arc::new(MemoryStore::new());
+        let at = |name: &str, url: &str| {
+            let c = Cluster::new(
+                name.into(),
+                store.clone() as Arc<dyn SessionStore>,
+                "redis://shared",
+                Some(url.into()),
+                keys(),
+            );
+            c.set_evidence(true);
+            c
+        };
+        // Pods on two hosts that both advertise a loopback address: the
+        // refusal one sees there is its own host's.
+        let a = at("a", "http://127.0.0.1:8080").in_another_network();
+        a.beat().await;
+        let b = at("b", "http://127.0.0.1:8081");
+        assert!(!b.declare_gone(&lease_of(&a)).await);
+        assert!(matches!(
+            b.pod_state(&lease_of(&a)).await,
+            Ok(PodState::Alive { .. })
+        ));
+        // The same on one host (one namespace): proof.
+        let c = at("c", "http://127.0.0.1:8082");
+        c.beat().await;
+        assert!(b.declare_gone(&lease_of(&c)).await);
+        // A routable address is the same place from every namespace.
+        let d = at("d", "http://10.0.3.7:8080").in_another_network();
+        d.beat().await;
+        assert!(b.declare_gone(&lease_of(&d)).await);
     }
 
     #[tokio::test]

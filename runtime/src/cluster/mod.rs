@@ -26,6 +26,8 @@
 //! - `inner`: [`Cluster`]: this pod's identity, keys, store and liveness state.
 //! - `lease`: owner records: claiming, taking over, re-claiming, releasing.
 //! - `liveness`: pod records, the beat, the write fence, proof of death.
+//! - `place`: where a process is on the network (which addresses prove
+//!   what about whom).
 //! - `forward`: proxying a request to the owning pod, signed.
 //! - `probe`: answering the docker sweeper about container ownership.
 
@@ -33,6 +35,7 @@ mod forward;
 mod inner;
 mod lease;
 mod liveness;
+mod place;
 mod probe;
 mod records;
 
