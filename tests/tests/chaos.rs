@@ -20,7 +20,13 @@ use tokio::process::Command;
 const PODS: usize = 3;
 const AGENTS: usize = 3;
 const AGENT_SECONDS: u64 = 30;
-const KILL_EVERY: Duration = Duration::from_secs(6);
+/// Time between a pod's restart and the next kill: short, so that a run
+/// gives enough failover samples (3 agents × 5–6 kills) for a tail.
+const KILL_EVERY: Duration = Duration::from_secs(3);
+
+/// Extra calm after the Redis primary's kill, so Sentinel's promotion
+/// (~2.5 s) ends before the next pod kill: each sample measures one cause.
+const REDIS_FAILOVER_CALM: Duration = Duration::from_secs(3);
 
 /// The pod kill after which the Redis primary is killed as well.
 const REDIS_FAILOVER_AT: usize = 2;
@@ -99,6 +105,9 @@ async fn pods_die_every_few_seconds_and_no_agent_call_fails() {
         let peer = (victim + 1) % PODS;
         let fresh = Berth::serve_like(&pods[peer], &config(&redis, ports[victim]), &[]).await;
         pods[victim] = fresh;
+        if killed == REDIS_FAILOVER_AT {
+            tokio::time::sleep(REDIS_FAILOVER_CALM).await;
+        }
     }
 
     assert_eq!(
