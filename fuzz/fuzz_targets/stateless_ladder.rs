@@ -46,7 +46,7 @@ fn split(data: &[u8]) -> (HeaderMap, &[u8]) {
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     let value = headers.get(name)?.to_str().ok()?;
-    ladder::decode_header_value(value.trim_matches([' ', '\t']))
+    ladder::decode_header_value(value.trim_matches([' ', '\t'])).map(|v| v.into_owned())
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -26,20 +26,15 @@ impl Accepts {
         let mut a = Accepts::default();
         for value in headers.get_all(header::ACCEPT) {
             for part in value.to_str().unwrap_or("").split(',') {
-                let media = part
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                match media.as_str() {
-                    "application/json" | "application/*" => a.json = true,
-                    "text/event-stream" | "text/*" => a.sse = true,
-                    "*/*" => {
-                        a.json = true;
-                        a.sse = true;
-                    }
-                    _ => {}
+                let media = part.split(';').next().unwrap_or("").trim();
+                let is = |m: &str| media.eq_ignore_ascii_case(m);
+                if is("application/json") || is("application/*") {
+                    a.json = true;
+                } else if is("text/event-stream") || is("text/*") {
+                    a.sse = true;
+                } else if is("*/*") {
+                    a.json = true;
+                    a.sse = true;
                 }
             }
         }
@@ -102,6 +97,8 @@ mod tests {
         assert!(!a.json && a.sse);
         let a = Accepts::parse(&headers(&[("accept", "*/*")]));
         assert!(a.json && a.sse);
+        let a = Accepts::parse(&headers(&[("accept", "Application/JSON; q=0.9, TEXT/*")]));
+        assert!(a.json && a.sse, "media types are case-insensitive");
         let a = Accepts::parse(&HeaderMap::new());
         assert!(!a.json && !a.sse);
     }

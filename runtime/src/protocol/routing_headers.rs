@@ -9,6 +9,7 @@
 //!
 //! May import: external crates only.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use base64::Engine;
@@ -54,7 +55,7 @@ pub(crate) fn encode_header_value(value: &str) -> String {
 
 /// Decodes the `=?base64?…?=` sentinel; other values are literal. `None`
 /// for a sentinel that is not valid Base64 of UTF-8.
-pub fn decode_header_value(value: &str) -> Option<String> {
+pub fn decode_header_value(value: &str) -> Option<Cow<'_, str>> {
     match value
         .strip_prefix("=?base64?")
         .and_then(|r| r.strip_suffix("?="))
@@ -62,8 +63,9 @@ pub fn decode_header_value(value: &str) -> Option<String> {
         Some(b64) => base64::engine::general_purpose::STANDARD
             .decode(b64)
             .ok()
-            .and_then(|b| String::from_utf8(b).ok()),
-        None => Some(value.to_owned()),
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(Cow::Owned),
+        None => Some(Cow::Borrowed(value)),
     }
 }
 
