@@ -64,7 +64,19 @@ async fn reload_tls_files(store: RedisStore, config: StoreConfig, shutdown: Canc
             _ = tick.tick() => {}
             _ = shutdown.cancelled() => return,
         }
-        let tls = match store_tls(&config) {
+        // Off the runtime's threads: a secret volume on a slow or stalled
+        // file system must not hold up requests.
+        let read = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || store_tls(&config)).await
+        };
+        let Ok(read) = read else {
+            tracing::warn!(
+                "reading the store's TLS files failed unexpectedly; trying again at the next interval"
+            );
+            continue;
+        };
+        let tls = match read {
             Ok(tls) => tls,
             Err(e) => {
                 let problem = e.to_string();
