@@ -218,7 +218,7 @@ mod tests {
     const TTL: Duration = Duration::from_secs(60);
 
     /// A pod advertising `url`, listening on `listen`, alive in `store`.
-    async fn pod(name: &str, url: &str, listen: &str, store: &Arc<MemoryStore>) -> Cluster {
+    fn pod(name: &str, url: &str, listen: &str, store: &Arc<MemoryStore>) -> Cluster {
         let c = Cluster::new(
             name.into(),
             store.clone() as Arc<dyn SessionStore>,
@@ -245,16 +245,16 @@ mod tests {
     async fn a_live_owner_at_a_shared_advertise_url_keeps_its_sessions() {
         // The listen address left as the advertise URL on two hosts.
         let store = Arc::new(MemoryStore::new());
-        let a = pod("a", "http://0.0.0.0:8080", "0.0.0.0:8080", &store).await;
+        let a = pod("a", "http://0.0.0.0:8080", "0.0.0.0:8080", &store);
         let a = a.in_another_network();
-        let b = pod("b", "http://0.0.0.0:8080", "0.0.0.0:8080", &store).await;
+        let b = pod("b", "http://0.0.0.0:8080", "0.0.0.0:8080", &store);
         let record = owns_one(&a).await;
         assert!(matches!(b.acquire(&record, TTL).await, Ok(Owner::Other(l)) if l.pod == "a"));
         // A balancer's address written into both pods' configs, on one
         // host: neither listens there.
         let store = Arc::new(MemoryStore::new());
-        let a = pod("a", "http://192.0.2.1:8080", "0.0.0.0:8081", &store).await;
-        let b = pod("b", "http://192.0.2.1:8080", "0.0.0.0:8080", &store).await;
+        let a = pod("a", "http://192.0.2.1:8080", "0.0.0.0:8081", &store);
+        let b = pod("b", "http://192.0.2.1:8080", "0.0.0.0:8080", &store);
         let record = owns_one(&a).await;
         assert!(matches!(b.acquire(&record, TTL).await, Ok(Owner::Other(l)) if l.pod == "a"));
     }
@@ -264,8 +264,8 @@ mod tests {
         // The owner was killed and this process bound its address since:
         // its record still shows it alive.
         let store = Arc::new(MemoryStore::new());
-        let a = pod("a", "http://127.0.0.1:8080", "127.0.0.1:8080", &store).await;
-        let b = pod("b", "http://127.0.0.1:8080", "127.0.0.1:8080", &store).await;
+        let a = pod("a", "http://127.0.0.1:8080", "127.0.0.1:8080", &store);
+        let b = pod("b", "http://127.0.0.1:8080", "127.0.0.1:8080", &store);
         let record = owns_one(&a).await;
         assert!(matches!(b.acquire(&record, TTL).await, Ok(Owner::Taken)));
         assert!(matches!(b.acquire(&record, TTL).await, Ok(Owner::Me)));
