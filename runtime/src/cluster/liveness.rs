@@ -393,11 +393,16 @@ mod tests {
     }
 
     fn pod(name: &str, store: &Arc<MemoryStore>) -> Cluster {
+        pod_at(name, &format!("http://{name}"), store)
+    }
+
+    /// A pod advertising `url` that offers refusals as evidence.
+    fn pod_at(name: &str, url: &str, store: &Arc<MemoryStore>) -> Cluster {
         let c = Cluster::new(
             name.into(),
             store.clone() as Arc<dyn SessionStore>,
             "redis://shared",
-            Some(format!("http://{name}")),
+            Some(url.into()),
             keys(),
         );
         c.set_evidence(true);
@@ -460,17 +465,7 @@ mod tests {
     #[tokio::test]
     async fn a_loopback_refusal_proves_nothing_across_network_namespaces() {
         let store = Arc::new(MemoryStore::new());
-        let at = |name: &str, url: &str| {
-            let c = Cluster::new(
-                name.into(),
-                store.clone() as Arc<dyn SessionStore>,
-                "redis://shared",
-                Some(url.into()),
-                keys(),
-            );
-            c.set_evidence(true);
-            c
-        };
+        let at = |name: &str, url: &str| pod_at(name, url, &store);
         // Pods on two hosts that both advertise a loopback address: the
         // refusal one sees there is its own host's.
         let a = at("a", "http://127.0.0.1:8080").in_another_network();
