@@ -43,7 +43,7 @@ pub(super) async fn open_store(
     if config.store.tls_ca_file.is_some() || config.store.tls_cert_file.is_some() {
         tokio::spawn(reload_tls_files(
             store.clone(),
-            config.store.clone(),
+            Arc::new(config.store.clone()),
             shutdown.clone(),
         ));
     }
@@ -54,7 +54,11 @@ pub(super) async fn open_store(
 /// store the ones that changed and pass the start checks. Files that do
 /// not (a rotation caught half-written, a key for another certificate)
 /// are logged once and the certificates in use are kept.
-async fn reload_tls_files(store: RedisStore, config: StoreConfig, shutdown: CancellationToken) {
+async fn reload_tls_files(
+    store: RedisStore,
+    config: Arc<StoreConfig>,
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(config.tls_reload_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
@@ -67,7 +71,7 @@ async fn reload_tls_files(store: RedisStore, config: StoreConfig, shutdown: Canc
         // Off the runtime's threads: a secret volume on a slow or stalled
         // file system must not hold up requests.
         let read = {
-            let config = config.clone();
+            let config = Arc::clone(&config);
             tokio::task::spawn_blocking(move || store_tls(&config)).await
         };
         let Ok(read) = read else {

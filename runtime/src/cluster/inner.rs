@@ -133,8 +133,7 @@ impl Cluster {
     /// (another host).
     pub(super) fn in_another_network(mut self) -> Self {
         let inner = Arc::get_mut(&mut self.inner).expect("a view nobody shares yet");
-        let random = inner.incarnation.split('.').next().unwrap_or_default();
-        inner.incarnation = format!("{random}.0000000000000000");
+        inner.incarnation = place::elsewhere(&inner.incarnation);
         self
     }
 }

@@ -64,6 +64,13 @@ pub(crate) fn same_network(a: &str, b: &str) -> bool {
     }
 }
 
+/// `incarnation` as if its process ran in another network namespace.
+#[cfg(test)]
+pub(crate) fn elsewhere(incarnation: &str) -> String {
+    let random = incarnation.split(NETWORK_MARK).next().unwrap_or_default();
+    format!("{random}{NETWORK_MARK}0000000000000000")
+}
+
 fn network_of(incarnation: &str) -> Option<&str> {
     incarnation
         .split_once(NETWORK_MARK)
@@ -136,8 +143,7 @@ mod tests {
         let (a, b) = (new_incarnation(), new_incarnation());
         assert_ne!(a, b, "the random part differs per process start");
         assert!(same_network(&a, &b), "one process, one namespace");
-        let elsewhere = "0123456789abcdef.0000000000000000";
-        assert!(!same_network(&a, elsewhere));
+        assert!(!same_network(&a, &elsewhere(&a)));
         assert!(
             !same_network("0123456789abcdef", "0123456789abcdef"),
             "an older Berth's incarnation says nothing about where it ran"
