@@ -154,3 +154,19 @@ pub async fn modern(
 pub fn kill_9(pid: u32) {
     signal(pid, "-9");
 }
+
+/// An IPv4 address of this host other than loopback (what a pod in a
+/// cluster advertises); panics, saying so, on a host without one.
+pub fn routable_ip() -> std::net::Ipv4Addr {
+    let out = std::process::Command::new("hostname")
+        .arg("-I")
+        .output()
+        .expect("run `hostname -I`");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|a| a.parse::<std::net::Ipv4Addr>().ok())
+        .find(|ip| !ip.is_loopback())
+        .expect(
+            "this test needs a non-loopback IPv4 address on this host (`hostname -I` lists none)",
+        )
+}

@@ -16,7 +16,7 @@
 use std::time::Instant;
 
 use berth_tests::legacy::{call, session};
-use berth_tests::pods::{TwoPods, config, counter, echo, kill_9, signal};
+use berth_tests::pods::{TwoPods, config, counter, echo, kill_9, routable_ip, signal};
 use berth_tests::redis::RedisServer;
 use berth_tests::{Berth, results_dir, tool};
 use serde_json::{Value, json};
@@ -316,4 +316,39 @@ async fn a_pod_advertising_another_pods_url_leaves_its_sessions_alone() {
         b.log()
             .contains("another live pod advertises this pod's own URL")
     );
+}
+
+#[tokio::test]
+async fn a_refusal_at_a_routable_url_is_proof_once_that_url_reached_the_owner() {
+    let ip = routable_ip();
+    let redis = RedisServer::start();
+    // Both pods listen on (and advertise) this host's own routable address,
+    // as pods advertise their IPs in a cluster.
+    let cfg = config(&redis, "process").replace("127.0.0.1:0", &format!("{ip}:0"));
+    let a = Berth::serve(&cfg, &[]).await;
+    let b = Berth::serve_like(&a, &cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = a.token("alice", "demo", &[]);
+    let (on_a, on_b) = (a.url("demo", "everything"), b.url("demo", "everything"));
+    let sid = session(&c, &on_a, &token).await;
+    assert_eq!(counter(&c, &on_a, &token, &sid).await, "1");
+    offers_evidence(&a).await;
+    // B looks at the pods in the index: A's URL reaches A from B's side.
+    assert!(
+        berth_tests::eventually(std::time::Duration::from_secs(10), || b
+            .log()
+            .contains("a pod's advertised URL reaches its pod from here"))
+        .await,
+        "B learned where A's URL leads:\n{}",
+        b.log()
+    );
+    kill_9(a.pid());
+    assert_eq!(echo(&c, &on_b, &token, &sid, "after").await, "after");
+    assert!(
+        b.log()
+            .contains("refused connections at its advertised URL"),
+        "the refusal was taken as proof:\n{}",
+        b.log()
+    );
+    assert_eq!(waited_for_lapse(&b), Vec::<String>::new());
 }

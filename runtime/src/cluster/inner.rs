@@ -5,6 +5,7 @@
 //! May import: `cluster::place`, `backend::http_bridge` (the inter-pod
 //! client), external crates (the session store, the key ring).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -43,6 +44,9 @@ pub(super) struct Inner {
     /// Opens a new connection per request (see [`Cluster::probe_client`]).
     pub(super) probe: reqwest::Client,
     pub(super) live: Liveness,
+    /// What this pod found at other pods' advertised URLs
+    /// (`cluster::reach`).
+    pub(super) reach: Reach,
 }
 
 /// This pod's liveness as it knows it.
@@ -63,6 +67,18 @@ pub(super) struct Liveness {
     pub(super) beats: AtomicU64,
     /// What the last beat wrote (what the next one expects to find).
     pub(super) written: parking_lot::Mutex<Option<Vec<u8>>>,
+}
+
+/// What this pod found at other pods' advertised URLs: which network
+/// each reaches from here.
+#[derive(Default)]
+pub(super) struct Reach {
+    /// URL → the network identity (`cluster::place`) of the Berth process
+    /// that answered there with the tag of the incarnation its signed pod
+    /// record names.
+    pub(super) seen: parking_lot::Mutex<HashMap<String, String>>,
+    /// URL → when it was last looked at (checks are spaced out).
+    pub(super) tried: parking_lot::Mutex<HashMap<String, Instant>>,
 }
 
 // === impl Cluster ===
@@ -99,6 +115,7 @@ impl Cluster {
                 client: crate::backend::http_bridge::client(),
                 probe: crate::backend::http_bridge::unpooled_client(),
                 live: Liveness::new(),
+                reach: Reach::default(),
             }),
         }
     }

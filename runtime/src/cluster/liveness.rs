@@ -21,7 +21,9 @@
 //! A pod only offers this (`evidence`) after checking, on several new
 //! connections, that its advertised URL reaches itself and no other
 //! process; a refusal at a loopback or unspecified address counts only
-//! from the owner's own network namespace (`cluster::place`).
+//! from the owner's own network namespace (`cluster::place`), one at a
+//! routable address only from a pod that has reached the owner's network
+//! there before (`cluster::reach`).
 //!
 //! May import: `cluster::{inner, records, place}`, external crates.
 
@@ -229,8 +231,7 @@ impl Cluster {
     /// [`INSTANCE_HEADER`]), so a pod can tell that its advertised URL
     /// reaches itself. Reveals nothing of the incarnation.
     pub(crate) fn instance_tag(&self) -> String {
-        use sha2::Digest;
-        hex::encode(&sha2::Sha256::digest(self.inner.incarnation.as_bytes())[..8])
+        tag_of(&self.inner.incarnation)
     }
 
     /// Checks that this pod's advertised URL reaches this very process and
@@ -336,11 +337,17 @@ impl Cluster {
         if record.draining || !record.evidence || record.url != lease.url {
             return false;
         }
-        if place::local_only(&lease.url)
-            && !place::same_network(&lease.incarnation, &self.inner.incarnation)
-        {
-            // A loopback or unspecified address refused here, in another
-            // network namespace than the owner's: nothing about the owner.
+        let proves = if place::local_only(&lease.url) {
+            // A loopback or unspecified address refused here proves
+            // something only in the owner's own network namespace.
+            place::same_network(&lease.incarnation, &self.inner.incarnation)
+        } else {
+            // A routable address proves something only if it reached the
+            // owner's network from here before (not another network's
+            // host at the same private address).
+            self.reached(&lease.url, &lease.incarnation)
+        };
+        if !proves {
             return false;
         }
         let marked = self
@@ -373,207 +380,15 @@ impl Cluster {
     }
 }
 
+/// The tag `/healthz` answers with in the process of `incarnation`.
+pub(super) fn tag_of(incarnation: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(incarnation.as_bytes())[..8])
+}
+
 fn log_beat(e: StoreError) {
     tracing::warn!(error = %e, "could not renew this pod's liveness record; writes to instances pause when it runs out");
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use berth_session_store::{KeyRing, MemoryStore, RecordKey, SecretKey, SessionStore};
-
-    use super::*;
-
-    fn keys() -> KeyRing {
-        KeyRing::new(
-            SecretKey::new("m", [1; 32]).unwrap(),
-            SecretKey::new("b", [2; 32]).unwrap(),
-        )
-    }
-
-    fn pod(name: &str, store: &Arc<MemoryStore>) -> Cluster {
-        pod_at(name, &format!("http://{name}"), store)
-    }
-
-    /// A pod advertising `url` that offers refusals as evidence.
-    fn pod_at(name: &str, url: &str, store: &Arc<MemoryStore>) -> Cluster {
-        let c = Cluster::new(
-            name.into(),
-            store.clone() as Arc<dyn SessionStore>,
-            "redis://shared",
-            Some(url.into()),
-            keys(),
-        );
-        c.set_evidence(true);
-        c
-    }
-
-    /// The owner record `c` would write for a new session.
-    fn lease_of(c: &Cluster) -> Lease {
-        Lease {
-            pod: c.pod().to_owned(),
-            url: c.url().to_owned(),
-            incarnation: c.inner.incarnation.clone(),
-            epoch: 1,
-        }
-    }
-
-    #[tokio::test]
-    async fn writes_wait_for_the_first_beat_and_a_gap_is_reported() {
-        let store = Arc::new(MemoryStore::new());
-        let a = pod("a", &store);
-        assert!(!a.writable(), "no record written yet");
-        let Beat::Gap(sent) = a.beat().await else {
-            panic!("the first beat finds no record")
-        };
-        assert!(!a.writable(), "a gap keeps writes closed until re-claimed");
-        a.resume_writes(sent);
-        assert!(a.writable());
-        assert_eq!(a.beat().await, Beat::Kept);
-        store.delete(&PodRecord::key("a")).await.unwrap();
-        assert!(
-            matches!(a.beat().await, Beat::Gap(_)),
-            "a lapsed record is a gap"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_refused_owner_is_gone_unless_it_is_draining() {
-        let store = Arc::new(MemoryStore::new());
-        let (a, b) = (pod("a", &store), pod("b", &store));
-        a.beat().await;
-        let lease = lease_of(&a);
-        assert!(matches!(
-            b.pod_state(&lease).await,
-            Ok(PodState::Alive { .. })
-        ));
-        a.inner.live.draining.store(true, Ordering::Release);
-        a.beat().await; // what the heartbeat does when set_draining asks
-        assert!(
-            !b.declare_gone(&lease).await,
-            "draining: refusal proves nothing"
-        );
-        let c = pod("c", &store);
-        c.beat().await;
-        let lease_c = lease_of(&c);
-        assert!(b.declare_gone(&lease_c).await);
-        assert!(matches!(b.pod_state(&lease_c).await, Ok(PodState::Gone)));
-        assert!(matches!(c.beat().await, Beat::Gap(_)), "c learns of it");
-    }
-
-    #[tokio::test]
-    async fn a_loopback_refusal_proves_nothing_across_network_namespaces() {
-        let store = Arc::new(MemoryStore::new());
-        let at = |name: &str, url: &str| pod_at(name, url, &store);
-        // Pods on two hosts that both advertise a loopback address: the
-        // refusal one sees there is its own host's.
-        let a = at("a", "http://127.0.0.1:8080").in_another_network();
-        a.beat().await;
-        let b = at("b", "http://127.0.0.1:8081");
-        assert!(!b.declare_gone(&lease_of(&a)).await);
-        assert!(matches!(
-            b.pod_state(&lease_of(&a)).await,
-            Ok(PodState::Alive { .. })
-        ));
-        // The same on one host (one namespace): proof.
-        let c = at("c", "http://127.0.0.1:8082");
-        c.beat().await;
-        assert!(b.declare_gone(&lease_of(&c)).await);
-        // A routable address is the same place from every namespace.
-        let d = at("d", "http://10.0.3.7:8080").in_another_network();
-        d.beat().await;
-        assert!(b.declare_gone(&lease_of(&d)).await);
-    }
-
-    #[tokio::test]
-    async fn a_pod_without_evidence_is_waited_for() {
-        let store = Arc::new(MemoryStore::new());
-        let (a, b) = (pod("a", &store), pod("b", &store));
-        a.set_evidence(false);
-        a.beat().await;
-        let lease = lease_of(&a);
-        assert!(!b.declare_gone(&lease).await);
-        let restarted = Lease {
-            incarnation: "another".into(),
-            ..lease
-        };
-        assert!(matches!(b.pod_state(&restarted).await, Ok(PodState::Gone)));
-    }
-
-    /// A store on which another pod marks every record gone between this
-    /// pod's read and its compare-and-swap.
-    struct MarkedMeanwhile(Arc<MemoryStore>);
-
-    #[async_trait::async_trait]
-    impl SessionStore for MarkedMeanwhile {
-        async fn put(&self, k: &RecordKey, v: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
-            self.0.put(k, v, ttl).await
-        }
-        async fn put_new(
-            &self,
-            k: &RecordKey,
-            v: Vec<u8>,
-            ttl: Duration,
-        ) -> Result<bool, StoreError> {
-            self.0.put_new(k, v, ttl).await
-        }
-        async fn get(&self, k: &RecordKey) -> Result<Option<Vec<u8>>, StoreError> {
-            self.0.get(k).await
-        }
-        async fn touch(&self, k: &RecordKey, ttl: Duration) -> Result<bool, StoreError> {
-            self.0.touch(k, ttl).await
-        }
-        async fn delete(&self, k: &RecordKey) -> Result<bool, StoreError> {
-            self.0.delete(k).await
-        }
-        async fn compare_and_put(
-            &self,
-            k: &RecordKey,
-            expected: &[u8],
-            v: Vec<u8>,
-            ttl: Option<Duration>,
-        ) -> Result<bool, StoreError> {
-            self.0.put(k, TOMBSTONE.to_vec(), POD_TTL).await?;
-            self.0.compare_and_put(k, expected, v, ttl).await
-        }
-        async fn append_event(
-            &self,
-            k: &RecordKey,
-            e: Vec<u8>,
-            cap: usize,
-            ttl: Duration,
-        ) -> Result<u64, StoreError> {
-            self.0.append_event(k, e, cap, ttl).await
-        }
-        async fn events_after(
-            &self,
-            k: &RecordKey,
-            after: u64,
-        ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-            self.0.events_after(k, after).await
-        }
-        async fn ping(&self) -> Result<(), StoreError> {
-            self.0.ping().await
-        }
-    }
-
-    #[tokio::test]
-    async fn an_owner_another_pod_marked_gone_first_is_gone() {
-        let memory = Arc::new(MemoryStore::new());
-        let a = pod("a", &memory);
-        a.beat().await;
-        let lease = lease_of(&a);
-        let b = Cluster::new(
-            "b".into(),
-            Arc::new(MarkedMeanwhile(memory.clone())) as Arc<dyn SessionStore>,
-            "redis://shared",
-            Some("http://b".into()),
-            keys(),
-        );
-        assert!(
-            b.declare_gone(&lease).await,
-            "b lost the race to mark a's record, yet a is gone: no wait for the record to lapse"
-        );
-    }
-}
+mod tests;

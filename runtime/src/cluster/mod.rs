@@ -28,6 +28,7 @@
 //! - `liveness`: pod records, the beat, the write fence, proof of death.
 //! - `place`: where a process is on the network (which addresses prove
 //!   what about whom).
+//! - `reach`: which network another pod's URL reaches from this pod.
 //! - `forward`: proxying a request to the owning pod, signed.
 //! - `probe`: answering the docker sweeper about container ownership.
 
@@ -37,6 +38,7 @@ mod lease;
 mod liveness;
 mod place;
 mod probe;
+mod reach;
 mod records;
 
 pub(crate) use self::forward::{

@@ -71,7 +71,9 @@ pub(crate) fn elsewhere(incarnation: &str) -> String {
     format!("{random}{NETWORK_MARK}0000000000000000")
 }
 
-fn network_of(incarnation: &str) -> Option<&str> {
+/// The network identity `incarnation` ends with; `None` for an older
+/// Berth's incarnation, which does not say.
+pub(crate) fn network_of(incarnation: &str) -> Option<&str> {
     incarnation
         .split_once(NETWORK_MARK)
         .map(|(_, network)| network)

@@ -4,6 +4,8 @@
 //! [`PUBLISH_EVERY`] as one sealed record (the store never sees tenants or
 //! subjects in the clear), and names itself in a small index, so any pod
 //! can list every pod's sessions. The cost is per pod, not per session.
+//! Each publication also lets the cluster look at the other pods named in
+//! the index (`Cluster::check_peers`).
 //!
 //! May import: `hosting::{sessions, table, session}`, external crates.
 
@@ -134,10 +136,18 @@ impl Sessions {
             .await
             .map_err(|e| e.to_string())?;
         let pods = self.pods().await?;
-        if pods.get(&pod).is_some_and(|u| u == self.cluster().url()) {
-            return Ok(());
+        if pods.get(&pod).is_none_or(|u| u != self.cluster().url()) {
+            self.name_in_index(&pod).await?;
         }
-        // Name this pod in the index (compare-and-set against other pods).
+        // What the other pods' URLs reach from here (what a refusal there
+        // would prove).
+        self.cluster().check_peers(&pods).await;
+        Ok(())
+    }
+
+    /// Names this pod in the pods index (compare-and-set against other
+    /// pods).
+    async fn name_in_index(&self, pod: &str) -> Result<(), String> {
         let raw = self.store().store();
         let key = RecordKey::new(PODS_KEY);
         for _ in 0..16 {
@@ -146,7 +156,7 @@ impl Sessions {
                 .as_deref()
                 .and_then(|b| serde_json::from_slice(b).ok())
                 .unwrap_or_default();
-            pods.insert(pod.clone(), self.cluster().url().to_owned());
+            pods.insert(pod.to_owned(), self.cluster().url().to_owned());
             let new = serde_json::to_vec(&pods).map_err(|e| e.to_string())?;
             let done = match old {
                 Some(old) => {

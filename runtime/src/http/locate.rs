@@ -116,6 +116,9 @@ async fn forward_to_owner(
 ) -> Option<Response> {
     let s = &admitted.server;
     let path = format!("/mcp/{}/{}", s.tenant, s.name);
+    // Whether a refusal at the owner's URL would prove its death rests on
+    // having reached its network there before.
+    app.sessions().cluster().learn_reach(lease);
     let forwarded = forward(
         app.sessions().cluster(),
         lease,
