@@ -525,3 +525,32 @@ async fn slow_clients_are_cut_off() {
     let text = String::from_utf8_lossy(&buf);
     assert!(buf.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
 }
+
+#[tokio::test]
+async fn a_primed_stream_tells_agents_the_configured_resume_delay() {
+    let cfg = CONFIG.replace(
+        "[limits]\n",
+        "[limits]\nsse_prime_after = \"20ms\"\nsse_retry = \"150ms\"\n",
+    );
+    let berth = Berth::serve(&cfg, &[]).await;
+    let c = reqwest::Client::new();
+    let token = berth.token("alice", "demo", &[]);
+    let url = berth.url("demo", "everything");
+    let sid = open_session(&c, &url, &token).await;
+    let r = mcp_post(&c, &url, &token, &call(2, "sleep_ms", json!({"ms": 300})))
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let body = r.text().await.unwrap();
+    let priming = body.split("\n\n").next().unwrap_or_default();
+    assert!(
+        priming.lines().any(|l| l == "retry: 150"),
+        "the priming event carries limits.sse_retry: {body}"
+    );
+    assert_eq!(
+        messages("text/event-stream", &body).last().unwrap()["id"],
+        2
+    );
+}

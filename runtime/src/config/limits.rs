@@ -33,6 +33,14 @@ pub struct Limits {
     /// with `Last-Event-ID` if its connection drops.
     #[serde(with = "humantime_serde")]
     pub sse_prime_after: Duration,
+    /// The `retry` of priming events: how long an agent waits before it
+    /// resumes a stream that broke (its pod died, a balancer cut it) with
+    /// `Last-Event-ID`. Shorter resumes sooner after a failover; some
+    /// clients give up after two resumes in a row that fail (the Python
+    /// SDK), so it should leave the cluster time to take a dead pod's
+    /// sessions over.
+    #[serde(with = "humantime_serde")]
+    pub sse_retry: Duration,
     /// When set, a primed request stream with no event for this long is
     /// closed and the agent polls with `Last-Event-ID` (SEP-1699); frees
     /// connections held by long calls. Off by default.
@@ -77,6 +85,9 @@ impl Default for Limits {
             shutdown_grace: Duration::from_secs(10),
             // Long enough that quick answers stay plain JSON.
             sse_prime_after: Duration::from_millis(250),
+            // Well past a failover by refusal (tens of ms), so each of an
+            // agent's resumes finds the session's new owner.
+            sse_retry: Duration::from_millis(1000),
             sse_poll_close: None,
         }
     }

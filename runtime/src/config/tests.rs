@@ -72,6 +72,16 @@ fn errors_name_the_key() {
         .to_string();
     assert!(e.contains("limits.request_timeout"), "{e}");
 
+    let e = Config::load(None, env(&[("BERTH_LIMITS__SSE_RETRY", "\"2m\"")]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("limits.sse_retry") && e.contains("at most 60s"),
+        "{e}"
+    );
+    let ok = Config::load(None, env(&[("BERTH_LIMITS__SSE_RETRY", "\"200ms\"")])).unwrap();
+    assert_eq!(ok.limits.sse_retry, std::time::Duration::from_millis(200));
+
     let e = Config::load(None, env(&[("BERTH_SERVERS__ACME__X__COMMAND", "[]")]))
         .unwrap_err()
         .to_string();

@@ -5,6 +5,8 @@
 //! secret may not replace).
 //! Must not import anything above the leaves.
 
+use std::time::Duration;
+
 use super::auth::AuthMode;
 use super::backend::BackendKind;
 use super::cidr::Cidr;
@@ -68,6 +70,12 @@ impl Config {
         }
         if self.limits.max_sessions == 0 {
             return Err(key("limits.max_sessions", "must be at least 1"));
+        }
+        if self.limits.sse_retry > Duration::from_secs(60) {
+            return Err(key(
+                "limits.sse_retry",
+                "must be at most 60s (agents wait this long to resume a broken stream)",
+            ));
         }
         Ok(())
     }

@@ -15,9 +15,6 @@ use crate::config::{AuthMode, Config, Limits};
 use crate::hosting::{Continuations, Sessions};
 use crate::servers::ServerTable;
 
-/// `retry` sent in SSE priming events.
-const SSE_RETRY: Duration = Duration::from_millis(1000);
-
 /// Shared state of the HTTP front (cheap to clone).
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -132,9 +129,9 @@ impl AppState {
         &self.inner.public_base
     }
 
-    /// `retry` sent in SSE priming events.
+    /// `retry` sent in SSE priming events (`limits.sse_retry`).
     pub(crate) fn sse_retry(&self) -> Duration {
-        SSE_RETRY
+        self.inner.limits.sse_retry
     }
 
     /// Cancelled when Berth shuts down.
