@@ -224,8 +224,6 @@ mod tests {
             id: RawValue::from_string("\"agent-1\"".into()).unwrap(),
             method: "tools/call".into(),
             params,
-            caps: serde_json::json!({}),
-            client_info: None,
             log_level: None,
         }
     }

@@ -207,7 +207,7 @@ impl Driver {
             .await;
             return None;
         }
-        if !Relayed::from_declared(&self.call.req.caps).has(needs) {
+        if !Relayed::from_declared(self.call.req.caps()).has(needs) {
             let cap = needs.name();
             answer(
                 &session,

@@ -57,7 +57,7 @@ pub(super) async fn ensure(
     let s = &admitted.server;
     let subject = &admitted.principal.subject;
     let sessions = app.sessions();
-    let declared = Relayed::from_declared(&req.caps);
+    let declared = Relayed::from_declared(req.caps());
     if s.backend_era.get().is_none()
         && let Some(era) = sessions.recalled_era(s).await
     {
@@ -112,7 +112,7 @@ pub(super) async fn ensure(
                     return Ok(BackendSetup::Native);
                 }
                 let params =
-                    client_initialize_params(req.client_info.clone(), declared.to_initialize());
+                    client_initialize_params(req.client_info().cloned(), declared.to_initialize());
                 sent = Some(params.clone());
                 initialize_backend(&session, params, timeout).await
             })

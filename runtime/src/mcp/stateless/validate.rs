@@ -37,12 +37,26 @@ pub struct StatelessRequest {
     pub method: String,
     /// `params` as an object (with `_meta`).
     pub params: Map<String, Value>,
-    /// Client capabilities from `_meta`.
-    pub caps: Value,
-    /// Client identity from `_meta`, if sent.
-    pub client_info: Option<Value>,
     /// Requested log level, if any.
     pub log_level: Option<String>,
+}
+
+impl StatelessRequest {
+    /// Client capabilities from `_meta` (an object, once validated).
+    pub fn caps(&self) -> &Value {
+        self.meta()
+            .and_then(|m| m.get(META_CAPS))
+            .unwrap_or(&Value::Null)
+    }
+
+    /// Client identity from `_meta`, if sent.
+    pub fn client_info(&self) -> Option<&Value> {
+        self.meta().and_then(|m| m.get(META_INFO))
+    }
+
+    fn meta(&self) -> Option<&Map<String, Value>> {
+        self.params.get("_meta").and_then(Value::as_object)
+    }
 }
 
 /// What validation decided.
@@ -136,8 +150,8 @@ pub fn validate(headers: &HeaderMap, body: &[u8]) -> Result<Outcome, Rejection> 
             format!("Invalid params: params._meta[\"{META_VERSION}\"] is required"),
         ));
     };
-    let caps = match meta.get(META_CAPS) {
-        Some(c @ Value::Object(_)) => c.clone(),
+    match meta.get(META_CAPS) {
+        Some(Value::Object(_)) => {}
         _ => {
             return Err(reject(
                 Some(id),
@@ -186,7 +200,6 @@ pub fn validate(headers: &HeaderMap, body: &[u8]) -> Result<Outcome, Rejection> 
             format!("Method not found: `{method}` is not a 2026-07-28 method"),
         ));
     }
-    let client_info = meta.get(META_INFO).cloned();
     let log_level = meta
         .get(META_LOG_LEVEL)
         .and_then(Value::as_str)
@@ -195,8 +208,6 @@ pub fn validate(headers: &HeaderMap, body: &[u8]) -> Result<Outcome, Rejection> 
         id,
         method,
         params,
-        caps,
-        client_info,
         log_level,
     }))
 }
