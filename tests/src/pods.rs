@@ -25,8 +25,13 @@ pub struct TwoPods {
 impl TwoPods {
     /// Starts both pods with [`config`] for `backend`.
     pub async fn start(backend: &str) -> TwoPods {
+        Self::start_with(backend, |cfg| cfg).await
+    }
+
+    /// Like [`TwoPods::start`], with the config changed by `edit` first.
+    pub async fn start_with(backend: &str, edit: impl FnOnce(String) -> String) -> TwoPods {
         let redis = RedisServer::start();
-        let cfg = config(&redis, backend);
+        let cfg = edit(config(&redis, backend));
         let a = Berth::serve(&cfg, &[]).await;
         let b = Berth::serve_like(&a, &cfg, &[]).await;
         let token = a.token("alice", "demo", &[]);

@@ -320,15 +320,19 @@ async fn a_pod_advertising_another_pods_url_leaves_its_sessions_alone() {
 
 #[tokio::test]
 async fn a_refusal_at_a_routable_url_is_proof_once_that_url_reached_the_owner() {
-    let ip = routable_ip();
-    let redis = RedisServer::start();
     // Both pods listen on (and advertise) this host's own routable address,
     // as pods advertise their IPs in a cluster.
-    let cfg = config(&redis, "process").replace("127.0.0.1:0", &format!("{ip}:0"));
-    let a = Berth::serve(&cfg, &[]).await;
-    let b = Berth::serve_like(&a, &cfg, &[]).await;
-    let c = reqwest::Client::new();
-    let token = a.token("alice", "demo", &[]);
+    let ip = routable_ip();
+    let TwoPods {
+        redis: _redis,
+        a,
+        b,
+        c,
+        token,
+    } = TwoPods::start_with("process", |cfg| {
+        cfg.replace("127.0.0.1:0", &format!("{ip}:0"))
+    })
+    .await;
     let (on_a, on_b) = (a.url("demo", "everything"), b.url("demo", "everything"));
     let sid = session(&c, &on_a, &token).await;
     assert_eq!(counter(&c, &on_a, &token, &sid).await, "1");

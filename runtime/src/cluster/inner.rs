@@ -146,6 +146,26 @@ impl Cluster {
 
 #[cfg(test)]
 impl Cluster {
+    /// Pod `name` advertising `url`, sharing `store` with the other pods a
+    /// test makes (one key set for all).
+    pub(super) fn for_test(
+        name: &str,
+        url: &str,
+        store: &Arc<berth_session_store::MemoryStore>,
+    ) -> Self {
+        use berth_session_store::SecretKey;
+        Cluster::new(
+            name.into(),
+            store.clone() as Arc<dyn SessionStore>,
+            "redis://shared",
+            Some(url.into()),
+            KeyRing::new(
+                SecretKey::new("m", [1; 32]).expect("a 32-byte key"),
+                SecretKey::new("b", [2; 32]).expect("a 32-byte key"),
+            ),
+        )
+    }
+
     /// This new view as if its process ran in another network namespace
     /// (another host).
     pub(super) fn in_another_network(mut self) -> Self {

@@ -211,7 +211,7 @@ fn unverified(why: Unverified) -> StoreError {
 mod tests {
     use std::sync::Arc;
 
-    use berth_session_store::{KeyRing, MemoryStore, SecretKey, SessionStore};
+    use berth_session_store::MemoryStore;
 
     use super::*;
 
@@ -219,16 +219,7 @@ mod tests {
 
     /// A pod advertising `url`, listening on `listen`, alive in `store`.
     fn pod(name: &str, url: &str, listen: &str, store: &Arc<MemoryStore>) -> Cluster {
-        let c = Cluster::new(
-            name.into(),
-            store.clone() as Arc<dyn SessionStore>,
-            "redis://shared",
-            Some(url.into()),
-            KeyRing::new(
-                SecretKey::new("m", [1; 32]).unwrap(),
-                SecretKey::new("b", [2; 32]).unwrap(),
-            ),
-        );
+        let c = Cluster::for_test(name, url, store);
         c.bound(listen.parse().unwrap());
         c
     }

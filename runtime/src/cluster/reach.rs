@@ -172,17 +172,10 @@ impl Cluster {
 mod tests {
     use std::sync::Arc;
 
-    use berth_session_store::{KeyRing, MemoryStore, SecretKey, SessionStore};
+    use berth_session_store::MemoryStore;
     use tokio::net::TcpListener;
 
     use super::*;
-
-    fn keys() -> KeyRing {
-        KeyRing::new(
-            SecretKey::new("m", [1; 32]).unwrap(),
-            SecretKey::new("b", [2; 32]).unwrap(),
-        )
-    }
 
     /// A listener on loopback and the URL it is reached at.
     async fn listener() -> (TcpListener, String) {
@@ -205,13 +198,7 @@ mod tests {
 
     /// A pod advertising `url` whose record is in `store`.
     async fn pod_at(name: &str, url: &str, store: &Arc<MemoryStore>) -> Cluster {
-        let c = Cluster::new(
-            name.into(),
-            store.clone() as Arc<dyn SessionStore>,
-            "redis://shared",
-            Some(url.into()),
-            keys(),
-        );
+        let c = Cluster::for_test(name, url, store);
         c.beat().await;
         c
     }

@@ -20,13 +20,7 @@ fn pod(name: &str, store: &Arc<MemoryStore>) -> Cluster {
 
 /// A pod advertising `url` that offers refusals as evidence.
 fn pod_at(name: &str, url: &str, store: &Arc<MemoryStore>) -> Cluster {
-    let c = Cluster::new(
-        name.into(),
-        store.clone() as Arc<dyn SessionStore>,
-        "redis://shared",
-        Some(url.into()),
-        keys(),
-    );
+    let c = Cluster::for_test(name, url, store);
     c.set_evidence(true);
     c
 }
