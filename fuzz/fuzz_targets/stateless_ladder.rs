@@ -69,7 +69,7 @@ fuzz_target!(|data: &[u8]| {
                 header(&headers, "mcp-protocol-version").as_deref(),
                 Some(Version::STATELESS.as_str())
             );
-            assert!(req.caps.is_object());
+            assert!(req.caps().is_object());
             let env = Envelope::parse(body).expect("an accepted request parses");
             assert_eq!(env.id.map(|r| r.get()), Some(req.id.get()));
         }
