@@ -175,13 +175,16 @@ async fn a_killed_owner_is_replaced_without_waiting_for_its_liveness_to_lapse() 
 /// it checked that its advertised URL reaches it, and a beat wrote that
 /// into its record.
 async fn offers_evidence(pod: &Berth) {
-    assert!(
-        berth_tests::eventually(std::time::Duration::from_secs(10), || pod
-            .log()
-            .contains("the advertised URL reaches this pod"))
-        .await
-    );
+    assert!(log_shows(pod, "the advertised URL reaches this pod").await);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+}
+
+/// Whether `pod`'s log shows `text` within 10 s.
+async fn log_shows(pod: &Berth, text: &str) -> bool {
+    berth_tests::eventually(std::time::Duration::from_secs(10), || {
+        pod.log().contains(text)
+    })
+    .await
 }
 
 /// The lines of `pod`'s log that say it waited for an owner's liveness
@@ -305,9 +308,10 @@ async fn a_pod_advertising_another_pods_url_leaves_its_sessions_alone() {
     assert_eq!(counter(&c, &on_a, &token, &sid).await, "3");
     assert_eq!(takeovers(&b), 0, "B took A's session:\n{}", b.log());
     assert!(
-        berth_tests::eventually(std::time::Duration::from_secs(10), || b
-            .log()
-            .contains("another Berth process answers at this pod's advertised URL"))
+        log_shows(
+            &b,
+            "another Berth process answers at this pod's advertised URL"
+        )
         .await,
         "B says what is wrong with its config:\n{}",
         b.log()
@@ -339,10 +343,7 @@ async fn a_refusal_at_a_routable_url_is_proof_once_that_url_reached_the_owner() 
     offers_evidence(&a).await;
     // B looks at the pods in the index: A's URL reaches A from B's side.
     assert!(
-        berth_tests::eventually(std::time::Duration::from_secs(10), || b
-            .log()
-            .contains("a pod's advertised URL reaches its pod from here"))
-        .await,
+        log_shows(&b, "a pod's advertised URL reaches its pod from here").await,
         "B learned where A's URL leads:\n{}",
         b.log()
     );
